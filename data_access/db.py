@@ -1,0 +1,201 @@
+"""Engine creation and ``init_db``: the one idempotent function that creates CityWall's demo
+tables, its indexes and every ``v_*`` view on SQLite or PostgreSQL."""
+from __future__ import annotations
+
+import hashlib
+import re
+import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from importlib import resources
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from data_access import schema
+from data_access.settings import PROJECT_ROOT, Settings
+
+VIEWS_PACKAGE = "data_access.views"
+SQLITE_BUSY_TIMEOUT_MS = 5000
+_MACRO = re.compile(r"\{\{([A-Z_]+)(?::([^{}]*))?\}\}")
+_SAFE_TZ = re.compile(r"^[A-Za-z0-9_+\-/]+$")
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The database named by CITYWALL_DATABASE_URL cannot be reached; str() is one clear line."""
+
+
+def safe_url(engine_or_url: Engine | str | sa.URL) -> str:
+    """The URL with any password masked, for messages and logs."""
+    url = engine_or_url.url if isinstance(engine_or_url, Engine) else sa.make_url(engine_or_url)
+    return url.render_as_string(hide_password=True)
+
+
+def sqlite_day_start_utc(tz_name: str) -> str:
+    """UTC text of the current local day's midnight in ``tz_name`` (registered in SQLite as
+    ``cw_day_start_utc``: SQLite has no time-zone database, Python's zoneinfo does)."""
+    tz = ZoneInfo(tz_name)
+    local_now = datetime.now(tz)
+    midnight = datetime.combine(local_now.date(), time(0), tzinfo=tz)
+    return midnight.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def make_engine(url: str, *, pool_size: int = 5) -> Engine:
+    """An engine tuned for CityWall: pre-ping (survives database restarts), SQLite in WAL mode
+    with a busy timeout so the feeder's writes never block the wall's reads for long."""
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(
+            parsed,
+            pool_pre_ping=True,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+        )
+
+        @sa.event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: sqlite3.Connection, _record: object) -> None:
+            dbapi_conn.create_function("cw_day_start_utc", 1, sqlite_day_start_utc, deterministic=False)
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        return engine
+    return sa.create_engine(parsed, pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size)
+
+
+def engine_from_settings(settings: Settings) -> Engine:
+    return make_engine(settings.database_url)
+
+
+def check_database(engine: Engine) -> None:
+    """Raise DatabaseUnavailable with one line naming the URL and the reason if it is unreachable."""
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+    except sa.exc.SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        first = reason[0] if reason else type(exc).__name__
+        raise DatabaseUnavailable(f"cannot reach database {safe_url(engine)}: {first}") from None
+
+
+# --- views ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ViewFile:
+    name: str  # file name without dialect suffix, e.g. "21_v_vitals_latest"
+    sql: str
+
+    @property
+    def view_name(self) -> str | None:
+        match = re.match(r"^\d+_(v_\w+)$", self.name)
+        return match.group(1) if match else None
+
+
+def _macros(dialect: str, tz_name: str) -> dict[str, str]:
+    if not _SAFE_TZ.match(tz_name):
+        raise ValueError(f"unsafe time zone name {tz_name!r}")
+    ZoneInfo(tz_name)  # raises for unknown zones
+    if dialect == "sqlite":
+        return {
+            "NOW_UTC": "datetime('now')",
+            "DAY_START_UTC": f"cw_day_start_utc('{tz_name}')",
+            "SHIFT": "datetime({0}, '{1} seconds')",
+            "MINUTE": "strftime('%Y-%m-%d %H:%M:00', {0})",
+        }
+    return {
+        "NOW_UTC": "(now() AT TIME ZONE 'UTC')",
+        "DAY_START_UTC": (f"((date_trunc('day', now() AT TIME ZONE '{tz_name}') AT TIME ZONE '{tz_name}')"
+                          " AT TIME ZONE 'UTC')"),
+        "SHIFT": "({0} + interval '{1} seconds')",
+        "MINUTE": "date_trunc('minute', {0})",
+    }
+
+
+def render_sql(sql: str, *, dialect: str, tz_name: str) -> str:
+    """Expand the ``{{MACRO:args}}`` placeholders of a view file for one dialect, innermost first."""
+    macros = _macros(dialect, tz_name)
+
+    def expand(match: re.Match[str]) -> str:
+        template = macros[match.group(1)]
+        args = match.group(2).split(":") if match.group(2) else []
+        return template.format(*args)
+
+    while _MACRO.search(sql):
+        sql = _MACRO.sub(expand, sql)
+    return sql
+
+
+def view_files(dialect: str) -> list[ViewFile]:
+    """The view files in dependency order; ``NAME.<dialect>.sql`` replaces ``NAME.sql``."""
+    folder = resources.files(VIEWS_PACKAGE)
+    chosen: dict[str, str] = {}
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        parts = entry.name.split(".")
+        if parts[-1] != "sql":
+            continue
+        if len(parts) == 2:
+            chosen.setdefault(parts[0], entry.read_text(encoding="utf-8"))
+        elif len(parts) == 3 and parts[1] == dialect:
+            chosen[parts[0]] = entry.read_text(encoding="utf-8")
+    return [ViewFile(name, sql) for name, sql in sorted(chosen.items())]
+
+
+def _statements(sql: str) -> list[str]:
+    """Split a file on ``-- @@`` lines (statement bodies may hold semicolons)."""
+    parts = re.split(r"^\s*--\s*@@\s*$", sql, flags=re.MULTILINE)
+    return [p.strip().rstrip(";").strip() for p in parts if p.strip()]
+
+
+def init_db(engine: Engine, *, timezone: str = "Asia/Shanghai") -> bool:
+    """Create the demo tables, indexes, trigger and every view; safe to run again at any time.
+
+    Tables are only created when missing (no data is ever dropped). Views are rebuilt when
+    their rendered SQL changed (a fingerprint is kept in citywall_meta). Returns True when
+    the views were (re)built.
+    """
+    dialect = engine.dialect.name
+    files = view_files(dialect)
+    rendered = [(f, render_sql(f.sql, dialect=dialect, tz_name=timezone)) for f in files]
+    fingerprint = hashlib.sha256(
+        f"{schema.SCHEMA_VERSION}|{timezone}|".encode() + "\n".join(sql for _, sql in rendered).encode()
+    ).hexdigest()
+    with engine.begin() as conn:
+        if dialect == "postgresql":
+            # Several workers may start at once: one builds, the others wait and then find it done.
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(8050)")
+        schema.metadata.create_all(conn, checkfirst=True)
+        current = conn.execute(
+            sa.select(schema.meta.c.value).where(schema.meta.c.key == "views_fingerprint")
+        ).scalar_one_or_none()
+        if current == fingerprint:
+            return False
+        cascade = " CASCADE" if dialect == "postgresql" else ""
+        for view_file, _ in reversed(rendered):
+            if view_file.view_name:
+                conn.exec_driver_sql(f"DROP VIEW IF EXISTS {view_file.view_name}{cascade}")
+        for _, sql in rendered:
+            for statement in _statements(sql):
+                conn.exec_driver_sql(statement)
+        for key, value in (("views_fingerprint", fingerprint), ("schema_version", str(schema.SCHEMA_VERSION))):
+            conn.execute(schema.meta.delete().where(schema.meta.c.key == key))
+            conn.execute(schema.meta.insert().values(key=key, value=value))
+    return True
+
+
+def var_dir() -> Path:
+    return PROJECT_ROOT / "var"
+
+
+def utc_now() -> datetime:
+    """Naive UTC now, second resolution: the form every timestamp column holds."""
+    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+
+
+def ago(**kwargs: float) -> datetime:
+    return utc_now() - timedelta(**kwargs)

@@ -1,0 +1,153 @@
+"""CityWall's demo base tables (SQLAlchemy Core).
+
+Only the feeder and the importers write these; the app reads the ``v_*`` views built on
+them (``views/*.sql``). A city with its own database skips these tables and writes the views
+over its own (docs/own-database.md). All timestamps are naive UTC.
+"""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import sqlite
+
+metadata = sa.MetaData()
+
+# Second resolution, space separator: on SQLite the stored text then compares correctly with
+# datetime('now') and the views' other time expressions (plain string comparison).
+UtcDateTime = sa.DateTime().with_variant(
+    sqlite.DATETIME(
+        storage_format="%(year)04d-%(month)02d-%(day)02d %(hour)02d:%(minute)02d:%(second)02d",
+        regexp=r"(\d+)-(\d+)-(\d+) (\d+):(\d+):(\d+)",
+    ),
+    "sqlite",
+)
+
+# Bumped whenever a table or view changes shape; stored in citywall_meta by init_db.
+SCHEMA_VERSION = 1
+
+meta = sa.Table(
+    "citywall_meta",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+areas = sa.Table(
+    "areas",
+    metadata,
+    sa.Column("area_code", sa.String(32), primary_key=True),
+    sa.Column("level", sa.String(16), nullable=False),  # city | district | street
+    sa.Column("parent_code", sa.String(32), sa.ForeignKey("areas.area_code"), nullable=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("name_en", sa.Text),
+    sa.Column("geojson", sa.Text),  # GeoJSON geometry, WGS-84
+    sa.Column("center_lat", sa.Float),
+    sa.Column("center_lon", sa.Float),
+    sa.Column("sort_order", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("approximate", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.CheckConstraint("level IN ('city','district','street')", name="ck_areas_level"),
+)
+sa.Index("ix_areas_parent", areas.c.parent_code)
+
+grid_cells = sa.Table(
+    "grid_cells",
+    metadata,
+    sa.Column("cell_id", sa.String(32), primary_key=True),
+    sa.Column("street_code", sa.String(32), sa.ForeignKey("areas.area_code"), nullable=False),
+    sa.Column("geojson", sa.Text),
+    sa.Column("center_lat", sa.Float),
+    sa.Column("center_lon", sa.Float),
+)
+sa.Index("ix_grid_cells_street", grid_cells.c.street_code)
+
+indicators = sa.Table(
+    "indicators",
+    metadata,
+    sa.Column("indicator_id", sa.String(64), primary_key=True),
+    sa.Column("dimension", sa.String(32), nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("name_en", sa.Text),
+    sa.Column("unit", sa.String(32), nullable=False, server_default=""),
+    sa.Column("level", sa.String(16), nullable=False),  # city | district
+    sa.Column("period_s", sa.Integer, nullable=False),
+    sa.Column("warn_low", sa.Float),
+    sa.Column("warn_high", sa.Float),
+    sa.Column("alarm_low", sa.Float),
+    sa.Column("alarm_high", sa.Float),
+    sa.Column("higher_is_better", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("on_wall", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("sort_order", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("decimals", sa.Integer, nullable=False, server_default="0"),
+    sa.CheckConstraint("period_s > 0", name="ck_indicators_period"),
+)
+
+readings = sa.Table(
+    "readings",
+    metadata,
+    sa.Column("indicator_id", sa.String(64), sa.ForeignKey("indicators.indicator_id"), primary_key=True),
+    sa.Column("area_code", sa.String(32), sa.ForeignKey("areas.area_code"), primary_key=True),
+    sa.Column("ts", UtcDateTime, primary_key=True),
+    sa.Column("value", sa.Float),  # NULL: the sensor reported but had no value
+)
+sa.Index("ix_readings_ts", readings.c.ts)
+
+# One row per indicator x area, kept current by a trigger on readings (views/*trigger*.sql),
+# so v_vitals_latest never scans the history.
+readings_latest = sa.Table(
+    "readings_latest",
+    metadata,
+    sa.Column("indicator_id", sa.String(64), primary_key=True),
+    sa.Column("area_code", sa.String(32), primary_key=True),
+    sa.Column("ts", UtcDateTime, nullable=False),
+    sa.Column("value", sa.Float),
+)
+
+incident_categories = sa.Table(
+    "incident_categories",
+    metadata,
+    sa.Column("subcategory", sa.String(64), primary_key=True),
+    sa.Column("category", sa.String(64), nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("name_en", sa.Text),
+    sa.Column("category_name", sa.Text, nullable=False),
+    sa.Column("category_name_en", sa.Text),
+    sa.Column("sla_hours", sa.Float, nullable=False),
+    sa.Column("priority", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("sort_order", sa.Integer, nullable=False, server_default="0"),
+)
+
+INCIDENT_STATUSES = ("reported", "dispatched", "in_progress", "resolved", "closed")
+
+incidents = sa.Table(
+    "incidents",
+    metadata,
+    sa.Column("incident_id", sa.String(64), primary_key=True),
+    sa.Column("category", sa.String(64), nullable=False),
+    sa.Column("subcategory", sa.String(64)),
+    sa.Column("source", sa.String(32), nullable=False, server_default="patrol"),
+    sa.Column("priority", sa.Integer, nullable=False, server_default="1"),  # 1 routine .. 3 urgent
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("title", sa.Text),
+    sa.Column("address", sa.Text),
+    sa.Column("lat", sa.Float),
+    sa.Column("lon", sa.Float),
+    sa.Column("cell_id", sa.String(32)),
+    sa.Column("street_code", sa.String(32)),
+    sa.Column("district_code", sa.String(32)),
+    sa.Column("reported_at", UtcDateTime, nullable=False),
+    sa.Column("dispatched_at", UtcDateTime),
+    sa.Column("started_at", UtcDateTime),
+    sa.Column("resolved_at", UtcDateTime),
+    sa.Column("closed_at", UtcDateTime),
+    sa.Column("due_at", UtcDateTime),
+    sa.Column("reopened", sa.Integer, nullable=False, server_default="0"),
+    sa.CheckConstraint(
+        "status IN ('reported','dispatched','in_progress','resolved','closed')", name="ck_incidents_status"
+    ),
+)
+# Open incidents are a small slice of the table: partial indexes keep the map's aggregation on it.
+sa.Index("ix_incidents_open_cell", incidents.c.cell_id, sqlite_where=incidents.c.closed_at.is_(None),
+         postgresql_where=incidents.c.closed_at.is_(None))
+sa.Index("ix_incidents_open_street", incidents.c.street_code, incidents.c.due_at,
+         sqlite_where=incidents.c.closed_at.is_(None), postgresql_where=incidents.c.closed_at.is_(None))
+sa.Index("ix_incidents_reported", incidents.c.reported_at)
+sa.Index("ix_incidents_closed", incidents.c.closed_at)

@@ -1,0 +1,74 @@
+"""Shared fixtures: fresh, real databases (SQLite file, and PostgreSQL when configured).
+
+PostgreSQL tests run when CITYWALL_TEST_POSTGRES_URL is set (CI sets it). Each database
+fixture gets its own schema, dropped afterwards. When the variable is set and the server is
+unreachable the tests fail: a missing service must never turn into a quiet skip.
+"""
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from data_access.db import init_db, make_engine
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
+POSTGRES_URL = os.environ.get("CITYWALL_TEST_POSTGRES_URL", "").strip()
+BACKENDS = [
+    "sqlite",
+    pytest.param("postgresql", marks=[
+        pytest.mark.postgres,
+        pytest.mark.skipif(not POSTGRES_URL, reason="CITYWALL_TEST_POSTGRES_URL is not set"),
+    ]),
+]
+
+
+def _postgres_schema_url(schema_name: str) -> str:
+    url = sa.make_url(POSTGRES_URL)
+    return url.update_query_dict({"options": f"-csearch_path={schema_name}"}).render_as_string(
+        hide_password=False
+    )
+
+
+def create_database(backend: str, tmp_dir: Path) -> tuple[str, Callable[[], None]]:
+    """A new empty database: (url, cleanup)."""
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_dir / 'citywall-test.db'}", lambda: None
+    schema_name = f"cw_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(POSTGRES_URL)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema_name}")
+
+    def cleanup() -> None:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema_name} CASCADE")
+        admin.dispose()
+
+    return _postgres_schema_url(schema_name), cleanup
+
+
+@pytest.fixture
+def new_database(tmp_path: Path) -> Iterator[Callable[[str], Engine]]:
+    """Factory: new_database(backend) -> an initialised engine on a fresh database."""
+    cleanups: list[Callable[[], None]] = []
+    engines: list[Engine] = []
+
+    def factory(backend: str) -> Engine:
+        url, cleanup = create_database(backend, tmp_path / f"db{len(engines)}")
+        cleanups.append(cleanup)
+        engine = make_engine(url)
+        init_db(engine)
+        engines.append(engine)
+        return engine
+
+    yield factory
+    for engine in engines:
+        engine.dispose()
+    for cleanup in cleanups:
+        cleanup()

@@ -1,0 +1,252 @@
+"""Every view of the contract, on SQLite and PostgreSQL, against a small hand-made city whose
+answers are written out below."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from data_access import queries, schema
+from data_access.db import init_db, make_engine, utc_now
+from tests.conftest import BACKENDS, create_database
+
+# Times relative to the moment the fixture is written; "today" rows are written at T itself and
+# "yesterday" rows before the city's local midnight, so the day boundary is never ambiguous.
+T = utc_now()
+M = T.replace(second=0)  # start of the current minute
+TZ = ZoneInfo("Asia/Shanghai")
+LOCAL_MIDNIGHT_UTC = (
+    datetime.combine(datetime.now(TZ).date(), datetime.min.time(), tzinfo=TZ).astimezone(UTC).replace(tzinfo=None)
+)
+
+
+def _insert(conn: sa.Connection, table: sa.Table, rows: list[dict]) -> None:
+    """executemany needs one key set: missing columns become NULL (or their server default)."""
+    keys = set().union(*rows)
+    conn.execute(table.insert(), [{k: row.get(k) for k in keys} for row in rows])
+
+
+def _seed(engine: Engine) -> None:
+    h = timedelta(hours=1)
+    d = timedelta(days=1)
+    with engine.begin() as conn:
+        conn.execute(schema.areas.insert(), [
+            dict(area_code="100000", level="city", parent_code=None, name="测试市", name_en="Testville"),
+            dict(area_code="100100", level="district", parent_code="100000", name="东区", name_en="East"),
+            dict(area_code="100200", level="district", parent_code="100000", name="西区", name_en="West"),
+            dict(area_code="100100001", level="street", parent_code="100100", name="甲街道", name_en="Jia"),
+            dict(area_code="100100002", level="street", parent_code="100100", name="乙街道", name_en="Yi"),
+            dict(area_code="100200001", level="street", parent_code="100200", name="丙街道", name_en="Bing"),
+        ])
+        conn.execute(schema.grid_cells.insert(), [
+            dict(cell_id="c1", street_code="100100001"), dict(cell_id="c2", street_code="100100001"),
+            dict(cell_id="c3", street_code="100100002"), dict(cell_id="c4", street_code="100200001"),
+        ])
+        _insert(conn, schema.indicators, [
+            dict(indicator_id="power_load", dimension="supply", name="用电负荷", unit="MW", level="district",
+                 period_s=60, warn_high=100, alarm_high=120),
+            dict(indicator_id="aqi", dimension="environment", name="AQI", unit="", level="city",
+                 period_s=3600, warn_high=100, alarm_high=200),
+            dict(indicator_id="water_pressure", dimension="supply", name="水压", unit="MPa", level="city",
+                 period_s=5, warn_low=0.28, alarm_low=0.25),
+            dict(indicator_id="broken_sensor", dimension="safety", name="坏传感器", unit="", level="city",
+                 period_s=60, warn_high=1),
+        ])
+        conn.execute(schema.readings.insert(), [
+            dict(indicator_id="power_load", area_code="100100", ts=T - timedelta(seconds=30) - d, value=80),
+            dict(indicator_id="power_load", area_code="100100", ts=M - timedelta(minutes=25 * 60), value=70),
+            dict(indicator_id="power_load", area_code="100100", ts=M - timedelta(seconds=110), value=100),
+            dict(indicator_id="power_load", area_code="100100", ts=M - timedelta(seconds=80), value=120),
+            dict(indicator_id="power_load", area_code="100100", ts=T - timedelta(seconds=30), value=130),
+            dict(indicator_id="power_load", area_code="100200", ts=T - timedelta(minutes=10), value=90),
+            dict(indicator_id="aqi", area_code="100000", ts=T - h, value=150),
+            dict(indicator_id="water_pressure", area_code="100000", ts=T - timedelta(seconds=5), value=0.24),
+            dict(indicator_id="broken_sensor", area_code="100000", ts=T, value=None),
+        ])
+        # Written late and out of order: must not replace the newer latest value.
+        conn.execute(schema.readings.insert(),
+                     [dict(indicator_id="power_load", area_code="100100", ts=T - h, value=50)])
+        conn.execute(schema.incident_categories.insert(), [
+            dict(subcategory="gas_leak", category="gas", name="燃气泄漏", category_name="燃气安全",
+                 category_name_en="Gas", sla_hours=1, priority=3, sort_order=10),
+            dict(subcategory="noise_night", category="noise", name="夜间噪声", category_name="噪声扰民",
+                 category_name_en="Noise", sla_hours=24, priority=1, sort_order=20),
+        ])
+        base = dict(source="patrol", priority=1, title="t", address="a")
+        _insert(conn, schema.incidents, [
+            {**base, "incident_id": "i1", "category": "gas", "priority": 3, "status": "dispatched",
+             "cell_id": "c1", "street_code": "100100001", "district_code": "100100",
+             "reported_at": LOCAL_MIDNIGHT_UTC - 2 * h, "due_at": T - h},
+            {**base, "incident_id": "i2", "category": "noise", "status": "reported", "cell_id": "c1",
+             "street_code": "100100001", "district_code": "100100", "reported_at": T, "due_at": T + 2 * h},
+            {**base, "incident_id": "i3", "category": "noise", "status": "resolved", "cell_id": "c3",
+             "street_code": "100100002", "district_code": "100100", "reported_at": T - 3 * d,
+             "due_at": T - 2 * d, "resolved_at": T - h},
+            {**base, "incident_id": "i4", "category": "noise", "status": "closed", "cell_id": "c4",
+             "street_code": "100200001", "district_code": "100200", "reported_at": T - d,
+             "due_at": T + h, "resolved_at": T - timedelta(minutes=1), "closed_at": T},
+            {**base, "incident_id": "i5", "category": "noise", "status": "closed", "cell_id": "c4",
+             "street_code": "100200001", "district_code": "100200", "reported_at": T - 2 * d,
+             "due_at": T - d, "resolved_at": T - timedelta(minutes=10), "closed_at": T},
+            {**base, "incident_id": "i6", "category": "noise", "status": "closed", "cell_id": "c3",
+             "street_code": "100100002", "district_code": "100100", "reported_at": T - 11 * d,
+             "due_at": T - 10 * d, "resolved_at": T - 10 * d - h, "closed_at": T - 10 * d},
+            {**base, "incident_id": "i7", "category": "noise", "status": "closed", "cell_id": "c1",
+             "street_code": "100100001", "district_code": "100100", "reported_at": T - 41 * d,
+             "due_at": T - 40 * d, "resolved_at": T - 40 * d - h, "closed_at": T - 40 * d},
+            {**base, "incident_id": "i8", "category": "waterlogging", "status": "reported", "cell_id": None,
+             "street_code": "100200001", "district_code": "100200", "reported_at": T, "due_at": None},
+            {**base, "incident_id": "i9", "category": "noise", "status": "closed", "cell_id": "c2",
+             "street_code": "100100001", "district_code": "100100", "reported_at": LOCAL_MIDNIGHT_UTC - h,
+             "due_at": LOCAL_MIDNIGHT_UTC + d, "resolved_at": LOCAL_MIDNIGHT_UTC - h / 2,
+             "closed_at": LOCAL_MIDNIGHT_UTC - timedelta(minutes=1)},
+        ])
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    url, cleanup = create_database(request.param, tmp_path_factory.mktemp("views"))
+    eng = make_engine(url)
+    init_db(eng)
+    _seed(eng)
+    yield eng
+    eng.dispose()
+    cleanup()
+
+
+def _rows(engine: Engine, sql: str) -> list[dict]:
+    with engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(sa.text(sql))]
+
+
+def test_v_areas_lists_every_level(engine: Engine) -> None:
+    rows = _rows(engine, "SELECT area_code, level, parent_code FROM v_areas ORDER BY area_code")
+    assert [(r["area_code"], r["level"], r["parent_code"]) for r in rows] == [
+        ("100000", "city", None), ("100100", "district", "100000"), ("100100001", "street", "100100"),
+        ("100100002", "street", "100100"), ("100200", "district", "100000"), ("100200001", "street", "100200"),
+    ]
+
+
+def test_v_grid_cells_carry_their_district(engine: Engine) -> None:
+    rows = _rows(engine, "SELECT cell_id, street_code, district_code FROM v_grid_cells ORDER BY cell_id")
+    assert [(r["cell_id"], r["district_code"]) for r in rows] == [
+        ("c1", "100100"), ("c2", "100100"), ("c3", "100100"), ("c4", "100200"),
+    ]
+
+
+def test_v_indicators_has_the_catalogue(engine: Engine) -> None:
+    rows = _rows(engine, "SELECT indicator_id, period_s, warn_low FROM v_indicators ORDER BY indicator_id")
+    assert [(r["indicator_id"], r["period_s"]) for r in rows] == [
+        ("aqi", 3600), ("broken_sensor", 60), ("power_load", 60), ("water_pressure", 5),
+    ]
+    assert rows[3]["warn_low"] == pytest.approx(0.28)
+
+
+def test_v_vitals_latest_status_and_yesterday(engine: Engine) -> None:
+    rows = {(r["indicator_id"], r["area_code"]): r for r in _rows(engine, "SELECT * FROM v_vitals_latest")}
+    assert len(rows) == 5
+    east = rows[("power_load", "100100")]
+    assert east["value"] == 130 and east["status"] == "alarm"
+    assert east["prev_day_value"] == 80  # exactly 24 h earlier counts as "yesterday"
+    assert pd.Timestamp(east["ts"]) == pd.Timestamp(T - timedelta(seconds=30))
+    assert rows[("power_load", "100200")]["status"] == "normal"
+    assert rows[("power_load", "100200")]["prev_day_value"] is None
+    assert rows[("aqi", "100000")]["status"] == "warn"
+    assert rows[("water_pressure", "100000")]["status"] == "alarm"  # below alarm_low
+    assert rows[("broken_sensor", "100000")]["value"] is None
+    assert rows[("broken_sensor", "100000")]["status"] is None  # NULL value: no status
+
+
+def test_staleness_at_a_frozen_time(engine: Engine) -> None:
+    east = queries.vitals_latest(engine=engine, area_code="100100", now=T)
+    west = queries.vitals_latest(engine=engine, area_code="100200", now=T)
+    assert east.loc[0, "age_s"] == 30 and not east.loc[0, "stale"]
+    assert west.loc[0, "age_s"] == 600 and west.loc[0, "stale"]  # 600 s > 2 x 60 s
+    city = queries.vitals_latest(engine=engine, area_code="100000", now=T + timedelta(hours=1))
+    aqi = city.set_index("indicator_id").loc["aqi"]
+    assert aqi["age_s"] == 7200 and not aqi["stale"]  # exactly 2 periods: still fresh
+    later = queries.vitals_latest(engine=engine, area_code="100000", now=T + timedelta(hours=1, seconds=1))
+    assert later.set_index("indicator_id").loc["aqi", "stale"]
+    assert later.set_index("indicator_id").loc["water_pressure", "stale"]
+
+
+def test_v_vitals_recent_minute_averages_of_last_day(engine: Engine) -> None:
+    rows = _rows(engine, "SELECT area_code, minute, value FROM v_vitals_recent"
+                         " WHERE indicator_id = 'power_load' ORDER BY area_code, minute")
+    east = [(pd.Timestamp(r["minute"]), r["value"]) for r in rows if r["area_code"] == "100100"]
+    minute_of = {pd.Timestamp((ts).replace(second=0)) for ts in (T - timedelta(hours=1), T - timedelta(seconds=30))}
+    two_min_ago = pd.Timestamp(M - timedelta(minutes=2))
+    assert (two_min_ago, 110.0) in east  # mean of 100 and 120 in the same minute
+    assert {m for m, _ in east} == minute_of | {two_min_ago}  # 25 h and 24 h old readings excluded
+    recent = queries.vitals_recent(engine=engine, indicator_id="power_load", area_code="100100",
+                                   since=M - timedelta(minutes=2))
+    assert list(recent["value"]) == [110.0, 130.0]
+
+
+def test_v_open_incidents_and_overdue(engine: Engine) -> None:
+    rows = _rows(engine, "SELECT incident_id, overdue, status FROM v_open_incidents ORDER BY incident_id")
+    assert [(r["incident_id"], r["overdue"]) for r in rows] == [("i1", 1), ("i2", 0), ("i3", 1), ("i8", 0)]
+    assert {r["status"] for r in rows} == {"dispatched", "reported", "resolved"}
+
+
+EXPECTED_COUNTS = {
+    # area: open, overdue, reported_today, closed_today, closed_on_time_today, on_time_rate_30d
+    "100000": (4, 2, 2, 2, 1, 3 / 4),  # 30 d: i4, i6, i9 on time, i5 late
+    "100100": (3, 2, 1, 0, 0, 1.0),
+    "100200": (1, 0, 1, 2, 1, 0.5),
+    "100100001": (2, 1, 1, 0, 0, 1.0),  # i9 closed before local midnight: not "today"
+    "100100002": (1, 1, 0, 0, 0, 1.0),
+    "100200001": (1, 0, 1, 2, 1, 0.5),
+}
+
+
+def test_v_incident_counts_every_area(engine: Engine) -> None:
+    rows = {r["area_code"]: r for r in _rows(engine, "SELECT * FROM v_incident_counts")}
+    assert set(rows) == set(EXPECTED_COUNTS)
+    for code, (n_open, overdue, rep, closed, on_time, rate) in EXPECTED_COUNTS.items():
+        row = rows[code]
+        got = (row["open"], row["overdue"], row["reported_today"], row["closed_today"],
+               row["closed_on_time_today"])
+        assert got == (n_open, overdue, rep, closed, on_time), code
+        assert float(row["on_time_rate_30d"]) == pytest.approx(rate), code
+    assert rows["100000"]["level"] == "city" and rows["100100001"]["level"] == "street"
+    counts = queries.incident_counts(engine=engine, area_code="100100")
+    assert counts is not None and (counts.open, counts.overdue) == (3, 2)
+    assert queries.incident_counts(engine=engine, area_code="999999") is None
+
+
+def test_v_incident_cells(engine: Engine) -> None:
+    rows = _rows(engine, "SELECT * FROM v_incident_cells ORDER BY cell_id")
+    assert [(r["cell_id"], r["street_code"], r["district_code"], r["open"], r["overdue"], r["max_priority"])
+            for r in rows] == [
+        ("c1", "100100001", "100100", 2, 1, 3),
+        ("c3", "100100002", "100100", 1, 1, 1),
+    ]
+    east = queries.area_by_code(engine=engine, area_code="100100002")
+    assert list(queries.open_incidents_by_cell(engine=engine, area=east)["cell_id"]) == ["c3"]
+
+
+def test_v_incident_categories(engine: Engine) -> None:
+    rows = _rows(engine, "SELECT area_code, category, category_name_en, open, overdue"
+                         " FROM v_incident_categories ORDER BY area_code, category")
+    got = {(r["area_code"], r["category"]): (r["open"], r["overdue"]) for r in rows}
+    assert got == {
+        ("100000", "gas"): (1, 1), ("100000", "noise"): (2, 1), ("100000", "waterlogging"): (1, 0),
+        ("100100", "gas"): (1, 1), ("100100", "noise"): (2, 1), ("100200", "waterlogging"): (1, 0),
+        ("100100001", "gas"): (1, 1), ("100100001", "noise"): (1, 0), ("100100002", "noise"): (1, 1),
+        ("100200001", "waterlogging"): (1, 0),
+    }
+    names = {r["category"]: r["category_name_en"] for r in rows}
+    assert names["gas"] == "Gas" and names["waterlogging"] == "waterlogging"  # unknown: its code
+
+
+def test_init_db_again_keeps_everything(engine: Engine) -> None:
+    before = _rows(engine, "SELECT COUNT(*) AS n FROM incidents")[0]["n"]
+    assert init_db(engine) is False  # nothing changed: views untouched
+    assert _rows(engine, "SELECT COUNT(*) AS n FROM incidents")[0]["n"] == before == 9
+    assert _rows(engine, "SELECT COUNT(*) AS n FROM readings")[0]["n"] == 10
