@@ -1,0 +1,41 @@
+"""CityWall: ``python app.py`` runs the whole demo; ``gunicorn app:server`` serves the app.
+
+The Dash app is built on first use of ``app``/``server`` (or by ``create_app``), so importing
+this module reads no file and opens no connection.
+"""
+from __future__ import annotations
+
+import dash
+from dash import html
+
+from components.status_bar import register_status_bar_callbacks
+from data_access.runtime import attach_runtime
+from data_access.settings import PROJECT_ROOT, Settings, load_settings
+
+
+def create_app(settings: Settings | None = None) -> dash.Dash:
+    settings = settings or load_settings()
+    app = dash.Dash(
+        __name__, use_pages=True, pages_folder=str(PROJECT_ROOT / "pages"), title="CityWall",
+        update_title=None, suppress_callback_exceptions=True,
+        meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
+    )
+    attach_runtime(app.server, settings)
+    register_status_bar_callbacks(app)
+    app.layout = html.Div(dash.page_container, className="shell")
+    return app
+
+
+def __getattr__(name: str) -> object:
+    # gunicorn's "app:server" and tools asking for "app" build the app once, on demand.
+    if name in ("app", "server"):
+        built = globals().setdefault("app", create_app())
+        globals()["server"] = built.server
+        return globals()[name]
+    raise AttributeError(name)
+
+
+if __name__ == "__main__":
+    from cli import run_demo
+
+    raise SystemExit(run_demo())

@@ -1,0 +1,20 @@
+"""Component IDs shared between layouts and callbacks."""
+WALL_INTERVAL = "wall-interval"
+WALL_SCOPE = "wall-scope"
+WALL_PANELS = "wall-panels"
+WALL_STRIP = "wall-strip"
+STATUS_STORE = "status-store"
+CONNECTION_STORE = "connection-store"
+CLOCK_INTERVAL = "clock-interval"
+CLOCK = "clock"
+DATA_AS_OF = "data-as-of"
+CONNECTION_BADGE = "connection-badge"
+
+
+def kpi(key: str) -> dict[str, str]:
+    """Pattern-matching ID of one incident KPI."""
+    return {"type": "kpi", "id": key}
+
+
+def vital_tile(indicator_id: str) -> dict[str, str]:
+    return {"type": "vital-tile", "id": indicator_id}

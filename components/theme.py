@@ -1,0 +1,19 @@
+"""Colour and shape of every state, defined once so they mean the same everywhere."""
+from __future__ import annotations
+
+# Status -> (CSS class suffix, symbol). The symbol makes the state readable without colour.
+STATUS_STYLE: dict[str | None, tuple[str, str]] = {
+    "normal": ("normal", "●"),
+    "warn": ("warn", "▲"),
+    "alarm": ("alarm", "◆"),
+    None: ("none", "○"),
+}
+STALE_STYLE = ("stale", "◌")
+
+
+def status_class(status: str | None, *, stale: bool) -> str:
+    return STALE_STYLE[0] if stale else STATUS_STYLE.get(status, STATUS_STYLE[None])[0]
+
+
+def status_symbol(status: str | None, *, stale: bool) -> str:
+    return STALE_STYLE[1] if stale else STATUS_STYLE.get(status, STATUS_STYLE[None])[1]

@@ -1,0 +1,274 @@
+"""Load a city pack (areas, grid cells, indicator catalogue, incident categories) into the base tables.
+
+A pack is a folder of four files (``areas.geojson``, ``cells.geojson``, ``indicators.csv``,
+``categories.csv``). Loading is an upsert: running it again updates rows in place and never
+deletes anything, so readings and incidents that reference the rows survive a reload.
+"""
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from data_access import schema
+
+AREAS_FILE = "areas.geojson"
+CELLS_FILE = "cells.geojson"
+INDICATORS_FILE = "indicators.csv"
+CATEGORIES_FILE = "categories.csv"
+BATCH_ROWS = 5000
+LEVEL_ORDER = {"city": 0, "district": 1, "street": 2}
+
+# Columns of indicators.csv that are text; everything else is numeric (empty = NaN = no value).
+_INDICATOR_TEXT = ("indicator_id", "dimension", "name", "name_en", "unit", "level", "aggregate",
+                   "sim_rhythm", "sim_kind")
+_INDICATOR_OPTIONAL_FLOATS = ("warn_low", "warn_high", "alarm_low", "alarm_high")
+_CATEGORY_TEXT = ("category", "subcategory", "name", "name_en", "category_name", "category_name_en", "source")
+
+
+@dataclass(frozen=True)
+class PackSummary:
+    """How many rows of each kind the pack held (and were upserted)."""
+
+    areas: int
+    districts: int
+    streets: int
+    cells: int
+    indicators: int
+    categories: int
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+def _features(path: Path) -> list[dict[str, Any]]:
+    with path.open(encoding="utf-8") as fh:
+        data = json.load(fh)
+    if data.get("type") != "FeatureCollection":
+        raise ValueError(f"{path}: expected a GeoJSON FeatureCollection")
+    return list(data["features"])
+
+
+def _compact(geometry: dict[str, Any] | None) -> str | None:
+    # Compact separators and raw UTF-8: the wall ships this text to every browser.
+    return None if geometry is None else json.dumps(geometry, separators=(",", ":"), ensure_ascii=False)
+
+
+def _text(value: Any) -> str | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _float(value: Any) -> float | None:
+    if value is None or value == "":
+        return None
+    number = float(value)
+    return None if math.isnan(number) else number
+
+
+def read_areas(pack_dir: Path) -> list[dict[str, Any]]:
+    """Rows for ``areas``, parents before children (city, districts, streets) for the parent FK."""
+    rows = []
+    for feature in _features(pack_dir / AREAS_FILE):
+        p = feature["properties"]
+        level = str(p["level"]).strip()
+        if level not in LEVEL_ORDER:
+            raise ValueError(f"{AREAS_FILE}: area {p.get('area_code')!r} has unknown level {level!r}")
+        rows.append({
+            "area_code": str(p["area_code"]).strip(),
+            "level": level,
+            "parent_code": _text(p.get("parent_code")),
+            "name": str(p["name"]),
+            "name_en": _text(p.get("name_en")),
+            "geojson": _compact(feature.get("geometry")),
+            "center_lat": _float(p.get("center_lat")),
+            "center_lon": _float(p.get("center_lon")),
+            "sort_order": int(p.get("sort_order") or 0),
+            "approximate": bool(p.get("approximate") or False),
+        })
+    rows.sort(key=lambda r: (LEVEL_ORDER[r["level"]], r["sort_order"], r["area_code"]))
+    return rows
+
+
+def read_cells(pack_dir: Path) -> list[dict[str, Any]]:
+    """Rows for ``grid_cells`` (the district comes from the street in the views, not stored)."""
+    rows = []
+    for feature in _features(pack_dir / CELLS_FILE):
+        p = feature["properties"]
+        rows.append({
+            "cell_id": str(p["cell_id"]).strip(),
+            "street_code": str(p["street_code"]).strip(),
+            "geojson": _compact(feature.get("geometry")),
+            "center_lat": _float(p.get("center_lat")),
+            "center_lon": _float(p.get("center_lon")),
+        })
+    rows.sort(key=lambda r: r["cell_id"])
+    return rows
+
+
+def read_indicator_catalogue(pack_dir: Path) -> pd.DataFrame:
+    """indicators.csv as a DataFrame, one row per indicator, including the ``sim_*`` columns.
+
+    Text columns are str ('' when empty), thresholds float (NaN = none), flags bool.
+    """
+    frame = pd.read_csv(pack_dir / INDICATORS_FILE, dtype={c: str for c in _INDICATOR_TEXT},
+                        keep_default_na=False, na_values={c: [""] for c in _INDICATOR_OPTIONAL_FLOATS})
+    for column in _INDICATOR_TEXT:
+        if column in frame:
+            frame[column] = frame[column].fillna("").astype(str).str.strip()
+    for column in _INDICATOR_OPTIONAL_FLOATS:
+        frame[column] = pd.to_numeric(frame[column], errors="raise").astype(float)
+    for column in ("period_s", "sort_order", "sim_decimals"):
+        frame[column] = pd.to_numeric(frame[column], errors="raise").astype(int)
+    for column in ("higher_is_better", "on_wall"):
+        frame[column] = pd.to_numeric(frame[column], errors="raise").astype(int).astype(bool)
+    for column in ("sim_base", "sim_night_ratio", "sim_noise", "sim_rain_factor"):
+        frame[column] = pd.to_numeric(frame[column].replace("", None), errors="raise").astype(float)
+    frame["sim_rain_factor"] = frame["sim_rain_factor"].fillna(1.0)
+    if frame["indicator_id"].duplicated().any():
+        dupes = sorted(frame.loc[frame["indicator_id"].duplicated(), "indicator_id"])
+        raise ValueError(f"{INDICATORS_FILE}: duplicate indicator_id {dupes}")
+    bad = frame.loc[frame["period_s"] <= 0, "indicator_id"].tolist()
+    if bad:
+        raise ValueError(f"{INDICATORS_FILE}: period_s must be positive for {bad}")
+    return frame.reset_index(drop=True)
+
+
+def read_categories(pack_dir: Path) -> pd.DataFrame:
+    """categories.csv as a DataFrame, one row per subcategory."""
+    frame = pd.read_csv(pack_dir / CATEGORIES_FILE, dtype={c: str for c in _CATEGORY_TEXT}, keep_default_na=False)
+    for column in _CATEGORY_TEXT:
+        frame[column] = frame[column].fillna("").astype(str).str.strip()
+    frame["sla_hours"] = pd.to_numeric(frame["sla_hours"], errors="raise").astype(float)
+    frame["daily_rate"] = pd.to_numeric(frame["daily_rate"], errors="raise").astype(float)
+    for column in ("priority", "sort_order"):
+        frame[column] = pd.to_numeric(frame[column], errors="raise").astype(int)
+    if frame["subcategory"].duplicated().any():
+        raise ValueError(f"{CATEGORIES_FILE}: duplicate subcategory")
+    return frame.reset_index(drop=True)
+
+
+def _optional(value: float) -> float | None:
+    return None if pd.isna(value) else float(value)
+
+
+def indicator_rows(catalogue: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows for the ``indicators`` table from a catalogue frame (``decimals`` <- ``sim_decimals``)."""
+    return [{
+        "indicator_id": r.indicator_id,
+        "dimension": r.dimension,
+        "name": r.name,
+        "name_en": r.name_en or None,
+        "unit": r.unit,
+        "level": r.level,
+        "period_s": int(r.period_s),
+        "warn_low": _optional(r.warn_low),
+        "warn_high": _optional(r.warn_high),
+        "alarm_low": _optional(r.alarm_low),
+        "alarm_high": _optional(r.alarm_high),
+        "higher_is_better": bool(r.higher_is_better),
+        "on_wall": bool(r.on_wall),
+        "sort_order": int(r.sort_order),
+        "decimals": int(r.sim_decimals),
+    } for r in catalogue.itertuples(index=False)]
+
+
+def category_rows(categories: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{
+        "subcategory": r.subcategory,
+        "category": r.category,
+        "name": r.name,
+        "name_en": r.name_en or None,
+        "category_name": r.category_name,
+        "category_name_en": r.category_name_en or None,
+        "sla_hours": float(r.sla_hours),
+        "priority": int(r.priority),
+        "sort_order": int(r.sort_order),
+    } for r in categories.itertuples(index=False)]
+
+
+# --- writing ------------------------------------------------------------------------------------
+
+def _batches(rows: Sequence[dict[str, Any]], size: int = BATCH_ROWS) -> Iterable[Sequence[dict[str, Any]]]:
+    for start in range(0, len(rows), size):
+        yield rows[start:start + size]
+
+
+def upsert(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert rows, updating the non-key columns of rows whose primary key already exists.
+
+    Uses the dialect's native ON CONFLICT on SQLite and PostgreSQL (one executemany per batch);
+    any other dialect falls back to UPDATE-then-INSERT-missing.
+    """
+    if not rows:
+        return
+    keys = [c.name for c in table.primary_key.columns]
+    columns = list(rows[0].keys())
+    updatable = [c for c in columns if c not in keys]
+    dialect = conn.dialect.name
+    if dialect in ("sqlite", "postgresql"):
+        if dialect == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        else:
+            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        stmt = dialect_insert(table)
+        if updatable:
+            stmt = stmt.on_conflict_do_update(index_elements=keys,
+                                              set_={c: stmt.excluded[c] for c in updatable})
+        else:
+            stmt = stmt.on_conflict_do_nothing(index_elements=keys)
+        for batch in _batches(rows):
+            conn.execute(stmt, list(batch))
+        return
+    # Generic path: find which keys exist, update those, insert the rest.
+    key_cols = [table.c[k] for k in keys]
+    existing = {tuple(r) for r in conn.execute(sa.select(*key_cols))}
+    old = [r for r in rows if tuple(r[k] for k in keys) in existing]
+    new = [r for r in rows if tuple(r[k] for k in keys) not in existing]
+    if old and updatable:
+        stmt = table.update().where(*[table.c[k] == sa.bindparam(f"k_{k}") for k in keys]).values(
+            {c: sa.bindparam(f"v_{c}") for c in updatable})
+        params = [{**{f"k_{k}": r[k] for k in keys}, **{f"v_{c}": r[c] for c in updatable}} for r in old]
+        for batch in _batches(params):
+            conn.execute(stmt, list(batch))
+    for batch in _batches(new):
+        conn.execute(table.insert(), list(batch))
+
+
+def load_city_pack(engine: Engine, *, pack_dir: Path) -> PackSummary:
+    """Upsert the pack in ``pack_dir`` into areas, grid_cells, indicators and incident_categories.
+
+    One transaction: a half-loaded pack never shows on the wall. Idempotent, never deletes.
+    """
+    pack_dir = Path(pack_dir)
+    areas = read_areas(pack_dir)
+    cells = read_cells(pack_dir)
+    catalogue = read_indicator_catalogue(pack_dir)
+    categories = read_categories(pack_dir)
+    codes = {a["area_code"] for a in areas}
+    orphans = sorted({c["street_code"] for c in cells} - codes)
+    if orphans:
+        raise ValueError(f"{CELLS_FILE}: cells reference unknown streets {orphans[:5]}")
+    with engine.begin() as conn:
+        # Level by level: each batch's parents are already in place (PostgreSQL checks the FK per statement).
+        for level in ("city", "district", "street"):
+            upsert(conn, schema.areas, [a for a in areas if a["level"] == level])
+        upsert(conn, schema.grid_cells, cells)
+        upsert(conn, schema.indicators, indicator_rows(catalogue))
+        upsert(conn, schema.incident_categories, category_rows(categories))
+    return PackSummary(
+        areas=len(areas),
+        districts=sum(a["level"] == "district" for a in areas),
+        streets=sum(a["level"] == "street" for a in areas),
+        cells=len(cells),
+        indicators=len(catalogue),
+        categories=len(categories),
+    )
