@@ -323,22 +323,86 @@ def lloyd(region: BaseGeometry, points: np.ndarray, iterations: int) -> np.ndarr
     return points
 
 
+def seed_quota(areas: Sequence[float], count: int) -> list[int]:
+    """Seeds per polygon part, proportional to area (largest remainder).
+
+    Why: a big island gets streets of its own, as Changxing and Hengsha really do; islets get none.
+    """
+    raw = [count * a / sum(areas) for a in areas]
+    quota = [int(r) for r in raw]
+    for i in sorted(range(len(raw)), key=lambda i: (quota[i] - raw[i], i))[: count - sum(quota)]:
+        quota[i] += 1
+    return quota
+
+
+def relaxed_seeds(region: BaseGeometry, count: int, rng: np.random.Generator) -> np.ndarray:
+    points = random_points_in(region, count, rng)
+    return points if count == 1 else lloyd(region, points, LLOYD_ITERATIONS)
+
+
+def voronoi_partition(region: Geom, seeds: np.ndarray) -> list[Geom]:
+    """region cut into the Voronoi cells of seeds (plane coordinates), in seed order, on the grid."""
+    if len(seeds) == 1:
+        return [region]
+    extent = to_plane(region).envelope.buffer(0.1)
+    cells = shapely.get_parts(to_lonlat(shapely.GeometryCollection(list(voronoi_cells(seeds, extent)))))
+    faces = faces_of([region, *cells])
+    faces = faces[best_overlap(faces, [region]) == 0]
+    return dissolve(faces, best_overlap(faces, cells), len(seeds))
+
+
+def attach_islets(streets: list[Geom], islets: Sequence[Geom]) -> list[Geom]:
+    """Parts too small for a seed of their own join the nearest street."""
+    for islet in islets:
+        t = int(np.argmin(shapely.distance(np.array(streets, dtype=object), islet)))
+        streets[t] = polygonal(shapely.union_all([streets[t], islet], grid_size=GRID), min_area=0.0)
+    return streets
+
+
+def absorb_exclaves(streets: list[Geom]) -> list[Geom]:
+    """Hand detached fragments to the neighbour sharing their longest edge; islands stay put.
+
+    Why: a Voronoi edge crossing a wiggly district border cuts off slivers far from their own street.
+    """
+    for s in range(len(streets)):
+        parts = list(shapely.get_parts(streets[s]))  # largest first (see polygonal)
+        keep = parts[:1]
+        for part in parts[1:]:
+            boundaries = shapely.boundary(np.array(streets, dtype=object))
+            shared = shapely.length(shapely.intersection(boundaries, part.boundary))
+            shared[s] = 0.0
+            t = int(np.argmax(shared))
+            if shared[t] > 0:
+                streets[t] = polygonal(shapely.union_all([streets[t], part], grid_size=GRID), min_area=0.0)
+            else:
+                keep.append(part)
+        streets[s] = keep[0] if len(keep) == 1 else MultiPolygon(keep)
+    return streets
+
+
 def street_polygons(district: District, count: int) -> list[Geom]:
     """APPROXIMATE street polygons tiling the district: a seeded, Lloyd-relaxed Voronoi partition."""
     if count == 1:
         return [district.geom]
     # Seeded per district, so one district's result never depends on another's or on iteration order.
     rng = np.random.default_rng([PACK_SEED, int(district.code)])
-    plane = to_plane(district.geom)
-    seeds = lloyd(plane, random_points_in(plane, count, rng), LLOYD_ITERATIONS)
+    parts = list(shapely.get_parts(district.geom))
+    quota = seed_quota([p.area for p in parts], count)
+    part_of = np.repeat(np.arange(len(parts)), quota)
+    seeds = np.vstack([relaxed_seeds(to_plane(p), k, rng) for p, k in zip(parts, quota, strict=True) if k])
     # Streets are numbered outward from downtown: real 0xx subdistricts sit nearer the centre than 1xx towns.
     downtown = np.array(DOWNTOWN) * (KX, 1.0)
-    seeds = seeds[np.argsort(np.hypot(*(seeds - downtown).T), kind="stable")]
-    cells = to_lonlat(shapely.GeometryCollection(list(voronoi_cells(seeds, plane.envelope.buffer(0.1)))))
-    cells = shapely.get_parts(cells)
-    faces = faces_of([district.geom, *cells])
-    faces = faces[best_overlap(faces, [district.geom]) == 0]
-    streets = dissolve(faces, best_overlap(faces, cells), count)
+    street_of_seed = np.argsort(np.argsort(np.hypot(*(seeds - downtown).T), kind="stable"), kind="stable")
+    streets: list[Geom] = [Polygon()] * count
+    islets = []
+    for p, part in enumerate(parts):
+        mine = np.flatnonzero(part_of == p)
+        if not len(mine):
+            islets.append(part)
+            continue
+        for seed, geom in zip(mine, voronoi_partition(part, seeds[mine]), strict=True):
+            streets[street_of_seed[seed]] = geom
+    streets = absorb_exclaves(attach_islets(streets, islets))
     if any(s.is_empty for s in streets):
         raise ValueError(f"district {district.code}: a street got no polygon")
     return streets

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+
 import dash
 from dash import Input, Output, State, dcc, html, no_update
 from sqlalchemy.exc import SQLAlchemyError

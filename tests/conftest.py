@@ -72,3 +72,14 @@ def new_database(tmp_path: Path) -> Iterator[Callable[[str], Engine]]:
         engine.dispose()
     for cleanup in cleanups:
         cleanup()
+
+
+def pytest_setup_options():  # dash[testing] hook: how dash_duo starts Chromium
+    from selenium.webdriver.chrome.options import Options
+
+    options = Options()
+    options.binary_location = os.environ.get("DASH_TEST_CHROMEPATH", "/usr/bin/chromium")
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1920,1080"):
+        options.add_argument(flag)
+    return options
