@@ -1,9 +1,10 @@
 """Every label CityWall shows, in Chinese and English, from one catalogue."""
 from __future__ import annotations
 
+from components.labels_map import MAP_LABELS
 from data_access.settings import LANGUAGES
 
-LABELS: dict[str, dict[str, str]] = {
+WALL_LABELS: dict[str, dict[str, str]] = {
     "app_title": {"zh": "城市运行体征", "en": "City vital signs"},
     "data_as_of": {"zh": "数据时间", "en": "Data as of"},
     "live": {"zh": "在线", "en": "LIVE"},
@@ -13,9 +14,38 @@ LABELS: dict[str, dict[str, str]] = {
     "last_good_data": {"zh": "最后有效数据", "en": "last good data"},
     "no_data": {"zh": "暂无数据", "en": "No data yet"},
     "stale": {"zh": "数据过期", "en": "stale"},
+    "just_now": {"zh": "刚刚", "en": "just now"},
     "ago_s": {"zh": "{n}秒前", "en": "{n} s ago"},
     "ago_min": {"zh": "{n}分钟前", "en": "{n} min ago"},
     "ago_h": {"zh": "{n}小时前", "en": "{n} h ago"},
+    "ago_d": {"zh": "{n}天前", "en": "{n} d ago"},
+    "dur_min": {"zh": "{n}分钟", "en": "{n} min"},
+    "dur_h_min": {"zh": "{h}小时{m}分", "en": "{h} h {m} min"},
+    "dur_over_day": {"zh": "超过24小时", "en": "over 24 h"},
+    "health": {"zh": "城市体征健康度", "en": "City health"},
+    "health_hint": {"zh": "正常指标占比", "en": "share of indicators normal"},
+    "alarms": {"zh": "告警与预警", "en": "Alarms & warnings"},
+    "no_alarms": {"zh": "所有指标正常", "en": "All indicators normal"},
+    "in_state_for": {"zh": "持续", "en": "for"},
+    "city_value": {"zh": "市级", "en": "city"},
+    "district_value": {"zh": "区级", "en": "district"},
+    "hotline": {"zh": "12345热线", "en": "12345 hotline"},
+    "hotline_today": {"zh": "12345今日受理", "en": "12345 today"},
+    "hotline_on_time": {"zh": "12345按时率", "en": "12345 on time"},
+    "nav_wall": {"zh": "大屏", "en": "Wall"},
+    "nav_city": {"zh": "全市事件", "en": "City map"},
+    "nav_incidents": {"zh": "事件列表", "en": "Incidents"},
+    "nav_vitals": {"zh": "体征指标", "en": "Vitals explorer"},
+    "explorer_title": {"zh": "体征指标浏览", "en": "Vitals explorer"},
+    "search_placeholder": {"zh": "搜索指标…", "en": "Search indicators…"},
+    "range_1h": {"zh": "1小时", "en": "1 h"},
+    "range_24h": {"zh": "24小时", "en": "24 h"},
+    "range_7d": {"zh": "7天", "en": "7 d"},
+    "area": {"zh": "区域", "en": "Area"},
+    "warn_band": {"zh": "预警线", "en": "warning"},
+    "alarm_band": {"zh": "告警线", "en": "alarm"},
+    "pick_indicator": {"zh": "请选择左侧指标", "en": "Pick an indicator on the left"},
+    "query_failed": {"zh": "数据读取失败，稍后自动重试", "en": "Could not read data; retrying"},
     "vs_yesterday": {"zh": "较昨日", "en": "vs yesterday"},
     "status_normal": {"zh": "正常", "en": "normal"},
     "status_warn": {"zh": "预警", "en": "warning"},
@@ -38,6 +68,9 @@ LABELS: dict[str, dict[str, str]] = {
     "unknown_area": {"zh": "未知区域代码：{code}", "en": "Unknown area code: {code}"},
     "back_to_city": {"zh": "返回全市", "en": "Back to the city"},
 }
+
+# The one catalogue: every label file's entries merged (keys must not collide; a test checks).
+LABELS: dict[str, dict[str, str]] = {**WALL_LABELS, **MAP_LABELS}
 
 DIMENSIONS = ("infrastructure", "environment", "traffic", "supply", "safety", "vitality")
 

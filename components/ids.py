@@ -18,3 +18,14 @@ def kpi(key: str) -> dict[str, str]:
 
 def vital_tile(indicator_id: str) -> dict[str, str]:
     return {"type": "vital-tile", "id": indicator_id}
+
+
+def dimension_score(dimension: str) -> dict[str, str]:
+    return {"type": "dimension-score", "id": dimension}
+
+
+WALL_HEALTH = "wall-health"
+WALL_ALARMS = "wall-alarms"
+TILE_SIGNATURES = "tile-signatures"
+KIOSK_STORE = "kiosk-store"
+KIOSK_TIMER = "kiosk-timer"

@@ -12,11 +12,12 @@ from components import ids
 from components.i18n import t
 
 
-def create_status_bar(*, title: str, subtitle: str, lang: str, timezone: str, refresh_s: float) -> html.Header:
+def create_status_bar(*, title: str, subtitle: str, lang: str, timezone: str, refresh_s: float,
+                      nav: html.Nav | None = None) -> html.Header:
     labels = {key: t(key, lang) for key in ("live", "offline", "connecting", "db_unavailable", "last_good_data")}
     return html.Header(className="status-bar", children=[
         html.Div(className="status-bar__title", children=[
-            html.H1(title), html.Span(subtitle, className="status-bar__subtitle"),
+            html.H1(title), html.Span(subtitle, className="status-bar__subtitle"), nav,
         ]),
         html.Div(className="status-bar__right", children=[
             html.Div(className="status-bar__asof", children=[

@@ -9,6 +9,9 @@ STATUS_STYLE: dict[str | None, tuple[str, str]] = {
     None: ("none", "○"),
 }
 STALE_STYLE = ("stale", "◌")
+# The same hues as assets/citywall.css, for what is drawn outside CSS (sparklines, charts, map).
+STATUS_COLOR = {"normal": "#2fbf71", "warn": "#f5b700", "alarm": "#ff3b3b", "stale": "#6b7280",
+                "none": "#6b7280"}
 
 
 def status_class(status: str | None, *, stale: bool) -> str:

@@ -107,6 +107,7 @@ def _macros(dialect: str, tz_name: str) -> dict[str, str]:
             "DAY_START_UTC": f"cw_day_start_utc('{tz_name}')",
             "SHIFT": "datetime({0}, '{1} seconds')",
             "MINUTE": "strftime('%Y-%m-%d %H:%M:00', {0})",
+            "HOUR": "strftime('%Y-%m-%d %H:00:00', {0})",
         }
     return {
         "NOW_UTC": "(now() AT TIME ZONE 'UTC')",
@@ -114,6 +115,7 @@ def _macros(dialect: str, tz_name: str) -> dict[str, str]:
                           " AT TIME ZONE 'UTC')"),
         "SHIFT": "({0} + interval '{1} seconds')",
         "MINUTE": "date_trunc('minute', {0})",
+        "HOUR": "date_trunc('hour', {0})",
     }
 
 

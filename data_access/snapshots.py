@@ -1,8 +1,9 @@
-"""What each page reads per tick, bundled and shared through the tick cache."""
+"""What each page reads per tick, bundled and shared through the tick cache: N screens of the
+same scope cost one set of queries per tick."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pandas as pd
 
@@ -10,28 +11,115 @@ from data_access import queries
 from data_access.db import utc_now
 from data_access.runtime import CityWallRuntime
 
+HOTLINE_SOURCE = "hotline_12345"
+TREND_MINUTES = 60
+
+
+@dataclass(frozen=True)
+class HealthScore:
+    """Share of wall indicators that are fresh and normal (stale counts against the score)."""
+    overall: float | None
+    by_dimension: dict[str, float | None]
+    trend: list[float | None]  # overall share per minute over the last hour, oldest first
+
+
+@dataclass(frozen=True)
+class Alarm:
+    indicator_id: str
+    area_code: str
+    status: str
+    value: float | None
+    since: datetime | None  # naive UTC; None: not normal for 24 h (or no history)
+
 
 @dataclass(frozen=True)
 class WallSnapshot:
-    vitals: pd.DataFrame
+    area: queries.Area
+    vitals: pd.DataFrame  # one row per indicator, from the nearest area reporting it
+    sparks: dict[str, list[float | None]]  # indicator_id -> minute values of the last hour
+    health: HealthScore
+    alarms: list[Alarm]  # worst first
     counts: queries.IncidentCounts | None
-    newest_reading: datetime | None  # naive UTC; None when nothing was ever reported
+    hotline: dict[str, float | int | None]
+    newest_reading: datetime | None  # naive UTC
+    read_at: datetime
 
 
-def wall_snapshot(*, runtime: CityWallRuntime, area_code: str) -> WallSnapshot:
-    """Everything one wall shows, read once per tick for all screens of the same scope."""
-    def compute() -> WallSnapshot:
-        vitals = queries.vitals_latest(engine=runtime.engine, area_code=area_code, now=utc_now(),
-                                       on_wall_only=True)
-        newest = vitals["ts"].max() if not vitals.empty else None
-        return WallSnapshot(
-            vitals=vitals,
-            counts=queries.incident_counts(engine=runtime.engine, area_code=area_code),
-            newest_reading=None if newest is None or pd.isna(newest) else newest.to_pydatetime(),
-        )
+def _health(vitals: pd.DataFrame, trends: pd.DataFrame, now: datetime) -> HealthScore:
+    if vitals.empty:
+        return HealthScore(overall=None, by_dimension={}, trend=[])
+    healthy = (vitals["status"] == "normal") & ~vitals["stale"].astype(bool)
+    by_dimension = {str(dim): float(group.mean()) for dim, group in healthy.groupby(vitals["dimension"])}
+    minutes = pd.date_range(end=pd.Timestamp(now).floor("min"), periods=TREND_MINUTES, freq="min")
+    trend: list[float | None] = []
+    if not trends.empty:
+        per_minute = trends.assign(ok=trends["status"] == "normal").groupby("minute")["ok"].mean()
+        trend = [None if pd.isna(per_minute.get(m)) else float(per_minute.get(m)) for m in minutes]
+    return HealthScore(overall=float(healthy.mean()), by_dimension=by_dimension, trend=trend)
 
-    return runtime.cache.get_or_compute(f"wall:{area_code}", compute)
+
+def _sparks(trends: pd.DataFrame, now: datetime) -> dict[str, list[float | None]]:
+    if trends.empty:
+        return {}
+    minutes = pd.date_range(end=pd.Timestamp(now).floor("min"), periods=TREND_MINUTES, freq="min")
+    out: dict[str, list[float | None]] = {}
+    for indicator_id, group in trends.groupby("indicator_id"):
+        series = group.set_index("minute")["value"].reindex(minutes)
+        out[str(indicator_id)] = [None if pd.isna(v) else float(v) for v in series]
+    return out
+
+
+def read_wall(*, engine, area: queries.Area, now: datetime) -> WallSnapshot:
+    """All queries of one wall scope, uncached (the benchmark's naive baseline calls this directly)."""
+    chain = queries.area_chain(engine=engine, area_code=area.area_code)
+    vitals = queries.vitals_for_scope(engine=engine, chain=chain, now=now)
+    if not vitals.empty:
+        vitals = vitals[vitals["on_wall"].astype(bool)].reset_index(drop=True)
+        level_of = {a.area_code: a.level for a in chain}
+        vitals["source_level"] = vitals["source_area"].map(level_of)
+    series = list(zip(vitals.get("indicator_id", []), vitals.get("source_area", []), strict=True))
+    trends = queries.vitals_trends(engine=engine, series=series, since=now - timedelta(minutes=TREND_MINUTES))
+    bad = vitals[vitals["status"].isin(["warn", "alarm"]) & ~vitals["stale"].astype(bool)] if not vitals.empty \
+        else vitals
+    since = queries.last_normal_minute(engine=engine, series=list(zip(bad.get("indicator_id", []),
+                                                                        bad.get("source_area", []), strict=True)))
+    alarms = [
+        Alarm(indicator_id=r.indicator_id, area_code=r.source_area, status=r.status,
+              value=None if pd.isna(r.value) else float(r.value),
+              since=(since[(r.indicator_id, r.source_area)] + timedelta(minutes=1))
+              if (r.indicator_id, r.source_area) in since else None)
+        for r in bad.itertuples()
+    ]
+    # Worst first: alarms before warnings, then the longest-running.
+    alarms.sort(key=lambda a: (queries.STATUS_ORDER.get(a.status, 9), a.since or datetime.min))
+    newest = vitals["ts"].max() if not vitals.empty else None
+    return WallSnapshot(
+        area=area,
+        vitals=vitals,
+        sparks=_sparks(trends, now),
+        health=_health(vitals, trends, now),
+        alarms=alarms,
+        counts=queries.incident_counts(engine=engine, area_code=area.area_code),
+        hotline=queries.incident_channel(engine=engine, area_code=area.area_code, source=HOTLINE_SOURCE),
+        newest_reading=None if newest is None or pd.isna(newest) else newest.to_pydatetime(),
+        read_at=now,
+    )
+
+
+def wall_snapshot(*, runtime: CityWallRuntime, area: queries.Area) -> WallSnapshot:
+    """The wall of one scope, read once per tick for every screen showing it."""
+    return runtime.cache.get_or_compute(f"wall:{area.area_code}",
+                                        lambda: read_wall(engine=runtime.engine, area=area, now=utc_now()))
 
 
 def city_area(*, runtime: CityWallRuntime) -> queries.Area | None:
     return runtime.cache.get_or_compute("city", lambda: queries.city_area(engine=runtime.engine))
+
+
+def wall_catalogue(*, runtime: CityWallRuntime) -> pd.DataFrame:
+    """The indicators shown on walls (layout time; shared by all screens for a tick)."""
+    def compute() -> pd.DataFrame:
+        catalogue = queries.indicator_catalogue(engine=runtime.engine)
+        return catalogue[catalogue["on_wall"].astype(bool)].reset_index(drop=True)
+
+    return runtime.cache.get_or_compute("wall-catalogue", compute)

@@ -1,65 +1,103 @@
-"""The wall: the city's (or one area's) vital signs and incident figures, refreshed every tick."""
+"""The wall: vital signs, health score, alarms and incident figures of the city or of one
+district/street (``/?scope=310115``; ``/wall/310115`` is the same wall), refreshed every tick."""
 from __future__ import annotations
 
 import logging
 
 import dash
-from dash import Input, Output, State, dcc, html, no_update
+from dash import ALL, ClientsideFunction, Input, Output, State, html, no_update
 from sqlalchemy.exc import SQLAlchemyError
 
 from components import ids
 from components.formatting import local_time
-from components.i18n import pick_language, t
+from components.health import create_alarm_list, create_health, format_score, score_class
+from components.i18n import pick_language
 from components.kpi_tile import create_incident_strip
-from components.status_bar import create_status_bar
-from components.vital_panel import create_vital_panels
+from components.vital_panel import create_tile_body, tile_class, tile_signature
 from data_access import queries
 from data_access.runtime import current_runtime
-from data_access.snapshots import city_area, wall_snapshot
+from data_access.snapshots import wall_catalogue, wall_snapshot
+from pages._wall_layout import wall_layout
 
 dash.register_page(__name__, path="/", title="CityWall")
 log = logging.getLogger(__name__)
 
+dash.clientside_callback(
+    ClientsideFunction(namespace="citywall", function_name="kiosk"),
+    Output(ids.KIOSK_TIMER, "title"),
+    Input(ids.KIOSK_STORE, "data"),
+)
 
-def layout(lang: str | None = None, **_query: object) -> html.Div:
-    runtime = current_runtime()
-    lang = pick_language(lang, runtime.settings.lang)
-    try:
-        city = queries.city_area(engine=runtime.engine)
-    except SQLAlchemyError:
-        city = None
-    title = city.label(lang) if city else "CityWall"
-    return html.Div(className="wall", children=[
-        create_status_bar(title=title, subtitle=t("app_title", lang), lang=lang,
-                          timezone=runtime.settings.timezone, refresh_s=runtime.settings.refresh_s),
-        html.Main(id=ids.WALL_PANELS, className="wall__panels"),
-        html.Footer(id=ids.WALL_STRIP, className="wall__strip"),
-        dcc.Store(id=ids.WALL_SCOPE, data={"area_code": city.area_code if city else None, "lang": lang}),
-        dcc.Interval(id=ids.WALL_INTERVAL, interval=int(runtime.settings.refresh_s * 1000)),
-    ])
+
+def layout(scope: str | None = None, lang: str | None = None, kiosk: str | None = None,
+           rotate: str | None = None, playlist: str | None = None, **_query: object) -> html.Div:
+    return wall_layout(current_runtime(), scope=scope, lang=lang, kiosk=kiosk, rotate=rotate, playlist=playlist)
 
 
 @dash.callback(
-    Output(ids.WALL_PANELS, "children"),
+    Output({"type": "vital-tile", "id": ALL}, "children"),
+    Output({"type": "vital-tile", "id": ALL}, "className"),
+    Output({"type": "dimension-score", "id": ALL}, "children"),
+    Output({"type": "dimension-score", "id": ALL}, "className"),
+    Output(ids.WALL_HEALTH, "children"),
+    Output(ids.WALL_ALARMS, "children"),
     Output(ids.WALL_STRIP, "children"),
     Output(ids.STATUS_STORE, "data"),
+    Output(ids.TILE_SIGNATURES, "data"),
     Input(ids.WALL_INTERVAL, "n_intervals"),
     State(ids.WALL_SCOPE, "data"),
+    State(ids.TILE_SIGNATURES, "data"),
 )
-def refresh_wall(n_intervals: int | None, scope: dict | None) -> tuple:
+def refresh_wall(n_intervals: int | None, scope: dict | None, sent: dict | None) -> tuple:
+    """Fill the wall; parts whose content the screen already shows are not sent again."""
     runtime = current_runtime()
+    outputs = dash.ctx.outputs_list
+    tile_ids = [o["id"]["id"] for o in outputs[0]]
+    dim_ids = [o["id"]["id"] for o in outputs[2]]
     scope = scope or {}
     lang = pick_language(scope.get("lang"), runtime.settings.lang)
+    sent = {} if runtime.settings.naive else dict(sent or {})
     try:
-        city = city_area(runtime=runtime)
-        area_code = scope.get("area_code") or (city.area_code if city else None)
-        if area_code is None:
-            return html.Div(t("no_data", lang), className="wall__empty"), [], {"ok": True, "as_of": None}
-        snap = wall_snapshot(runtime=runtime, area_code=area_code)
-    except SQLAlchemyError as exc:
+        area = queries.Area(area_code=str(scope["area_code"]), level=str(scope.get("level", "city")),
+                            parent_code=None, name="", name_en=None, center_lat=None, center_lon=None)
+        snap = wall_snapshot(runtime=runtime, area=area)
+        catalogue = wall_catalogue(runtime=runtime)
+    except (SQLAlchemyError, KeyError) as exc:
         # Keep the last data on screen; the badge goes OFFLINE after 3 ticks without success.
-        log.warning("wall refresh failed: %s", str(exc).splitlines()[0])
-        return no_update, no_update, {"ok": False, "tick": n_intervals}
+        log.warning("wall refresh failed: %s", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        status = {"ok": False, "tick": n_intervals, "version": runtime.version}
+        return ([no_update] * len(tile_ids), [no_update] * len(tile_ids), [no_update] * len(dim_ids),
+                [no_update] * len(dim_ids), no_update, no_update, no_update, status, no_update)
+
+    rows = {r["indicator_id"]: r for _, r in snap.vitals.iterrows()}
+    by_id = catalogue.set_index("indicator_id")
+    bodies, classes, signatures = [], [], {}
+    for indicator_id in tile_ids:
+        row = rows.get(indicator_id)
+        spark = snap.sparks.get(indicator_id, [])
+        signature = tile_signature(row, spark, lang)
+        signatures[indicator_id] = signature
+        if sent.get(indicator_id) == signature or indicator_id not in by_id.index:
+            bodies.append(no_update)
+            classes.append(no_update)
+            continue
+        status = row["status"] if row is not None and isinstance(row["status"], str) else None
+        bodies.append(create_tile_body(row, by_id.loc[indicator_id], lang, scope_level=snap.area.level, spark=spark))
+        classes.append(tile_class(status, stale=bool(row["stale"]) if row is not None else False))
+
+    def changed(key: str, value: object) -> bool:
+        signature = repr(value)
+        signatures[key] = signature
+        return sent.get(key) != signature
+
+    health = snap.health
+    dim_text = [format_score(health.by_dimension.get(d)) for d in dim_ids]
+    dim_class = [score_class(health.by_dimension.get(d)) + " panel__score" for d in dim_ids]
+    health_out = create_health(health, lang) if changed("_health", health) else no_update
+    alarm_out = (create_alarm_list(snap.alarms, catalogue, lang, now=snap.read_at)
+                 if changed("_alarms", (snap.alarms, snap.read_at.replace(second=0))) else no_update)
+    strip_changed = changed("_strip", (snap.counts, snap.hotline))
+    strip_out = create_incident_strip(snap.counts, snap.hotline, lang) if strip_changed else no_update
     as_of = local_time(snap.newest_reading, runtime.settings.tz) if snap.newest_reading else None
-    return (create_vital_panels(snap.vitals, lang), create_incident_strip(snap.counts, lang),
-            {"ok": True, "as_of": as_of, "tick": n_intervals})
+    status = {"ok": True, "as_of": as_of, "tick": n_intervals, "version": runtime.version}
+    return bodies, classes, dim_text, dim_class, health_out, alarm_out, strip_out, status, signatures

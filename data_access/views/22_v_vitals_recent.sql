@@ -1,6 +1,19 @@
--- Minute averages of every indicator x area over the last 24 hours.
+-- Minute averages of every indicator x area over the last 24 hours, with the status that
+-- average has against the indicator's thresholds (the same rule as v_vitals_latest).
 CREATE VIEW v_vitals_recent AS
-SELECT r.indicator_id, r.area_code, {{MINUTE:r.ts}} AS minute, AVG(r.value) AS value
-FROM readings r
-WHERE r.ts >= {{SHIFT:{{NOW_UTC}}:-86400}}
-GROUP BY r.indicator_id, r.area_code, {{MINUTE:r.ts}}
+SELECT g.indicator_id, g.area_code, g.minute, g.value,
+       CASE
+           WHEN g.value IS NULL THEN NULL
+           WHEN (i.alarm_low IS NOT NULL AND g.value < i.alarm_low)
+             OR (i.alarm_high IS NOT NULL AND g.value > i.alarm_high) THEN 'alarm'
+           WHEN (i.warn_low IS NOT NULL AND g.value < i.warn_low)
+             OR (i.warn_high IS NOT NULL AND g.value > i.warn_high) THEN 'warn'
+           ELSE 'normal'
+       END AS status
+FROM (
+    SELECT r.indicator_id, r.area_code, {{MINUTE:r.ts}} AS minute, AVG(r.value) AS value
+    FROM readings r
+    WHERE r.ts >= {{SHIFT:{{NOW_UTC}}:-86400}}
+    GROUP BY r.indicator_id, r.area_code, {{MINUTE:r.ts}}
+) g
+JOIN indicators i ON i.indicator_id = g.indicator_id

@@ -1,0 +1,82 @@
+"""Labels of the incident map, the level pages and the incident list (merged into i18n.LABELS).
+
+Every key here is prefixed (``map_``, ``lvl_``, ``list_``, ``nf_``, ``dur_``, ``prio_``, ``ist_``)
+so none can collide with the wall's labels; reuse the wall's ``open``/``overdue``/... directly.
+"""
+from __future__ import annotations
+
+MAP_LABELS: dict[str, dict[str, str]] = {
+    # map legend, tooltips, popups
+    "map_legend_district": {"zh": "各区在办事件数", "en": "Open incidents per district"},
+    "map_legend_street": {"zh": "各街道在办事件数", "en": "Open incidents per street"},
+    "map_legend_self": {"zh": "街道边界", "en": "Street boundary"},
+    "map_legend_cells": {"zh": "网格在办事件数", "en": "Open incidents per grid cell"},
+    "map_legend_outline": {"zh": "红色描边：有超期或紧急事件", "en": "Red outline: overdue or urgent inside"},
+    "map_legend_points": {"zh": "在办事件（按紧急程度）", "en": "Open incidents by priority"},
+    "map_legend_click_district": {"zh": "点击区域进入该区", "en": "Click a district to open it"},
+    "map_legend_click_street": {"zh": "点击街道进入该街道", "en": "Click a street to open it"},
+    "map_cell": {"zh": "网格", "en": "Grid cell"},
+    "map_urgent": {"zh": "含紧急", "en": "urgent inside"},
+    "map_overdue_flag": {"zh": "已超期", "en": "OVERDUE"},
+    "map_age": {"zh": "已历时", "en": "Age"},
+    "map_deadline": {"zh": "处置时限", "en": "Deadline"},
+    "map_no_deadline": {"zh": "无", "en": "none"},
+    "map_error": {"zh": "数据库暂不可用，显示最后数据", "en": "Database unavailable: showing the last data"},
+    "map_approximate": {"zh": "街道边界为近似生成，仅供示意", "en": "Street boundaries are approximate"},
+    # priorities and lifecycle statuses
+    "prio_1": {"zh": "一般", "en": "Routine"},
+    "prio_2": {"zh": "重要", "en": "Important"},
+    "prio_3": {"zh": "紧急", "en": "Urgent"},
+    "ist_reported": {"zh": "已上报", "en": "Reported"},
+    "ist_dispatched": {"zh": "已派遣", "en": "Dispatched"},
+    "ist_in_progress": {"zh": "处置中", "en": "In progress"},
+    "ist_resolved": {"zh": "待核查", "en": "Resolved, to verify"},
+    "ist_closed_today": {"zh": "今日结案", "en": "Closed today"},
+    # durations
+    "dur_min": {"zh": "{n}分钟", "en": "{n} min"},
+    "dur_h": {"zh": "{n}小时", "en": "{n} h"},
+    "dur_d": {"zh": "{n}天", "en": "{n} d"},
+    # level pages
+    "lvl_city": {"zh": "全市", "en": "City"},
+    "lvl_district": {"zh": "区", "en": "District"},
+    "lvl_street": {"zh": "街道", "en": "Street"},
+    "lvl_supervisor": {"zh": "事件督办", "en": "Incident supervision"},
+    "lvl_children_district": {"zh": "各区排名（最差在前）", "en": "Districts, worst first"},
+    "lvl_children_street": {"zh": "各街道排名（最差在前）", "en": "Streets, worst first"},
+    "lvl_categories": {"zh": "在办事件分类", "en": "Open incidents by category"},
+    "lvl_funnel": {"zh": "闭环处置（各环节在办数与最久时长）", "en": "Closed loop: open per stage, oldest"},
+    "lvl_vitals": {"zh": "体征指标", "en": "Vital signs"},
+    "lvl_oldest": {"zh": "最久 {age}", "en": "oldest {age}"},
+    "lvl_none": {"zh": "暂无", "en": "none"},
+    "lvl_name": {"zh": "名称", "en": "Name"},
+    "lvl_to_list": {"zh": "事件清单", "en": "Incident list"},
+    "lvl_to_wall": {"zh": "大屏", "en": "Wall"},
+    # the incident list
+    "list_title": {"zh": "在办事件清单", "en": "Open incidents"},
+    "list_category": {"zh": "类别", "en": "Category"},
+    "list_status": {"zh": "状态", "en": "Status"},
+    "list_priority": {"zh": "紧急程度", "en": "Priority"},
+    "list_overdue": {"zh": "超期", "en": "Overdue"},
+    "list_overdue_any": {"zh": "全部", "en": "All"},
+    "list_overdue_yes": {"zh": "仅超期", "en": "Overdue only"},
+    "list_overdue_no": {"zh": "未超期", "en": "Not overdue"},
+    "list_search": {"zh": "搜索编号、描述、地址", "en": "Search id, title, address"},
+    "list_export": {"zh": "导出CSV", "en": "Export CSV"},
+    "list_matched": {"zh": "共 {n} 条", "en": "{n} incidents"},
+    "list_id": {"zh": "编号", "en": "ID"},
+    "list_reported_at": {"zh": "上报时间", "en": "Reported"},
+    "list_due_at": {"zh": "处置时限", "en": "Deadline"},
+    "list_incident_title": {"zh": "描述", "en": "Title"},
+    "list_address": {"zh": "地址", "en": "Address"},
+    "list_street": {"zh": "街道", "en": "Street"},
+    "list_selected": {"zh": "选中：{id} {title}", "en": "Selected: {id} {title}"},
+    "list_error": {"zh": "数据库暂不可用", "en": "Database unavailable"},
+    "list_all": {"zh": "全部", "en": "All"},
+    # not found
+    "nf_no_district": {"zh": "没有代码为 {code} 的区。", "en": "There is no district with code {code}."},
+    "nf_no_street": {"zh": "没有代码为 {code} 的街道。", "en": "There is no street with code {code}."},
+    "nf_bad_code": {"zh": "“{code}” 不是有效的区域代码。", "en": "“{code}” is not a valid area code."},
+    "nf_wrong_level": {"zh": "{code} 是{level}，不是{wanted}。", "en": "{code} is a {level}, not a {wanted}."},
+    "nf_open_instead": {"zh": "打开 {name}", "en": "Open {name}"},
+    "nf_up_to": {"zh": "返回上一级：{name}", "en": "Up one level: {name}"},
+}

@@ -1,0 +1,26 @@
+"""Tiny inline-SVG sparklines (an <img> with a data URI): cheap to send, no chart per tile."""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from urllib.parse import quote
+
+WIDTH, HEIGHT = 100, 24
+
+
+def sparkline_src(values: Sequence[float | None], *, color: str = "#4ea8ff") -> str:
+    """A data-URI SVG polyline of ``values`` scaled to the box; empty string when < 2 points."""
+    points = [(i, v) for i, v in enumerate(values) if v is not None and not math.isnan(v)]
+    if len(points) < 2:
+        return ""
+    low = min(v for _, v in points)
+    high = max(v for _, v in points)
+    span = (high - low) or 1.0
+    last = max(len(values) - 1, 1)
+    coords = " ".join(
+        f"{i * WIDTH / last:.1f},{HEIGHT - 2 - (v - low) / span * (HEIGHT - 4):.1f}" for i, v in points
+    )
+    svg = (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" preserveAspectRatio="none">'
+           f'<polyline fill="none" stroke="{color}" stroke-width="1.6" vector-effect="non-scaling-stroke" '
+           f'points="{coords}"/></svg>')
+    return "data:image/svg+xml;utf8," + quote(svg)

@@ -1,0 +1,68 @@
+"""The wall's layout, shared by ``/`` (``?scope=``) and ``/wall/<code>``; its callback lives in
+pages/wall.py and fills it every tick."""
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import pandas as pd
+from dash import dcc, html
+
+from components import ids
+from components.i18n import t
+from components.status_bar import create_status_bar
+from components.vital_panel import create_vital_panels
+from data_access.queries import Area
+
+ROTATE_RANGE_S = (10, 3600)
+
+
+def parse_kiosk(kiosk: object, rotate: object, playlist: object) -> dict:
+    """Kiosk options from the query string; anything odd is ignored, never an error."""
+    on = str(kiosk).lower() in ("1", "true", "yes", "on")
+    try:
+        seconds = int(str(rotate))
+    except ValueError:
+        seconds = 0
+    seconds = seconds if ROTATE_RANGE_S[0] <= seconds <= ROTATE_RANGE_S[1] else 0
+    pages = [p.strip() for p in str(playlist or "").split(",") if p.strip().startswith("/")][:50]
+    return {"kiosk": on, "rotate_s": seconds, "playlist": pages}
+
+
+def create_nav(lang: str, query: dict[str, str]) -> html.Nav:
+    suffix = ("?" + urlencode(query)) if query else ""
+    links = [("nav_wall", "/"), ("nav_city", "/city"), ("nav_incidents", "/incidents"), ("nav_vitals", "/vitals")]
+    return html.Nav(className="nav", children=[
+        dcc.Link(t(key, lang), href=href + suffix, className="nav__link") for key, href in links
+    ])
+
+
+def create_wall(*, area: Area, catalogue: pd.DataFrame, lang: str, timezone: str, refresh_s: float,
+                kiosk: dict, version: str, default_playlist: list[str]) -> html.Div:
+    title = area.label(lang)
+    kiosk_class = " wall--kiosk" if kiosk["kiosk"] else ""
+    return html.Div(className="wall" + kiosk_class, children=[
+        create_status_bar(title=title, subtitle=t("app_title", lang), lang=lang, timezone=timezone,
+                          refresh_s=refresh_s, nav=None if kiosk["kiosk"] else create_nav(lang, {"lang": lang})),
+        html.Section(id=ids.WALL_HEALTH, className="health"),
+        html.Div(className="wall__body", children=[
+            html.Main(create_vital_panels(catalogue, lang), id=ids.WALL_PANELS, className="wall__panels"),
+            html.Aside(id=ids.WALL_ALARMS, className="alarms"),
+        ]),
+        html.Footer(id=ids.WALL_STRIP, className="wall__strip"),
+        dcc.Store(id=ids.WALL_SCOPE, data={"area_code": area.area_code, "level": area.level, "lang": lang}),
+        dcc.Store(id=ids.TILE_SIGNATURES, data={}),
+        dcc.Store(id=ids.KIOSK_STORE, data={**kiosk, "playlist": kiosk["playlist"] or default_playlist,
+                                            "version": version}),
+        html.Div(id=ids.KIOSK_TIMER, hidden=True),
+        dcc.Interval(id=ids.WALL_INTERVAL, interval=int(refresh_s * 1000)),
+    ])
+
+
+def create_unknown_scope(code: str, lang: str) -> html.Div:
+    """A clear page for a wall URL naming no known area, with the way back to the city wall."""
+    shown = code if len(code) <= 40 else code[:40] + "…"
+    return html.Div(className="not-found", children=[
+        html.H1(t("not_found_title", lang)),
+        html.P(t("unknown_area", lang, code=shown)),
+        dcc.Link(t("back_to_city", lang), href="/"),
+    ])

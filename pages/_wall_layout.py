@@ -1,0 +1,45 @@
+"""The wall's layout function, shared by ``/`` (``?scope=``) and ``/wall/<code>`` (a module
+whose name starts with "_" is not a page itself)."""
+from __future__ import annotations
+
+import logging
+
+from dash import html
+from sqlalchemy.exc import SQLAlchemyError
+
+from components.i18n import pick_language, t
+from components.wall import create_unknown_scope, create_wall, parse_kiosk
+from data_access import queries
+from data_access.runtime import CityWallRuntime
+from data_access.snapshots import city_area, wall_catalogue
+
+log = logging.getLogger(__name__)
+MAX_CODE_LENGTH = 32
+
+
+def wall_layout(runtime: CityWallRuntime, *, scope: object, lang: object, kiosk: object, rotate: object,
+                playlist: object) -> html.Div:
+    """Shared by this page and /wall/<code>."""
+    lang = pick_language(lang, runtime.settings.lang)
+    try:
+        city = city_area(runtime=runtime)
+        if scope in (None, ""):
+            area = city
+        elif isinstance(scope, str) and len(scope) <= MAX_CODE_LENGTH and scope.isalnum():
+            area = queries.area_by_code(engine=runtime.engine, area_code=scope)
+        else:
+            area = None
+        if area is None and scope not in (None, ""):
+            return create_unknown_scope(str(scope), lang)
+        if area is None:
+            return html.Div(t("no_data", lang), className="not-found")
+        catalogue = wall_catalogue(runtime=runtime)
+        districts = queries.areas_at_level(engine=runtime.engine, level="district")
+    except SQLAlchemyError as exc:
+        log.warning("wall layout: database unavailable: %s", str(exc).splitlines()[0])
+        return html.Div(className="not-found", children=[html.H1(t("db_unavailable", lang)),
+                                                         html.P(t("query_failed", lang))])
+    default_playlist = ["/"] + [f"/wall/{d.area_code}" for d in districts]
+    return create_wall(area=area, catalogue=catalogue, lang=lang, timezone=runtime.settings.timezone,
+                       refresh_s=runtime.settings.refresh_s, kiosk=parse_kiosk(kiosk, rotate, playlist),
+                       version=runtime.version, default_playlist=default_playlist)
