@@ -7,6 +7,11 @@ unreachable the tests fail: a missing service must never turn into a quiet skip.
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -83,3 +88,51 @@ def pytest_setup_options():  # dash[testing] hook: how dash_duo starts Chromium
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1920,1080"):
         options.add_argument(flag)
     return options
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class AppProcess:
+    """The real app in its own process (``create_app().run``), so a test can stop and restart
+    the server the way an outage or a deploy would."""
+
+    def __init__(self, env: dict[str, str], port: int | None = None) -> None:
+        self.env = {**os.environ, **env}
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 30.0) -> None:
+        code = f"from app import create_app; create_app().run(host='127.0.0.1', port={self.port})"
+        self.process = subprocess.Popen([sys.executable, "-c", code], cwd=PROJECT_ROOT, env=self.env,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"app exited: {self.process.stderr.read().decode()[-2000:]}")
+            try:
+                with urllib.request.urlopen(self.url + "/_dash-layout", timeout=2):
+                    return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError("app did not start")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    """One Chromium for a whole module (dash_duo is per test); drive it with dash.testing's API."""
+    from dash.testing.browser import Browser
+
+    with Browser(browser="Chrome", headless=True, options=request.config.hook.pytest_setup_options(),
+                 download_path=str(tmp_path_factory.mktemp("download")), percy_run=False,
+                 percy_finalize=False) as chrome:
+        yield chrome

@@ -44,13 +44,17 @@ def seed_small_city(engine: Engine) -> None:
             dict(cell_id="c3", street_code="100100002"), dict(cell_id="c4", street_code="100200001"),
         ])
         insert_rows(conn, schema.indicators, [
-            dict(indicator_id="power_load", dimension="supply", name="用电负荷", unit="MW", level="district",
+            dict(indicator_id="power_load", dimension="supply", name="用电负荷", name_en="Power load",
+                 unit="MW", level="district",
                  period_s=60, warn_high=100, alarm_high=120),
-            dict(indicator_id="aqi", dimension="environment", name="AQI", unit="", level="city",
+            dict(indicator_id="aqi", dimension="environment", name="空气质量指数", name_en="AQI",
+                 unit="", level="city",
                  period_s=3600, warn_high=100, alarm_high=200),
-            dict(indicator_id="water_pressure", dimension="supply", name="水压", unit="MPa", level="city",
+            dict(indicator_id="water_pressure", dimension="supply", name="水压", name_en="Water pressure",
+                 unit="MPa", level="city",
                  period_s=5, warn_low=0.28, alarm_low=0.25),
-            dict(indicator_id="broken_sensor", dimension="safety", name="坏传感器", unit="", level="city",
+            dict(indicator_id="broken_sensor", dimension="safety", name="坏传感器", name_en="Broken sensor",
+                 unit="", level="city",
                  period_s=60, warn_high=1),
         ])
         conn.execute(schema.readings.insert(), [
