@@ -19,7 +19,6 @@ WALL_LABELS: dict[str, dict[str, str]] = {
     "ago_min": {"zh": "{n}分钟前", "en": "{n} min ago"},
     "ago_h": {"zh": "{n}小时前", "en": "{n} h ago"},
     "ago_d": {"zh": "{n}天前", "en": "{n} d ago"},
-    "dur_min": {"zh": "{n}分钟", "en": "{n} min"},
     "dur_h_min": {"zh": "{h}小时{m}分", "en": "{h} h {m} min"},
     "dur_over_day": {"zh": "超过24小时", "en": "over 24 h"},
     "health": {"zh": "城市体征健康度", "en": "City health"},

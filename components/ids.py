@@ -20,6 +20,15 @@ def vital_tile(indicator_id: str) -> dict[str, str]:
     return {"type": "vital-tile", "id": indicator_id}
 
 
+def vital_spark(indicator_id: str) -> dict[str, str]:
+    return {"type": "vital-spark", "id": indicator_id}
+
+
+def vital_frame(indicator_id: str) -> dict[str, str]:
+    """The tile's outer box (its class carries the state colour)."""
+    return {"type": "vital-frame", "id": indicator_id}
+
+
 def dimension_score(dimension: str) -> dict[str, str]:
     return {"type": "dimension-score", "id": dimension}
 
@@ -29,3 +38,5 @@ WALL_ALARMS = "wall-alarms"
 TILE_SIGNATURES = "tile-signatures"
 KIOSK_STORE = "kiosk-store"
 KIOSK_TIMER = "kiosk-timer"
+RETRY_INTERVAL = "retry-interval"
+RETRY_TARGET = "retry-target"

@@ -43,6 +43,7 @@ MAP_LABELS: dict[str, dict[str, str]] = {
     "lvl_supervisor": {"zh": "事件督办", "en": "Incident supervision"},
     "lvl_children_district": {"zh": "各区排名（最差在前）", "en": "Districts, worst first"},
     "lvl_children_street": {"zh": "各街道排名（最差在前）", "en": "Streets, worst first"},
+    "lvl_children_cell": {"zh": "网格排名（最差在前）", "en": "Grid cells, worst first"},
     "lvl_categories": {"zh": "在办事件分类", "en": "Open incidents by category"},
     "lvl_funnel": {"zh": "闭环处置（各环节在办数与最久时长）", "en": "Closed loop: open per stage, oldest"},
     "lvl_vitals": {"zh": "体征指标", "en": "Vital signs"},

@@ -30,7 +30,7 @@ def tile_class(status: str | None, *, stale: bool) -> str:
 
 
 def create_tile_body(row: pd.Series | None, indicator: pd.Series, lang: str, *, scope_level: str,
-                     spark: list[float | None]) -> list:
+                     spark: list[float | None], spark_inline: bool = False) -> list:
     """The inside of one tile: name and unit, state symbol and value, sparkline, change and age."""
     unit = indicator["unit"] or ""
     header = html.Div(className="tile__head", children=[
@@ -49,7 +49,6 @@ def create_tile_body(row: pd.Series | None, indicator: pd.Series, lang: str, *, 
     origin = ""
     if source_level and source_level != scope_level:  # a district wall showing a city value says so
         origin = t("city_value", lang) if source_level == "city" else t("district_value", lang)
-    src = sparkline_src(spark, color=STATUS_COLOR["stale" if stale else (status or "none")])
     return [
         header,
         html.Div(className="tile__value", children=[
@@ -57,7 +56,8 @@ def create_tile_body(row: pd.Series | None, indicator: pd.Series, lang: str, *, 
             html.Span(format_value(value, int(indicator["decimals"]), lang), className="tile__number"),
             html.Span(origin, className="tile__origin") if origin else None,
         ]),
-        html.Img(src=src, className="tile__spark", alt="") if src else html.Div(className="tile__spark"),
+        html.Img(src=sparkline_src(spark, color=STATUS_COLOR["stale" if stale else (status or "none")]),
+                 className="tile__spark", alt="") if spark_inline else None,
         html.Div(className="tile__meta", children=[
             html.Span(format_change(value, _num(row["prev_day_value"])), className="tile__change",
                       title=t("vs_yesterday", lang)),
@@ -67,14 +67,22 @@ def create_tile_body(row: pd.Series | None, indicator: pd.Series, lang: str, *, 
     ]
 
 
-def tile_signature(row: pd.Series | None, spark: list[float | None], lang: str) -> str:
-    """What a tile shows, hashed: equal signatures mean the screen already has it."""
+def tile_signature(row: pd.Series | None, lang: str) -> str:
+    """What a tile's text shows, hashed: equal signatures mean the screen already has it."""
     if row is None:
         return "none"
     stale = bool(row["stale"])
     parts = (row["value"], row["status"], stale, format_age(_num(row["age_s"]), lang, precise=stale),
-             row["prev_day_value"], row.get("source_level"), tuple(spark))
+             row["prev_day_value"], row.get("source_level"))
     return hashlib.blake2b(repr(parts).encode(), digest_size=6).hexdigest()
+
+
+def spark_signature(spark: list[float | None], status: str | None, stale: bool) -> str:
+    return hashlib.blake2b(repr((tuple(spark), status, stale)).encode(), digest_size=6).hexdigest()
+
+
+def spark_src(spark: list[float | None], status: str | None, stale: bool) -> str:
+    return sparkline_src(spark, color=STATUS_COLOR["stale" if stale else (status or "none")])
 
 
 def create_vital_panels(catalogue: pd.DataFrame, lang: str) -> list[html.Section]:
@@ -82,7 +90,13 @@ def create_vital_panels(catalogue: pd.DataFrame, lang: str) -> list[html.Section
     panels = []
     for dimension in DIMENSIONS:
         rows = catalogue[catalogue["dimension"] == dimension]
-        tiles = [html.Div(className="tile tile--none", id=ids.vital_tile(r.indicator_id)) for r in rows.itertuples()]
+        tiles = [
+            html.Div(className="tile tile--none", children=[
+                html.Div(id=ids.vital_tile(r.indicator_id), className="tile__body"),
+                html.Img(id=ids.vital_spark(r.indicator_id), className="tile__spark", alt=""),
+            ], **{"data-indicator": r.indicator_id}, id=ids.vital_frame(r.indicator_id))
+            for r in rows.itertuples()
+        ]
         panels.append(html.Section(className="panel", **{"data-dimension": dimension}, children=[
             html.H2(className="panel__title", children=[
                 html.Span(t(f"dim_{dimension}", lang)),
@@ -91,3 +105,12 @@ def create_vital_panels(catalogue: pd.DataFrame, lang: str) -> list[html.Section
             html.Div(tiles or html.Div(t("no_data", lang), className="panel__empty"), className="panel__tiles"),
         ]))
     return panels
+
+
+def create_vital_tile(row: pd.Series, lang: str, *, scope_level: str | None = None,
+                      spark: list[float | None] | None = None) -> html.Div:
+    """A complete tile for one row of ``vitals_latest`` (level pages render tiles whole)."""
+    status = row["status"] if isinstance(row["status"], str) else None
+    return html.Div(className=tile_class(status, stale=bool(row["stale"])),
+                    children=create_tile_body(row, row, lang, scope_level=scope_level or "", spark=spark or [],
+                                              spark_inline=True))

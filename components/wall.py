@@ -66,3 +66,13 @@ def create_unknown_scope(code: str, lang: str) -> html.Div:
         html.P(t("unknown_area", lang, code=shown)),
         dcc.Link(t("back_to_city", lang), href="/"),
     ])
+
+
+def create_db_unavailable(lang: str, *, retry_s: float = 10.0) -> html.Div:
+    """Shown when the page could not even be laid out: says so, and retries by itself."""
+    return html.Div(className="not-found", children=[
+        html.H1(t("db_unavailable", lang), className="badge--offline-text"),
+        html.P(t("query_failed", lang)),
+        dcc.Interval(id=ids.RETRY_INTERVAL, interval=int(retry_s * 1000)),
+        html.Div(id=ids.RETRY_TARGET, hidden=True),
+    ])

@@ -7,6 +7,7 @@ every worker and host, when CITYWALL_REDIS_URL is set.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -30,6 +31,10 @@ class TickCache:
         else:
             config = {"CACHE_TYPE": "SimpleCache", "CACHE_THRESHOLD": 2000, "CACHE_DEFAULT_TIMEOUT": timeout}
         self._cache = Cache(server, config=config)
+        # One computation per key at a time in this process: screens arriving while the first
+        # one reads the database wait for its result instead of all reading it too.
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
 
     def tick(self, now: float | None = None) -> int:
         return int((time.time() if now is None else now) // self.refresh_s)
@@ -42,6 +47,12 @@ class TickCache:
         hit = self._cache.get(full_key)
         if hit is not None:
             return hit
-        value = compute()
-        self._cache.set(full_key, value)
-        return value
+        with self._locks_guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            hit = self._cache.get(full_key)
+            if hit is not None:
+                return hit
+            value = compute()
+            self._cache.set(full_key, value)
+            return value

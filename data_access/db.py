@@ -58,7 +58,9 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
 
         @sa.event.listens_for(engine, "connect")
         def _on_connect(dbapi_conn: sqlite3.Connection, _record: object) -> None:
-            dbapi_conn.create_function("cw_day_start_utc", 1, sqlite_day_start_utc, deterministic=False)
+            # "deterministic" lets SQLite evaluate it once per statement instead of once per row (its
+            # value only changes at local midnight).
+            dbapi_conn.create_function("cw_day_start_utc", 1, sqlite_day_start_utc, deterministic=True)
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")

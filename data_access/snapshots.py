@@ -45,12 +45,19 @@ class WallSnapshot:
     read_at: datetime
 
 
+def _complete_minutes(now: datetime) -> pd.DatetimeIndex:
+    """The last hour's finished minutes: the running minute is left out, so a sparkline changes
+    once a minute, not on every tick."""
+    return pd.date_range(end=pd.Timestamp(now).floor("min") - pd.Timedelta(minutes=1), periods=TREND_MINUTES,
+                         freq="min")
+
+
 def _health(vitals: pd.DataFrame, trends: pd.DataFrame, now: datetime) -> HealthScore:
     if vitals.empty:
         return HealthScore(overall=None, by_dimension={}, trend=[])
     healthy = (vitals["status"] == "normal") & ~vitals["stale"].astype(bool)
     by_dimension = {str(dim): float(group.mean()) for dim, group in healthy.groupby(vitals["dimension"])}
-    minutes = pd.date_range(end=pd.Timestamp(now).floor("min"), periods=TREND_MINUTES, freq="min")
+    minutes = _complete_minutes(now)
     trend: list[float | None] = []
     if not trends.empty:
         per_minute = trends.assign(ok=trends["status"] == "normal").groupby("minute")["ok"].mean()
@@ -61,7 +68,7 @@ def _health(vitals: pd.DataFrame, trends: pd.DataFrame, now: datetime) -> Health
 def _sparks(trends: pd.DataFrame, now: datetime) -> dict[str, list[float | None]]:
     if trends.empty:
         return {}
-    minutes = pd.date_range(end=pd.Timestamp(now).floor("min"), periods=TREND_MINUTES, freq="min")
+    minutes = _complete_minutes(now)
     out: dict[str, list[float | None]] = {}
     for indicator_id, group in trends.groupby("indicator_id"):
         series = group.set_index("minute")["value"].reindex(minutes)

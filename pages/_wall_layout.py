@@ -8,7 +8,7 @@ from dash import html
 from sqlalchemy.exc import SQLAlchemyError
 
 from components.i18n import pick_language, t
-from components.wall import create_unknown_scope, create_wall, parse_kiosk
+from components.wall import create_db_unavailable, create_unknown_scope, create_wall, parse_kiosk
 from data_access import queries
 from data_access.runtime import CityWallRuntime
 from data_access.snapshots import city_area, wall_catalogue
@@ -37,8 +37,7 @@ def wall_layout(runtime: CityWallRuntime, *, scope: object, lang: object, kiosk:
         districts = queries.areas_at_level(engine=runtime.engine, level="district")
     except SQLAlchemyError as exc:
         log.warning("wall layout: database unavailable: %s", str(exc).splitlines()[0])
-        return html.Div(className="not-found", children=[html.H1(t("db_unavailable", lang)),
-                                                         html.P(t("query_failed", lang))])
+        return create_db_unavailable(lang)
     default_playlist = ["/"] + [f"/wall/{d.area_code}" for d in districts]
     return create_wall(area=area, catalogue=catalogue, lang=lang, timezone=runtime.settings.timezone,
                        refresh_s=runtime.settings.refresh_s, kiosk=parse_kiosk(kiosk, rotate, playlist),

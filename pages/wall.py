@@ -13,7 +13,7 @@ from components.formatting import local_time
 from components.health import create_alarm_list, create_health, format_score, score_class
 from components.i18n import pick_language
 from components.kpi_tile import create_incident_strip
-from components.vital_panel import create_tile_body, tile_class, tile_signature
+from components.vital_panel import create_tile_body, spark_signature, spark_src, tile_class, tile_signature
 from data_access import queries
 from data_access.runtime import current_runtime
 from data_access.snapshots import wall_catalogue, wall_snapshot
@@ -22,6 +22,12 @@ from pages._wall_layout import wall_layout
 dash.register_page(__name__, path="/", title="CityWall")
 log = logging.getLogger(__name__)
 
+dash.clientside_callback(  # the "database unavailable" page reloads itself until the database is back
+    "function (n) { if (n) { window.location.reload(); } return window.dash_clientside.no_update; }",
+    Output(ids.RETRY_TARGET, "title"),
+    Input(ids.RETRY_INTERVAL, "n_intervals"),
+    prevent_initial_call=True,
+)
 dash.clientside_callback(
     ClientsideFunction(namespace="citywall", function_name="kiosk"),
     Output(ids.KIOSK_TIMER, "title"),
@@ -36,7 +42,8 @@ def layout(scope: str | None = None, lang: str | None = None, kiosk: str | None 
 
 @dash.callback(
     Output({"type": "vital-tile", "id": ALL}, "children"),
-    Output({"type": "vital-tile", "id": ALL}, "className"),
+    Output({"type": "vital-frame", "id": ALL}, "className"),
+    Output({"type": "vital-spark", "id": ALL}, "src"),
     Output({"type": "dimension-score", "id": ALL}, "children"),
     Output({"type": "dimension-score", "id": ALL}, "className"),
     Output(ids.WALL_HEALTH, "children"),
@@ -49,11 +56,11 @@ def layout(scope: str | None = None, lang: str | None = None, kiosk: str | None 
     State(ids.TILE_SIGNATURES, "data"),
 )
 def refresh_wall(n_intervals: int | None, scope: dict | None, sent: dict | None) -> tuple:
-    """Fill the wall; parts whose content the screen already shows are not sent again."""
+    """Fill the wall; parts the screen already shows (same signature) are not sent again."""
     runtime = current_runtime()
     outputs = dash.ctx.outputs_list
     tile_ids = [o["id"]["id"] for o in outputs[0]]
-    dim_ids = [o["id"]["id"] for o in outputs[2]]
+    dim_ids = [o["id"]["id"] for o in outputs[3]]
     scope = scope or {}
     lang = pick_language(scope.get("lang"), runtime.settings.lang)
     sent = {} if runtime.settings.naive else dict(sent or {})
@@ -66,38 +73,43 @@ def refresh_wall(n_intervals: int | None, scope: dict | None, sent: dict | None)
         # Keep the last data on screen; the badge goes OFFLINE after 3 ticks without success.
         log.warning("wall refresh failed: %s", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
         status = {"ok": False, "tick": n_intervals, "version": runtime.version}
-        return ([no_update] * len(tile_ids), [no_update] * len(tile_ids), [no_update] * len(dim_ids),
-                [no_update] * len(dim_ids), no_update, no_update, no_update, status, no_update)
+        keep = [no_update] * len(tile_ids)
+        return (keep, keep, keep, [no_update] * len(dim_ids), [no_update] * len(dim_ids), no_update, no_update,
+                no_update, status, no_update)
 
     rows = {r["indicator_id"]: r for _, r in snap.vitals.iterrows()}
     by_id = catalogue.set_index("indicator_id")
-    bodies, classes, signatures = [], [], {}
-    for indicator_id in tile_ids:
-        row = rows.get(indicator_id)
-        spark = snap.sparks.get(indicator_id, [])
-        signature = tile_signature(row, spark, lang)
-        signatures[indicator_id] = signature
-        if sent.get(indicator_id) == signature or indicator_id not in by_id.index:
-            bodies.append(no_update)
-            classes.append(no_update)
-            continue
-        status = row["status"] if row is not None and isinstance(row["status"], str) else None
-        bodies.append(create_tile_body(row, by_id.loc[indicator_id], lang, scope_level=snap.area.level, spark=spark))
-        classes.append(tile_class(status, stale=bool(row["stale"]) if row is not None else False))
+    signatures: dict[str, str] = {}
 
-    def changed(key: str, value: object) -> bool:
-        signature = repr(value)
+    def changed(key: str, signature: str) -> bool:
         signatures[key] = signature
         return sent.get(key) != signature
+
+    bodies, classes, sparks = [], [], []
+    for indicator_id in tile_ids:
+        row = rows.get(indicator_id)
+        status = row["status"] if row is not None and isinstance(row["status"], str) else None
+        stale = bool(row["stale"]) if row is not None else False
+        known = indicator_id in by_id.index
+        if known and changed(indicator_id, tile_signature(row, lang)):
+            bodies.append(create_tile_body(row, by_id.loc[indicator_id], lang, scope_level=snap.area.level, spark=[]))
+            classes.append(tile_class(status, stale=stale))
+        else:
+            bodies.append(no_update)
+            classes.append(no_update)
+        spark = snap.sparks.get(indicator_id, [])
+        spark_changed = changed("~" + indicator_id, spark_signature(spark, status, stale))
+        sparks.append(spark_src(spark, status, stale) if spark_changed else no_update)
 
     health = snap.health
     dim_text = [format_score(health.by_dimension.get(d)) for d in dim_ids]
     dim_class = [score_class(health.by_dimension.get(d)) + " panel__score" for d in dim_ids]
-    health_out = create_health(health, lang) if changed("_health", health) else no_update
-    alarm_out = (create_alarm_list(snap.alarms, catalogue, lang, now=snap.read_at)
-                 if changed("_alarms", (snap.alarms, snap.read_at.replace(second=0))) else no_update)
-    strip_changed = changed("_strip", (snap.counts, snap.hotline))
+    health_out = create_health(health, lang) if changed("_health", repr(health)) else no_update
+    alarm_key = repr((snap.alarms, snap.read_at.replace(second=0)))
+    alarm_out = create_alarm_list(snap.alarms, catalogue, lang, now=snap.read_at) if changed("_alarms", alarm_key) \
+        else no_update
+    strip_changed = changed("_strip", repr((snap.counts, snap.hotline)))
     strip_out = create_incident_strip(snap.counts, snap.hotline, lang) if strip_changed else no_update
     as_of = local_time(snap.newest_reading, runtime.settings.tz) if snap.newest_reading else None
     status = {"ok": True, "as_of": as_of, "tick": n_intervals, "version": runtime.version}
-    return bodies, classes, dim_text, dim_class, health_out, alarm_out, strip_out, status, signatures
+    return bodies, classes, sparks, dim_text, dim_class, health_out, alarm_out, strip_out, status, signatures

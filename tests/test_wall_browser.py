@@ -22,7 +22,8 @@ CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 def tile(indicator_id: str) -> str:
-    return f'[id="{{\\"id\\":\\"{indicator_id}\\",\\"type\\":\\"vital-tile\\"}}"]'
+    """The tile's frame (its class carries the state); .tile__number etc. are inside."""
+    return f'[data-indicator="{indicator_id}"]'
 
 
 @pytest.fixture(scope="module")
@@ -166,3 +167,16 @@ def test_server_outage_shows_offline_and_recovers_without_reload(browser, app_pr
     browser.get_logs()
     time.sleep(3 * REFRESH_S)
     assert browser.get_logs() == []
+
+
+def test_dead_database_gives_a_clear_page_not_a_traceback(browser) -> None:
+    dead = AppProcess({"CITYWALL_DATABASE_URL": "postgresql+psycopg://postgres@127.0.0.1:1/nowhere",
+                       "CITYWALL_REFRESH_S": str(REFRESH_S), "CITYWALL_FEEDER": "0", "CITYWALL_LANG": "zh"})
+    dead.start()
+    try:
+        browser.driver.get(dead.url + "/")
+        browser.wait_for_contains_text(".not-found", "数据库不可用", timeout=15)
+        assert "Traceback" not in browser.driver.page_source
+        assert browser.get_logs() == []
+    finally:
+        dead.stop()

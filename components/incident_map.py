@@ -1,0 +1,460 @@
+"""The incident map (dash-leaflet): areas and grid cells coloured by open incidents, points at street level.
+
+Geometry travels once, in the layout. Every tick sends only counts, through the GeoJSON layers'
+``hideout`` (assets/map.js styles, filters and labels the features from it); a grid cell that
+gets its first open incident after the page loaded is fetched once and appended with a Patch.
+
+Reusable: every id is pattern-matching ``{"type": ..., "id": key}``, and every callback here
+uses MATCH, so the map can sit on several pages (and twice on one page) with different keys.
+A page that embeds it either uses the map's own tick (``tick_id(key)``, one ``dcc.Interval``
+per map) or passes ``with_tick=False`` and feeds ``map_update`` from its own callback.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import dash
+import dash_leaflet as dl
+import pandas as pd
+from dash import MATCH, ClientsideFunction, Input, Output, Patch, State, dcc, html, no_update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from components.i18n import t
+from data_access import incident_queries as iq
+from data_access import queries
+from data_access.queries import Area
+from data_access.runtime import CityWallRuntime, current_runtime
+
+log = logging.getLogger(__name__)
+
+MAP, AREAS, CELLS, POINTS, HIGHLIGHT = "cw-map", "cw-map-areas", "cw-map-cells", "cw-map-points", "cw-map-highlight"
+LEGEND, NAV, MISSING, SCOPE, SIG, ERROR, TICK = ("cw-map-legend", "cw-map-nav", "cw-map-missing", "cw-map-scope",
+                                                 "cw-map-sig", "cw-map-error", "cw-tick")
+COORD_DIGITS = 4  # ~10 m: plenty for a wall, and it halves the geometry's bytes
+AREA_CLASSES = 4  # colour classes of areas with incidents (plus one for none)
+CELL_BREAKS = (1, 3, 9)  # open incidents per cell: 1 | 2-3 | 4-9 | 10+
+SHORT_LABEL_SHARE = 0.012  # areas whose box is below this share of the map's get a short label
+EMPTY_FC: dict[str, Any] = {"type": "FeatureCollection", "features": []}
+
+
+def mid(kind: str, key: str) -> dict[str, str]:
+    """The pattern-matching id of one part of the map ``key``."""
+    return {"type": kind, "id": key}
+
+
+def tick_id(key: str) -> dict[str, str]:
+    """The id of the map's refresh interval: other panels of the page may listen to it too."""
+    return mid(TICK, key)
+
+
+# --- pure builders -----------------------------------------------------------------------------
+
+def round_coords(value: Any, digits: int = COORD_DIGITS) -> Any:
+    if isinstance(value, float):
+        return round(value, digits)
+    if isinstance(value, list):
+        return [round_coords(v, digits) for v in value]
+    return value
+
+
+def _geometry(text: object, digits: int = COORD_DIGITS) -> dict[str, Any] | None:
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        geometry = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(geometry, dict) or "coordinates" not in geometry:
+        return None
+    return {"type": geometry.get("type"), "coordinates": round_coords(geometry["coordinates"], digits)}
+
+
+def _walk_points(coords: Any) -> Iterable[tuple[float, float]]:
+    if isinstance(coords, list) and len(coords) >= 2 and all(isinstance(c, int | float) for c in coords[:2]):
+        yield float(coords[0]), float(coords[1])
+    elif isinstance(coords, list):
+        for item in coords:
+            yield from _walk_points(item)
+
+
+def bounds_of(collection: dict[str, Any]) -> list[list[float]] | None:
+    """[[south, west], [north, east]] of a FeatureCollection, or None when it has no coordinates."""
+    points = [p for f in collection.get("features", []) for p in _walk_points((f.get("geometry") or {}).get(
+        "coordinates"))]
+    if not points:
+        return None
+    lons, lats = zip(*points, strict=True)
+    return [[min(lats), min(lons)], [max(lats), max(lons)]]
+
+
+def area_href(level: str, code: str, lang_param: str | None) -> str:
+    return f"/{level}/{code}" + (f"?lang={lang_param}" if lang_param else "")
+
+
+def areas_collection(shapes: pd.DataFrame, *, lang: str, link_level: str | None,
+                     lang_param: str | None) -> dict[str, Any]:
+    """Area polygons with code, display name and drill-down link (None: not clickable)."""
+    features = []
+    for row in shapes.itertuples(index=False):
+        geometry = _geometry(row.geojson)
+        if geometry is None:
+            continue
+        name = (row.name_en or row.name) if lang == "en" else row.name
+        features.append({"type": "Feature", "geometry": geometry, "properties": {
+            "code": row.area_code, "name": name,
+            "href": area_href(link_level, row.area_code, lang_param) if link_level else None,
+        }})
+    # Small areas get a short permanent label (their counts only) so labels do not pile up.
+    boxes = [bounds_of({"features": [f]}) for f in features]
+    sizes = [(b[1][0] - b[0][0]) * (b[1][1] - b[0][1]) if b else 0.0 for b in boxes]
+    total = bounds_of({"features": features})
+    whole = (total[1][0] - total[0][0]) * (total[1][1] - total[0][1]) if total else 0.0
+    for feature, size in zip(features, sizes, strict=True):
+        feature["properties"]["short"] = bool(whole and len(features) > 6 and size < SHORT_LABEL_SHARE * whole)
+    return {"type": "FeatureCollection", "features": features}
+
+
+def cells_collection(shapes: pd.DataFrame, *, link_level: str | None, lang_param: str | None) -> dict[str, Any]:
+    """Grid-cell polygons; clicking one drills into the area it belongs to one level down."""
+    features = []
+    for row in shapes.itertuples(index=False):
+        geometry = _geometry(row.geojson)
+        if geometry is None:
+            continue
+        target = None
+        if link_level == "district":
+            target = area_href("district", row.district_code, lang_param)
+        elif link_level == "street":
+            target = area_href("street", row.street_code, lang_param)
+        features.append({"type": "Feature", "geometry": geometry,
+                         "properties": {"code": row.cell_id, "href": target}})
+    return {"type": "FeatureCollection", "features": features}
+
+
+def _epoch_ms(value: object) -> int | None:
+    if value is None or pd.isna(value):
+        return None
+    return int(pd.Timestamp(value).tz_localize("UTC").timestamp() * 1000)
+
+
+def _local(value: object, tz: ZoneInfo) -> str:
+    if value is None or pd.isna(value):
+        return ""
+    return pd.Timestamp(value).tz_localize("UTC").tz_convert(tz).strftime("%m-%d %H:%M")
+
+
+def points_collection(points: pd.DataFrame, *, lang: str, tz: ZoneInfo) -> dict[str, Any]:
+    """Open incidents as GeoJSON points with everything their popup shows (labels already localised)."""
+    features = []
+    for row in points.itertuples(index=False):
+        if row.lat is None or row.lon is None or pd.isna(row.lat) or pd.isna(row.lon):
+            continue
+        features.append({"type": "Feature",
+                         "geometry": {"type": "Point", "coordinates": [round(float(row.lon), 5),
+                                                                       round(float(row.lat), 5)]},
+                         "properties": {
+                             "iid": row.incident_id, "p": int(row.priority), "od": int(row.overdue),
+                             "cat": row.category_name_en if lang == "en" else row.category_name,
+                             "title": row.title or "", "addr": row.address or "",
+                             "st": t(f"ist_{row.status}", lang), "rep": _epoch_ms(row.reported_at),
+                             "due": _local(row.due_at, tz),
+                         }})
+    return {"type": "FeatureCollection", "features": features}
+
+
+def area_breaks(opens: Iterable[int], classes: int = AREA_CLASSES) -> list[int]:
+    """Upper bounds of the colour classes of areas with open incidents (quantiles of the siblings)."""
+    values = sorted(int(v) for v in opens if v and v > 0)
+    if not values:
+        return []
+    breaks: list[int] = []
+    for i in range(1, classes):
+        q = values[min(len(values) - 1, max(0, math.ceil(i / classes * len(values)) - 1))]
+        if not breaks or q > breaks[-1]:
+            breaks.append(q)
+    if breaks and breaks[-1] >= values[-1]:
+        breaks.pop()
+    return breaks
+
+
+def map_labels(lang: str) -> dict[str, str]:
+    keys = ("open", "overdue", "map_cell", "map_urgent", "map_overdue_flag", "map_age", "map_deadline",
+            "map_no_deadline", "list_address", "list_category", "list_status", "dur_min", "dur_h", "dur_d")
+    return {key: t(key, lang) for key in keys}
+
+
+@dataclass(frozen=True)
+class MapUpdate:
+    """What one tick sends to a map: counts and styles only."""
+
+    areas_hideout: dict[str, Any]
+    cells_hideout: dict[str, Any]
+    points: dict[str, Any] | None  # street level only
+    breaks: list[int]
+    signature: str
+    totals: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MapGeometry:
+    areas: dict[str, Any]
+    cells: dict[str, Any]
+    bounds: list[list[float]] | None
+
+
+def _child_level(area: Area) -> str | None:
+    return iq.LEVEL_CHILD.get(area.level)
+
+
+def load_geometry(*, engine: Engine, area: Area, lang: str, lang_param: str | None) -> MapGeometry:
+    """The shapes a map of ``area`` draws (sent once per page load)."""
+    child = _child_level(area)
+    if child:
+        shapes = iq.area_shapes(engine=engine, parent_code=area.area_code)
+    else:
+        shapes = iq.area_shapes(engine=engine, area_code=area.area_code)
+    areas = areas_collection(shapes, lang=lang, link_level=child, lang_param=lang_param)
+    cells = cells_collection(iq.open_cell_shapes(engine=engine, area=area), link_level=child,
+                             lang_param=lang_param)
+    own = areas_collection(iq.area_shapes(engine=engine, area_code=area.area_code), lang=lang, link_level=None,
+                           lang_param=None)
+    return MapGeometry(areas=areas, cells=cells, bounds=bounds_of(own) or bounds_of(areas))
+
+
+def load_update(*, engine: Engine, area: Area, lang: str, tz: ZoneInfo) -> MapUpdate:
+    """This tick's counts for a map of ``area`` (three aggregate reads from the views)."""
+    if _child_level(area):
+        frame = iq.child_areas_ranked(engine=engine, parent_code=area.area_code)
+        counts = {r.area_code: [int(r.open), int(r.overdue)] for r in frame.itertuples(index=False)}
+    else:
+        own = queries.incident_counts(engine=engine, area_code=area.area_code)
+        counts = {area.area_code: [own.open, own.overdue]} if own else {}
+    breaks = area_breaks(v[0] for v in counts.values()) if _child_level(area) else []
+    cells = iq.cell_counts(engine=engine, area=area)
+    cell_counts = {r.cell_id: [int(r.open), int(r.overdue), int(r.max_priority)] for r in cells.itertuples(index=False)}
+    points = None
+    if area.level == "street":
+        points = points_collection(iq.open_incident_points(engine=engine, street_code=area.area_code),
+                                   lang=lang, tz=tz)
+    labels = map_labels(lang)
+    areas_hideout = {"counts": counts, "breaks": breaks, "labels": labels, "permanent": area.level != "street"}
+    cells_hideout = {"counts": cell_counts, "breaks": list(CELL_BREAKS), "labels": labels,
+                     "fill": 0.55 if area.level == "city" else 0.8, "hotWeight": 1.2 if area.level == "city" else 2.2}
+    digest = hashlib.sha1(json.dumps([counts, cell_counts, points], sort_keys=True, default=str).encode())
+    return MapUpdate(areas_hideout=areas_hideout, cells_hideout=cells_hideout, points=points, breaks=breaks,
+                     signature=digest.hexdigest()[:16],
+                     totals={"cells": len(cell_counts), "open": sum(v[0] for v in cell_counts.values())})
+
+
+def cached_update(runtime: CityWallRuntime, area: Area, lang: str) -> MapUpdate:
+    """``load_update`` through the tick cache: N screens showing the same map cost one read per tick."""
+    return runtime.cache.get_or_compute(
+        f"map:{area.level}:{area.area_code}:{lang}",
+        lambda: load_update(engine=runtime.engine, area=area, lang=lang, tz=runtime.settings.tz))
+
+
+def create_legend(*, level: str, breaks: list[int], lang: str) -> list[html.Div]:
+    """Swatches that say what the colours mean (the classes follow the siblings' counts)."""
+    def swatch(css: str, text: str, extra: str = "") -> html.Div:
+        return html.Div(className="cw-legend__row", children=[
+            html.Span(className=f"cw-swatch {css} {extra}".strip()), html.Span(text)])
+
+    rows: list[html.Div] = []
+    if level in ("city", "district"):
+        child = "district" if level == "city" else "street"
+        rows.append(html.Div(t(f"map_legend_{child}", lang), className="cw-legend__title"))
+        bounds = [0, *breaks]
+        rows.append(swatch("cw-area-0", "0"))
+        for i, upper in enumerate([*breaks, None]):
+            low = bounds[i] + 1
+            text = f"≥ {low}" if upper is None else (f"{low}" if upper == low else f"{low}–{upper}")
+            rows.append(swatch(f"cw-area-{i + 1 + max(0, AREA_CLASSES - 1 - len(breaks))}", text))
+    else:
+        rows.append(html.Div(t("map_legend_points", lang), className="cw-legend__title"))
+        for p in (3, 2, 1):
+            rows.append(swatch(f"cw-dot cw-prio-{p}", t(f"prio_{p}", lang)))
+    rows.append(html.Div(t("map_legend_cells", lang), className="cw-legend__title"))
+    for i, text in enumerate(("1", "2–3", "4–9", "≥ 10")):
+        rows.append(swatch(f"cw-cell-{i + 1}", text))
+    rows.append(swatch("cw-cell-2 cw-swatch--outline", t("map_legend_outline", lang)))
+    if level in ("city", "district"):
+        rows.append(html.Div(t(f"map_legend_click_{'district' if level == 'city' else 'street'}", lang),
+                             className="cw-legend__hint"))
+    return rows
+
+
+def _fn(name: str) -> dict[str, str]:
+    return {"variable": f"citywallMap.{name}"}
+
+
+def create_incident_map(*, key: str, area: Area, geometry: MapGeometry, update: MapUpdate, lang: str,
+                        lang_param: str | None, refresh_s: float, tile_url: str = "",
+                        tile_attribution: str = "", with_tick: bool = True, class_name: str = "") -> html.Div:
+    """The map of ``area``: its children (or itself at street level), grid cells, and points at street level."""
+    labels = map_labels(lang)
+    layers: list[Any] = []
+    if tile_url:
+        layers.append(dl.TileLayer(url=tile_url, attribution=tile_attribution or None))
+    layers += [
+        dl.GeoJSON(id=mid(AREAS, key), data=geometry.areas, hideout=update.areas_hideout,
+                   style=_fn("styleArea"), onEachFeature=_fn("areaEach"), hoverStyle=_fn("hoverArea"),
+                   zoomToBoundsOnClick=False),
+        dl.GeoJSON(id=mid(CELLS, key), data=geometry.cells, hideout=update.cells_hideout,
+                   style=_fn("styleCell"), filter=_fn("cellFilter"), onEachFeature=_fn("cellEach"),
+                   hoverStyle=_fn("hoverArea"), zoomToBoundsOnClick=False),
+        dl.GeoJSON(id=mid(POINTS, key), data=update.points or EMPTY_FC, hideout={"labels": labels},
+                   cluster=True, superClusterOptions={"radius": 48, "maxZoom": 17},
+                   pointToLayer=_fn("pointToLayer"), clusterToLayer=_fn("clusterToLayer"),
+                   onEachFeature=_fn("pointEach"), zoomToBoundsOnClick=True),
+        dl.GeoJSON(id=mid(HIGHLIGHT, key), data=EMPTY_FC, pointToLayer=_fn("highlightToLayer"),
+                   interactive=False),
+    ]
+    bounds = geometry.bounds or [[30.7, 120.9], [31.9, 122.0]]
+    children: list[Any] = [
+        dl.Map(id=mid(MAP, key), bounds=bounds, boundsOptions={"padding": [12, 12]}, children=layers,
+               trackViewport=False,
+               zoomSnap=0.25, zoomDelta=0.5, minZoom=6, maxZoom=19, attributionControl=bool(tile_url),
+               scrollWheelZoom=True, className="cw-map__leaflet", style={"height": "100%", "width": "100%"}),
+        html.Div(create_legend(level=area.level, breaks=update.breaks, lang=lang), id=mid(LEGEND, key),
+                 className="cw-legend"),
+        html.Div(id=mid(ERROR, key), className="cw-map__error"),
+        dcc.Location(id=mid(NAV, key), refresh="callback-nav"),
+        dcc.Store(id=mid(MISSING, key)),
+        dcc.Store(id=mid(SIG, key), data=update.signature),
+        dcc.Store(id=mid(SCOPE, key), data={"level": area.level, "area_code": area.area_code, "lang": lang,
+                                             "lang_param": lang_param}),
+    ]
+    if area.level == "street":
+        children.append(html.Div(t("map_approximate", lang), className="cw-map__note"))
+    if with_tick:
+        children.append(dcc.Interval(id=tick_id(key), interval=int(refresh_s * 1000)))
+    return html.Div(children, className=f"cw-map {class_name}".strip(), **{"data-level": area.level,
+                                                                           "data-code": area.area_code})
+
+
+def build_map(*, key: str, area: Area, lang: str, lang_param: str | None, runtime: CityWallRuntime | None = None,
+              with_tick: bool = True, class_name: str = "") -> html.Div:
+    """Read what the map needs and build it (raises SQLAlchemyError when the database is down)."""
+    runtime = runtime or current_runtime()
+    settings = runtime.settings
+    geometry = runtime.cache.get_or_compute(
+        f"mapgeo:{area.area_code}:{lang}:{lang_param}",
+        lambda: load_geometry(engine=runtime.engine, area=area, lang=lang, lang_param=lang_param))
+    return create_incident_map(key=key, area=area, geometry=geometry, update=cached_update(runtime, area, lang),
+                               lang=lang, lang_param=lang_param, refresh_s=settings.refresh_s,
+                               tile_url=settings.tile_url, tile_attribution=settings.tile_attribution,
+                               with_tick=with_tick, class_name=class_name)
+
+
+# --- callbacks (MATCH: one definition serves every map on every page) ---------------------------
+
+def _scope_area(scope: object) -> tuple[Area | None, str]:
+    runtime = current_runtime()
+    scope = scope if isinstance(scope, dict) else {}
+    lang = scope.get("lang") if scope.get("lang") in ("zh", "en") else runtime.settings.lang
+    code = scope.get("area_code")
+    if not iq.valid_code(code):
+        return None, lang
+    area = runtime.cache.get_or_compute(f"area:{code}", lambda: queries.area_by_code(engine=runtime.engine,
+                                                                                    area_code=code))
+    return area, lang
+
+
+def refresh_map(_n: int | None, scope: dict | None, signature: str | None) -> tuple:
+    """Each tick: the counts (hideouts), the street's points when they changed, the legend."""
+    try:
+        area, lang = _scope_area(scope)
+        if area is None:
+            return (no_update,) * 6
+        update = cached_update(current_runtime(), area, lang)
+    except SQLAlchemyError as exc:
+        log.warning("map refresh failed: %s", str(exc).splitlines()[0])
+        lang = (scope or {}).get("lang") or "zh"
+        return (no_update,) * 4 + (t("map_error", lang), no_update)
+    if update.signature == signature:
+        return (no_update,) * 4 + ("", no_update)
+    points = update.points if update.points is not None else no_update
+    return (update.areas_hideout, update.cells_hideout, points,
+            create_legend(level=area.level, breaks=update.breaks, lang=lang), "", update.signature)
+
+
+def append_cells(missing: list | None, scope: dict | None) -> Any:
+    """Cells that got their first open incident after the page loaded: their geometry, once."""
+    if not missing or not isinstance(missing, list):
+        return no_update
+    try:
+        area, _lang = _scope_area(scope)
+        if area is None:
+            return no_update
+        shapes = iq.cell_shapes_by_id(engine=current_runtime().engine, cell_ids=missing[:5000])
+    except SQLAlchemyError as exc:
+        log.warning("map cells failed: %s", str(exc).splitlines()[0])
+        return no_update
+    if area.level != "city":
+        column = "district_code" if area.level == "district" else "street_code"
+        shapes = shapes[shapes[column] == area.area_code]
+    collection = cells_collection(shapes, link_level=_child_level(area), lang_param=(scope or {}).get("lang_param"))
+    if not collection["features"]:
+        return no_update
+    patch = Patch()
+    patch["features"].extend(collection["features"])
+    return patch
+
+
+def callbacks_pending(marker: str) -> bool:
+    """Whether callbacks whose ids contain ``marker`` already wait in Dash's global callback list.
+
+    Dash hands ``dash.callback`` registrations to the next app that starts and then clears the
+    list; page modules are re-executed for every app but component modules are imported once.
+    So components register from a function that page modules call, and this keeps two pages of
+    the same app from registering twice (a duplicate-output error in the browser).
+    """
+    from dash._callback import GLOBAL_CALLBACK_MAP  # no public API tells this
+
+    return any(marker in key for key in GLOBAL_CALLBACK_MAP)
+
+
+def register_map_callbacks() -> None:
+    """Register the map's MATCH callbacks once per app; call it from every page module that shows a map."""
+    if callbacks_pending(f'"{NAV}"'):
+        return
+    dash.callback(
+        Output(mid(AREAS, MATCH), "hideout"),
+        Output(mid(CELLS, MATCH), "hideout"),
+        Output(mid(POINTS, MATCH), "data"),
+        Output(mid(LEGEND, MATCH), "children"),
+        Output(mid(ERROR, MATCH), "children"),
+        Output(mid(SIG, MATCH), "data"),
+        Input(mid(TICK, MATCH), "n_intervals"),
+        State(mid(SCOPE, MATCH), "data"),
+        State(mid(SIG, MATCH), "data"),
+        prevent_initial_call=True,
+    )(refresh_map)
+    dash.callback(
+        Output(mid(CELLS, MATCH), "data"),
+        Input(mid(MISSING, MATCH), "data"),
+        State(mid(SCOPE, MATCH), "data"),
+        prevent_initial_call=True,
+    )(append_cells)
+    dash.clientside_callback(
+        ClientsideFunction(namespace="citywallMap", function_name="navigate"),
+        Output(mid(NAV, MATCH), "href"),
+        Input(mid(AREAS, MATCH), "clickData"),
+        Input(mid(CELLS, MATCH), "clickData"),
+        prevent_initial_call=True,
+    )
+    dash.clientside_callback(
+        ClientsideFunction(namespace="citywallMap", function_name="missingCells"),
+        Output(mid(MISSING, MATCH), "data"),
+        Input(mid(CELLS, MATCH), "hideout"),
+        State(mid(CELLS, MATCH), "data"),
+        prevent_initial_call=True,
+    )

@@ -1,0 +1,285 @@
+"""The incident list: filters as Dash controls, a dash-ag-grid paging through the server
+(infinite row model), CSV export of the filtered list, and the link to the map of the same key.
+
+Ids are pattern-matching ``{"type": ..., "id": key}`` and the callbacks use MATCH; the map and
+the list of one page share the key, so a selected row is highlighted on that page's map and a
+click on an incident point selects its row.
+"""
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Iterable, Mapping
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import dash
+import dash_ag_grid as dag
+import pandas as pd
+from dash import MATCH, ClientsideFunction, Input, Output, State, dcc, html, no_update
+from sqlalchemy.exc import SQLAlchemyError
+
+from components.i18n import t
+from components.incident_map import HIGHLIGHT, MAP, POINTS, callbacks_pending, mid
+from data_access import incident_queries as iq
+from data_access.queries import Area
+from data_access.runtime import current_runtime
+
+log = logging.getLogger(__name__)
+
+GRID, CATEGORY, STATUS, PRIORITY, OVERDUE, SEARCH = ("cw-grid", "cw-list-category", "cw-list-status",
+                                                     "cw-list-priority", "cw-list-overdue", "cw-list-search")
+EXPORT, DOWNLOAD, LSCOPE, COUNT, LERROR, SELECTED, VERSION = ("cw-list-export", "cw-list-download", "cw-list-scope",
+                                                              "cw-list-count", "cw-list-error", "cw-list-selected",
+                                                              "cw-list-version")
+BLOCK_ROWS = 100
+GRID_THEME = {"function": "themeBalham.withParams({backgroundColor: '#0f1626', foregroundColor: '#e8eef9',"
+                          " headerBackgroundColor: '#16213a', accentColor: '#4ea8ff', borderColor: '#1f2a40',"
+                          " oddRowBackgroundColor: '#121b2e', fontSize: 14, headerFontSize: 14, rowHeight: 30,"
+                          " headerHeight: 32, fontFamily: 'inherit'})"}
+CSV_COLUMNS = ("incident_id", "category", "category_name", "priority", "status", "reported_at", "due_at", "overdue",
+               "district_code", "street_code", "street_name", "cell_id", "lat", "lon", "title", "address")
+
+
+def filter_from_query(query: Mapping[str, Any]) -> dict[str, Any]:
+    """The list's control values from a URL query string (``?category=gas&overdue=1&q=...``)."""
+    filt = iq.IncidentFilter.from_values(categories=query.get("category"), statuses=query.get("status"),
+                                         priorities=query.get("priority"), overdue=query.get("overdue"),
+                                         search=query.get("q"))
+    return {"categories": list(filt.categories), "statuses": list(filt.statuses),
+            "priorities": list(filt.priorities),
+            "overdue": "any" if filt.overdue is None else ("1" if filt.overdue else "0"), "search": filt.search}
+
+
+def make_filter(scope: Mapping[str, Any] | None, categories: object, statuses: object, priorities: object,
+                overdue: object, search: object) -> iq.IncidentFilter:
+    scope = scope or {}
+    return iq.IncidentFilter.from_values(area_level=scope.get("level"), area_code=scope.get("area_code"),
+                                         categories=categories, statuses=statuses, priorities=priorities,
+                                         overdue=None if overdue in (None, "any") else overdue, search=search)
+
+
+def _local_text(value: object, tz: ZoneInfo, fmt: str = "%m-%d %H:%M") -> str:
+    if value is None or pd.isna(value):
+        return ""
+    return pd.Timestamp(value).tz_localize("UTC").tz_convert(tz).strftime(fmt)
+
+
+def _clean(value: object) -> object:
+    if value is None:
+        return None
+    if isinstance(value, float) and pd.isna(value):
+        return None
+    if hasattr(value, "item"):
+        return value.item()
+    return value
+
+
+def grid_rows(frame: pd.DataFrame, *, lang: str, tz: ZoneInfo) -> list[dict[str, Any]]:
+    """Rows for the grid: labels localised, times in the city's zone, lat/lon kept for the map."""
+    rows = []
+    for r in frame.itertuples(index=False):
+        rows.append({
+            "incident_id": r.incident_id,
+            "priority_label": t(f"prio_{int(r.priority)}", lang), "priority": int(r.priority),
+            "category_name": r.category_name_en if lang == "en" else r.category_name,
+            "status_label": t(f"ist_{r.status}", lang),
+            "reported_local": _local_text(r.reported_at, tz), "due_local": _local_text(r.due_at, tz),
+            "overdue": int(r.overdue), "overdue_label": t("map_overdue_flag", lang) if int(r.overdue) else "",
+            "title": _clean(r.title), "address": _clean(r.address),
+            "street_name": _clean(r.street_name_en if lang == "en" and r.street_name_en else r.street_name),
+            "lat": _clean(r.lat), "lon": _clean(r.lon),
+        })
+    return rows
+
+
+def csv_text(chunks: Iterable[pd.DataFrame], *, tz: ZoneInfo) -> str:
+    """The export: one header, then every chunk's rows (times in the city's zone, ISO with offset)."""
+    buffer = io.StringIO()
+    header = True
+    for chunk in chunks:
+        out = chunk.reindex(columns=list(CSV_COLUMNS)).copy()
+        for column in ("reported_at", "due_at"):
+            out[column] = [_local_text(v, tz, "%Y-%m-%dT%H:%M:%S%z") for v in out[column]]
+        out.to_csv(buffer, index=False, header=header, lineterminator="\n")
+        header = False
+    if header:
+        buffer.write(",".join(CSV_COLUMNS) + "\n")
+    return buffer.getvalue()
+
+
+def column_defs(lang: str, *, with_street: bool) -> list[dict[str, Any]]:
+    cols = [
+        {"field": "incident_id", "headerName": t("list_id", lang), "colId": "incident_id", "width": 150,
+         "pinned": "left"},
+        {"field": "priority_label", "headerName": t("list_priority", lang), "colId": "priority", "width": 90,
+         "cellClassRules": {"cw-cell-prio-3": "params.data && params.data.priority == 3",
+                            "cw-cell-prio-2": "params.data && params.data.priority == 2"}},
+        {"field": "category_name", "headerName": t("list_category", lang), "colId": "category_name", "width": 130},
+        {"field": "status_label", "headerName": t("list_status", lang), "colId": "status", "width": 110},
+        {"field": "reported_local", "headerName": t("list_reported_at", lang), "colId": "reported_at",
+         "width": 115},
+        {"field": "due_local", "headerName": t("list_due_at", lang), "colId": "due_at", "width": 115},
+        {"field": "overdue_label", "headerName": t("list_overdue", lang), "colId": "overdue", "width": 90,
+         "cellClass": "cw-cell-overdue"},
+        {"field": "title", "headerName": t("list_incident_title", lang), "colId": "title", "flex": 2,
+         "minWidth": 160},
+        {"field": "address", "headerName": t("list_address", lang), "colId": "address", "flex": 2, "minWidth": 160},
+    ]
+    if with_street:
+        cols.append({"field": "street_name", "headerName": t("list_street", lang), "colId": "street_name",
+                     "width": 150})
+    return cols
+
+
+def _options(pairs: Iterable[tuple[Any, str]]) -> list[dict[str, Any]]:
+    return [{"value": value, "label": label} for value, label in pairs]
+
+
+def create_incident_table(*, key: str, area: Area | None, lang: str, categories: pd.DataFrame,
+                          initial: Mapping[str, Any] | None = None, height: str = "100%") -> html.Div:
+    """Filters, the server-paged grid, the export button; ``area`` None (or the city): every incident."""
+    initial = dict(initial or {})
+    level = area.level if area else "city"
+    category_pairs = [(r.category, r.category_name_en if lang == "en" else r.category_name)
+                      for r in categories.itertuples(index=False)]
+    known = {value for value, _ in category_pairs}
+    category_pairs += [(c, c) for c in initial.get("categories", []) if c not in known]
+    controls = html.Div(className="cw-list__filters", children=[
+        dcc.Dropdown(id=mid(CATEGORY, key), options=_options(category_pairs), value=initial.get("categories", []),
+                     multi=True, placeholder=t("list_category", lang), className="cw-filter cw-filter--wide"),
+        dcc.Dropdown(id=mid(STATUS, key), options=_options((s, t(f"ist_{s}", lang)) for s in iq.OPEN_STATUSES),
+                     value=initial.get("statuses", []), multi=True, placeholder=t("list_status", lang),
+                     className="cw-filter"),
+        dcc.Dropdown(id=mid(PRIORITY, key), options=_options((p, t(f"prio_{p}", lang)) for p in (3, 2, 1)),
+                     value=initial.get("priorities", []), multi=True, placeholder=t("list_priority", lang),
+                     className="cw-filter"),
+        dcc.Dropdown(id=mid(OVERDUE, key), clearable=False, searchable=False, className="cw-filter",
+                     value=initial.get("overdue", "any"),
+                     options=_options([("any", t("list_overdue_any", lang)), ("1", t("list_overdue_yes", lang)),
+                                       ("0", t("list_overdue_no", lang))])),
+        dcc.Input(id=mid(SEARCH, key), type="search", debounce=0.4, value=initial.get("search", ""),
+                  placeholder=t("list_search", lang), className="cw-filter cw-filter--search"),
+        html.Button(t("list_export", lang), id=mid(EXPORT, key), className="cw-button", n_clicks=0),
+        html.Span(id=mid(COUNT, key), className="cw-list__count"),
+        html.Span(id=mid(LERROR, key), className="cw-list__error"),
+    ])
+    grid = dag.AgGrid(
+        id=mid(GRID, key),
+        rowModelType="infinite",
+        columnDefs=column_defs(lang, with_street=level != "street"),
+        defaultColDef={"sortable": True, "resizable": True, "filter": False, "suppressHeaderMenuButton": True},
+        getRowId="params.data.incident_id",
+        rowClassRules={"cw-row--overdue": "params.data && params.data.overdue == 1"},
+        dashGridOptions={"theme": GRID_THEME, "rowSelection": {"mode": "singleRow", "checkboxes": False,
+                                                               "enableClickSelection": True},
+                         "cacheBlockSize": BLOCK_ROWS, "maxBlocksInCache": 20, "infiniteInitialRowCount": 1,
+                         "maxConcurrentDatasourceRequests": 1, "animateRows": False},
+        style={"height": height, "width": "100%"},
+        className="cw-list__grid",
+    )
+    return html.Div(className="cw-list", children=[
+        controls,
+        html.Div(id=mid(SELECTED, key), className="cw-list__selected"),
+        html.Div(grid, className="cw-list__gridwrap"),
+        dcc.Download(id=mid(DOWNLOAD, key)),
+        dcc.Store(id=mid(VERSION, key), data=0),
+        dcc.Store(id=mid(LSCOPE, key), data={"level": level, "area_code": area.area_code if area else None,
+                                              "lang": lang, "grid_id": mid(GRID, key),
+                                              "selected_label": t("list_selected", lang)}),
+    ])
+
+
+# --- callbacks ---------------------------------------------------------------------------------
+
+def _lang(scope: Mapping[str, Any] | None) -> str:
+    lang = (scope or {}).get("lang")
+    return lang if lang in ("zh", "en") else current_runtime().settings.lang
+
+
+def get_rows(request: dict | None, categories: object, statuses: object, priorities: object, overdue: object,
+             search: object, scope: dict | None) -> tuple:
+    """One block of rows for the grid, read from the view with the filters as bound parameters."""
+    if not isinstance(request, dict):
+        return no_update, no_update, no_update
+    runtime = current_runtime()
+    lang = _lang(scope)
+    filt = make_filter(scope, categories, statuses, priorities, overdue, search)
+    sort = iq.sort_from_model(request.get("sortModel"))
+    start = max(0, int(request.get("startRow") or 0))
+    end = max(start, int(request.get("endRow") or start + BLOCK_ROWS))
+    try:
+        total = runtime.cache.get_or_compute(f"list-count:{filt!r}",
+                                             lambda: iq.count_incidents(engine=runtime.engine, filt=filt))
+        frame = iq.list_incidents(engine=runtime.engine, filt=filt, sort=sort, offset=start,
+                                  limit=min(end - start, 1000))
+    except SQLAlchemyError as exc:
+        log.warning("incident list failed: %s", str(exc).splitlines()[0])
+        return no_update, no_update, t("list_error", lang)
+    rows = grid_rows(frame, lang=lang, tz=runtime.settings.tz)
+    return {"rowData": rows, "rowCount": total}, t("list_matched", lang, n=f"{total:,}"), ""
+
+
+def export_csv(n_clicks: int | None, categories: object, statuses: object, priorities: object, overdue: object,
+               search: object, scope: dict | None, request: dict | None) -> tuple:
+    """The filtered list (same query, same order as the grid) as CSV, read in chunks, at most 100,000 rows."""
+    if not n_clicks:
+        return no_update, no_update
+    runtime = current_runtime()
+    filt = make_filter(scope, categories, statuses, priorities, overdue, search)
+    sort = iq.sort_from_model((request or {}).get("sortModel"))
+    try:
+        text = csv_text(iq.iter_incidents(engine=runtime.engine, filt=filt, sort=sort), tz=runtime.settings.tz)
+    except SQLAlchemyError as exc:
+        log.warning("incident export failed: %s", str(exc).splitlines()[0])
+        return no_update, t("list_error", _lang(scope))
+    code = (scope or {}).get("area_code") or "city"
+    return dcc.send_string(text, f"citywall-incidents-{code}.csv", type="text/csv"), ""
+
+
+def register_table_callbacks() -> None:
+    """Register the list's MATCH callbacks once per app; call it from every page module showing a list."""
+    if callbacks_pending(f'"{VERSION}"'):
+        return
+    filters = [Input(mid(kind, MATCH), "value") for kind in (CATEGORY, STATUS, PRIORITY, OVERDUE, SEARCH)]
+    dash.callback(
+        Output(mid(GRID, MATCH), "getRowsResponse"),
+        Output(mid(COUNT, MATCH), "children"),
+        Output(mid(LERROR, MATCH), "children"),
+        Input(mid(GRID, MATCH), "getRowsRequest"),
+        *[State(i.component_id, "value") for i in filters],
+        State(mid(LSCOPE, MATCH), "data"),
+        prevent_initial_call=True,
+    )(get_rows)
+    dash.callback(
+        Output(mid(DOWNLOAD, MATCH), "data"),
+        Output(mid(LERROR, MATCH), "children", allow_duplicate=True),
+        Input(mid(EXPORT, MATCH), "n_clicks"),
+        *[State(i.component_id, "value") for i in filters],
+        State(mid(LSCOPE, MATCH), "data"),
+        State(mid(GRID, MATCH), "getRowsRequest"),
+        prevent_initial_call=True,
+    )(export_csv)
+    dash.clientside_callback(
+        ClientsideFunction(namespace="citywallMap", function_name="refilter"),
+        Output(mid(VERSION, MATCH), "data"),
+        *filters,
+        State(mid(LSCOPE, MATCH), "data"),
+        State(mid(VERSION, MATCH), "data"),
+        prevent_initial_call=True,
+    )
+    dash.clientside_callback(
+        ClientsideFunction(namespace="citywallMap", function_name="highlight"),
+        Output(mid(HIGHLIGHT, MATCH), "data"),
+        Output(mid(MAP, MATCH), "viewport"),
+        Output(mid(SELECTED, MATCH), "children"),
+        Input(mid(GRID, MATCH), "selectedRows"),
+        State(mid(LSCOPE, MATCH), "data"),
+        prevent_initial_call=True,
+    )
+    dash.clientside_callback(
+        ClientsideFunction(namespace="citywallMap", function_name="pointToRow"),
+        Output(mid(GRID, MATCH), "selectedRows"),
+        Input(mid(POINTS, MATCH), "clickData"),
+        prevent_initial_call=True,
+    )

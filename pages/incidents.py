@@ -1,0 +1,59 @@
+"""The incident list (/incidents): every open incident, filtered and sorted on the server, exported
+to CSV; the filters live in the address (?category=..&status=..&priority=..&overdue=1&q=..) so a
+link shares them. The city map beside it shows the selected incident."""
+from __future__ import annotations
+
+import logging
+
+import dash
+from dash import dcc, html
+from sqlalchemy.exc import SQLAlchemyError
+
+from components.breadcrumb import create_breadcrumb
+from components.i18n import pick_language, t
+from components.incident_map import build_map, register_map_callbacks
+from components.incident_table import create_incident_table, filter_from_query, register_table_callbacks
+from data_access import incident_queries as iq
+from data_access import queries
+from data_access.runtime import current_runtime
+from data_access.settings import LANGUAGES
+
+KEY = "incidents"
+dash.register_page(__name__, path="/incidents", title="CityWall · incidents")
+register_map_callbacks()
+register_table_callbacks()
+log = logging.getLogger(__name__)
+
+
+def layout(lang: str | None = None, **query: object) -> html.Div:
+    runtime = current_runtime()
+    lang_param = lang if lang in LANGUAGES else None
+    lang = pick_language(lang, runtime.settings.lang)
+    try:
+        city = queries.city_area(engine=runtime.engine)
+        if city is None:
+            return html.Div(t("no_data", lang), className="cw-page cw-page--empty")
+        categories = iq.category_options(engine=runtime.engine, area_code=city.area_code)
+        table = create_incident_table(key=KEY, area=None, lang=lang, categories=categories,
+                                      initial=filter_from_query(query))
+        city_map = build_map(key=KEY, area=city, lang=lang, lang_param=lang_param, runtime=runtime,
+                             class_name="cw-incidents__map")
+    except SQLAlchemyError as exc:
+        log.warning("incident list failed: %s", str(exc).splitlines()[0])
+        return html.Div(t("map_error", lang), className="cw-page cw-page--error")
+    city_href = "/city" + (f"?lang={lang_param}" if lang_param else "")
+    return html.Div(id="cw-page-incidents", className="cw-root", children=html.Div(
+        className="cw-page cw-page--incidents", children=[
+            html.Header(className="cw-head", children=[
+                html.Div(className="cw-head__left", children=[
+                    create_breadcrumb([city], lang, lang_param=lang_param, tail=t("list_title", lang)),
+                    html.H1(t("list_title", lang), className="cw-head__title"),
+                ]),
+                html.Div(dcc.Link(t("lvl_city", lang), href=city_href, className="cw-navlink"),
+                         className="cw-head__links"),
+            ]),
+            html.Main(className="cw-incidents", children=[
+                html.Section(table, className="cw-panel cw-panel--list cw-incidents__list"),
+                city_map,
+            ]),
+        ]))

@@ -1,0 +1,398 @@
+"""The demo feeder on real databases (SQLite; PostgreSQL when CITYWALL_TEST_POSTGRES_URL is set):
+pack loading, a simulated day (back-fill at a fixed ``now``, then a few steps with a fake clock),
+incident lifecycles, reading cadence, determinism and the rainstorm episode."""
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from data_access import schema
+from data_access.db import init_db, make_engine
+from data_access.settings import DEFAULT_PACK, Settings
+from feeder.__main__ import main as feeder_main
+from feeder.pack import load_city_pack, read_categories, read_indicator_catalogue
+from feeder.simulator import (
+    Episode,
+    SimConfig,
+    Simulator,
+    parse_episode,
+    run_feeder,
+    start_episode,
+)
+from tests.conftest import BACKENDS, create_database
+
+SEED = 4242
+NOW = datetime(2026, 6, 15, 6, 0, 17)  # 14:00:17 in Shanghai: a busy afternoon
+STEPS_S = (7, 30, 65, 300, 420)  # the fake clock of the simulated day, seconds after NOW
+END = NOW + timedelta(seconds=STEPS_S[-1])
+STORM_DISTRICT = "310115"
+CATALOGUE = read_indicator_catalogue(DEFAULT_PACK)
+CATEGORIES = read_categories(DEFAULT_PACK)
+
+
+def _indicator(period_s: int) -> str:
+    rows = CATALOGUE[(CATALOGUE["period_s"] == period_s) & (CATALOGUE["level"] == "city")]
+    return str(rows["indicator_id"].iloc[0])
+
+
+def _epoch(moment: datetime) -> int:
+    return int((moment - datetime(1970, 1, 1)).total_seconds())
+
+
+def _fresh(backend: str, tmp: Path, cleanups: list[Callable[[], None]]) -> Engine:
+    url, cleanup = create_database(backend, tmp)
+    cleanups.append(cleanup)
+    engine = make_engine(url)
+    init_db(engine)
+    load_city_pack(engine, pack_dir=DEFAULT_PACK)
+    return engine
+
+
+@dataclass
+class SimulatedDay:
+    engine: Engine
+    sim: Simulator
+    backend: str
+
+
+def _simulate_day(engine: Engine, *, seed: int = SEED, steps: tuple[int, ...] = STEPS_S) -> Simulator:
+    sim = Simulator(SimConfig(seed=seed, backfill_days=1))
+    sim.backfill(engine, days=1, now=NOW, recent_hours=2)
+    for offset in steps:
+        sim.step(engine, now=NOW + timedelta(seconds=offset))
+    return sim
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def databases(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[], Engine]]:
+    """Factory of fresh databases (pack loaded) for this module; all dropped at the end."""
+    cleanups: list[Callable[[], None]] = []
+    engines: list[Engine] = []
+
+    def factory() -> Engine:
+        engine = _fresh(backend, tmp_path_factory.mktemp("feeder"), cleanups)
+        engines.append(engine)
+        return engine
+
+    yield factory
+    for engine in engines:
+        engine.dispose()
+    for cleanup in cleanups:
+        cleanup()
+
+
+@pytest.fixture(scope="module")
+def day(backend: str, databases: Callable[[], Engine]) -> SimulatedDay:
+    engine = databases()
+    return SimulatedDay(engine, _simulate_day(engine), backend)
+
+
+def _incidents(engine: Engine) -> list[dict]:
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(
+            sa.select(schema.incidents).order_by(schema.incidents.c.incident_id)).mappings()]
+
+
+def _readings(engine: Engine, indicator_id: str | None = None, area_code: str | None = None) -> list[tuple]:
+    r = schema.readings
+    query = sa.select(r.c.indicator_id, r.c.area_code, r.c.ts, r.c.value)
+    if indicator_id:
+        query = query.where(r.c.indicator_id == indicator_id)
+    if area_code:
+        query = query.where(r.c.area_code == area_code)
+    with engine.connect() as conn:
+        return [tuple(row) for row in conn.execute(query.order_by(r.c.indicator_id, r.c.area_code, r.c.ts))]
+
+
+def _count(engine: Engine, table: sa.Table) -> int:
+    with engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+
+
+# --- incidents -------------------------------------------------------------------------------------
+
+def test_lifecycle_timestamps_are_ordered_and_never_in_the_future(day: SimulatedDay) -> None:
+    rows = _incidents(day.engine)
+    assert len(rows) > 2000  # ~3,600 a day city-wide
+    for row in rows:
+        chain = [row[k] for k in ("reported_at", "dispatched_at", "started_at", "resolved_at", "closed_at")]
+        present = [t for t in chain if t is not None]
+        assert present == sorted(present), row
+        assert all(t <= END for t in present), row
+        assert NOW - timedelta(days=1) < row["reported_at"] <= END
+        if row["closed_at"] is not None:
+            assert row["resolved_at"] is not None, row
+
+
+def test_status_matches_timestamps(day: SimulatedDay) -> None:
+    expected_present = {
+        "reported": (), "dispatched": ("dispatched_at",), "in_progress": ("dispatched_at", "started_at"),
+        "resolved": ("dispatched_at", "started_at", "resolved_at"),
+        "closed": ("dispatched_at", "started_at", "resolved_at", "closed_at"),
+    }
+    sla = dict(zip(CATEGORIES["subcategory"], CATEGORIES["sla_hours"], strict=True))
+    statuses = set()
+    for row in _incidents(day.engine):
+        statuses.add(row["status"])
+        present = {k for k in ("dispatched_at", "started_at", "resolved_at", "closed_at")
+                   if row[k] is not None}
+        assert present == set(expected_present[row["status"]]), row
+        assert row["due_at"] == row["reported_at"] + timedelta(hours=sla[row["subcategory"]])
+        assert re.fullmatch(r"SH\d{8}\d{6}", row["incident_id"])
+        assert row["cell_id"] and row["street_code"].startswith(row["district_code"])
+        assert row["title"] and row["address"].endswith("号")
+    assert statuses == set(schema.INCIDENT_STATUSES)
+
+
+def test_incidents_lie_in_their_cells(day: SimulatedDay) -> None:
+    import shapely
+
+    with day.engine.connect() as conn:
+        cells = {c: shapely.from_geojson(g) for c, g in conn.execute(
+            sa.select(schema.grid_cells.c.cell_id, schema.grid_cells.c.geojson))}
+    rows = _incidents(day.engine)[:500]
+    inside = sum(cells[r["cell_id"]].buffer(1e-4).contains(shapely.Point(r["lon"], r["lat"])) for r in rows)
+    assert inside == len(rows)
+
+
+def test_most_incidents_are_resolved_on_time(day: SimulatedDay) -> None:
+    resolved = [r for r in _incidents(day.engine) if r["resolved_at"] is not None]
+    on_time = sum(r["resolved_at"] <= r["due_at"] for r in resolved) / len(resolved)
+    assert 0.75 <= on_time <= 0.98, on_time
+
+
+def test_some_incidents_are_reopened(day: SimulatedDay) -> None:
+    rows = _incidents(day.engine)
+    reopened = [r for r in rows if r["reopened"]]
+    assert 0 < len(reopened) < 0.08 * len(rows)
+    assert all(r["reopened"] == 1 and r["started_at"] is not None for r in reopened)
+
+
+def test_step_promotes_planned_transitions(day: SimulatedDay) -> None:
+    # Whatever is still open has a plan whose next transition lies after the last step.
+    plan = sa.table("sim_incident_plan", sa.column("incident_id"), sa.column("next_at"))
+    with day.engine.connect() as conn:
+        open_ids = {r[0] for r in conn.execute(sa.select(schema.incidents.c.incident_id)
+                                               .where(schema.incidents.c.closed_at.is_(None)))}
+        planned = {r[0] for r in conn.execute(sa.select(plan.c.incident_id))}
+        overdue_plans = conn.execute(sa.select(sa.func.count()).select_from(plan)
+                                     .where(plan.c.next_at <= END)).scalar_one()
+    assert open_ids == planned
+    assert overdue_plans == 0
+
+
+# --- readings --------------------------------------------------------------------------------------
+
+def test_a_60_second_indicator_is_spaced_by_its_period(day: SimulatedDay) -> None:
+    indicator = _indicator(60)
+    times = [ts for _, _, ts, _ in _readings(day.engine, indicator) if ts > END - timedelta(hours=1)]
+    assert len(times) == 60
+    assert all((b - a) == timedelta(seconds=60) for a, b in zip(times, times[1:], strict=False))
+    assert all(_epoch(t) % 60 == 0 for t in times)
+
+
+def test_a_5_second_indicator_lands_on_5_second_boundaries(day: SimulatedDay) -> None:
+    indicator = _indicator(5)
+    times = [ts for _, _, ts, _ in _readings(day.engine, indicator) if ts > NOW]
+    assert times and all(_epoch(t) % 5 == 0 for t in times)
+    assert all((b - a) == timedelta(seconds=5) for a, b in zip(times, times[1:], strict=False))
+    assert times[-1] == END - timedelta(seconds=_epoch(END) % 5)
+
+
+def test_district_indicators_have_a_city_series(day: SimulatedDay) -> None:
+    summed = CATALOGUE[(CATALOGUE["level"] == "district") & (CATALOGUE["aggregate"] == "sum")
+                       & (CATALOGUE["period_s"] == 300)].iloc[0]
+    rows = _readings(day.engine, summed["indicator_id"])
+    at = max(ts for _, _, ts, _ in rows)
+    values = {area: v for _, area, ts, v in rows if ts == at}
+    assert len(values) == 17  # 16 districts and the city
+    city = values.pop("310000")
+    assert city == pytest.approx(sum(values.values()), rel=1e-9, abs=10 ** -int(summed["sim_decimals"]))
+    assert all(v >= 0 for v in values.values())
+    counts = CATALOGUE[CATALOGUE["sim_kind"] == "count"]["indicator_id"]
+    with day.engine.connect() as conn:
+        bad = conn.execute(sa.select(sa.func.count()).select_from(schema.readings).where(
+            schema.readings.c.indicator_id.in_(list(counts)),
+            (schema.readings.c.value < 0)
+            | (schema.readings.c.value != sa.func.round(schema.readings.c.value)),
+        )).scalar_one()
+    assert bad == 0
+
+
+# --- determinism -----------------------------------------------------------------------------------
+
+def test_same_seed_same_city(day: SimulatedDay, databases: Callable[[], Engine]) -> None:
+    other = databases()
+    # Same seed and the same final `now`, but a different step cadence (one catch-up step).
+    _simulate_day(other, steps=(STEPS_S[-1],))
+    assert _readings(other) == _readings(day.engine)
+    assert _incidents(other) == _incidents(day.engine)
+
+
+def test_another_seed_another_city(day: SimulatedDay, databases: Callable[[], Engine]) -> None:
+    other = databases()
+    sim = Simulator(SimConfig(seed=SEED + 1))
+    sim.backfill(other, days=0.1, now=NOW, recent_hours=0.1)
+    indicator = _indicator(60)
+    mine = {ts: v for _, _, ts, v in _readings(day.engine, indicator)}
+    theirs = {ts: v for _, _, ts, v in _readings(other, indicator)}
+    shared = sorted(set(mine) & set(theirs))
+    assert shared and any(mine[t] != theirs[t] for t in shared)
+
+
+# --- episodes --------------------------------------------------------------------------------------
+
+def _vital(engine: Engine, indicator_id: str, area_code: str) -> dict:
+    with engine.connect() as conn:
+        row = conn.execute(sa.text(
+            "SELECT value, status FROM v_vitals_latest WHERE indicator_id = :i AND area_code = :a"
+        ), {"i": indicator_id, "a": area_code}).mappings().one()
+    return dict(row)
+
+
+def test_rainstorm_drives_waterlogging_to_alarm(databases: Callable[[], Engine]) -> None:
+    engine = databases()
+    sim = Simulator(SimConfig(seed=SEED, backfill_days=1))
+    sim.backfill(engine, days=0.25, now=NOW, recent_hours=0.5)
+    assert _vital(engine, "waterlogging_points", STORM_DISTRICT)["status"] == "normal"
+    start_episode(engine, episode=parse_episode(f"rainstorm:{STORM_DISTRICT}", now=NOW))
+    for minutes in range(5, 50, 5):
+        sim.step(engine, now=NOW + timedelta(minutes=minutes))
+    # 45 minutes in: past the 30-minute ramp, on the plateau.
+    assert _vital(engine, "waterlogging_points", STORM_DISTRICT)["status"] == "alarm"
+    assert _vital(engine, "rainfall_mm_h", STORM_DISTRICT)["status"] == "alarm"
+    assert _vital(engine, "waterlogging_points", "310000")["status"] == "alarm"  # the city sum follows
+    assert _vital(engine, "waterlogging_points", "310101")["status"] == "normal"  # elsewhere it is dry
+    with engine.connect() as conn:
+        flooded = conn.execute(sa.select(sa.func.count()).select_from(schema.incidents).where(
+            schema.incidents.c.category == "waterlogging", schema.incidents.c.district_code == STORM_DISTRICT,
+            schema.incidents.c.reported_at > NOW)).scalar_one()
+        elsewhere = conn.execute(sa.select(sa.func.count()).select_from(schema.incidents).where(
+            schema.incidents.c.category == "waterlogging", schema.incidents.c.district_code != STORM_DISTRICT,
+            schema.incidents.c.reported_at > NOW)).scalar_one()
+    assert flooded >= 5 and flooded > elsewhere  # one district out-floods the other fifteen together
+
+
+def test_history_rainstorm_is_in_the_backfill() -> None:
+    # Pure computation, no database: the episode shape and its effect on the district series.
+    now = datetime(2026, 6, 15, 6, 0, 0)
+    ep = Episode("rainstorm", STORM_DISTRICT, now, now + timedelta(hours=2), 1800)
+    import numpy as np
+
+    t = np.array([_epoch(now) - 60, _epoch(now) + 900, _epoch(now) + 3600, _epoch(now) + 7200 + 60])
+    assert ep.intensity(t).tolist() == [0.0, 0.5, 1.0, 0.0]
+    with pytest.raises(ValueError):
+        parse_episode("earthquake:310115", now=now)
+
+
+# --- pack ------------------------------------------------------------------------------------------
+
+def test_loading_the_pack_twice_changes_nothing(day: SimulatedDay) -> None:
+    tables = (schema.areas, schema.grid_cells, schema.indicators, schema.incident_categories,
+              schema.readings, schema.incidents)
+    before = {t.name: _count(day.engine, t) for t in tables}
+    city_geometry = sa.select(schema.areas.c.geojson).where(schema.areas.c.level == "city")
+    with day.engine.connect() as conn:
+        geo_before = conn.execute(city_geometry).scalar()
+    summary = load_city_pack(day.engine, pack_dir=DEFAULT_PACK)
+    after = {t.name: _count(day.engine, t) for t in tables}
+    assert after == before
+    assert (summary.areas, summary.districts, summary.streets, summary.cells) == (
+        before["areas"], 16, before["areas"] - 17, before["grid_cells"])
+    assert summary.indicators == before["indicators"] == len(CATALOGUE)
+    with day.engine.connect() as conn:
+        geo_after = conn.execute(city_geometry).scalar()
+    assert geo_after == geo_before and ", " not in geo_after[:200]
+
+
+def test_scale_copies_the_catalogue_off_the_wall(databases: Callable[[], Engine]) -> None:
+    engine = databases()
+    sim = Simulator(SimConfig(seed=SEED, scale=3))
+    stats = sim.step(engine, now=NOW)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(schema.indicators.c.indicator_id, schema.indicators.c.name,
+                                      schema.indicators.c.on_wall)).all()
+    copies = [r for r in rows if "__" in r.indicator_id]
+    assert len(rows) == 3 * len(CATALOGUE) and len(copies) == 2 * len(CATALOGUE)
+    assert all(not r.on_wall and re.search(r" #[23]$", r.name) for r in copies)
+    assert stats.readings > 0 and any("__3" in r[0] for r in _readings(engine))
+
+
+def test_retention_drops_old_readings(databases: Callable[[], Engine]) -> None:
+    engine = databases()
+    with engine.begin() as conn:
+        conn.execute(schema.readings.insert(), [
+            {"indicator_id": "aqi", "area_code": "310000", "ts": NOW - timedelta(days=3), "value": 1.0},
+            {"indicator_id": "aqi", "area_code": "310000", "ts": NOW - timedelta(hours=30), "value": 2.0},
+        ])
+    Simulator(SimConfig(seed=SEED, backfill_days=1)).step(engine, now=NOW)
+    kept = [ts for _, _, ts, _ in _readings(engine, "aqi", "310000")]
+    assert NOW - timedelta(days=3) not in kept and NOW - timedelta(hours=30) in kept
+
+
+# --- the live loop and the command line ---------------------------------------------------------------
+
+def test_run_feeder_writes_and_stops(tmp_path: Path) -> None:
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'live.db'}", backfill_days=0, feeder_seed=SEED)
+    stop = threading.Event()
+    thread = threading.Thread(target=run_feeder, kwargs={"settings": settings, "stop": stop, "tick_s": 0.2})
+    thread.start()
+    stop.wait(3.0)
+    stop.set()
+    thread.join(timeout=20)
+    assert not thread.is_alive()
+    engine = make_engine(settings.database_url)
+    try:
+        assert _count(engine, schema.areas) > 200 and _count(engine, schema.readings) > 0
+    finally:
+        engine.dispose()
+
+
+def test_run_feeder_survives_an_unreachable_database(caplog: pytest.LogCaptureFixture) -> None:
+    # Nothing listens on port 9: start-up fails, is logged as one line, and retried until stopped.
+    settings = Settings(database_url="postgresql+psycopg://postgres@127.0.0.1:9/nowhere?connect_timeout=1")
+    stop = threading.Event()
+    thread = threading.Thread(target=run_feeder, kwargs={"settings": settings, "stop": stop})
+    with caplog.at_level(logging.WARNING, logger="citywall.feeder"):
+        thread.start()
+        stop.wait(2.5)
+        stop.set()
+        thread.join(timeout=20)
+    assert not thread.is_alive()
+    failures = [r.getMessage() for r in caplog.records if "failed" in r.getMessage()]
+    assert len(failures) >= 2 and all("\n" not in m for m in failures)
+
+
+def test_cli_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    assert feeder_main(["--database-url", url, "--backfill-days", "0", "--seed", "3", "--once",
+                        "--episode", f"rainstorm:{STORM_DISTRICT}:30"]) == 0
+    assert "step:" in capsys.readouterr().out
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            kinds = [r[0] for r in conn.execute(sa.text("SELECT kind FROM sim_episodes"))]
+        assert kinds == ["rainstorm"] and _count(engine, schema.readings) > 0
+    finally:
+        engine.dispose()
+    assert feeder_main(["--database-url", url, "--once", "--episode", "flood"]) == 1
+
+
+def test_settings_feed_the_simulator_config() -> None:
+    settings = replace(Settings(), feeder_seed=9, feeder_scale=2, timezone="Asia/Shanghai", backfill_days=3)
+    config = SimConfig.from_settings(settings)
+    assert (config.seed, config.scale, config.backfill_days, config.pack_dir) == (9, 2, 3, DEFAULT_PACK)
