@@ -144,7 +144,8 @@ def read_indicator_catalogue(pack_dir: Path) -> pd.DataFrame:
 
 def read_categories(pack_dir: Path) -> pd.DataFrame:
     """categories.csv as a DataFrame, one row per subcategory."""
-    frame = pd.read_csv(pack_dir / CATEGORIES_FILE, dtype={c: str for c in _CATEGORY_TEXT}, keep_default_na=False)
+    frame = pd.read_csv(pack_dir / CATEGORIES_FILE, dtype={c: str for c in _CATEGORY_TEXT},
+                        keep_default_na=False)
     for column in _CATEGORY_TEXT:
         frame[column] = frame[column].fillna("").astype(str).str.strip()
     frame["sla_hours"] = pd.to_numeric(frame["sla_hours"], errors="raise").astype(float)

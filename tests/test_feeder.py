@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -287,16 +288,20 @@ def test_rainstorm_drives_waterlogging_to_alarm(databases: Callable[[], Engine])
     assert flooded >= 5 and flooded > elsewhere  # one district out-floods the other fifteen together
 
 
-def test_history_rainstorm_is_in_the_backfill() -> None:
-    # Pure computation, no database: the episode shape and its effect on the district series.
-    now = datetime(2026, 6, 15, 6, 0, 0)
-    ep = Episode("rainstorm", STORM_DISTRICT, now, now + timedelta(hours=2), 1800)
-    import numpy as np
-
-    t = np.array([_epoch(now) - 60, _epoch(now) + 900, _epoch(now) + 3600, _epoch(now) + 7200 + 60])
+def test_episode_shape_and_values_are_pure(day: SimulatedDay) -> None:
+    start = NOW - timedelta(days=3)
+    ep = Episode("rainstorm", STORM_DISTRICT, start, start + timedelta(hours=2), 1800)
+    t = np.array([_epoch(start) - 60, _epoch(start) + 900, _epoch(start) + 3600, _epoch(start) + 7260])
     assert ep.intensity(t).tolist() == [0.0, 0.5, 1.0, 0.0]
+    # values() depends on (seed, indicator, area, ts, episodes) only: any history can be recomputed.
+    model = next(m for m in day.sim._indicators if m.indicator_id == "waterlogging_points")
+    calm, storm = day.sim.values(model, t, []), day.sim.values(model, t, [ep])
+    row = model.area_codes.index(STORM_DISTRICT)
+    assert storm[row, 2] > model.alarm_high > calm[row, 2]
+    assert storm[row, 0] == calm[row, 0] and storm[row, 3] == calm[row, 3]
+    assert (day.sim.values(model, t, [ep]) == storm).all()
     with pytest.raises(ValueError):
-        parse_episode("earthquake:310115", now=now)
+        parse_episode("earthquake:310115", now=NOW)
 
 
 # --- pack ------------------------------------------------------------------------------------------
