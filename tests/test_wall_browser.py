@@ -180,3 +180,15 @@ def test_dead_database_gives_a_clear_page_not_a_traceback(browser) -> None:
         assert browser.get_logs() == []
     finally:
         dead.stop()
+
+
+def test_kiosk_mode_hides_chrome_and_rotates_to_the_next_scope(browser, app_process: AppProcess) -> None:
+    browser.driver.get(app_process.url + "/?kiosk=1&rotate=10&playlist=/,/wall/100100")
+    browser.wait_for_text_to_equal("#connection-badge", "在线", timeout=15)
+    assert browser.find_elements(".nav") == []
+    cursor = browser.driver.execute_script("return getComputedStyle(document.querySelector('.wall')).cursor;")
+    assert cursor == "none"
+    browser.wait_for_text_to_equal(".status-bar h1", "东区", timeout=25)  # rotated, still in kiosk mode
+    assert "kiosk=1" in browser.driver.current_url and "/wall/100100" in browser.driver.current_url
+    assert browser.find_elements(".nav") == []
+    assert browser.get_logs() == []
