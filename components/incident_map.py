@@ -41,7 +41,8 @@ LEGEND, NAV, MISSING, SCOPE, SIG, ERROR, TICK = ("cw-map-legend", "cw-map-nav", 
 COORD_DIGITS = 4  # ~10 m: plenty for a wall, and it halves the geometry's bytes
 AREA_CLASSES = 4  # colour classes of areas with incidents (plus one for none)
 CELL_BREAKS = (1, 3, 9)  # open incidents per cell: 1 | 2-3 | 4-9 | 10+
-SHORT_LABEL_SHARE = 0.012  # areas whose box is below this share of the map's get a short label
+LEGEND_PX = 240  # the legend sits top left: the fitted area keeps clear of it
+SHORT_LABEL_SHARE = 0.03  # areas whose box is below this share of the map's get a short label
 EMPTY_FC: dict[str, Any] = {"type": "FeatureCollection", "features": []}
 
 
@@ -232,11 +233,10 @@ def load_geometry(*, engine: Engine, area: Area, lang: str, lang_param: str | No
 def load_update(*, engine: Engine, area: Area, lang: str, tz: ZoneInfo) -> MapUpdate:
     """This tick's counts for a map of ``area`` (three aggregate reads from the views)."""
     if _child_level(area):
-        frame = iq.child_areas_ranked(engine=engine, parent_code=area.area_code)
-        counts = {r.area_code: [int(r.open), int(r.overdue)] for r in frame.itertuples(index=False)}
+        frame = iq.open_counts(engine=engine, parent_code=area.area_code)
     else:
-        own = queries.incident_counts(engine=engine, area_code=area.area_code)
-        counts = {area.area_code: [own.open, own.overdue]} if own else {}
+        frame = iq.open_counts(engine=engine, area_code=area.area_code)
+    counts = {r.area_code: [int(r.open), int(r.overdue)] for r in frame.itertuples(index=False)}
     breaks = area_breaks(v[0] for v in counts.values()) if _child_level(area) else []
     cells = iq.cell_counts(engine=engine, area=area)
     cell_counts = {r.cell_id: [int(r.open), int(r.overdue), int(r.max_priority)] for r in cells.itertuples(index=False)}
@@ -245,7 +245,8 @@ def load_update(*, engine: Engine, area: Area, lang: str, tz: ZoneInfo) -> MapUp
         points = points_collection(iq.open_incident_points(engine=engine, street_code=area.area_code),
                                    lang=lang, tz=tz)
     labels = map_labels(lang)
-    areas_hideout = {"counts": counts, "breaks": breaks, "labels": labels, "permanent": area.level != "street"}
+    areas_hideout = {"counts": counts, "breaks": breaks, "labels": labels, "permanent": area.level != "street",
+                     "self": area.level == "street"}
     cells_hideout = {"counts": cell_counts, "breaks": list(CELL_BREAKS), "labels": labels,
                      "fill": 0.55 if area.level == "city" else 0.8, "hotWeight": 1.2 if area.level == "city" else 2.2}
     digest = hashlib.sha1(json.dumps([counts, cell_counts, points], sort_keys=True, default=str).encode())
@@ -263,9 +264,9 @@ def cached_update(runtime: CityWallRuntime, area: Area, lang: str) -> MapUpdate:
 
 def create_legend(*, level: str, breaks: list[int], lang: str) -> list[html.Div]:
     """Swatches that say what the colours mean (the classes follow the siblings' counts)."""
-    def swatch(css: str, text: str, extra: str = "") -> html.Div:
-        return html.Div(className="cw-legend__row", children=[
-            html.Span(className=f"cw-swatch {css} {extra}".strip()), html.Span(text)])
+    def swatch(css: str, text: str, row: str = "") -> html.Div:
+        return html.Div(className=f"cw-legend__row {row}".strip(), children=[
+            html.Span(className=f"cw-swatch {css}"), html.Span(text)])
 
     rows: list[html.Div] = []
     if level in ("city", "district"):
@@ -284,7 +285,7 @@ def create_legend(*, level: str, breaks: list[int], lang: str) -> list[html.Div]
     rows.append(html.Div(t("map_legend_cells", lang), className="cw-legend__title"))
     for i, text in enumerate(("1", "2–3", "4–9", "≥ 10")):
         rows.append(swatch(f"cw-cell-{i + 1}", text))
-    rows.append(swatch("cw-cell-2 cw-swatch--outline", t("map_legend_outline", lang)))
+    rows.append(swatch("cw-cell-2 cw-swatch--outline", t("map_legend_outline", lang), "cw-legend__row--wide"))
     if level in ("city", "district"):
         rows.append(html.Div(t(f"map_legend_click_{'district' if level == 'city' else 'street'}", lang),
                              className="cw-legend__hint"))
@@ -319,7 +320,8 @@ def create_incident_map(*, key: str, area: Area, geometry: MapGeometry, update: 
     ]
     bounds = geometry.bounds or [[30.7, 120.9], [31.9, 122.0]]
     children: list[Any] = [
-        dl.Map(id=mid(MAP, key), bounds=bounds, boundsOptions={"padding": [12, 12]}, children=layers,
+        dl.Map(id=mid(MAP, key), bounds=bounds, children=layers,
+               boundsOptions={"paddingTopLeft": [LEGEND_PX, 12], "paddingBottomRight": [12, 12]},
                trackViewport=False,
                zoomSnap=0.25, zoomDelta=0.5, minZoom=6, maxZoom=19, attributionControl=bool(tile_url),
                scrollWheelZoom=True, className="cw-map__leaflet", style={"height": "100%", "width": "100%"}),

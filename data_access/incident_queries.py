@@ -92,6 +92,21 @@ def child_areas_ranked(*, engine: Engine, parent_code: str) -> pd.DataFrame:
     )
 
 
+def open_counts(*, engine: Engine, parent_code: str | None = None, area_code: str | None = None) -> pd.DataFrame:
+    """Open and overdue incidents of the children of ``parent_code`` (or of the one ``area_code``),
+    zeros included: the map's per-tick area colours (v_incident_open_areas, open incidents only)."""
+    if (parent_code is None) == (area_code is None):
+        raise ValueError("give exactly one of parent_code and area_code")
+    column, value = ("parent_code", parent_code) if parent_code is not None else ("area_code", area_code)
+    return _frame(
+        engine,
+        "SELECT a.area_code, a.level, COALESCE(x.open, 0) AS open, COALESCE(x.overdue, 0) AS overdue"
+        " FROM v_areas a LEFT JOIN v_incident_open_areas x ON x.area_code = a.area_code AND x.level = a.level"
+        f" WHERE a.{column} = :value ORDER BY a.sort_order, a.area_code",
+        {"value": value},
+    )
+
+
 # --- grid cells and points ---------------------------------------------------------------------
 
 def _scope_where(area: Area | None, alias: str) -> tuple[str, dict[str, object]]:
@@ -263,9 +278,13 @@ DEFAULT_SORT: tuple[tuple[str, str], ...] = (("priority", "desc"), ("overdue", "
 
 
 def _order_by(sort: Sequence[tuple[str, str]]) -> str:
-    parts = [f"{SORTABLE[col]} {'DESC' if str(way).lower() == 'desc' else 'ASC'}"
-             for col, way in (sort or DEFAULT_SORT) if col in SORTABLE]
-    return ", ".join([*(parts or [f"{SORTABLE[c]} {w.upper()}" for c, w in DEFAULT_SORT]), "o.incident_id ASC"])
+    chosen = [(col, way) for col, way in (sort or DEFAULT_SORT) if col in SORTABLE] or list(DEFAULT_SORT)
+    parts = []
+    for col, way in chosen:
+        expr = SORTABLE[col]
+        # NULLs last in both directions on both dialects (SQLite and PostgreSQL disagree by default).
+        parts.append(f"CASE WHEN {expr} IS NULL THEN 1 ELSE 0 END, {expr} {'DESC' if way == 'desc' else 'ASC'}")
+    return ", ".join([*parts, "o.incident_id ASC"])
 
 
 def sort_from_model(sort_model: object) -> tuple[tuple[str, str], ...]:

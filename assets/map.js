@@ -1,0 +1,213 @@
+// CityWall's incident map, browser side: styling, tooltips and popups for the dash-leaflet GeoJSON
+// layers (referenced from Python as {"variable": "citywallMap.<name>"}), fed by each layer's
+// `hideout` (counts per code, colour breaks, labels), plus the map's clientside callbacks.
+// dash-leaflet calls every function here with its usual arguments and the layer's context last.
+(function () {
+  "use strict";
+  const AREA_RAMP = ["#18243a", "#3a4a2c", "#7a6a16", "#c0651a", "#e8382d"];
+  const CELL_RAMP = ["#18243a", "#2f7dbf", "#d9a514", "#f0702a", "#ff3b3b"];
+  const PRIO = { 1: "#4ea8ff", 2: "#f5b700", 3: "#ff3b3b" };
+  const ALARM = "#ff3b3b";
+
+  function esc(text) {
+    return String(text == null ? "" : text).replace(/[&<>"']/g, function (c) {
+      return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c];
+    });
+  }
+  function hide(ctx) { return (ctx && ctx.hideout) || {}; }
+  function labels(ctx) { return hide(ctx).labels || {}; }
+  function fmt(template, n) { return String(template || "{n}").replace("{n}", n); }
+
+  // Class 0 = no open incident; classes 1..4 follow the breaks the server computed, the top class
+  // always being the reddest so that the legend reads the same whatever the number of breaks.
+  function areaClass(n, breaks) {
+    if (!n) { return 0; }
+    const shift = 3 - breaks.length;
+    for (let i = 0; i < breaks.length; i++) { if (n <= breaks[i]) { return i + 1 + shift; } }
+    return 4;
+  }
+  function cellClass(n, breaks) {
+    if (!n) { return 0; }
+    for (let i = 0; i < breaks.length; i++) { if (n <= breaks[i]) { return i + 1; } }
+    return breaks.length + 1;
+  }
+  function duration(ms, L) {
+    const min = Math.max(0, Math.floor(ms / 60000));
+    if (min < 120) { return fmt(L.dur_min, min); }
+    const h = Math.floor(min / 60);
+    if (h < 48) { return fmt(L.dur_h, h); }
+    return fmt(L.dur_d, Math.floor(h / 24));
+  }
+
+  const api = {
+    styleArea: function (feature, ctx) {
+      const h = hide(ctx);
+      const c = (h.counts || {})[feature.properties.code] || [0, 0];
+      const k = h.self ? 0 : areaClass(c[0], h.breaks || []);
+      return {
+        fillColor: AREA_RAMP[k], fillOpacity: h.self ? 0.5 : 0.62, color: h.self ? "#c8d3e6" : "#7f93b8",
+        weight: h.self ? 2 : 1.2, opacity: 0.9,
+        className: "cw-area cw-area-" + feature.properties.code,
+      };
+    },
+    hoverArea: function () { return { weight: 3, color: "#e8eef9" }; },
+    areaEach: function (feature, layer, ctx) {
+      const h = hide(ctx);
+      const L = h.labels || {};
+      const p = feature.properties;
+      const c = (h.counts || {})[p.code] || [0, 0];
+      const short = h.permanent && p.short;
+      const html = '<div class="cw-tip' + (short ? " cw-tip--short" : "") + '" data-code="' + esc(p.code) + '">' +
+        (short ? "" : "<b>" + esc(p.name) + "</b><br>" + esc(L.open) + " ") +
+        '<span class="cw-n-open">' + c[0] + "</span>" +
+        (c[1] ? (short ? "/" : " · " + esc(L.overdue) + " ") + '<span class="cw-n-overdue">' + c[1] + "</span>" : "") +
+        "</div>";
+      // The full name and counts also as the shape's native hover title (short labels omit the name).
+      layer.on("add", function () {
+        const el = layer.getElement && layer.getElement();
+        if (el && !el.querySelector("title")) {
+          const title = document.createElementNS("http://www.w3.org/2000/svg", "title");
+          title.textContent = p.name + " · " + (L.open || "") + " " + c[0] + (c[1] ? " · " + (L.overdue || "") + " " + c[1] : "");
+          el.appendChild(title);
+        }
+      });
+      layer.bindTooltip(html, {
+        permanent: !!h.permanent, direction: "center", opacity: 1,
+        className: h.permanent ? "cw-area-label" : "cw-tooltip",
+      });
+    },
+    cellFilter: function (feature, ctx) {
+      return !!(hide(ctx).counts || {})[feature.properties.code];
+    },
+    styleCell: function (feature, ctx) {
+      const h = hide(ctx);
+      const c = (h.counts || {})[feature.properties.code] || [0, 0, 0];
+      const hot = c[1] > 0 || c[2] >= 3;
+      return {
+        fillColor: CELL_RAMP[cellClass(c[0], h.breaks || [1, 3, 9])], fillOpacity: h.fill || 0.8,
+        color: hot ? ALARM : "#0b1220", weight: hot ? (h.hotWeight || 2) : 0.5, opacity: hot ? 0.9 : 0.6,
+        className: "cw-cell cw-cell-id-" + feature.properties.code + (hot ? " cw-cell--hot" : ""),
+      };
+    },
+    cellEach: function (feature, layer, ctx) {
+      const h = hide(ctx);
+      const L = h.labels || {};
+      const c = (h.counts || {})[feature.properties.code] || [0, 0, 0];
+      const html = '<div class="cw-tip" data-cell="' + esc(feature.properties.code) + '"><b>' + esc(L.map_cell) +
+        " " + esc(feature.properties.code) + "</b><br>" + esc(L.open) + ' <span class="cw-n-open">' + c[0] +
+        "</span> · " + esc(L.overdue) + ' <span class="cw-n-overdue">' + c[1] + "</span>" +
+        (c[2] >= 3 ? " · " + esc(L.map_urgent) : "") + "</div>";
+      layer.bindTooltip(html, { sticky: true, className: "cw-tooltip", opacity: 1 });
+    },
+    pointToLayer: function (feature, latlng) {
+      const p = feature.properties;
+      return L.circleMarker(latlng, {
+        radius: p.p >= 3 ? 8 : 6.5, fillColor: PRIO[p.p] || PRIO[1], fillOpacity: 0.95,
+        color: p.od ? "#ffffff" : "#0b1220", weight: p.od ? 2 : 1,
+        className: "cw-point cw-point-id-" + String(p.iid).replace(/[^A-Za-z0-9_-]/g, "_"),
+      });
+    },
+    pointEach: function (feature, layer, ctx) {
+      const p = feature.properties;
+      if (p.cluster) { return; }
+      const Lb = labels(ctx);
+      layer.bindPopup(function () {
+        const age = p.rep ? duration(Date.now() - p.rep, Lb) : "";
+        return '<div class="cw-popup" data-incident="' + esc(p.iid) + '">' +
+          '<div class="cw-popup__cat cw-prio-text-' + p.p + '">' + esc(p.cat) + "</div>" +
+          '<div class="cw-popup__title">' + esc(p.title) + "</div>" +
+          "<table>" +
+          "<tr><th>" + esc(Lb.list_address) + "</th><td>" + esc(p.addr) + "</td></tr>" +
+          "<tr><th>" + esc(Lb.list_status) + "</th><td>" + esc(p.st) + "</td></tr>" +
+          "<tr><th>" + esc(Lb.map_age) + "</th><td>" + esc(age) + "</td></tr>" +
+          "<tr><th>" + esc(Lb.map_deadline) + "</th><td>" + esc(p.due || Lb.map_no_deadline) +
+          (p.od ? ' <b class="cw-popup__overdue">' + esc(Lb.map_overdue_flag) + "</b>" : "") + "</td></tr>" +
+          "</table><div class=\"cw-popup__id\">" + esc(p.iid) + "</div></div>";
+      }, { className: "cw-popup-wrap", maxWidth: 360 });
+    },
+    clusterToLayer: function (feature, latlng) {
+      const n = feature.properties.point_count;
+      const size = n < 10 ? 30 : n < 100 ? 38 : 46;
+      const icon = L.divIcon({
+        html: "<div><span>" + esc(feature.properties.point_count_abbreviated) + "</span></div>",
+        className: "cw-cluster", iconSize: L.point(size, size),
+      });
+      return L.marker(latlng, { icon: icon });
+    },
+    highlightToLayer: function (feature, latlng) {
+      return L.circleMarker(latlng, {
+        radius: 16, fill: false, color: "#ffffff", weight: 3, className: "cw-highlight", interactive: false,
+      });
+    },
+  };
+  window.citywallMap = api;
+
+  // --- clientside callbacks -------------------------------------------------------------------
+  function noUpdate() { return window.dash_clientside.no_update; }
+  function triggeredValue() {
+    const ctx = window.dash_clientside.callback_context;
+    const trig = ctx && ctx.triggered && ctx.triggered[0];
+    return trig ? trig.value : null;
+  }
+  window.dash_clientside = Object.assign({}, window.dash_clientside, {
+    citywallMap: {
+      // A click on an area or a grid cell drills down: the feature carries its link.
+      navigate: function () {
+        const feature = triggeredValue();
+        const href = feature && feature.properties && feature.properties.href;
+        return href ? href : noUpdate();
+      },
+      // Cells that have open incidents now but whose shape the browser does not hold yet.
+      missingCells: function (hideout, data) {
+        const counts = (hideout && hideout.counts) || {};
+        const have = {};
+        ((data && data.features) || []).forEach(function (f) { have[f.properties.code] = true; });
+        const missing = Object.keys(counts).filter(function (code) { return !have[code]; });
+        return missing.length ? missing : noUpdate();
+      },
+      // The selected row of the list, drawn as a ring on the map, which flies to it.
+      highlight: function (rows, scope) {
+        const row = rows && rows[0];
+        const empty = { type: "FeatureCollection", features: [] };
+        if (!row || !row.incident_id) { return [empty, noUpdate(), ""]; }
+        const template = (scope && scope.selected_label) || "{id} {title}";
+        const text = template.replace("{id}", row.incident_id).replace("{title}", row.title || "");
+        if (row.lat == null || row.lon == null) { return [empty, noUpdate(), text]; }
+        const feature = { type: "Feature", geometry: { type: "Point", coordinates: [row.lon, row.lat] },
+                          properties: { iid: row.incident_id } };
+        return [{ type: "FeatureCollection", features: [feature] },
+                { center: [row.lat, row.lon], zoom: 16, transition: "flyTo" }, text];
+      },
+      // A click on an incident point selects its row in the list (when that row is loaded).
+      pointToRow: function (feature) {
+        const p = feature && feature.properties;
+        if (!p || p.cluster || !p.iid) { return noUpdate(); }
+        return { ids: [String(p.iid)] };
+      },
+      // External filters changed: forget the loaded blocks so the grid asks the server again,
+      // and keep the filters in the address bar (a shareable link) without a new history entry.
+      refilter: function (categories, statuses, priorities, overdue, search, scope, base) {
+        const gridId = scope && scope.grid_id;
+        if (gridId && window.dash_ag_grid && window.dash_ag_grid.getApiAsync) {
+          window.dash_ag_grid.getApiAsync(gridId).then(function (gridApi) {
+            if (gridApi && gridApi.purgeInfiniteCache) { gridApi.purgeInfiniteCache(); }
+          }).catch(function () { /* grid not mounted yet: its first request reads the filters anyway */ });
+        }
+        const params = new URLSearchParams(window.location.search);
+        const set = function (name, value) {
+          params.delete(name);
+          if (Array.isArray(value)) { value.forEach(function (v) { params.append(name, v); }); }
+          else if (value !== null && value !== undefined && value !== "" && value !== "any") { params.set(name, value); }
+        };
+        set("category", categories); set("status", statuses); set("priority", priorities);
+        set("overdue", overdue); set("q", search);
+        const query = params.toString();
+        const url = window.location.pathname + (query ? "?" + query : "");
+        if (url !== window.location.pathname + window.location.search) {
+          window.history.replaceState(window.history.state, "", url);
+        }
+        return (base || 0) + 1;
+      },
+    },
+  });
+})();
