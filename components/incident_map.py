@@ -321,7 +321,8 @@ def create_incident_map(*, key: str, area: Area, geometry: MapGeometry, update: 
     bounds = geometry.bounds or [[30.7, 120.9], [31.9, 122.0]]
     children: list[Any] = [
         dl.Map(id=mid(MAP, key), bounds=bounds, children=layers,
-               boundsOptions={"paddingTopLeft": [LEGEND_PX, 12], "paddingBottomRight": [12, 12]},
+               boundsOptions={"paddingTopLeft": [12 if "cw-map--wall" in class_name else LEGEND_PX, 12],
+                              "paddingBottomRight": [12, 12]},
                trackViewport=False,
                zoomSnap=0.25, zoomDelta=0.5, minZoom=6, maxZoom=19, attributionControl=bool(tile_url),
                scrollWheelZoom=True, className="cw-map__leaflet", style={"height": "100%", "width": "100%"}),

@@ -37,7 +37,7 @@ def create_nav(lang: str, query: dict[str, str]) -> html.Nav:
 
 
 def create_wall(*, area: Area, catalogue: pd.DataFrame, lang: str, timezone: str, refresh_s: float,
-                kiosk: dict, version: str, default_playlist: list[str]) -> html.Div:
+                kiosk: dict, version: str, default_playlist: list[str], incident_map: html.Div | None) -> html.Div:
     title = area.label(lang)
     kiosk_class = " wall--kiosk" if kiosk["kiosk"] else ""
     return html.Div(className="wall" + kiosk_class, children=[
@@ -46,7 +46,10 @@ def create_wall(*, area: Area, catalogue: pd.DataFrame, lang: str, timezone: str
         html.Section(id=ids.WALL_HEALTH, className="health"),
         html.Div(className="wall__body", children=[
             html.Main(create_vital_panels(catalogue, lang), id=ids.WALL_PANELS, className="wall__panels"),
-            html.Aside(id=ids.WALL_ALARMS, className="alarms"),
+            html.Div(className="wall__side", children=[
+                html.Div(incident_map, className="wall__map") if incident_map is not None else None,
+                html.Aside(id=ids.WALL_ALARMS, className="alarms"),
+            ]),
         ]),
         html.Footer(id=ids.WALL_STRIP, className="wall__strip"),
         dcc.Store(id=ids.WALL_SCOPE, data={"area_code": area.area_code, "level": area.level, "lang": lang}),

@@ -8,6 +8,7 @@ from dash import html
 from sqlalchemy.exc import SQLAlchemyError
 
 from components.i18n import pick_language, t
+from components.incident_map import build_map
 from components.wall import create_db_unavailable, create_unknown_scope, create_wall, parse_kiosk
 from data_access import queries
 from data_access.runtime import CityWallRuntime
@@ -20,6 +21,7 @@ MAX_CODE_LENGTH = 32
 def wall_layout(runtime: CityWallRuntime, *, scope: object, lang: object, kiosk: object, rotate: object,
                 playlist: object) -> html.Div:
     """Shared by this page and /wall/<code>."""
+    explicit_lang = isinstance(lang, str) and pick_language(lang, "") == lang
     lang = pick_language(lang, runtime.settings.lang)
     try:
         city = city_area(runtime=runtime)
@@ -35,10 +37,13 @@ def wall_layout(runtime: CityWallRuntime, *, scope: object, lang: object, kiosk:
             return html.Div(t("no_data", lang), className="not-found")
         catalogue = wall_catalogue(runtime=runtime)
         districts = queries.areas_at_level(engine=runtime.engine, level="district")
+        # The wall's map keeps the page's language in its drill-down links only when the URL set one.
+        incident_map = build_map(key="wall", area=area, lang=lang, lang_param=lang if explicit_lang else None,
+                                 runtime=runtime, class_name="cw-map--wall")
     except SQLAlchemyError as exc:
         log.warning("wall layout: database unavailable: %s", str(exc).splitlines()[0])
         return create_db_unavailable(lang)
     default_playlist = ["/"] + [f"/wall/{d.area_code}" for d in districts]
     return create_wall(area=area, catalogue=catalogue, lang=lang, timezone=runtime.settings.timezone,
                        refresh_s=runtime.settings.refresh_s, kiosk=parse_kiosk(kiosk, rotate, playlist),
-                       version=runtime.version, default_playlist=default_playlist)
+                       version=runtime.version, default_playlist=default_playlist, incident_map=incident_map)

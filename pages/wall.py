@@ -12,6 +12,7 @@ from components import ids
 from components.formatting import local_time
 from components.health import create_alarm_list, create_health, format_score, score_class
 from components.i18n import pick_language
+from components.incident_map import register_map_callbacks
 from components.kpi_tile import create_incident_strip
 from components.vital_panel import create_tile_body, spark_signature, spark_src, tile_class, tile_signature
 from data_access import queries
@@ -21,6 +22,7 @@ from pages._wall_layout import wall_layout
 
 dash.register_page(__name__, path="/", title="CityWall")
 log = logging.getLogger(__name__)
+register_map_callbacks()
 
 dash.clientside_callback(  # the "database unavailable" page reloads itself until the database is back
     "function (n) { if (n) { window.location.reload(); } return window.dash_clientside.no_update; }",
