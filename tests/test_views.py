@@ -158,3 +158,34 @@ def test_init_db_again_keeps_everything(engine: Engine) -> None:
     assert init_db(engine) is False  # nothing changed: views untouched
     assert _rows(engine, "SELECT COUNT(*) AS n FROM incidents")[0]["n"] == before == 9
     assert _rows(engine, "SELECT COUNT(*) AS n FROM readings")[0]["n"] == 10
+
+
+def test_v_incident_sources_per_channel(engine: Engine) -> None:
+    rows = {(r["area_code"], r["source"]): r for r in _rows(engine, "SELECT * FROM v_incident_sources")}
+    assert set(rows) == {("100000", "patrol"), ("100100", "patrol"), ("100200", "patrol")}  # city + districts
+    city = rows[("100000", "patrol")]
+    assert (city["open"], city["overdue"], city["reported_today"], city["closed_today"]) == (4, 2, 2, 2)
+    assert float(city["on_time_rate_30d"]) == pytest.approx(3 / 4)
+    assert queries.incident_channel(engine=engine, area_code="100000", source="hotline_12345") == {
+        "open": 0, "overdue": 0, "reported_today": 0, "closed_today": 0, "on_time_rate_30d": None}
+
+
+def test_v_vitals_recent_status_and_hourly(engine: Engine) -> None:
+    rows = _rows(engine, "SELECT minute, value, status FROM v_vitals_recent"
+                         " WHERE indicator_id = 'power_load' AND area_code = '100100' ORDER BY minute")
+    assert [(r["value"], r["status"]) for r in rows][-2:] == [(110.0, "warn"), (130.0, "alarm")]
+    assert rows[0]["status"] == "normal"  # 50 at T - 1 h
+    hourly = _rows(engine, "SELECT hour, value FROM v_vitals_hourly"
+                           " WHERE indicator_id = 'power_load' AND area_code = '100100' ORDER BY hour")
+    # The fixture's east power readings, grouped by hour here by hand.
+    readings = [(T - timedelta(seconds=30) - timedelta(days=1), 80), (M - timedelta(hours=25), 70),
+                (M - timedelta(seconds=110), 100), (M - timedelta(seconds=80), 120),
+                (T - timedelta(seconds=30), 130), (T - timedelta(hours=1), 50)]
+    expected: dict[pd.Timestamp, list[float]] = {}
+    for ts, value in readings:
+        expected.setdefault(pd.Timestamp(ts.replace(minute=0, second=0)), []).append(value)
+    assert {pd.Timestamp(r["hour"]): pytest.approx(r["value"]) for r in hourly} == {
+        hour: sum(values) / len(values) for hour, values in expected.items()}
+    last_normal = queries.last_normal_minute(engine=engine, series=[("power_load", "100100")])
+    hour_ago_minute = pd.Timestamp((T - timedelta(hours=1)).replace(second=0))
+    assert pd.Timestamp(last_normal[("power_load", "100100")]) == hour_ago_minute
