@@ -5,12 +5,15 @@ this module reads no file and opens no connection.
 """
 from __future__ import annotations
 
+import sys
+
 import dash
 from dash import html
 
 from components.status_bar import register_status_bar_callbacks
 from data_access.runtime import attach_runtime
-from data_access.settings import PROJECT_ROOT, Settings, load_settings
+from data_access.security import install_security
+from data_access.settings import PROJECT_ROOT, Settings, SettingsError, load_settings
 
 
 def create_app(settings: Settings | None = None) -> dash.Dash:
@@ -21,6 +24,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
     attach_runtime(app.server, settings)
+    install_security(app, settings)  # auth, scopes, payload checks, headers; refuses unsafe settings
     register_status_bar_callbacks(app)
     app.layout = html.Div(dash.page_container, className="shell")
     return app
@@ -29,7 +33,11 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
 def __getattr__(name: str) -> object:
     # gunicorn's "app:server" and tools asking for "app" build the app once, on demand.
     if name in ("app", "server"):
-        built = globals().setdefault("app", create_app())
+        try:
+            built = globals().setdefault("app", create_app())
+        except SettingsError as exc:  # e.g. auth on with the default secret key: one line, exit 2
+            print(f"citywall: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
         globals()["server"] = built.server
         return globals()[name]
     raise AttributeError(name)

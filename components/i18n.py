@@ -66,6 +66,11 @@ WALL_LABELS: dict[str, dict[str, str]] = {
     "not_found_body": {"zh": "这个地址没有页面。", "en": "There is no page at this address."},
     "unknown_area": {"zh": "未知区域代码：{code}", "en": "Unknown area code: {code}"},
     "back_to_city": {"zh": "返回全市", "en": "Back to the city"},
+    "panel_failed": {"zh": "事件数据读取失败，稍后自动重试", "en": "Incident figures unavailable; retrying"},
+    "access_denied_title": {"zh": "无权查看", "en": "Not allowed"},
+    "access_denied_body": {"zh": "您的账号无权查看这个页面或区域（{code}）。",
+                           "en": "Your account may not see this page or area ({code})."},
+    "access_denied_back": {"zh": "返回我的大屏", "en": "Back to my wall"},
 }
 
 # The one catalogue: every label file's entries merged (keys must not collide; a test checks).

@@ -32,6 +32,7 @@ from data_access import incident_queries as iq
 from data_access import queries
 from data_access.queries import Area
 from data_access.runtime import CityWallRuntime, current_runtime
+from data_access.security import require_scope
 
 log = logging.getLogger(__name__)
 
@@ -257,6 +258,7 @@ def load_update(*, engine: Engine, area: Area, lang: str, tz: ZoneInfo) -> MapUp
 
 def cached_update(runtime: CityWallRuntime, area: Area, lang: str) -> MapUpdate:
     """``load_update`` through the tick cache: N screens showing the same map cost one read per tick."""
+    require_scope(area.area_code)
     return runtime.cache.get_or_compute(
         f"map:{area.level}:{area.area_code}:{lang}",
         lambda: load_update(engine=runtime.engine, area=area, lang=lang, tz=runtime.settings.tz))
@@ -348,6 +350,7 @@ def build_map(*, key: str, area: Area, lang: str, lang_param: str | None, runtim
     """Read what the map needs and build it (raises SQLAlchemyError when the database is down)."""
     runtime = runtime or current_runtime()
     settings = runtime.settings
+    require_scope(area.area_code)
     geometry = runtime.cache.get_or_compute(
         f"mapgeo:{area.area_code}:{lang}:{lang_param}",
         lambda: load_geometry(engine=runtime.engine, area=area, lang=lang, lang_param=lang_param))
@@ -366,6 +369,7 @@ def _scope_area(scope: object) -> tuple[Area | None, str]:
     code = scope.get("area_code")
     if not iq.valid_code(code):
         return None, lang
+    require_scope(code)
     area = runtime.cache.get_or_compute(f"area:{code}", lambda: queries.area_by_code(engine=runtime.engine,
                                                                                     area_code=code))
     return area, lang
@@ -382,7 +386,7 @@ def refresh_map(_n: int | None, scope: dict | None, signature: str | None) -> tu
         log.warning("map refresh failed: %s", str(exc).splitlines()[0])
         lang = (scope or {}).get("lang") or "zh"
         return (no_update,) * 4 + (t("map_error", lang), no_update)
-    if update.signature == signature:
+    if update.signature == signature and not current_runtime().settings.naive:  # naive baseline: always resend
         return (no_update,) * 4 + ("", no_update)
     points = update.points if update.points is not None else no_update
     return (update.areas_hideout, update.cells_hideout, points,

@@ -24,6 +24,7 @@ from components.incident_map import HIGHLIGHT, MAP, POINTS, callbacks_pending, m
 from data_access import incident_queries as iq
 from data_access.queries import Area
 from data_access.runtime import current_runtime
+from data_access.security import require_scope
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +54,14 @@ def filter_from_query(query: Mapping[str, Any]) -> dict[str, Any]:
 
 def make_filter(scope: Mapping[str, Any] | None, categories: object, statuses: object, priorities: object,
                 overdue: object, search: object) -> iq.IncidentFilter:
-    scope = scope or {}
-    return iq.IncidentFilter.from_values(area_level=scope.get("level"), area_code=scope.get("area_code"),
+    """The list's filter; raises PermissionError when its area (None: the city) is outside the
+    user's scope, so a forged or malformed scope can never widen the list."""
+    scope = scope if isinstance(scope, Mapping) else {}
+    filt = iq.IncidentFilter.from_values(area_level=scope.get("level"), area_code=scope.get("area_code"),
                                          categories=categories, statuses=statuses, priorities=priorities,
                                          overdue=None if overdue in (None, "any") else overdue, search=search)
+    require_scope(filt.area_code if filt.area_level in ("district", "street") else None)
+    return filt
 
 
 def _local_text(value: object, tz: ZoneInfo, fmt: str = "%m-%d %H:%M") -> str:
@@ -193,8 +198,13 @@ def create_incident_table(*, key: str, area: Area | None, lang: str, categories:
 # --- callbacks ---------------------------------------------------------------------------------
 
 def _lang(scope: Mapping[str, Any] | None) -> str:
-    lang = (scope or {}).get("lang")
+    lang = scope.get("lang") if isinstance(scope, Mapping) else None
     return lang if lang in ("zh", "en") else current_runtime().settings.lang
+
+
+def _int(value: object, default: int) -> int:
+    """A row index from the grid's request; anything else (forged, odd) is the default."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**9 else default
 
 
 def get_rows(request: dict | None, categories: object, statuses: object, priorities: object, overdue: object,
@@ -206,8 +216,8 @@ def get_rows(request: dict | None, categories: object, statuses: object, priorit
     lang = _lang(scope)
     filt = make_filter(scope, categories, statuses, priorities, overdue, search)
     sort = iq.sort_from_model(request.get("sortModel"))
-    start = max(0, int(request.get("startRow") or 0))
-    end = max(start, int(request.get("endRow") or start + BLOCK_ROWS))
+    start = _int(request.get("startRow"), 0)
+    end = max(start, _int(request.get("endRow"), start + BLOCK_ROWS))
     try:
         total = runtime.cache.get_or_compute(f"list-count:{filt!r}",
                                              lambda: iq.count_incidents(engine=runtime.engine, filt=filt))
@@ -227,13 +237,13 @@ def export_csv(n_clicks: int | None, categories: object, statuses: object, prior
         return no_update, no_update
     runtime = current_runtime()
     filt = make_filter(scope, categories, statuses, priorities, overdue, search)
-    sort = iq.sort_from_model((request or {}).get("sortModel"))
+    sort = iq.sort_from_model(request.get("sortModel") if isinstance(request, dict) else None)
     try:
         text = csv_text(iq.iter_incidents(engine=runtime.engine, filt=filt, sort=sort), tz=runtime.settings.tz)
     except SQLAlchemyError as exc:
         log.warning("incident export failed: %s", str(exc).splitlines()[0])
         return no_update, t("list_error", _lang(scope))
-    code = (scope or {}).get("area_code") or "city"
+    code = filt.area_code or "city"
     return dcc.send_string(text, f"citywall-incidents-{code}.csv", type="text/csv"), ""
 
 

@@ -26,6 +26,7 @@ from data_access import queries
 from data_access.db import utc_now
 from data_access.queries import Area, IncidentCounts
 from data_access.runtime import CityWallRuntime, current_runtime
+from data_access.security import require_scope
 from data_access.settings import LANGUAGES
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,10 @@ class PanelData:
 
 
 def load_panels(*, runtime: CityWallRuntime, area: Area) -> PanelData:
-    """Everything the panels of one area show, read once per tick for every screen."""
+    """Everything the panels of one area show, read once per tick for every screen (after the
+    scope check: a user scoped elsewhere gets PermissionError, never the cached panels)."""
+    require_scope(area.area_code)
+
     def compute() -> PanelData:
         engine = runtime.engine
         if iq.LEVEL_CHILD.get(area.level):

@@ -9,8 +9,23 @@ from dash import dcc, html
 
 from components import ids
 from components.i18n import t
+from components.incident_map import mid
+from components.level_panels import (
+    CATS,
+    FUNNEL,
+    KPIS,
+    PERROR,
+    VITALS,
+    VITALS_BOX,
+    PanelData,
+    create_categories,
+    create_funnel,
+    create_ranking,
+    ranking_rows,
+)
 from components.status_bar import create_status_bar
 from components.vital_panel import create_vital_panels
+from data_access import incident_queries as iq
 from data_access.queries import Area
 
 ROTATE_RANGE_S = (10, 3600)
@@ -36,21 +51,63 @@ def create_nav(lang: str, query: dict[str, str]) -> html.Nav:
     ])
 
 
+def create_incident_body(*, key: str, area: Area, panels: PanelData, lang: str, lang_param: str | None,
+                         incident_map: html.Div | None) -> html.Div:
+    """The wall of a city without vital signs (only incidents imported, say): a large map beside
+    the child areas ranked worst first, open incidents by category and the closed-loop funnel.
+    These panels refresh through the level pages' MATCH callback on the map's own tick."""
+    child = iq.LEVEL_CHILD.get(area.level)
+    hidden = {"display": "none"}
+    return html.Div(className="wall__incidents", children=[
+        html.Div(incident_map, className="wall__map wall__map--large"),
+        html.Div(className="wall__incident-side", children=[
+            html.Section(className="cw-panel cw-panel--rank", children=[
+                html.H2(t(f"lvl_children_{child or 'cell'}", lang), className="cw-panel__title"),
+                html.Div(create_ranking(key=key, rows=ranking_rows(panels.children, lang=lang, lang_param=lang_param),
+                                        lang=lang), className="cw-panel__grid"),
+            ]),
+            html.Section(className="cw-panel", children=[
+                html.H2(t("lvl_categories", lang), className="cw-panel__title"),
+                html.Div(create_categories(panels.categories, lang), id=mid(CATS, key), className="cw-bars"),
+            ]),
+            html.Section(className="cw-panel", children=[
+                html.H2(t("lvl_funnel", lang), className="cw-panel__title"),
+                html.Div(create_funnel(panels.funnel, panels.counts, lang), id=mid(FUNNEL, key),
+                         className="cw-bars cw-funnel"),
+            ]),
+        ]),
+        # Targets of the shared panel callback that this wall shows elsewhere (the strip) or not at all.
+        html.Div(id=mid(KPIS, key), style=hidden),
+        html.Div(id=mid(PERROR, key), className="cw-page__error"),
+        html.Div(html.Div(id=mid(VITALS, key)), id=mid(VITALS_BOX, key), style=hidden),
+    ])
+
+
 def create_wall(*, area: Area, catalogue: pd.DataFrame, lang: str, timezone: str, refresh_s: float,
-                kiosk: dict, version: str, default_playlist: list[str], incident_map: html.Div | None) -> html.Div:
+                kiosk: dict, version: str, default_playlist: list[str], incident_map: html.Div | None,
+                incident_body: html.Div | None = None) -> html.Div:
+    """The wall; ``incident_body`` replaces the vital-sign panels when the city has no indicators."""
     title = area.label(lang)
     kiosk_class = " wall--kiosk" if kiosk["kiosk"] else ""
-    return html.Div(className="wall" + kiosk_class, children=[
-        create_status_bar(title=title, subtitle=t("app_title", lang), lang=lang, timezone=timezone,
-                          refresh_s=refresh_s, nav=None if kiosk["kiosk"] else create_nav(lang, {"lang": lang})),
-        html.Section(id=ids.WALL_HEALTH, className="health"),
-        html.Div(className="wall__body", children=[
+    if incident_body is not None:
+        kiosk_class += " wall--incidents-only"
+        body = html.Div(className="wall__body", children=[
+            html.Main(incident_body, id=ids.WALL_PANELS, className="wall__panels"),
+            html.Aside(id=ids.WALL_ALARMS, className="alarms", style={"display": "none"}),
+        ])
+    else:
+        body = html.Div(className="wall__body", children=[
             html.Main(create_vital_panels(catalogue, lang), id=ids.WALL_PANELS, className="wall__panels"),
             html.Div(className="wall__side", children=[
                 html.Div(incident_map, className="wall__map") if incident_map is not None else None,
                 html.Aside(id=ids.WALL_ALARMS, className="alarms"),
             ]),
-        ]),
+        ])
+    return html.Div(className="wall" + kiosk_class, children=[
+        create_status_bar(title=title, subtitle=t("app_title", lang), lang=lang, timezone=timezone,
+                          refresh_s=refresh_s, nav=None if kiosk["kiosk"] else create_nav(lang, {"lang": lang})),
+        html.Section(id=ids.WALL_HEALTH, className="health"),
+        body,
         html.Footer(id=ids.WALL_STRIP, className="wall__strip"),
         dcc.Store(id=ids.WALL_SCOPE, data={"area_code": area.area_code, "level": area.level, "lang": lang}),
         dcc.Store(id=ids.TILE_SIGNATURES, data={}),

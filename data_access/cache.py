@@ -2,15 +2,24 @@
 
 Keys carry the tick number (``floor(now / refresh_s)``), so every screen asking within the same
 window shares one result. In-process (flask-caching SimpleCache) by default; Redis, shared by
-every worker and host, when CITYWALL_REDIS_URL is set.
+every worker and host, when CITYWALL_REDIS_URL is set (values are pickled: snapshots are plain
+dataclasses and DataFrames).
+
+Stampede protection: the first request of a window computes, the others wait for its result.
+In one process a ``threading.Lock`` per key does it; across workers and hosts (Redis) a short
+``SET NX PX`` lock does it: the holder computes and stores, the others poll the cache every few
+milliseconds and compute themselves only when the holder has not stored anything in time
+(it died, or the database is slow beyond the lock's expiry).
 """
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
+import uuid
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from flask import Flask
 from flask_caching import Cache
@@ -18,6 +27,9 @@ from flask_caching import Cache
 from data_access.settings import Settings
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+LOCK_POLL_S = 0.01
 
 
 class TickCache:
@@ -25,6 +37,8 @@ class TickCache:
         self.refresh_s = settings.refresh_s
         self.enabled = not settings.naive
         timeout = max(2, math.ceil(settings.refresh_s * 3))
+        # A holder that has not stored its value after this long is presumed gone.
+        self.lock_ms = int(max(2.0, settings.refresh_s) * 1000)
         if settings.redis_url:
             config = {"CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": settings.redis_url,
                       "CACHE_KEY_PREFIX": "citywall:", "CACHE_DEFAULT_TIMEOUT": timeout}
@@ -35,6 +49,9 @@ class TickCache:
         # one reads the database wait for its result instead of all reading it too.
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
+        backend = self._cache.cache
+        self._redis: Any = getattr(backend, "_write_client", None) if settings.redis_url else None
+        self._prefix = getattr(backend, "key_prefix", "")
 
     def tick(self, now: float | None = None) -> int:
         return int((time.time() if now is None else now) // self.refresh_s)
@@ -53,6 +70,36 @@ class TickCache:
             hit = self._cache.get(full_key)
             if hit is not None:
                 return hit
+            if self._redis is not None:
+                return self._shared_compute(full_key, compute)
             value = compute()
             self._cache.set(full_key, value)
             return value
+
+    def _shared_compute(self, full_key: str, compute: Callable[[], T]) -> T:
+        """Across processes: one holder of a short Redis lock computes; the others wait for it."""
+        lock_key = f"{self._prefix}lock:{full_key}"
+        token = uuid.uuid4().hex
+        try:
+            acquired = bool(self._redis.set(lock_key, token, nx=True, px=self.lock_ms))
+        except Exception as exc:  # Redis trouble must not take the wall down: compute locally
+            log.warning("tick cache lock unavailable: %s", exc)
+            acquired = True
+        if not acquired:
+            deadline = time.monotonic() + self.lock_ms / 1000
+            while time.monotonic() < deadline:
+                time.sleep(LOCK_POLL_S)
+                hit = self._cache.get(full_key)
+                if hit is not None:
+                    return hit
+        try:
+            value = compute()
+            self._cache.set(full_key, value)
+            return value
+        finally:
+            if acquired:
+                try:  # release only our own lock (it may have expired and been taken by another)
+                    if self._redis.get(lock_key) == token.encode():
+                        self._redis.delete(lock_key)
+                except Exception:  # noqa: BLE001 - the lock expires by itself
+                    pass

@@ -42,9 +42,15 @@ def sqlite_day_start_utc(tz_name: str) -> str:
     return midnight.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def make_engine(url: str, *, pool_size: int = 5) -> Engine:
+def make_engine(url: str, *, pool_size: int = 5, statement_timeout_s: float | None = None,
+                read_only: bool = False) -> Engine:
     """An engine tuned for CityWall: pre-ping (survives database restarts), SQLite in WAL mode
-    with a busy timeout so the feeder's writes never block the wall's reads for long."""
+    with a busy timeout so the feeder's writes never block the wall's reads for long.
+
+    ``statement_timeout_s`` bounds every statement (PostgreSQL ``statement_timeout``; SQLite: a
+    progress handler that interrupts a statement running longer); ``read_only`` makes every
+    session read-only (PostgreSQL ``default_transaction_read_only``, SQLite ``query_only``).
+    The app's engine sets both (``engine_from_settings``); the feeder and importers set neither."""
     parsed = sa.make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
@@ -65,14 +71,64 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
             cur.execute("PRAGMA synchronous=NORMAL")
+            if read_only:
+                cur.execute("PRAGMA query_only=ON")
             cur.close()
 
+        if statement_timeout_s:
+            _sqlite_statement_guard(engine, statement_timeout_s)
         return engine
-    return sa.create_engine(parsed, pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size)
+    engine = sa.create_engine(parsed, pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size)
+    if statement_timeout_s or read_only:
+        @sa.event.listens_for(engine, "connect")
+        def _on_pg_connect(dbapi_conn: object, _record: object) -> None:
+            # Session settings outside any transaction, so a pool reset (rollback) keeps them.
+            autocommit = dbapi_conn.autocommit
+            dbapi_conn.autocommit = True
+            with dbapi_conn.cursor() as cur:
+                if statement_timeout_s:
+                    cur.execute(f"SET statement_timeout = {max(1, int(statement_timeout_s * 1000))}")
+                if read_only:
+                    cur.execute("SET default_transaction_read_only = on")
+            dbapi_conn.autocommit = autocommit
+    return engine
+
+
+SQLITE_GUARD_STEPS = 20_000  # VM instructions between two looks at the clock (~1 ms of work)
+
+
+def _sqlite_statement_guard(engine: Engine, timeout_s: float) -> None:
+    """Interrupt any SQLite statement (and the fetching of its rows) running longer than
+    ``timeout_s``: it fails with ``OperationalError: interrupted`` instead of holding a worker."""
+    import time as _time
+
+    @sa.event.listens_for(engine, "connect")
+    def _install(dbapi_conn: sqlite3.Connection, record: object) -> None:
+        state = {"deadline": None}
+        record.info["cw_guard"] = state
+
+        def handler() -> int:
+            deadline = state["deadline"]
+            return 1 if deadline is not None and _time.monotonic() > deadline else 0
+
+        dbapi_conn.set_progress_handler(handler, SQLITE_GUARD_STEPS)
+
+    @sa.event.listens_for(engine, "before_cursor_execute")
+    def _arm(conn: sa.Connection, *_args: object) -> None:
+        state = conn.connection.info.get("cw_guard")
+        if state is not None:
+            state["deadline"] = _time.monotonic() + timeout_s
+
+    @sa.event.listens_for(engine, "checkin")
+    def _disarm(_dbapi_conn: object, record: object) -> None:
+        state = record.info.get("cw_guard") if record is not None else None
+        if state is not None:
+            state["deadline"] = None
 
 
 def engine_from_settings(settings: Settings) -> Engine:
-    return make_engine(settings.database_url)
+    """The app's engine: read-only sessions, every statement bounded by the statement timeout."""
+    return make_engine(settings.database_url, statement_timeout_s=settings.statement_timeout_s, read_only=True)
 
 
 def check_database(engine: Engine) -> None:

@@ -220,7 +220,7 @@ class IncidentFilter:
         prios = tuple(sorted({int(p) for p in strings(priorities) if p.isdigit() and int(p) in PRIORITIES}))
         flag = {"1": True, "true": True, "yes": True, True: True,
                 "0": False, "false": False, "no": False, False: False}.get(
-            overdue.lower() if isinstance(overdue, str) else overdue)
+            overdue.lower() if isinstance(overdue, str) else overdue if isinstance(overdue, bool) else None)
         text = search.strip()[:100] if isinstance(search, str) else ""
         return cls(area_level=level, area_code=code, categories=strings(categories),
                    statuses=tuple(s for s in strings(statuses) if s in OPEN_STATUSES), priorities=prios,

@@ -6,6 +6,7 @@ so importing this module is free and tests can build settings from a plain dict.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PACK = PROJECT_ROOT / "feeder" / "packs" / "shanghai"
 LANGUAGES = ("zh", "en")
+AUTH_MODES = ("off", "basic", "header")
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+_FRAME_ANCESTORS = re.compile(r"^[A-Za-z0-9'*:/._ -]{1,500}$")
 
 
 class SettingsError(ValueError):
@@ -38,6 +42,13 @@ class Settings:
     port: int = 8050
     debug: bool = False
     naive: bool = False
+    # Security and reliability (docs/security.md, docs/reliability.md).
+    auth: str = "off"  # off | basic | header
+    users_file: Path = field(default_factory=lambda: PROJECT_ROOT / "var" / "users.json")
+    secret_key: str = ""
+    auth_header: str = "X-Forwarded-User"
+    statement_timeout_s: float = 15.0  # 0: no limit
+    frame_ancestors: str = "'self'"
 
     @property
     def tz(self) -> ZoneInfo:
@@ -100,4 +111,23 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     for key, minimum in (("FEEDER_SEED", 0), ("FEEDER_SCALE", 1), ("BACKFILL_DAYS", 0), ("PORT", 1)):
         if (raw := get(key)):
             values[key.lower()] = int(_number(raw, f"CITYWALL_{key}", int, minimum))
+    if (raw := get("AUTH")):
+        if raw.strip().lower() not in AUTH_MODES:
+            raise SettingsError(f"CITYWALL_AUTH={raw!r}: expected one of {', '.join(AUTH_MODES)}")
+        values["auth"] = raw.strip().lower()
+    if (raw := get("USERS_FILE")):
+        values["users_file"] = Path(raw.strip()).expanduser()
+    if (raw := get("SECRET_KEY")) is not None:
+        values["secret_key"] = raw.strip()
+    if (raw := get("AUTH_HEADER")):
+        if not _HEADER_NAME.match(raw.strip()):
+            raise SettingsError(f"CITYWALL_AUTH_HEADER={raw!r}: not an HTTP header name")
+        values["auth_header"] = raw.strip()
+    if (raw := get("STATEMENT_TIMEOUT_S")):
+        values["statement_timeout_s"] = float(_number(raw, "CITYWALL_STATEMENT_TIMEOUT_S", float, 0))
+    if (raw := get("FRAME_ANCESTORS")):
+        if not _FRAME_ANCESTORS.match(raw.strip()):
+            raise SettingsError(f"CITYWALL_FRAME_ANCESTORS={raw!r}: expected CSP sources such as "
+                                "'self', 'none' or https://controller.example.org, separated by spaces")
+        values["frame_ancestors"] = raw.strip()
     return Settings(**values)

@@ -2,14 +2,22 @@
 same scope cost one set of queries per tick."""
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 import pandas as pd
+from sqlalchemy.exc import SQLAlchemyError
 
 from data_access import queries
 from data_access.db import utc_now
 from data_access.runtime import CityWallRuntime
+from data_access.security import require_scope
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 HOTLINE_SOURCE = "hotline_12345"
 TREND_MINUTES = 60
@@ -43,6 +51,9 @@ class WallSnapshot:
     hotline: dict[str, float | int | None]
     newest_reading: datetime | None  # naive UTC
     read_at: datetime
+    # Panels whose read failed this tick ("trends", "alarms", "strip"): they show their own error
+    # state while the others update. The vitals read failing fails the whole snapshot.
+    failed: frozenset[str] = frozenset()
 
 
 def _complete_minutes(now: datetime) -> pd.DatetimeIndex:
@@ -78,6 +89,16 @@ def _sparks(trends: pd.DataFrame, now: datetime) -> dict[str, list[float | None]
 
 def read_wall(*, engine, area: queries.Area, now: datetime) -> WallSnapshot:
     """All queries of one wall scope, uncached (the benchmark's naive baseline calls this directly)."""
+    failed: set[str] = set()
+
+    def panel(name: str, read: Callable[[], T], fallback: T) -> T:
+        try:
+            return read()
+        except SQLAlchemyError as exc:  # a slow or broken view: this panel fails, the others go on
+            log.warning("wall %s: %s read failed: %s", area.area_code, name, str(exc).splitlines()[0])
+            failed.add(name)
+            return fallback
+
     chain = queries.area_chain(engine=engine, area_code=area.area_code)
     vitals = queries.vitals_for_scope(engine=engine, chain=chain, now=now)
     if not vitals.empty:
@@ -85,11 +106,13 @@ def read_wall(*, engine, area: queries.Area, now: datetime) -> WallSnapshot:
         level_of = {a.area_code: a.level for a in chain}
         vitals["source_level"] = vitals["source_area"].map(level_of)
     series = list(zip(vitals.get("indicator_id", []), vitals.get("source_area", []), strict=True))
-    trends = queries.vitals_trends(engine=engine, series=series, since=now - timedelta(minutes=TREND_MINUTES))
+    trends = panel("trends", lambda: queries.vitals_trends(engine=engine, series=series,
+                                                           since=now - timedelta(minutes=TREND_MINUTES)),
+                   pd.DataFrame(columns=["indicator_id", "area_code", "minute", "value", "status"]))
     bad = vitals[vitals["status"].isin(["warn", "alarm"]) & ~vitals["stale"].astype(bool)] if not vitals.empty \
         else vitals
-    since = queries.last_normal_minute(engine=engine, series=list(zip(bad.get("indicator_id", []),
-                                                                        bad.get("source_area", []), strict=True)))
+    since = panel("alarms", lambda: queries.last_normal_minute(
+        engine=engine, series=list(zip(bad.get("indicator_id", []), bad.get("source_area", []), strict=True))), {})
     alarms = [
         Alarm(indicator_id=r.indicator_id, area_code=r.source_area, status=r.status,
               value=None if pd.isna(r.value) else float(r.value),
@@ -106,15 +129,19 @@ def read_wall(*, engine, area: queries.Area, now: datetime) -> WallSnapshot:
         sparks=_sparks(trends, now),
         health=_health(vitals, trends, now),
         alarms=alarms,
-        counts=queries.incident_counts(engine=engine, area_code=area.area_code),
-        hotline=queries.incident_channel(engine=engine, area_code=area.area_code, source=HOTLINE_SOURCE),
+        counts=panel("strip", lambda: queries.incident_counts(engine=engine, area_code=area.area_code), None),
+        hotline=panel("strip", lambda: queries.incident_channel(engine=engine, area_code=area.area_code,
+                                                                source=HOTLINE_SOURCE), {}),
         newest_reading=None if newest is None or pd.isna(newest) else newest.to_pydatetime(),
         read_at=now,
+        failed=frozenset(failed),
     )
 
 
 def wall_snapshot(*, runtime: CityWallRuntime, area: queries.Area) -> WallSnapshot:
-    """The wall of one scope, read once per tick for every screen showing it."""
+    """The wall of one scope, read once per tick for every screen showing it (after the scope check:
+    a user scoped elsewhere gets PermissionError, never the cached snapshot)."""
+    require_scope(area.area_code)
     return runtime.cache.get_or_compute(f"wall:{area.area_code}",
                                         lambda: read_wall(engine=runtime.engine, area=area, now=utc_now()))
 

@@ -9,7 +9,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from components.i18n import pick_language, t
 from components.incident_map import build_map
-from components.wall import create_db_unavailable, create_unknown_scope, create_wall, parse_kiosk
+from components.level_panels import load_panels
+from components.wall import create_db_unavailable, create_incident_body, create_unknown_scope, create_wall, parse_kiosk
 from data_access import queries
 from data_access.runtime import CityWallRuntime
 from data_access.snapshots import city_area, wall_catalogue
@@ -38,12 +39,18 @@ def wall_layout(runtime: CityWallRuntime, *, scope: object, lang: object, kiosk:
         catalogue = wall_catalogue(runtime=runtime)
         districts = queries.areas_at_level(engine=runtime.engine, level="district")
         # The wall's map keeps the page's language in its drill-down links only when the URL set one.
-        incident_map = build_map(key="wall", area=area, lang=lang, lang_param=lang if explicit_lang else None,
-                                 runtime=runtime, class_name="cw-map--wall")
+        lang_param = lang if explicit_lang else None
+        incident_map = build_map(key="wall", area=area, lang=lang, lang_param=lang_param, runtime=runtime,
+                                 class_name="cw-map--wall")
+        # A city without vital signs (incidents only) gets an incident wall instead of empty panels.
+        incident_body = None if not catalogue.empty else create_incident_body(
+            key="wall", area=area, panels=load_panels(runtime=runtime, area=area), lang=lang, lang_param=lang_param,
+            incident_map=incident_map)
     except SQLAlchemyError as exc:
         log.warning("wall layout: database unavailable: %s", str(exc).splitlines()[0])
         return create_db_unavailable(lang)
     default_playlist = ["/"] + [f"/wall/{d.area_code}" for d in districts]
     return create_wall(area=area, catalogue=catalogue, lang=lang, timezone=runtime.settings.timezone,
                        refresh_s=runtime.settings.refresh_s, kiosk=parse_kiosk(kiosk, rotate, playlist),
-                       version=runtime.version, default_playlist=default_playlist, incident_map=incident_map)
+                       version=runtime.version, default_playlist=default_playlist, incident_map=incident_map,
+                       incident_body=incident_body)

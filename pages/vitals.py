@@ -19,6 +19,7 @@ from components.wall import create_nav
 from data_access import queries
 from data_access.db import utc_now
 from data_access.runtime import current_runtime
+from data_access.security import require_scope
 from data_access.snapshots import city_area
 
 dash.register_page(__name__, path="/vitals", title="CityWall · vitals")
@@ -71,6 +72,7 @@ def layout(indicator: str | None = None, range: str | None = None, area: str | N
         row = catalogue.set_index("indicator_id").loc[selected].copy()
         row["indicator_id"] = selected
         span, resolution = RANGES[range_key]
+        require_scope(area_code, ancestors=True)  # the city's and the own area's vital signs only
         try:
             history = queries.vitals_history(engine=runtime.engine, indicator_id=selected, area_code=area_code,
                                              since=utc_now() - span, resolution=resolution)
@@ -120,14 +122,23 @@ def layout(indicator: str | None = None, range: str | None = None, area: str | N
 )
 def filter_indicators(search: str | None, state: dict | None) -> list:
     runtime = current_runtime()
-    state = state or {}
+    state = _state(state)
     lang = pick_language(state.get("lang"), runtime.settings.lang)
     try:
         catalogue = queries.indicator_catalogue(engine=runtime.engine)
     except SQLAlchemyError:
         return [html.Div(t("query_failed", lang), className="vx-empty")]
-    return _indicator_links(catalogue, lang, selected=state.get("selected"), search=str(search or "")[:100],
-                            range_key=state.get("range") or "24h")
+    return _indicator_links(catalogue, lang, selected=state.get("selected"),
+                            search=search[:100] if isinstance(search, str) else "", range_key=state["range"])
+
+
+def _state(state: object) -> dict:
+    """The page's store as sent back by the browser; odd (forged) values fall back to defaults."""
+    state = state if isinstance(state, dict) else {}
+    selected = state.get("selected")
+    return {"lang": state.get("lang") if isinstance(state.get("lang"), str) else None,
+            "selected": selected if isinstance(selected, str) and len(selected) <= 64 else None,
+            "range": state.get("range") if state.get("range") in RANGES else "24h"}
 
 
 @dash.callback(
@@ -137,5 +148,6 @@ def filter_indicators(search: str | None, state: dict | None) -> list:
     prevent_initial_call=True,
 )
 def choose_area(area_code: str | None, state: dict | None) -> str:
-    state = state or {}
-    return _href(state.get("lang") or "zh", indicator=state.get("selected"), range=state.get("range"), area=area_code)
+    state = _state(state)
+    return _href(pick_language(state["lang"], "zh"), indicator=state["selected"], range=state["range"],
+                 area=area_code if isinstance(area_code, str) and len(area_code) <= 64 else None)

@@ -11,9 +11,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from components import ids
 from components.formatting import local_time
 from components.health import create_alarm_list, create_health, format_score, score_class
-from components.i18n import pick_language
+from components.i18n import pick_language, t
 from components.incident_map import register_map_callbacks
 from components.kpi_tile import create_incident_strip
+from components.level_panels import register_panel_callbacks
 from components.vital_panel import create_tile_body, spark_signature, spark_src, tile_class, tile_signature
 from data_access import queries
 from data_access.runtime import current_runtime
@@ -23,6 +24,7 @@ from pages._wall_layout import wall_layout
 dash.register_page(__name__, path="/", title="CityWall")
 log = logging.getLogger(__name__)
 register_map_callbacks()
+register_panel_callbacks()  # the incident wall of a city without vital signs reuses the level panels
 
 dash.clientside_callback(  # the "database unavailable" page reloads itself until the database is back
     "function (n) { if (n) { window.location.reload(); } return window.dash_clientside.no_update; }",
@@ -63,9 +65,9 @@ def refresh_wall(n_intervals: int | None, scope: dict | None, sent: dict | None)
     outputs = dash.ctx.outputs_list
     tile_ids = [o["id"]["id"] for o in outputs[0]]
     dim_ids = [o["id"]["id"] for o in outputs[3]]
-    scope = scope or {}
+    scope = scope if isinstance(scope, dict) else {}
     lang = pick_language(scope.get("lang"), runtime.settings.lang)
-    sent = {} if runtime.settings.naive else dict(sent or {})
+    sent = {} if runtime.settings.naive or not isinstance(sent, dict) else dict(sent)
     try:
         area = queries.Area(area_code=str(scope["area_code"]), level=str(scope.get("level", "city")),
                             parent_code=None, name="", name_en=None, center_lat=None, center_lon=None)
@@ -100,18 +102,30 @@ def refresh_wall(n_intervals: int | None, scope: dict | None, sent: dict | None)
             bodies.append(no_update)
             classes.append(no_update)
         spark = snap.sparks.get(indicator_id, [])
+        if "trends" in snap.failed:  # keep the last sparkline; send it again once the read works
+            signatures["~" + indicator_id] = "failed"
+            sparks.append(no_update)
+            continue
         spark_changed = changed("~" + indicator_id, spark_signature(spark, status, stale))
         sparks.append(spark_src(spark, status, stale) if spark_changed else no_update)
 
     health = snap.health
     dim_text = [format_score(health.by_dimension.get(d)) for d in dim_ids]
     dim_class = [score_class(health.by_dimension.get(d)) + " panel__score" for d in dim_ids]
-    health_out = create_health(health, lang) if changed("_health", repr(health)) else no_update
+    if "trends" in snap.failed:  # the score's trend needs the failed read: keep the panel as it is
+        signatures["_health"] = "failed"
+        health_out = no_update
+    else:
+        health_out = create_health(health, lang) if changed("_health", repr(health)) else no_update
     alarm_key = repr((snap.alarms, snap.read_at.replace(second=0)))
     alarm_out = create_alarm_list(snap.alarms, catalogue, lang, now=snap.read_at) if changed("_alarms", alarm_key) \
         else no_update
-    strip_changed = changed("_strip", repr((snap.counts, snap.hotline)))
-    strip_out = create_incident_strip(snap.counts, snap.hotline, lang) if strip_changed else no_update
+    if "strip" in snap.failed:  # the incident strip's own error state; the tiles above keep updating
+        strip_out = [html.Div(t("panel_failed", lang), className="kpi kpi--none panel-error")] \
+            if changed("_strip", "failed") else no_update
+    else:
+        strip_changed = changed("_strip", repr((snap.counts, snap.hotline)))
+        strip_out = create_incident_strip(snap.counts, snap.hotline, lang) if strip_changed else no_update
     as_of = local_time(snap.newest_reading, runtime.settings.tz) if snap.newest_reading else None
     status = {"ok": True, "as_of": as_of, "tick": n_intervals, "version": runtime.version}
     return bodies, classes, sparks, dim_text, dim_class, health_out, alarm_out, strip_out, status, signatures

@@ -142,5 +142,6 @@ def test_drill_down_breadcrumb_history_counts_and_not_found(dash_duo: DashCompos
     dash_duo.wait_for_element(f"path.cw-area-{HUANGPU}", timeout=15)
     assert CITY in dash_duo.find_element(".cw-map").get_attribute("data-code")
 
-    assert dash_duo.get_logs() == []
+    # The bad addresses answer 404 (docs/security.md); Chromium logs those, nothing else may be logged.
+    assert [e for e in dash_duo.get_logs() if "status of 404" not in e["message"]] == []
     engine.dispose()

@@ -1,0 +1,34 @@
+"""gunicorn settings the benchmark starts the app with (``gunicorn -c bench/gunicorn_conf.py app:server``).
+
+The statement counter is the benchmark's, not the app's: when CITYWALL_BENCH_COUNTER names a Redis
+key, every worker adds one to it per SQL statement its engines send (a SQLAlchemy
+``before_cursor_execute`` listener on the Engine class: every engine of the worker, pre-ping
+excluded). One counter shared by all workers is what "queries per tick" needs with several
+processes. Without the variable this file only sets gunicorn defaults.
+"""
+from __future__ import annotations
+
+import os
+
+worker_class = "gthread"
+threads = int(os.environ.get("CITYWALL_BENCH_THREADS", "8"))
+timeout = 60
+graceful_timeout = 5
+accesslog = None
+loglevel = "warning"
+
+
+def post_worker_init(worker: object) -> None:
+    key = os.environ.get("CITYWALL_BENCH_COUNTER")
+    if not key:
+        return
+    import redis
+    import sqlalchemy as sa
+    from sqlalchemy.engine import Engine
+
+    client = redis.Redis.from_url(os.environ.get("CITYWALL_BENCH_COUNTER_REDIS", "redis://127.0.0.1:6379/15"))
+
+    def count(*_args: object) -> None:
+        client.incr(key)
+
+    sa.event.listen(Engine, "before_cursor_execute", count)

@@ -1,0 +1,290 @@
+"""Soak: the app, the feeder and 200 wall screens for a set time; errors, p95 latency per minute and
+the server processes' memory at start and end.
+
+    python bench/soak.py [--quick] [--minutes N] [--screens 200] [--refresh 5] [--server gunicorn|dash]
+                        [--database-url URL]
+
+--quick runs 3 minutes, the default 30. A SQLite demo city is created in a temporary folder unless
+--database-url names one. The app runs in its own process (gunicorn when installed, else Dash's
+threaded server), the feeder as ``python -m feeder`` in another; every screen POSTs the wall's real
+refresh callback to /_dash-update-component once per tick, out of phase, keeping what the server
+told it (its tile signatures), like a browser. Screens are spread over the city wall and the
+district walls. Memory is the resident set (VmRSS, /proc) of the server process and its children,
+and of the feeder. Prints one line per minute; the last line is JSON.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from components.i18n import DIMENSIONS  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def gunicorn_path() -> str | None:
+    beside = Path(sys.executable).parent / "gunicorn"  # the venv's, even when it is not on PATH
+    return str(beside) if beside.exists() else shutil.which("gunicorn")
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process and its children, MB (from /proc)."""
+    total = 0
+    pids = [pid]
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        pids += [int(c) for c in children]
+    except OSError:
+        pass
+    for p in pids:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return round(total / 1024, 1)
+
+
+def start_processes(url: str, refresh: float, port: int, log_dir: Path,
+                    use_gunicorn: bool) -> tuple[subprocess.Popen, subprocess.Popen]:
+    env = {**os.environ, "CITYWALL_DATABASE_URL": url, "CITYWALL_REFRESH_S": str(refresh), "CITYWALL_FEEDER": "0"}
+    feeder = subprocess.Popen([sys.executable, "-m", "feeder", "--backfill-days", "1", "--auto-rainstorm-after", "1"],
+                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                              stderr=open(log_dir / "feeder.log", "w"))  # noqa: SIM115
+    deadline = time.monotonic() + 600
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    while time.monotonic() < deadline:  # the feeder creates, seeds and back-fills the city first
+        try:
+            with engine.connect() as conn:
+                if conn.exec_driver_sql("SELECT COUNT(*) FROM readings_latest").scalar_one() > 0:
+                    break
+        except sa.exc.SQLAlchemyError:
+            pass
+        if feeder.poll() is not None:
+            raise SystemExit(f"feeder exited: {(log_dir / 'feeder.log').read_text()[-2000:]}")
+        time.sleep(1)
+    engine.dispose()
+    gunicorn = gunicorn_path() if use_gunicorn else None
+    if gunicorn:
+        workers = str(max(2, os.cpu_count() or 2))
+        argv = [gunicorn, "app:server", "-w", workers, "-k", "gthread", "--threads", "16", "-b", f"127.0.0.1:{port}"]
+    else:
+        argv = [sys.executable, "-c", f"from app import create_app; create_app().run(host='127.0.0.1', port={port})"]
+    server = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                              stderr=open(log_dir / "server.log", "w"))  # noqa: SIM115
+    for _ in range(300):
+        try:
+            requests.get(f"http://127.0.0.1:{port}/_dash-layout", timeout=2)
+            break
+        except requests.RequestException:
+            if server.poll() is not None:
+                raise SystemExit(f"server exited: {(log_dir / 'server.log').read_text()[-2000:]}") from None
+            time.sleep(0.2)
+    return server, feeder
+
+
+class Wall:
+    """Builds the wall's real payloads from the served app (as the browser does)."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        deps = requests.get(base + "/_dash-dependencies", timeout=30).json()
+        self.route = next(d for d in deps if "_pages_content" in d["output"])
+        self.refresh = next(d for d in deps if any(i["id"] == "wall-interval" for i in d["inputs"]))
+
+    def layout(self, path: str) -> dict:
+        outputs = [{"id": o.split(".")[0], "property": o.split(".")[1]}
+                   for o in self.route["output"].strip(".").split("...")]
+        body = {"output": self.route["output"], "outputs": outputs,
+                "inputs": [{"id": i["id"], "property": i["property"], "value": path if i["property"] == "pathname"
+                            else ""} for i in self.route["inputs"]], "state": [],
+                "changedPropIds": ["_pages_location.pathname"]}
+        reply = requests.post(self.base + "/_dash-update-component", json=body, timeout=60).json()
+        tiles: list[str] = []
+        scope: dict | None = None
+
+        def walk(node: object) -> None:
+            nonlocal scope
+            if isinstance(node, dict):
+                ident = node.get("props", {}).get("id") if isinstance(node.get("props"), dict) else None
+                if isinstance(ident, dict) and ident.get("type") == "vital-tile":
+                    tiles.append(ident["id"])
+                if ident == "wall-scope":
+                    scope = node["props"].get("data")
+                for value in node.values():
+                    walk(value)
+            elif isinstance(node, list):
+                for value in node:
+                    walk(value)
+
+        walk(reply)
+        return {"tiles": tiles, "scope": scope}
+
+    def payload(self, view: dict, n: int, signatures: dict) -> dict:
+        tiles = view["tiles"]
+        outputs = [
+            [{"id": {"id": t, "type": "vital-tile"}, "property": "children"} for t in tiles],
+            [{"id": {"id": t, "type": "vital-frame"}, "property": "className"} for t in tiles],
+            [{"id": {"id": t, "type": "vital-spark"}, "property": "src"} for t in tiles],
+            [{"id": {"id": d, "type": "dimension-score"}, "property": "children"} for d in DIMENSIONS],
+            [{"id": {"id": d, "type": "dimension-score"}, "property": "className"} for d in DIMENSIONS],
+            {"id": "wall-health", "property": "children"}, {"id": "wall-alarms", "property": "children"},
+            {"id": "wall-strip", "property": "children"}, {"id": "status-store", "property": "data"},
+            {"id": "tile-signatures", "property": "data"},
+        ]
+        return {"output": self.refresh["output"], "outputs": outputs,
+                "inputs": [{"id": "wall-interval", "property": "n_intervals", "value": n}],
+                "state": [{"id": "wall-scope", "property": "data", "value": view["scope"]},
+                          {"id": "tile-signatures", "property": "data", "value": signatures}],
+                "changedPropIds": ["wall-interval.n_intervals"]}
+
+
+def soak(base: str, *, screens: int, refresh: float, seconds: float, server_pid: int, feeder_pid: int) -> dict:
+    wall = Wall(base)
+    import sqlalchemy as sa  # the districts, from the views, to spread the screens as a city would
+
+    engine = sa.create_engine(os.environ["SOAK_DB"])
+    with engine.connect() as conn:
+        districts = [r[0] for r in conn.exec_driver_sql("SELECT area_code FROM v_areas WHERE level = 'district'"
+                                                       " ORDER BY sort_order, area_code")]
+    engine.dispose()
+    paths = ["/"] + [f"/wall/{d}" for d in districts]
+    views = {p: wall.layout(p) for p in paths}
+    minutes: dict[int, dict[str, list]] = {}
+    lock = threading.Lock()
+    stop = threading.Event()
+    began = time.monotonic()
+    memory_start = {"server_mb": rss_mb(server_pid), "feeder_mb": rss_mb(feeder_pid)}
+
+    def screen(index: int) -> None:
+        session = requests.Session()
+        view = views["/" if index % 5 < 2 else paths[1 + index % (len(paths) - 1)]]
+        signatures: dict = {}
+        n = 0
+        stop.wait(refresh * index / screens)
+        while not stop.is_set():
+            n += 1
+            started = time.monotonic()
+            minute = int((started - began) // 60)
+            error = None
+            try:
+                reply = session.post(base + "/_dash-update-component", json=wall.payload(view, n, signatures),
+                                     timeout=30)
+                if reply.status_code != 200:
+                    error = f"HTTP {reply.status_code}"
+                else:
+                    data = reply.json()["response"]
+                    if not data.get("status-store", {}).get("data", {}).get("ok"):
+                        error = "refresh not ok"
+                    signatures = data.get("tile-signatures", {}).get("data", signatures)
+            except (requests.RequestException, ValueError, KeyError) as exc:
+                error = type(exc).__name__
+            elapsed_ms = (time.monotonic() - started) * 1000
+            with lock:
+                bucket = minutes.setdefault(minute, {"ms": [], "errors": []})
+                bucket["ms"].append(elapsed_ms)
+                if error:
+                    bucket["errors"].append(error)
+            stop.wait(max(0.0, refresh - (time.monotonic() - started)))
+
+    threads = [threading.Thread(target=screen, args=(i,), daemon=True) for i in range(screens)]
+    for thread in threads:
+        thread.start()
+    reported = 0
+    while time.monotonic() - began < seconds:
+        time.sleep(1)
+        done = int((time.monotonic() - began) // 60)
+        while reported < done:
+            b = minutes.get(reported, {"ms": [], "errors": []})
+            print(f"minute {reported + 1:>3}: {len(b['ms']):>6} refreshes, p95 {_p95(b['ms'])} ms, "
+                  f"errors {len(b['errors'])}, server {rss_mb(server_pid)} MB, feeder {rss_mb(feeder_pid)} MB",
+                  flush=True)
+            reported += 1
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=35)
+    memory_end = {"server_mb": rss_mb(server_pid), "feeder_mb": rss_mb(feeder_pid)}
+    per_minute = [{"minute": m + 1, "requests": len(b["ms"]), "p95_ms": _p95(b["ms"]),
+                   "median_ms": round(statistics.median(b["ms"]), 1) if b["ms"] else None,
+                   "errors": len(b["errors"])} for m, b in sorted(minutes.items()) if m < seconds // 60]
+    all_ms = [ms for b in minutes.values() for ms in b["ms"]]
+    kinds: dict[str, int] = {}
+    for b in minutes.values():
+        for e in b["errors"]:
+            kinds[e] = kinds.get(e, 0) + 1
+    return {"screens": screens, "refresh_s": refresh, "minutes": round(seconds / 60, 1),
+            "requests": len(all_ms), "errors": sum(kinds.values()), "error_kinds": kinds,
+            "p95_ms_first_minute": per_minute[0]["p95_ms"] if per_minute else None,
+            "p95_ms_last_minute": per_minute[-1]["p95_ms"] if per_minute else None,
+            "p95_ms_overall": _p95(all_ms), "per_minute": per_minute,
+            "memory_start": memory_start, "memory_end": memory_end}
+
+
+def _p95(values: list[float]) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[int(0.95 * (len(ordered) - 1))], 1)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="3 minutes")
+    parser.add_argument("--minutes", type=float, help="how long (default 30; 3 with --quick)")
+    parser.add_argument("--screens", type=int, default=200)
+    parser.add_argument("--refresh", type=float, default=5.0)
+    parser.add_argument("--database-url", help="an existing city database (default: a new SQLite demo city)")
+    parser.add_argument("--server", choices=("gunicorn", "dash"), default="gunicorn" if gunicorn_path() else "dash",
+                        help="gunicorn (workers = CPUs, gthread) when installed, else Dash's threaded server")
+    args = parser.parse_args()
+    minutes = args.minutes or (3 if args.quick else 30)
+    with tempfile.TemporaryDirectory(prefix="citywall-soak-") as tmp:
+        url = args.database_url or f"sqlite:///{Path(tmp) / 'soak.db'}"
+        os.environ["SOAK_DB"] = url
+        port = free_port()
+        print(f"soak: {args.screens} screens, {minutes:g} min, refresh {args.refresh:g} s, database {url}",
+              flush=True)
+        server, feeder = start_processes(url, args.refresh, port, Path(tmp), args.server == "gunicorn")
+        try:
+            result = soak(f"http://127.0.0.1:{port}", screens=args.screens, refresh=args.refresh,
+                          seconds=minutes * 60, server_pid=server.pid, feeder_pid=feeder.pid)
+            result["server"] = "gunicorn gthread" if args.server == "gunicorn" else "dash (threaded werkzeug)"
+            result["server_alive"] = server.poll() is None
+            result["feeder_alive"] = feeder.poll() is None
+        finally:
+            for proc in (server, feeder):
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGTERM)
+                    try:
+                        proc.wait(timeout=15)
+                    except subprocess.TimeoutExpired:
+                        proc.kill()
+    print(json.dumps(result))
+    return 0 if result["errors"] == 0 and result["server_alive"] and result["feeder_alive"] else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,73 @@
+"""The read-only PostgreSQL role the app should run as: it may only SELECT the ``v_*`` views.
+
+PostgreSQL checks a view's base tables with the rights of the view's OWNER, so SELECT on the
+views is all the role needs; it gets nothing on the base tables (explicitly revoked), cannot
+create objects, and its sessions default to read-only transactions. The same statements, as
+plain SQL for a DBA, are in docs/security.md.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+_ROLE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+@dataclass(frozen=True)
+class RoleReport:
+    role: str
+    schema: str
+    views: list[str]
+    readable_tables: list[str]  # base tables the role can still read (through PUBLIC grants): should be []
+
+    def __str__(self) -> str:
+        line = (f"role {self.role}: SELECT on {len(self.views)} views in schema {self.schema}; "
+                "read-only sessions; no rights on base tables")
+        if self.readable_tables:
+            line += f"; WARNING: still readable through PUBLIC: {', '.join(self.readable_tables)}"
+        return line
+
+
+def create_readonly_role(engine: Engine, *, name: str, password: str | None = None) -> RoleReport:
+    """Create (or bring up to date) a LOGIN role that may only SELECT the v_* views of the current
+    schema. Idempotent: run it again after adding views. Needs a superuser or CREATEROLE connection."""
+    if engine.dialect.name != "postgresql":
+        raise ValueError("read-only roles are a PostgreSQL feature (SQLite has no roles)")
+    if not _ROLE.match(name):
+        raise ValueError(f"role name {name!r}: lower-case letters, digits and _ only")
+    prep = engine.dialect.identifier_preparer
+    role = prep.quote(name)
+    with engine.begin() as conn:
+        schema = conn.execute(sa.text("SELECT current_schema()")).scalar_one()
+        database = conn.execute(sa.text("SELECT current_database()")).scalar_one()
+        exists = conn.execute(sa.text("SELECT 1 FROM pg_roles WHERE rolname = :name"), {"name": name}).first()
+        if not exists:
+            conn.exec_driver_sql(f"CREATE ROLE {role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT")
+        if password:
+            # Utility statements take no bound parameters: psycopg quotes the literal client-side.
+            from psycopg import sql
+
+            raw = conn.connection.dbapi_connection
+            with raw.cursor() as cur:
+                cur.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(name), sql.Literal(password)))
+        q_schema = prep.quote(schema)
+        conn.exec_driver_sql(f"GRANT CONNECT ON DATABASE {prep.quote(database)} TO {role}")
+        conn.exec_driver_sql(f"GRANT USAGE ON SCHEMA {q_schema} TO {role}")
+        conn.exec_driver_sql(f"REVOKE CREATE ON SCHEMA {q_schema} FROM {role}")
+        conn.exec_driver_sql(f"REVOKE ALL ON ALL TABLES IN SCHEMA {q_schema} FROM {role}")
+        conn.exec_driver_sql(f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA {q_schema} FROM {role}")
+        views = [r[0] for r in conn.execute(sa.text(
+            "SELECT table_name FROM information_schema.views WHERE table_schema = :schema"
+            " AND table_name LIKE 'v\\_%' ORDER BY table_name"), {"schema": schema})]
+        for view in views:
+            conn.exec_driver_sql(f"GRANT SELECT ON {q_schema}.{prep.quote(view)} TO {role}")
+        conn.exec_driver_sql(f"ALTER ROLE {role} SET default_transaction_read_only = on")
+        readable = [r[0] for r in conn.execute(sa.text(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = :schema AND c.relkind IN ('r', 'p')"
+            " AND has_table_privilege(:role, c.oid, 'SELECT') ORDER BY c.relname"),
+            {"schema": schema, "role": name})]
+    return RoleReport(role=name, schema=schema, views=views, readable_tables=readable)

@@ -1,0 +1,117 @@
+"""Security in Chromium, against the real app with CITYWALL_AUTH=basic: every page renders under the
+Content-Security-Policy with no violation (reported by the browser itself), and a wall signed in
+with a district's kiosk token shows its own wall and a refusal, without data, for another one."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from data_access import security
+from data_access.db import init_db, make_engine
+from tests.conftest import PROJECT_ROOT, AppProcess
+from tests.fixtures import seed_small_city
+
+SECRET = "browser-test-secret-" + "y" * 24
+REPORT_CSP = """
+window.__csp = [];
+document.addEventListener('securitypolicyviolation', function (e) {
+  window.__csp.push(e.violatedDirective + ' ' + e.blockedURI + ' ' + (e.sample || ''));
+});
+"""
+PAGES = [("/", "#wall-strip .kpi"), ("/city", ".leaflet-container"), ("/district/100100", ".leaflet-container"),
+         ("/street/100100001", ".cw-kpis .kpi"), ("/incidents", ".ag-row"),
+         ("/vitals?indicator=aqi&range=24h", ".vx-graph .main-svg"), ("/nowhere", ".not-found")]
+
+
+class AuthAppProcess(AppProcess):
+    """AppProcess whose readiness probe accepts the 401 an authenticated app gives a stranger."""
+
+    def start(self, timeout: float = 30.0) -> None:
+        code = f"from app import create_app; create_app().run(host='127.0.0.1', port={self.port})"
+        self.process = subprocess.Popen([sys.executable, "-c", code], cwd=PROJECT_ROOT, env=self.env,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"app exited: {self.process.stderr.read().decode()[-2000:]}")
+            try:
+                urllib.request.urlopen(self.url + "/_dash-layout", timeout=2).close()
+                raise RuntimeError("the app answered a stranger without authentication")
+            except urllib.error.HTTPError as exc:
+                if exc.code == 401:
+                    return
+                raise
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError("app did not start")
+
+
+@pytest.fixture(scope="module")
+def users(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("busers") / "users.json"
+
+
+@pytest.fixture(scope="module")
+def app_process(tmp_path_factory: pytest.TempPathFactory, users: Path) -> Iterator[AppProcess]:
+    path = tmp_path_factory.mktemp("bsec") / "bsec.db"
+    engine = make_engine(f"sqlite:///{path}")
+    init_db(engine)
+    seed_small_city(engine)
+    engine.dispose()
+    security.add_user(users, name="chief", password="chief-pass", role="admin", scope=None)
+    proc = AuthAppProcess({"CITYWALL_DATABASE_URL": f"sqlite:///{path}", "CITYWALL_REFRESH_S": "1",
+                       "CITYWALL_FEEDER": "0", "CITYWALL_LANG": "zh", "CITYWALL_AUTH": "basic",
+                       "CITYWALL_USERS_FILE": str(users), "CITYWALL_SECRET_KEY": SECRET})
+    proc.start()
+    yield proc
+    proc.stop()
+
+
+def _sign_in(browser, app_process: AppProcess, token: str, path: str) -> None:
+    browser.driver.delete_all_cookies()
+    browser.driver.get(f"{app_process.url}{path}{'&' if '?' in path else '?'}token={token}")
+
+
+def test_every_page_renders_under_the_csp(browser, app_process: AppProcess, users: Path) -> None:
+    browser.driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": REPORT_CSP})
+    token = security.create_token(users, name="supervisor-desk", scope=None, role="admin")
+    _sign_in(browser, app_process, token, "/")
+    browser.wait_for_text_to_equal("#connection-badge", "在线", timeout=15)
+    assert "token=" not in browser.driver.current_url
+    browser.get_logs()
+    for path, ready in PAGES:
+        browser.driver.get(app_process.url + path)
+        browser.wait_for_element(ready, timeout=20)
+        if path == "/incidents":  # the list's grid and the map: select a row, the map highlights it
+            browser.find_element(".ag-row").click()
+        browser.driver.implicitly_wait(0)
+        violations = browser.driver.execute_script("return window.__csp;")
+        assert violations == [], (path, violations)
+        logs = [e for e in browser.get_logs() if "status of 404" not in e["message"] or path != "/nowhere"]
+        assert logs == [], (path, logs)
+
+
+def test_a_district_kiosk_token_sees_its_own_wall_only(browser, app_process: AppProcess, users: Path) -> None:
+    token = security.create_token(users, name="east-lobby", scope="100100")
+    _sign_in(browser, app_process, token, "/wall/100100?kiosk=1")
+    browser.wait_for_text_to_equal("#connection-badge", "在线", timeout=15)
+    assert browser.find_element(".status-bar h1").text == "东区"
+    browser.wait_for_text_to_equal('[data-indicator="power_load"] .tile__number', "130", timeout=10)
+    for path in ("/wall/100200", "/district/100100", "/?scope=100000"):
+        browser.driver.get(app_process.url + path)
+        browser.wait_for_contains_text(".cw-refused", "无权查看", timeout=10)
+        text = browser.find_element("body").text
+        assert "西区" not in text and "90" not in text and "Traceback" not in text, (path, text)
+    browser.driver.get(app_process.url + "/")  # "/" is the token's own wall
+    browser.wait_for_text_to_equal(".status-bar h1", "东区", timeout=15)
+    security.revoke_token(users, name="east-lobby")
+    browser.driver.refresh()  # revoked: the wall's session opens nothing, and says why
+    browser.wait_for_contains_text("h1", "401", timeout=10)
+    assert "revoked" in browser.find_element("body").text and "东区" not in browser.driver.page_source
