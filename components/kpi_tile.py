@@ -1,4 +1,5 @@
-"""The incident strip: open, overdue, today's figures, the on-time rate and the 12345 hotline."""
+"""The incident strip: open, overdue, today's figures, the on-time rate and the citizens' hotline
+(12345 in Shanghai, 311 in New York: CITYWALL_HOTLINE_SOURCE / CITYWALL_HOTLINE_NAME)."""
 from __future__ import annotations
 
 from dash import html
@@ -9,9 +10,9 @@ from components.i18n import t
 from data_access.queries import IncidentCounts
 
 
-def create_kpi(key: str, value: str, lang: str, *, state: str = "normal") -> html.Div:
+def create_kpi(key: str, value: str, lang: str, *, state: str = "normal", **label_values: object) -> html.Div:
     return html.Div(className=f"kpi kpi--{state}", id=ids.kpi(key), children=[
-        html.Div(t(key, lang), className="kpi__label"),
+        html.Div(t(key, lang, **label_values), className="kpi__label"),
         html.Div(value, className="kpi__value"),
     ])
 
@@ -22,7 +23,8 @@ def _rate_state(rate: float | None) -> str:
     return "normal" if rate >= 0.9 else "warn" if rate >= 0.8 else "alarm"
 
 
-def create_incident_strip(counts: IncidentCounts | None, hotline: dict | None, lang: str) -> list[html.Div]:
+def create_incident_strip(counts: IncidentCounts | None, hotline: dict | None, lang: str, *,
+                          hotline_name: str = "12345") -> list[html.Div]:
     if counts is None:
         return [html.Div(t("no_data", lang), className="kpi kpi--none")]
     hotline = hotline or {}
@@ -34,7 +36,7 @@ def create_incident_strip(counts: IncidentCounts | None, hotline: dict | None, l
         create_kpi("closed_today", f"{counts.closed_today:,}", lang),
         create_kpi("on_time_rate_30d", format_rate(counts.on_time_rate_30d), lang,
                    state=_rate_state(counts.on_time_rate_30d)),
-        create_kpi("hotline_today", f"{int(hotline.get('reported_today') or 0):,}", lang),
+        create_kpi("hotline_today", f"{int(hotline.get('reported_today') or 0):,}", lang, name=hotline_name),
         create_kpi("hotline_on_time", format_rate(hotline.get("on_time_rate_30d")), lang,
-                   state=_rate_state(hotline.get("on_time_rate_30d"))),
+                   state=_rate_state(hotline.get("on_time_rate_30d")), name=hotline_name),
     ]

@@ -42,6 +42,9 @@ class Settings:
     port: int = 8050
     debug: bool = False
     naive: bool = False
+    # The citizens' hotline shown on the wall's incident strip: its source channel and display name.
+    hotline_source: str = "hotline_12345"
+    hotline_name: str = "12345"
     # Security and reliability (docs/security.md, docs/reliability.md).
     auth: str = "off"  # off | basic | header
     users_file: Path = field(default_factory=lambda: PROJECT_ROOT / "var" / "users.json")
@@ -100,6 +103,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         if raw.strip().lower() not in LANGUAGES:
             raise SettingsError(f"CITYWALL_LANG={raw!r}: expected one of {', '.join(LANGUAGES)}")
         values["lang"] = raw.strip().lower()
+    for key in ("HOTLINE_SOURCE", "HOTLINE_NAME"):
+        if (raw := get(key)):
+            if len(raw.strip()) > 64:
+                raise SettingsError(f"CITYWALL_{key}={raw[:20]!r}…: at most 64 characters")
+            values[key.lower()] = raw.strip()
     for key in ("TILE_URL", "TILE_ATTRIBUTION", "REDIS_URL", "HOST"):
         if (raw := get(key)) is not None:
             values[key.lower()] = raw.strip()

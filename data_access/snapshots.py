@@ -19,7 +19,6 @@ from data_access.security import require_scope
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-HOTLINE_SOURCE = "hotline_12345"
 TREND_MINUTES = 60
 
 
@@ -87,7 +86,7 @@ def _sparks(trends: pd.DataFrame, now: datetime) -> dict[str, list[float | None]
     return out
 
 
-def read_wall(*, engine, area: queries.Area, now: datetime) -> WallSnapshot:
+def read_wall(*, engine, area: queries.Area, now: datetime, hotline_source: str = "hotline_12345") -> WallSnapshot:
     """All queries of one wall scope, uncached (the benchmark's naive baseline calls this directly)."""
     failed: set[str] = set()
 
@@ -131,7 +130,7 @@ def read_wall(*, engine, area: queries.Area, now: datetime) -> WallSnapshot:
         alarms=alarms,
         counts=panel("strip", lambda: queries.incident_counts(engine=engine, area_code=area.area_code), None),
         hotline=panel("strip", lambda: queries.incident_channel(engine=engine, area_code=area.area_code,
-                                                                source=HOTLINE_SOURCE), {}),
+                                                                source=hotline_source), {}),
         newest_reading=None if newest is None or pd.isna(newest) else newest.to_pydatetime(),
         read_at=now,
         failed=frozenset(failed),
@@ -143,7 +142,8 @@ def wall_snapshot(*, runtime: CityWallRuntime, area: queries.Area) -> WallSnapsh
     a user scoped elsewhere gets PermissionError, never the cached snapshot)."""
     require_scope(area.area_code)
     return runtime.cache.get_or_compute(f"wall:{area.area_code}",
-                                        lambda: read_wall(engine=runtime.engine, area=area, now=utc_now()))
+                                        lambda: read_wall(engine=runtime.engine, area=area, now=utc_now(),
+                                                          hotline_source=runtime.settings.hotline_source))
 
 
 def city_area(*, runtime: CityWallRuntime) -> queries.Area | None:

@@ -125,7 +125,8 @@ def refresh_wall(n_intervals: int | None, scope: dict | None, sent: dict | None)
             if changed("_strip", "failed") else no_update
     else:
         strip_changed = changed("_strip", repr((snap.counts, snap.hotline)))
-        strip_out = create_incident_strip(snap.counts, snap.hotline, lang) if strip_changed else no_update
+        strip_out = (create_incident_strip(snap.counts, snap.hotline, lang, hotline_name=runtime.settings.hotline_name)
+                     if strip_changed else no_update)
     as_of = local_time(snap.newest_reading, runtime.settings.tz) if snap.newest_reading else None
     status = {"ok": True, "as_of": as_of, "tick": n_intervals, "version": runtime.version}
     return bodies, classes, sparks, dim_text, dim_class, health_out, alarm_out, strip_out, status, signatures
