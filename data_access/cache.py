@@ -53,6 +53,15 @@ class TickCache:
         self._redis: Any = getattr(backend, "_write_client", None) if settings.redis_url else None
         self._prefix = getattr(backend, "key_prefix", "")
 
+    def remember(self, key: str, value: object, *, ticks: int = 12) -> None:
+        """Keep ``value`` for a few ticks (what a screen was last sent, keyed by tick)."""
+        if self.enabled:
+            self._cache.set(key, value, timeout=max(2, math.ceil(self.refresh_s * ticks)))
+
+    def recall(self, key: str) -> Any:
+        """What ``remember`` kept, or None (expired, another worker without Redis, naive mode)."""
+        return self._cache.get(key) if self.enabled else None
+
     def tick(self, now: float | None = None) -> int:
         return int((time.time() if now is None else now) // self.refresh_s)
 

@@ -59,15 +59,22 @@ def layout(scope: str | None = None, lang: str | None = None, kiosk: str | None 
     State(ids.WALL_SCOPE, "data"),
     State(ids.TILE_SIGNATURES, "data"),
 )
-def refresh_wall(n_intervals: int | None, scope: dict | None, sent: dict | None) -> tuple:
-    """Fill the wall; parts the screen already shows (same signature) are not sent again."""
+def refresh_wall(n_intervals: int | None, scope: dict | None, applied: dict | None) -> tuple:
+    """Fill the wall; parts the screen already shows are not sent again.
+
+    The screen only says which tick it last applied (a few bytes); the server remembers, per
+    scope, language and tick, the signature of every part it sent then, and sends the parts whose
+    signature changed since. An unknown or expired tick simply means "send everything"."""
     runtime = current_runtime()
     outputs = dash.ctx.outputs_list
     tile_ids = [o["id"]["id"] for o in outputs[0]]
     dim_ids = [o["id"]["id"] for o in outputs[3]]
     scope = scope if isinstance(scope, dict) else {}
     lang = pick_language(scope.get("lang"), runtime.settings.lang)
-    sent = {} if runtime.settings.naive or not isinstance(sent, dict) else dict(sent)
+    applied_tick = applied.get("tick") if isinstance(applied, dict) else None
+    memo = f"wall-sent:{scope.get('area_code')}:{lang}:"
+    sent = runtime.cache.recall(memo + str(applied_tick)) if isinstance(applied_tick, int) else None
+    sent = sent if isinstance(sent, dict) else {}
     try:
         area = queries.Area(area_code=str(scope["area_code"]), level=str(scope.get("level", "city")),
                             parent_code=None, name="", name_en=None, center_lat=None, center_lon=None)
@@ -110,8 +117,11 @@ def refresh_wall(n_intervals: int | None, scope: dict | None, sent: dict | None)
         sparks.append(spark_src(spark, status, stale) if spark_changed else no_update)
 
     health = snap.health
-    dim_text = [format_score(health.by_dimension.get(d)) for d in dim_ids]
-    dim_class = [score_class(health.by_dimension.get(d)) + " panel__score" for d in dim_ids]
+    if changed("_dims", repr(sorted(health.by_dimension.items()))):
+        dim_text = [format_score(health.by_dimension.get(d)) for d in dim_ids]
+        dim_class = [score_class(health.by_dimension.get(d)) + " panel__score" for d in dim_ids]
+    else:
+        dim_text = dim_class = [no_update] * len(dim_ids)
     if "trends" in snap.failed:  # the score's trend needs the failed read: keep the panel as it is
         signatures["_health"] = "failed"
         health_out = no_update
@@ -129,4 +139,6 @@ def refresh_wall(n_intervals: int | None, scope: dict | None, sent: dict | None)
                      if strip_changed else no_update)
     as_of = local_time(snap.newest_reading, runtime.settings.tz) if snap.newest_reading else None
     status = {"ok": True, "as_of": as_of, "tick": n_intervals, "version": runtime.version}
-    return bodies, classes, sparks, dim_text, dim_class, health_out, alarm_out, strip_out, status, signatures
+    tick = runtime.cache.tick()
+    runtime.cache.remember(memo + str(tick), signatures)
+    return bodies, classes, sparks, dim_text, dim_class, health_out, alarm_out, strip_out, status, {"tick": tick}
