@@ -106,9 +106,12 @@ class AppProcess:
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen | None = None
 
+    def startup_code(self) -> str:
+        """The Python the server process runs (subclasses prepend to it)."""
+        return f"from app import create_app; create_app().run(host='127.0.0.1', port={self.port})"
+
     def start(self, timeout: float = 30.0) -> None:
-        code = f"from app import create_app; create_app().run(host='127.0.0.1', port={self.port})"
-        self.process = subprocess.Popen([sys.executable, "-c", code], cwd=PROJECT_ROOT, env=self.env,
+        self.process = subprocess.Popen([sys.executable, "-c", self.startup_code()], cwd=PROJECT_ROOT, env=self.env,
                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,22 +30,10 @@ class DeployedApp(AppProcess):
         super().__init__(env, port)
         self.version = version
 
-    def start(self, timeout: float = 30.0) -> None:
+    def startup_code(self) -> str:
         patch = (f"import data_access.runtime as r; r.build_version = lambda: {self.version!r}; "
                  if self.version else "")
-        code = f"{patch}from app import create_app; create_app().run(host='127.0.0.1', port={self.port})"
-        self.process = subprocess.Popen([sys.executable, "-c", code], cwd=PROJECT_ROOT, env=self.env,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"app exited: {self.process.stderr.read().decode()[-2000:]}")
-            try:
-                with urllib.request.urlopen(self.url + "/_dash-layout", timeout=2):
-                    return
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError("app did not start")
+        return patch + super().startup_code()
 
     def kill(self) -> None:
         assert self.process is not None
