@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from urllib.parse import quote
 
-WIDTH, HEIGHT = 100, 24
+WIDTH, HEIGHT = 120, 30  # integer coordinates on this grid keep the URI short
 
 
 def sparkline_src(values: Sequence[float | None], *, color: str = "#4ea8ff") -> str:
@@ -18,9 +17,10 @@ def sparkline_src(values: Sequence[float | None], *, color: str = "#4ea8ff") -> 
     span = (high - low) or 1.0
     last = max(len(values) - 1, 1)
     coords = " ".join(
-        f"{i * WIDTH / last:.1f},{HEIGHT - 2 - (v - low) / span * (HEIGHT - 4):.1f}" for i, v in points
+        f"{round(i * WIDTH / last)},{round(HEIGHT - 2 - (v - low) / span * (HEIGHT - 4))}" for i, v in points
     )
-    svg = (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" preserveAspectRatio="none">'
-           f'<polyline fill="none" stroke="{color}" stroke-width="1.6" vector-effect="non-scaling-stroke" '
-           f'points="{coords}"/></svg>')
-    return "data:image/svg+xml;utf8," + quote(svg)
+    svg = (f"<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 {WIDTH} {HEIGHT}' preserveAspectRatio='none'>"
+           f"<polyline fill='none' stroke='{color}' stroke-width='1.6' vector-effect='non-scaling-stroke' "
+           f"points='{coords}'/></svg>")
+    # Only the characters a data URI cannot carry as they are get escaped: about half the size of quote().
+    return "data:image/svg+xml," + svg.replace("%", "%25").replace("#", "%23").replace("<", "%3C").replace(">", "%3E")

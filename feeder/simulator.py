@@ -585,6 +585,7 @@ class Simulator:
         """Values (len(ind.area_codes), len(t)) at epoch seconds ``t``; pure in (seed, ids, t, episodes)."""
         r = rhythm(self._local_hours(t), ind.rhythm, ind.night_ratio)
         clean = ind.base * ind.scale * r[None, :]
+        baseline = clean.copy()  # episodes act on the undisturbed value: overlapping ones don't compound
         noise_sd = np.full(clean.shape, ind.noise)
         for ep in episodes:
             factor = ind.factors.get(ep.kind, 1.0)
@@ -603,13 +604,15 @@ class Simulator:
                 rows, weight = [0], intensity * kind.city_effect
             if not rows:
                 continue
-            part = clean[rows]
+            part = baseline[rows]
             peak = part * factor
             if (ind.level == "district" and ind.alarm_high is not None and factor >= kind.alarm_min_factor):
                 # Rain-driven indicators pass their alarm line at full intensity, whatever the base.
                 peak = np.maximum(peak, ind.alarm_high * kind.alarm_overshoot)
                 noise_sd[rows] = noise_sd[rows] * (1.0 - 0.8 * weight)
-            clean[rows] = part + (peak - part) * weight
+            effect = part + (peak - part) * weight
+            # The strongest episode wins (a factor below 1, e.g. speeds in a storm, the lowest value).
+            clean[rows] = np.maximum(clean[rows], effect) if factor > 1 else np.minimum(clean[rows], effect)
         value = clean * np.maximum(0.0, 1.0 + noise_sd * series_noise(ind.keys, t))
         if ind.base >= 0:
             value = np.maximum(value, 0.0)

@@ -302,6 +302,14 @@ def test_episode_shape_and_values_are_pure(day: SimulatedDay) -> None:
     assert (day.sim.values(model, t, [ep]) == storm).all()
     with pytest.raises(ValueError):
         parse_episode("earthquake:310115", now=NOW)
+    # Overlapping storms over the same district (a scheduled one and one started by hand) take the
+    # stronger effect; they must not multiply into absurd values.
+    later = Episode("rainstorm", STORM_DISTRICT, start + timedelta(minutes=10), start + timedelta(hours=2), 1800)
+    both = day.sim.values(model, t, [ep, later])
+    assert (both >= storm).all()
+    assert both[row, 2] <= max(model.alarm_high * 1.5, calm[row, 2] * 20) * 1.6
+    rain = next(m for m in day.sim._indicators if m.indicator_id == "rainfall_mm_h")
+    assert day.sim.values(rain, t, [ep, later, ep])[rain.area_codes.index(STORM_DISTRICT), 2] < 200  # mm/h
 
 
 # --- pack ------------------------------------------------------------------------------------------
