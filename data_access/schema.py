@@ -22,7 +22,7 @@ UtcDateTime = sa.DateTime().with_variant(
 )
 
 # Bumped whenever a table or view changes shape; stored in citywall_meta by init_db.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 meta = sa.Table(
     "citywall_meta",
@@ -78,6 +78,19 @@ indicators = sa.Table(
     sa.Column("sort_order", sa.Integer, nullable=False, server_default="0"),
     sa.Column("decimals", sa.Integer, nullable=False, server_default="0"),
     sa.CheckConstraint("period_s > 0", name="ck_indicators_period"),
+)
+
+# Thresholds of one area's series where they differ from the catalogue's (a district's power load
+# is a share of the city's: the city's bounds would never trip). NULL columns inherit.
+indicator_thresholds = sa.Table(
+    "indicator_thresholds",
+    metadata,
+    sa.Column("indicator_id", sa.String(64), primary_key=True),
+    sa.Column("area_code", sa.String(32), primary_key=True),
+    sa.Column("warn_low", sa.Float),
+    sa.Column("warn_high", sa.Float),
+    sa.Column("alarm_low", sa.Float),
+    sa.Column("alarm_high", sa.Float),
 )
 
 readings = sa.Table(

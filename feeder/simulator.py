@@ -122,7 +122,8 @@ HISTORY_EPISODES: tuple[ScheduledEpisode, ...] = (
     ScheduledEpisode("rainstorm", "310115", days_ago=3, local_start=time(14, 30), duration_s=4 * 3600,
                      ramp_s=90 * 60),
 )
-DEFAULT_STORM_DISTRICT = "310115"  # 浦东新区
+DEFAULT_STORM_DISTRICT = "310115"
+MIN_SCALED_BOUND = 20.0  # below this a district's share of a city bound is too small a number to judge by  # 浦东新区
 
 
 @dataclass(frozen=True)
@@ -471,8 +472,28 @@ class Simulator:
             if len(copies):
                 upsert(conn, schema.indicators, indicator_rows(copies))
             self._load_city(conn)
+            upsert(conn, schema.indicator_thresholds, self.district_thresholds())
             self._load_resume_state(conn)
         self._prepared_for = id(engine)
+
+    def district_thresholds(self) -> list[dict[str, Any]]:
+        """Bounds for the district series of ``sum`` indicators: the city's bounds times the
+        district's share, so a district's power load warns at its own scale. Small counts
+        (waterlogging points: a share of 5) keep the city's bounds, where a share would be noise."""
+        rows: list[dict[str, Any]] = []
+        bounds = self.catalogue.set_index("indicator_id")
+        for ind in self._indicators:
+            if ind.level != "district" or ind.aggregate != "sum" or ind.indicator_id not in bounds.index:
+                continue
+            row = bounds.loc[ind.indicator_id]
+            limits = {k: None if pd.isna(row[k]) else float(row[k])
+                      for k in ("warn_low", "warn_high", "alarm_low", "alarm_high")}
+            for code, share in zip(ind.area_codes[:-1], ind.scale[:, 0], strict=True):
+                scaled = {k: None if v is None else round(v * float(share), 3) for k, v in limits.items()}
+                if scaled["warn_high"] is not None and scaled["warn_high"] < MIN_SCALED_BOUND:
+                    continue
+                rows.append({"indicator_id": ind.indicator_id, "area_code": code, **scaled})
+        return rows
 
     def _load_city(self, conn: Connection) -> None:
         areas = pd.DataFrame(conn.execute(sa.select(

@@ -409,3 +409,17 @@ def test_settings_feed_the_simulator_config() -> None:
     settings = replace(Settings(), feeder_seed=9, feeder_scale=2, timezone="Asia/Shanghai", backfill_days=3)
     config = SimConfig.from_settings(settings)
     assert (config.seed, config.scale, config.backfill_days, config.pack_dir) == (9, 2, 3, DEFAULT_PACK)
+
+
+def test_district_series_of_sum_indicators_get_their_own_bounds(day: SimulatedDay) -> None:
+    engine = day.engine
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(schema.indicator_thresholds)).mappings().all()
+        catalogue = {r["indicator_id"]: r for r in conn.execute(sa.select(schema.indicators)).mappings()}
+    power = [r for r in rows if r["indicator_id"] == "power_load_mw"]
+    assert len(power) == 16  # one per district
+    city_warn = catalogue["power_load_mw"]["warn_high"]
+    assert 0.99 * city_warn < sum(r["warn_high"] for r in power) < 1.01 * city_warn  # shares add up
+    assert not any(r["indicator_id"] == "waterlogging_points" for r in rows)  # small counts keep the city's
+    latest = _vital(engine, "power_load_mw", "310101")
+    assert latest["status"] == "normal"  # a calm day: the district is normal at its own scale

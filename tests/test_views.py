@@ -189,3 +189,30 @@ def test_v_vitals_recent_status_and_hourly(engine: Engine) -> None:
     last_normal = queries.last_normal_minute(engine=engine, series=[("power_load", "100100")])
     hour_ago_minute = pd.Timestamp((T - timedelta(hours=1)).replace(second=0))
     assert pd.Timestamp(last_normal[("power_load", "100100")]) == hour_ago_minute
+
+
+def test_an_areas_own_thresholds_override_the_catalogue(engine: Engine) -> None:
+    from data_access import schema
+
+    west = ("SELECT value, status, warn_high FROM v_vitals_latest"
+            " WHERE indicator_id = 'power_load' AND area_code = '100200'")
+    assert [tuple(r.values()) for r in _rows(engine, west)] == [(90.0, "normal", 100.0)]
+    with engine.begin() as conn:  # the west district is small: its own line is 80
+        conn.execute(schema.indicator_thresholds.insert().values(
+            indicator_id="power_load", area_code="100200", warn_high=80, alarm_high=None))
+    try:
+        assert [tuple(r.values()) for r in _rows(engine, west)] == [(90.0, "warn", 80.0)]
+        recent = _rows(engine, "SELECT status FROM v_vitals_recent"
+                               " WHERE indicator_id = 'power_load' AND area_code = '100200'")
+        assert [r["status"] for r in recent] == ["warn"]
+        east = _rows(engine, "SELECT status FROM v_vitals_latest WHERE indicator_id = 'power_load'"
+                             " AND area_code = '100100'")
+        assert east == [{"status": "alarm"}]  # other areas keep the catalogue's bounds (alarm_high 120)
+        bounds = _rows(engine, "SELECT warn_high, alarm_high FROM v_vitals_latest"
+                               " WHERE indicator_id = 'power_load' AND area_code = '100200'")
+        assert bounds == [{"warn_high": 80.0, "alarm_high": 120.0}]  # a NULL override inherits
+        frame = queries.vitals_latest(engine=engine, area_code="100200", now=T)
+        assert frame.loc[0, "status"] == "warn"
+    finally:
+        with engine.begin() as conn:
+            conn.execute(schema.indicator_thresholds.delete())

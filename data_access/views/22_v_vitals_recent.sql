@@ -1,13 +1,15 @@
 -- Minute averages of every indicator x area over the last 24 hours, with the status that
--- average has against the indicator's thresholds (the same rule as v_vitals_latest).
+-- average has against the series' thresholds (the same rule as v_vitals_latest).
 CREATE VIEW v_vitals_recent AS
 SELECT g.indicator_id, g.area_code, g.minute, g.value,
        CASE
            WHEN g.value IS NULL THEN NULL
-           WHEN (i.alarm_low IS NOT NULL AND g.value < i.alarm_low)
-             OR (i.alarm_high IS NOT NULL AND g.value > i.alarm_high) THEN 'alarm'
-           WHEN (i.warn_low IS NOT NULL AND g.value < i.warn_low)
-             OR (i.warn_high IS NOT NULL AND g.value > i.warn_high) THEN 'warn'
+           WHEN (COALESCE(t.alarm_low, i.alarm_low) IS NOT NULL AND g.value < COALESCE(t.alarm_low, i.alarm_low))
+             OR (COALESCE(t.alarm_high, i.alarm_high) IS NOT NULL AND g.value > COALESCE(t.alarm_high, i.alarm_high))
+                THEN 'alarm'
+           WHEN (COALESCE(t.warn_low, i.warn_low) IS NOT NULL AND g.value < COALESCE(t.warn_low, i.warn_low))
+             OR (COALESCE(t.warn_high, i.warn_high) IS NOT NULL AND g.value > COALESCE(t.warn_high, i.warn_high))
+                THEN 'warn'
            ELSE 'normal'
        END AS status
 FROM (
@@ -17,3 +19,4 @@ FROM (
     GROUP BY r.indicator_id, r.area_code, {{MINUTE:r.ts}}
 ) g
 JOIN indicators i ON i.indicator_id = g.indicator_id
+LEFT JOIN indicator_thresholds t ON t.indicator_id = g.indicator_id AND t.area_code = g.area_code
