@@ -33,7 +33,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from components.i18n import DIMENSIONS  # noqa: E402
+from bench.wall_client import PageSpec  # noqa: E402
 
 
 def free_port() -> int:
@@ -106,64 +106,7 @@ def start_processes(url: str, refresh: float, port: int, log_dir: Path,
     return server, feeder
 
 
-class Wall:
-    """Builds the wall's real payloads from the served app (as the browser does)."""
-
-    def __init__(self, base: str) -> None:
-        self.base = base
-        deps = requests.get(base + "/_dash-dependencies", timeout=30).json()
-        self.route = next(d for d in deps if "_pages_content" in d["output"])
-        self.refresh = next(d for d in deps if any(i["id"] == "wall-interval" for i in d["inputs"]))
-
-    def layout(self, path: str) -> dict:
-        outputs = [{"id": o.split(".")[0], "property": o.split(".")[1]}
-                   for o in self.route["output"].strip(".").split("...")]
-        body = {"output": self.route["output"], "outputs": outputs,
-                "inputs": [{"id": i["id"], "property": i["property"], "value": path if i["property"] == "pathname"
-                            else ""} for i in self.route["inputs"]], "state": [],
-                "changedPropIds": ["_pages_location.pathname"]}
-        reply = requests.post(self.base + "/_dash-update-component", json=body, timeout=60).json()
-        tiles: list[str] = []
-        scope: dict | None = None
-
-        def walk(node: object) -> None:
-            nonlocal scope
-            if isinstance(node, dict):
-                ident = node.get("props", {}).get("id") if isinstance(node.get("props"), dict) else None
-                if isinstance(ident, dict) and ident.get("type") == "vital-tile":
-                    tiles.append(ident["id"])
-                if ident == "wall-scope":
-                    scope = node["props"].get("data")
-                for value in node.values():
-                    walk(value)
-            elif isinstance(node, list):
-                for value in node:
-                    walk(value)
-
-        walk(reply)
-        return {"tiles": tiles, "scope": scope}
-
-    def payload(self, view: dict, n: int, signatures: dict) -> dict:
-        tiles = view["tiles"]
-        outputs = [
-            [{"id": {"id": t, "type": "vital-tile"}, "property": "children"} for t in tiles],
-            [{"id": {"id": t, "type": "vital-frame"}, "property": "className"} for t in tiles],
-            [{"id": {"id": t, "type": "vital-spark"}, "property": "src"} for t in tiles],
-            [{"id": {"id": d, "type": "dimension-score"}, "property": "children"} for d in DIMENSIONS],
-            [{"id": {"id": d, "type": "dimension-score"}, "property": "className"} for d in DIMENSIONS],
-            {"id": "wall-health", "property": "children"}, {"id": "wall-alarms", "property": "children"},
-            {"id": "wall-strip", "property": "children"}, {"id": "status-store", "property": "data"},
-            {"id": "tile-signatures", "property": "data"},
-        ]
-        return {"output": self.refresh["output"], "outputs": outputs,
-                "inputs": [{"id": "wall-interval", "property": "n_intervals", "value": n}],
-                "state": [{"id": "wall-scope", "property": "data", "value": view["scope"]},
-                          {"id": "tile-signatures", "property": "data", "value": signatures}],
-                "changedPropIds": ["wall-interval.n_intervals"]}
-
-
 def soak(base: str, *, screens: int, refresh: float, seconds: float, server_pid: int, feeder_pid: int) -> dict:
-    wall = Wall(base)
     import sqlalchemy as sa  # the districts, from the views, to spread the screens as a city would
 
     engine = sa.create_engine(os.environ["SOAK_DB"])
@@ -172,7 +115,7 @@ def soak(base: str, *, screens: int, refresh: float, seconds: float, server_pid:
                                                        " ORDER BY sort_order, area_code")]
     engine.dispose()
     paths = ["/"] + [f"/wall/{d}" for d in districts]
-    views = {p: wall.layout(p) for p in paths}
+    views = {p: PageSpec.read(base, p) for p in paths}
     minutes: dict[int, dict[str, list]] = {}
     lock = threading.Lock()
     stop = threading.Event()
@@ -191,7 +134,7 @@ def soak(base: str, *, screens: int, refresh: float, seconds: float, server_pid:
             minute = int((started - began) // 60)
             error = None
             try:
-                reply = session.post(base + "/_dash-update-component", json=wall.payload(view, n, signatures),
+                reply = session.post(base + "/_dash-update-component", json=view.wall_payload(n, signatures),
                                      timeout=30)
                 if reply.status_code != 200:
                     error = f"HTTP {reply.status_code}"

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app import create_app  # noqa: E402
-from components.i18n import DIMENSIONS  # noqa: E402
+from bench.wall_client import PageSpec  # noqa: E402
 from data_access.settings import Settings  # noqa: E402
 from feeder.simulator import SimConfig, Simulator  # noqa: E402
 
@@ -64,61 +64,10 @@ class Served:
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         requests.get(self.url + "/", timeout=30)  # first request: Dash registers its callbacks
-        self.layout_ids = self._wall_ids()
-
-    def _wall_ids(self) -> dict:
-        """Render the page once, as the browser does, and collect the tile ids and the scope."""
-        reply = requests.post(self.url + "/_dash-update-component", json=self._page_payload(), timeout=30).json()
-        tiles: list[str] = []
-        scope: dict | None = None
-
-        def walk(node: object) -> None:
-            nonlocal scope
-            if isinstance(node, dict):
-                props = node.get("props", {})
-                ident = props.get("id")
-                if isinstance(ident, dict) and ident.get("type") == "vital-tile":
-                    tiles.append(ident["id"])
-                if ident == "wall-scope":
-                    scope = props.get("data")
-                for value in node.values():
-                    walk(value)
-            elif isinstance(node, list):
-                for value in node:
-                    walk(value)
-
-        walk(reply)
-        return {"tiles": tiles, "scope": scope}
-
-    def _page_payload(self) -> dict:
-        key = next(k for k, v in self.app.callback_map.items()
-                   if any(i["id"] == "_pages_location" for i in v["inputs"]) and "_pages_content" in k)
-        spec = self.app.callback_map[key]
-        return {"output": key, "outputs": [{"id": o.split(".")[0], "property": o.split(".")[1]}
-                                           for o in key.strip(".").split("...")],
-                "inputs": [{"id": i["id"], "property": i["property"],
-                            "value": "/" if i["property"] == "pathname" else ""} for i in spec["inputs"]],
-                "state": [{"id": s["id"], "property": s["property"]} for s in spec.get("state", [])],
-                "changedPropIds": ["_pages_location.pathname"]}
+        self.spec = PageSpec.read(self.url)
 
     def wall_payload(self, n: int, signatures: dict) -> dict:
-        key = next(k for k, v in self.app.callback_map.items() if any(i["id"] == "wall-interval" for i in v["inputs"]))
-        tiles = self.layout_ids["tiles"]
-        outputs = [
-            [{"id": {"id": t, "type": "vital-tile"}, "property": "children"} for t in tiles],
-            [{"id": {"id": t, "type": "vital-frame"}, "property": "className"} for t in tiles],
-            [{"id": {"id": t, "type": "vital-spark"}, "property": "src"} for t in tiles],
-            [{"id": {"id": d, "type": "dimension-score"}, "property": "children"} for d in DIMENSIONS],
-            [{"id": {"id": d, "type": "dimension-score"}, "property": "className"} for d in DIMENSIONS],
-            {"id": "wall-health", "property": "children"}, {"id": "wall-alarms", "property": "children"},
-            {"id": "wall-strip", "property": "children"}, {"id": "status-store", "property": "data"},
-            {"id": "tile-signatures", "property": "data"},
-        ]
-        return {"output": key, "outputs": outputs,
-                "inputs": [{"id": "wall-interval", "property": "n_intervals", "value": n}],
-                "state": [{"id": "wall-scope", "property": "data", "value": self.layout_ids["scope"]},
-                          {"id": "tile-signatures", "property": "data", "value": signatures}],
-                "changedPropIds": ["wall-interval.n_intervals"]}
+        return self.spec.wall_payload(n, signatures)
 
     def close(self) -> None:
         self.server.shutdown()

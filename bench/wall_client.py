@@ -1,0 +1,97 @@
+"""A benchmark's view of a wall page, built the way a browser builds it: the callbacks from
+/_dash-dependencies, the ids from the rendered layout, and the real refresh payloads from those.
+Shared by bench/run.py, bench/soak.py and bench/wall_ticks.py, so a change to the wall's
+callback never needs three copies of its payload updated."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+
+@dataclass
+class PageSpec:
+    """What a browser knows after loading a wall page: the callbacks and the ids the layout holds."""
+
+    wall_output: str
+    map_output: str
+    tiles: list[str]
+    dims: list[str]
+    scope: dict
+    map_scope: dict
+    map_sig: str | None
+    extra_wall_outputs: list[dict] = field(default_factory=list)
+
+    @classmethod
+    def read(cls, url: str, path: str = "/") -> PageSpec:
+        deps = requests.get(url + "/_dash-dependencies", timeout=30).json()
+        page = next(d for d in deps if any(i["id"] == "_pages_location" for i in d["inputs"])
+                    and "_pages_content" in d["output"])
+        payload = {"output": page["output"],
+                   "outputs": [{"id": o.split(".")[0], "property": o.split(".")[1]}
+                               for o in page["output"].strip(".").split("...")],
+                   "inputs": [{"id": i["id"], "property": i["property"],
+                               "value": path if i["property"] == "pathname" else ""} for i in page["inputs"]],
+                   "state": [{"id": s["id"], "property": s["property"]} for s in page.get("state", [])],
+                   "changedPropIds": ["_pages_location.pathname"]}
+        reply = requests.post(url + "/_dash-update-component", json=payload, timeout=60).json()
+        found: dict[str, Any] = {"tiles": [], "dims": [], "ids": set()}
+
+        def walk(node: object) -> None:
+            if isinstance(node, dict):
+                props = node.get("props", {})
+                ident = props.get("id")
+                if isinstance(ident, dict):
+                    found["ids"].add(ident.get("type"))
+                    if ident.get("type") == "vital-tile":
+                        found["tiles"].append(ident["id"])
+                    if ident.get("type") == "dimension-score":
+                        found["dims"].append(ident["id"])
+                    if ident.get("type") == "cw-map-scope" and ident.get("id") == "wall":
+                        found["map_scope"] = props.get("data")
+                    if ident.get("type") == "cw-map-sig" and ident.get("id") == "wall":
+                        found["map_sig"] = props.get("data")
+                elif ident == "wall-scope":
+                    found["scope"] = props.get("data")
+                for value in node.values():
+                    walk(value)
+            elif isinstance(node, list):
+                for value in node:
+                    walk(value)
+
+        walk(reply)
+        wall = next(d for d in deps if any(i["id"] == "wall-interval" for i in d["inputs"]))
+        tick = next(d for d in deps if any(isinstance(i["id"], str) and '"cw-tick"' in i["id"] for i in d["inputs"])
+                    and "cw-map-areas" in d["output"])
+        return cls(wall_output=wall["output"], map_output=tick["output"], tiles=found["tiles"], dims=found["dims"],
+                   scope=found["scope"], map_scope=found.get("map_scope") or {}, map_sig=found.get("map_sig"))
+
+    def wall_payload(self, n: int, signatures: dict) -> dict:
+        outputs: list[Any] = []
+        for part in self.wall_output.strip(".").split("..."):
+            ident, prop = part.rsplit(".", 1)
+            if ident.startswith("{"):
+                kind = json.loads(ident)["type"]
+                keys = self.dims if kind == "dimension-score" else self.tiles
+                outputs.append([{"id": {"id": k, "type": kind}, "property": prop} for k in keys])
+            else:
+                outputs.append({"id": ident, "property": prop})
+        return {"output": self.wall_output, "outputs": outputs,
+                "inputs": [{"id": "wall-interval", "property": "n_intervals", "value": n}],
+                "state": [{"id": "wall-scope", "property": "data", "value": self.scope},
+                          {"id": "tile-signatures", "property": "data", "value": signatures}],
+                "changedPropIds": ["wall-interval.n_intervals"]}
+
+    def map_payload(self, n: int, sig: str | None) -> dict:
+        outputs = []
+        for part in self.map_output.strip(".").split("..."):
+            ident, prop = part.rsplit(".", 1)
+            outputs.append({"id": {"id": "wall", "type": json.loads(ident)["type"]}, "property": prop})
+        tick = {"id": "wall", "type": "cw-tick"}
+        return {"output": self.map_output, "outputs": outputs,
+                "inputs": [{"id": tick, "property": "n_intervals", "value": n}],
+                "state": [{"id": {"id": "wall", "type": "cw-map-scope"}, "property": "data", "value": self.map_scope},
+                          {"id": {"id": "wall", "type": "cw-map-sig"}, "property": "data", "value": sig}],
+                "changedPropIds": ['{"id":"wall","type":"cw-tick"}.n_intervals']}
