@@ -22,7 +22,7 @@ UtcDateTime = sa.DateTime().with_variant(
 )
 
 # Bumped whenever a table or view changes shape; stored in citywall_meta by init_db.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 meta = sa.Table(
     "citywall_meta",
@@ -112,6 +112,42 @@ readings_latest = sa.Table(
     sa.Column("area_code", sa.String(32), primary_key=True),
     sa.Column("ts", UtcDateTime, nullable=False),
     sa.Column("value", sa.Float),
+)
+
+# Roll-ups of readings (kept by the feeder's roll-up step, feeder/rollups.py): one row per
+# indicator x area x finished minute / hour. ``value`` is the mean of the non-NULL readings (NULL
+# when every reading was NULL), ``n`` how many non-NULL readings it averages (so hours, or any
+# coarser bucket, are exact weighted means: sum(value * n) / sum(n)).
+readings_minute = sa.Table(
+    "readings_minute",
+    metadata,
+    sa.Column("indicator_id", sa.String(64), primary_key=True),
+    sa.Column("area_code", sa.String(32), primary_key=True),
+    sa.Column("minute", UtcDateTime, primary_key=True),  # start of the minute
+    sa.Column("value", sa.Float),
+    sa.Column("n", sa.Integer, nullable=False, server_default="0"),
+)
+sa.Index("ix_readings_minute_minute", readings_minute.c.minute)  # retention deletes by time
+
+readings_hourly = sa.Table(
+    "readings_hourly",
+    metadata,
+    sa.Column("indicator_id", sa.String(64), primary_key=True),
+    sa.Column("area_code", sa.String(32), primary_key=True),
+    sa.Column("hour", UtcDateTime, primary_key=True),  # start of the hour
+    sa.Column("value", sa.Float),
+    sa.Column("n", sa.Integer, nullable=False, server_default="0"),
+)
+sa.Index("ix_readings_hourly_hour", readings_hourly.c.hour)
+
+# How far each roll-up is complete: every bucket starting before ``rolled_until`` is in its table;
+# the views read newer buckets from raw readings (rollup: 'minute' | 'hour'). No row: nothing
+# rolled yet, the views aggregate raw readings alone (a database written by someone else's ETL).
+rollup_watermarks = sa.Table(
+    "rollup_watermarks",
+    metadata,
+    sa.Column("rollup", sa.String(16), primary_key=True),
+    sa.Column("rolled_until", UtcDateTime, nullable=False),
 )
 
 incident_categories = sa.Table(

@@ -34,6 +34,7 @@ from data_access import schema
 from data_access.db import init_db, make_engine, utc_now
 from data_access.settings import DEFAULT_PACK, Settings
 from feeder.pack import indicator_rows, load_city_pack, read_categories, read_indicator_catalogue, upsert
+from feeder.rollups import DEFAULT_POLICY, RetentionPolicy, apply_retention, roll_up
 
 LOG = logging.getLogger("citywall.feeder")
 EPOCH = datetime(1970, 1, 1)
@@ -42,6 +43,12 @@ CATCHUP_S = 600  # step() fills at most this much of a reading gap; older gaps s
 INCIDENT_CATCHUP_S = 86400  # arrivals missed while the feeder was down, at most one day of them
 RETENTION_EVERY_S = 600
 SCALE_SEP = "__"
+# Reporting periods of the catalogue's scaled copies (--scale): a city platform's realistic mix,
+# not the pack's 78 periods repeated (SCADA-style 5-10 s feeds are few; most sensors report every
+# minute or five; air and water quality hourly). Shares, summing to 1.
+COPY_PERIOD_MIX: tuple[tuple[int, float], ...] = (
+    (5, 0.05), (10, 0.05), (30, 0.10), (60, 0.30), (300, 0.30), (900, 0.10), (3600, 0.10),
+)
 
 # --- simulator-only tables (not part of the view contract; created here, not in schema.py) ---------
 
@@ -178,8 +185,9 @@ class SimConfig:
     seed: int = 20261123
     scale: int = 1
     timezone: str = "Asia/Shanghai"
-    backfill_days: int = 7  # also the retention: readings older than days + 1 are deleted
+    backfill_days: int = 7  # history written on first run (older than retention.raw_s: roll-ups only)
     id_prefix: str = "SH"
+    retention: RetentionPolicy = DEFAULT_POLICY  # raw readings / minute / hourly roll-ups kept
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SimConfig:
@@ -193,6 +201,9 @@ class StepStats:
     incidents: int = 0
     transitions: int = 0
     deleted_readings: int = 0
+    rolled_minutes: int = 0  # minute roll-up rows written by this step (0: no minute finished)
+    rolled_hours: int = 0
+    rollup_seconds: float = 0.0
     seconds: float = 0.0
 
 
@@ -458,6 +469,7 @@ class Simulator:
         self._episode_cache: dict[str, _Arrivals] = {}
         self._hours_cache: dict[tuple[int, int, int], np.ndarray] = {}
         self._last_retention = 0
+        self._next_rollup = 0  # epoch s of the next minute boundary the roll-up waits for
 
     # -- setup --------------------------------------------------------------------------------
 
@@ -938,6 +950,11 @@ class Simulator:
         except BaseException:
             self.reset()
             raise
+        # The back-filled history goes into the roll-ups, then retention trims the raw readings.
+        roll_up(engine, now=now, policy=self.config.retention)
+        apply_retention(engine, now=now, policy=self.config.retention)
+        self._next_rollup = _floor(now_e, 60) + 60
+        self._last_retention = now_e
         with engine.connect() as c:
             open_n = c.execute(sa.select(sa.func.count()).select_from(sim_incident_plan)).scalar_one()
         self._day_cache.clear()
@@ -975,24 +992,40 @@ class Simulator:
                 elif until_text is None:
                     self._set_state(conn, "incidents_until", _dt(now_e).isoformat(sep=" "))
                 transitions = self._promote(conn, now_e)
-
-                deleted = 0
-                if now_e - self._last_retention >= RETENTION_EVERY_S:
-                    cutoff = _dt(now_e - int((self.config.backfill_days + 1) * 86400))
-                    old = schema.readings.delete().where(schema.readings.c.ts < cutoff)
-                    deleted = conn.execute(old).rowcount
-            if now_e - self._last_retention >= RETENTION_EVERY_S:
-                self._last_retention = now_e
         except BaseException:
             self.reset()  # the transaction rolled back: reload what the database really holds
             raise
         self._next_ts = next_ts
-        return StepStats(len(rows), n_new, transitions, max(0, deleted or 0),
-                         round(_time.perf_counter() - started, 4))
+        # Once a minute (its own transaction, after the readings are committed): roll the finished
+        # minutes (and hours) up; every RETENTION_EVERY_S, drop what the retention policy no longer keeps.
+        rolled = None
+        deleted = 0
+        if now_e >= self._next_rollup:
+            rolled = roll_up(engine, now=_dt(now_e), policy=self.config.retention)
+            self._next_rollup = _floor(now_e, 60) + 60
+        if now_e - self._last_retention >= RETENTION_EVERY_S:
+            deleted = apply_retention(engine, now=_dt(now_e), policy=self.config.retention).readings
+            self._last_retention = now_e
+        return StepStats(len(rows), n_new, transitions, deleted,
+                         rolled.minute_rows if rolled else 0, rolled.hour_rows if rolled else 0,
+                         rolled.seconds if rolled else 0.0, round(_time.perf_counter() - started, 4))
+
+
+def copy_period(indicator_id: str, copy: int) -> int:
+    """The reporting period of copy ``copy`` of an indicator: drawn from COPY_PERIOD_MIX by a
+    stable hash of (id, copy), so every run gets the same catalogue."""
+    u = (stable_key(indicator_id, copy, "period") >> 11) / float(1 << 53)
+    edge = 0.0
+    for period, share in COPY_PERIOD_MIX:
+        edge += share
+        if u < edge:
+            return period
+    return COPY_PERIOD_MIX[-1][0]
 
 
 def scale_catalogue(catalogue: pd.DataFrame, *, scale: int) -> pd.DataFrame:
-    """The catalogue repeated ``scale`` times: copies get ids ``<id>__2``.., names `` #2``.., on_wall 0.
+    """The catalogue repeated ``scale`` times: copies get ids ``<id>__2``.., names `` #2``.., on_wall 0,
+    and their own reporting period from COPY_PERIOD_MIX (5 s .. 1 h), not the original's.
 
     A benchmark uses this to run ~1,700 indicators from the ~70 of the demo pack.
     """
@@ -1006,6 +1039,7 @@ def scale_catalogue(catalogue: pd.DataFrame, *, scale: int) -> pd.DataFrame:
         copy["name_en"] = copy["name_en"].where(copy["name_en"] == "", copy["name_en"] + f" #{k}")
         copy["on_wall"] = False
         copy["sort_order"] = copy["sort_order"] + 1000 * k
+        copy["period_s"] = [copy_period(i, k) for i in catalogue["indicator_id"]]
         copies.append(copy)
     return pd.concat(copies, ignore_index=True)
 

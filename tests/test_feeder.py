@@ -346,15 +346,25 @@ def test_scale_copies_the_catalogue_off_the_wall(databases: Callable[[], Engine]
 
 
 def test_retention_drops_old_readings(databases: Callable[[], Engine]) -> None:
+    """Raw readings older than the policy's 26 h leave the table once the roll-ups hold them; the
+    minute roll-up keeps 48 h, the hourly one 30 days (tests/test_rollups.py has the details)."""
     engine = databases()
     with engine.begin() as conn:
         conn.execute(schema.readings.insert(), [
             {"indicator_id": "aqi", "area_code": "310000", "ts": NOW - timedelta(days=3), "value": 1.0},
             {"indicator_id": "aqi", "area_code": "310000", "ts": NOW - timedelta(hours=30), "value": 2.0},
+            {"indicator_id": "aqi", "area_code": "310000", "ts": NOW - timedelta(hours=20), "value": 3.0},
         ])
-    Simulator(SimConfig(seed=SEED, backfill_days=1)).step(engine, now=NOW)
+    stats = Simulator(SimConfig(seed=SEED, backfill_days=1)).step(engine, now=NOW)
     kept = [ts for _, _, ts, _ in _readings(engine, "aqi", "310000")]
-    assert NOW - timedelta(days=3) not in kept and NOW - timedelta(hours=30) in kept
+    assert NOW - timedelta(days=3) not in kept and NOW - timedelta(hours=30) not in kept
+    assert NOW - timedelta(hours=20) in kept and stats.deleted_readings >= 2
+    with engine.connect() as conn:
+        minutes = conn.execute(sa.select(schema.readings_minute.c.value).where(
+            schema.readings_minute.c.indicator_id == "aqi")).scalars().all()
+        hours = conn.execute(sa.select(schema.readings_hourly.c.value).where(
+            schema.readings_hourly.c.indicator_id == "aqi")).scalars().all()
+    assert sorted(minutes) == [2.0, 3.0] and sorted(hours) == [1.0, 2.0, 3.0]
 
 
 # --- the live loop and the command line ---------------------------------------------------------------
