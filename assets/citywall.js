@@ -1,4 +1,4 @@
-// CityWall's browser-side pieces: the live clock and the connection badge.
+// CityWall's browser-side pieces: the live clock, the connection badge, and the wall's delta.
 // Offline is decided here, from the time the last successful refresh ARRIVED in this browser,
 // so it works when the server (or the network) is gone.
 window.dash_clientside = Object.assign({}, window.dash_clientside, {
@@ -21,6 +21,74 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
         else { window.location.reload(); }
       }, cfg.rotate_s * 1000);
       return "rotating every " + cfg.rotate_s + " s";
+    },
+    // The wall's tick: the server sends only what changed since the tick this screen applied
+    // (components/wall.py wall_delta); this writes it into the tiles laid out at page load.
+    // Those nodes are never a Dash callback's output, so React never overwrites them.
+    applyWall: function (delta) {
+      if (!delta) { return window.dash_clientside.no_update; }
+      const SVG = "http://www.w3.org/2000/svg";
+      const LEVELS = "0123456789abcdefghijklmnopqrstuvwxyz";  // components/vital_panel.py SPARK_LEVELS
+      const byData = function (root, attr, key) {
+        return root.querySelector("[" + attr + '="' + (window.CSS && CSS.escape ? CSS.escape(key) : key) + '"]');
+      };
+      const wall = document.querySelector(".wall") || document;
+      const setText = function (node, text) { if (node && node.textContent !== text) { node.textContent = text; } };
+      const tiles = delta.tiles || {};
+      Object.keys(tiles).forEach(function (id) {
+        const frame = byData(wall, "data-indicator", id);
+        const s = tiles[id];
+        if (!frame || !Array.isArray(s)) { return; }
+        frame.className = s[0];
+        const symbol = frame.querySelector(".tile__symbol");
+        setText(symbol, s[1]);
+        if (symbol) { symbol.title = s[2]; }
+        setText(frame.querySelector(".tile__number"), s[3]);
+        const origin = frame.querySelector(".tile__origin");
+        if (origin) { setText(origin, s[4]); origin.hidden = !s[4]; }
+        setText(frame.querySelector(".tile__change"), s[5]);
+        setText(frame.querySelector(".tile__age"), s[6]);
+      });
+      const sparks = delta.sparks || {};
+      Object.keys(sparks).forEach(function (id) {
+        const frame = byData(wall, "data-indicator", id);
+        const box = frame && frame.querySelector(".tile__spark");
+        if (!box) { return; }
+        const code = String(sparks[id] || "");
+        while (box.firstChild) { box.removeChild(box.firstChild); }
+        if (code.length < 2) { return; }
+        const last = code.length - 1;
+        const points = [];
+        for (let i = 0; i < code.length; i++) {
+          const level = LEVELS.indexOf(code[i]);
+          if (level >= 0) { points.push((i * 120 / last).toFixed(1) + "," + (28 - level * 26 / 35).toFixed(1)); }
+        }
+        const svg = document.createElementNS(SVG, "svg");
+        svg.setAttribute("viewBox", "0 0 120 30");
+        svg.setAttribute("preserveAspectRatio", "none");
+        const line = document.createElementNS(SVG, "polyline");
+        line.setAttribute("points", points.join(" "));
+        svg.appendChild(line);
+        box.appendChild(svg);
+      });
+      const dims = delta.dims || {};
+      Object.keys(dims).forEach(function (dim) {
+        const panel = byData(wall, "data-dimension", dim);
+        const score = panel && panel.querySelector(".panel__score");
+        if (score) { setText(score, dims[dim][0]); score.className = dims[dim][1]; }
+      });
+      const strip = document.getElementById("wall-strip");
+      if (strip) {
+        const kpis = delta.kpis || {};
+        Object.keys(kpis).forEach(function (key) {
+          const kpi = byData(strip, "data-kpi", key);
+          if (kpi) { kpi.className = "kpi kpi--" + kpis[key][1]; setText(kpi.querySelector(".kpi__value"), kpis[key][0]); }
+        });
+        const error = strip.querySelector(".strip__error");
+        if (error) { setText(error, delta.err || ""); error.hidden = !delta.err; }
+        strip.classList.toggle("wall__strip--failed", !!delta.err);
+      }
+      return "tick " + delta.tick;
     },
     statusBar: function (nClock, status, conn) {
       const cfg = conn || {};

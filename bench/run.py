@@ -9,7 +9,7 @@
    shared tick cache) and the feeder as its own process (``python -m feeder``), and drives it
    the way browsers do: every screen POSTs the wall's and the wall map's real refresh callbacks
    to /_dash-update-component once per CITYWALL_REFRESH_S, screens started out of phase, each
-   keeping what the server told it (tile signatures, map signature). Then the same load against
+   keeping what the server told it (the tick it applied, the map signature). Then the same load against
    the naive baseline (CITYWALL_NAIVE=1: no tick cache, full payloads every tick).
    SQL statements are counted across all workers by a SQLAlchemy ``before_cursor_execute``
    listener that increments one Redis key (bench/gunicorn_conf.py).
@@ -250,8 +250,8 @@ def drive(served: Served, *, screens: int, ticks: int, refresh_s: float) -> dict
                         errors += 1
                     continue
                 elapsed = (time.perf_counter() - t0) * 1000
-                if kind == "wall" and "tile-signatures" in data:
-                    signatures = data["tile-signatures"]["data"]
+                if kind == "wall":
+                    signatures = spec.wall_kept(data, signatures)
                 if kind == "map":
                     for key, value in data.items():
                         if '"cw-map-sig"' in key:

@@ -8,7 +8,7 @@ the server processes' memory at start and end.
 --database-url names one. The app runs in its own process (gunicorn when installed, else Dash's
 threaded server), the feeder as ``python -m feeder`` in another; every screen POSTs the wall's real
 refresh callback to /_dash-update-component once per tick, out of phase, keeping what the server
-told it (its tile signatures), like a browser. Screens are spread over the city wall and the
+told it (the tick it applied), like a browser. Screens are spread over the city wall and the
 district walls. Memory is the resident set (VmRSS, /proc) of the server process and its children,
 and of the feeder. Prints one line per minute; the last line is JSON.
 """
@@ -142,7 +142,7 @@ def soak(base: str, *, screens: int, refresh: float, seconds: float, server_pid:
                     data = reply.json()["response"]
                     if not data.get("status-store", {}).get("data", {}).get("ok"):
                         error = "refresh not ok"
-                    signatures = data.get("tile-signatures", {}).get("data", signatures)
+                    signatures = view.wall_kept(data, signatures)
             except (requests.RequestException, ValueError, KeyError) as exc:
                 error = type(exc).__name__
             elapsed_ms = (time.monotonic() - started) * 1000

@@ -68,7 +68,12 @@ class PageSpec:
         return cls(wall_output=wall["output"], map_output=tick["output"], tiles=found["tiles"], dims=found["dims"],
                    scope=found["scope"], map_scope=found.get("map_scope") or {}, map_sig=found.get("map_sig"))
 
-    def wall_payload(self, n: int, signatures: dict) -> dict:
+    @staticmethod
+    def wall_kept(response: dict, applied: dict) -> dict:
+        """What a screen keeps from a wall reply for its next request: the tick it applied."""
+        return response.get("wall-applied", {}).get("data", applied)
+
+    def wall_payload(self, n: int, applied: dict) -> dict:
         outputs: list[Any] = []
         for part in self.wall_output.strip(".").split("..."):
             ident, prop = part.rsplit(".", 1)
@@ -81,7 +86,7 @@ class PageSpec:
         return {"output": self.wall_output, "outputs": outputs,
                 "inputs": [{"id": "wall-interval", "property": "n_intervals", "value": n}],
                 "state": [{"id": "wall-scope", "property": "data", "value": self.scope},
-                          {"id": "tile-signatures", "property": "data", "value": signatures}],
+                          {"id": "wall-applied", "property": "data", "value": applied}],
                 "changedPropIds": ["wall-interval.n_intervals"]}
 
     def map_payload(self, n: int, sig: str | None) -> dict:

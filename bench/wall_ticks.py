@@ -5,7 +5,7 @@ baseline in the same run (tick cache off, full payloads: CITYWALL_NAIVE=1).
 
 Seeds a SQLite demo city (1 day of history), serves the real app on loopback, and drives it the
 way browsers do: every screen POSTs the wall's real refresh callback to /_dash-update-component
-once per tick, screens out of phase, each keeping what the server told it (its tile signatures).
+once per tick, screens out of phase, each keeping what the server told it (the tick it applied).
 Counts database statements with a SQLAlchemy event. Prints a table; the last line is JSON.
 """
 from __future__ import annotations
@@ -92,8 +92,7 @@ def drive(served: Served, *, screens: int, ticks: int, refresh_s: float) -> dict
                                      json=served.wall_payload(n, signatures), timeout=30)
                 body = reply.content
                 data = reply.json()["response"]
-                if "tile-signatures" in data:
-                    signatures = data["tile-signatures"]["data"]
+                signatures = served.spec.wall_kept(data, signatures)
             except (requests.RequestException, ValueError, KeyError):
                 with lock:
                     errors += 1

@@ -35,7 +35,9 @@ def dimension_score(dimension: str) -> dict[str, str]:
 
 WALL_HEALTH = "wall-health"
 WALL_ALARMS = "wall-alarms"
-TILE_SIGNATURES = "tile-signatures"
+WALL_APPLIED = "wall-applied"  # {"tick": k}: the last tick this screen applied
+WALL_DELTA = "wall-delta"  # what changed since then (assets/citywall.js applyWall writes it in)
+WALL_APPLY_TARGET = "wall-apply-target"
 KIOSK_STORE = "kiosk-store"
 KIOSK_TIMER = "kiosk-timer"
 RETRY_INTERVAL = "retry-interval"

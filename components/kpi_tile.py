@@ -9,9 +9,12 @@ from components.formatting import format_rate
 from components.i18n import t
 from data_access.queries import IncidentCounts
 
+STRIP_KEYS = ("open", "overdue", "reported_today", "closed_today", "on_time_rate_30d", "hotline_today",
+              "hotline_on_time")
+
 
 def create_kpi(key: str, value: str, lang: str, *, state: str = "normal", **label_values: object) -> html.Div:
-    return html.Div(className=f"kpi kpi--{state}", id=ids.kpi(key), children=[
+    return html.Div(className=f"kpi kpi--{state}", id=ids.kpi(key), **{"data-kpi": key}, children=[
         html.Div(t(key, lang, **label_values), className="kpi__label"),
         html.Div(value, className="kpi__value"),
     ])
@@ -23,20 +26,29 @@ def _rate_state(rate: float | None) -> str:
     return "normal" if rate >= 0.9 else "warn" if rate >= 0.8 else "alarm"
 
 
+def strip_state(counts: IncidentCounts | None, hotline: dict | None) -> dict[str, list[str]]:
+    """Each KPI of the strip as [value text, state]; "—" in state "none" when there are no counts."""
+    if counts is None:
+        return {key: ["—", "none"] for key in STRIP_KEYS}
+    hotline = hotline or {}
+    return {
+        "open": [f"{counts.open:,}", "normal"],
+        "overdue": [f"{counts.overdue:,}", "alarm" if counts.overdue else "normal"],
+        "reported_today": [f"{counts.reported_today:,}", "normal"],
+        "closed_today": [f"{counts.closed_today:,}", "normal"],
+        "on_time_rate_30d": [format_rate(counts.on_time_rate_30d), _rate_state(counts.on_time_rate_30d)],
+        "hotline_today": [f"{int(hotline.get('reported_today') or 0):,}", "normal"],
+        "hotline_on_time": [format_rate(hotline.get("on_time_rate_30d")), _rate_state(hotline.get("on_time_rate_30d"))],
+    }
+
+
 def create_incident_strip(counts: IncidentCounts | None, hotline: dict | None, lang: str, *,
                           hotline_name: str = "12345") -> list[html.Div]:
-    if counts is None:
-        return [html.Div(t("no_data", lang), className="kpi kpi--none")]
-    hotline = hotline or {}
+    """The strip with its labels; on the wall it is laid out once (counts None) and the browser
+    writes each tick's ``strip_state`` into it."""
+    state = strip_state(counts, hotline)
     return [
         html.Div(t("incidents", lang), className="strip__title"),
-        create_kpi("open", f"{counts.open:,}", lang),
-        create_kpi("overdue", f"{counts.overdue:,}", lang, state="alarm" if counts.overdue else "normal"),
-        create_kpi("reported_today", f"{counts.reported_today:,}", lang),
-        create_kpi("closed_today", f"{counts.closed_today:,}", lang),
-        create_kpi("on_time_rate_30d", format_rate(counts.on_time_rate_30d), lang,
-                   state=_rate_state(counts.on_time_rate_30d)),
-        create_kpi("hotline_today", f"{int(hotline.get('reported_today') or 0):,}", lang, name=hotline_name),
-        create_kpi("hotline_on_time", format_rate(hotline.get("on_time_rate_30d")), lang,
-                   state=_rate_state(hotline.get("on_time_rate_30d")), name=hotline_name),
+        *[create_kpi(key, state[key][0], lang, state=state[key][1], name=hotline_name) for key in STRIP_KEYS],
+        html.Div(className="kpi kpi--none panel-error strip__error", hidden=True),
     ]

@@ -2,14 +2,21 @@
 pages/wall.py and fills it every tick."""
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 from dash import dcc, html
 
 from components import ids
+from components.formatting import local_time
+from components.health import create_alarm_list, create_health, format_score, score_class
 from components.i18n import t
 from components.incident_map import mid
+from components.kpi_tile import create_incident_strip, strip_state
 from components.level_panels import (
     CATS,
     FUNNEL,
@@ -24,9 +31,10 @@ from components.level_panels import (
     ranking_rows,
 )
 from components.status_bar import create_status_bar
-from components.vital_panel import create_vital_panels
+from components.vital_panel import create_vital_panels, spark_code, tile_state
 from data_access import incident_queries as iq
 from data_access.queries import Area
+from data_access.snapshots import WallSnapshot
 
 ROTATE_RANGE_S = (10, 3600)
 
@@ -85,7 +93,7 @@ def create_incident_body(*, key: str, area: Area, panels: PanelData, lang: str, 
 
 def create_wall(*, area: Area, catalogue: pd.DataFrame, lang: str, timezone: str, refresh_s: float,
                 kiosk: dict, version: str, default_playlist: list[str], incident_map: html.Div | None,
-                incident_body: html.Div | None = None) -> html.Div:
+                incident_body: html.Div | None = None, hotline_name: str = "12345") -> html.Div:
     """The wall; ``incident_body`` replaces the vital-sign panels when the city has no indicators."""
     title = area.label(lang)
     kiosk_class = " wall--kiosk" if kiosk["kiosk"] else ""
@@ -108,9 +116,12 @@ def create_wall(*, area: Area, catalogue: pd.DataFrame, lang: str, timezone: str
                           refresh_s=refresh_s, nav=None if kiosk["kiosk"] else create_nav(lang, {"lang": lang})),
         html.Section(id=ids.WALL_HEALTH, className="health"),
         body,
-        html.Footer(id=ids.WALL_STRIP, className="wall__strip"),
+        html.Footer(create_incident_strip(None, None, lang, hotline_name=hotline_name), id=ids.WALL_STRIP,
+                    className="wall__strip"),
         dcc.Store(id=ids.WALL_SCOPE, data={"area_code": area.area_code, "level": area.level, "lang": lang}),
-        dcc.Store(id=ids.TILE_SIGNATURES, data={}),
+        dcc.Store(id=ids.WALL_APPLIED, data={}),
+        dcc.Store(id=ids.WALL_DELTA),
+        html.Div(id=ids.WALL_APPLY_TARGET, hidden=True),
         dcc.Store(id=ids.KIOSK_STORE, data={**kiosk, "playlist": kiosk["playlist"] or default_playlist,
                                             "version": version}),
         html.Div(id=ids.KIOSK_TIMER, hidden=True),
@@ -136,3 +147,69 @@ def create_db_unavailable(lang: str, *, retry_s: float = 10.0) -> html.Div:
         dcc.Interval(id=ids.RETRY_INTERVAL, interval=int(retry_s * 1000)),
         html.Div(id=ids.RETRY_TARGET, hidden=True),
     ])
+
+
+# --- the wall's tick: rendered once per scope, language and tick; each screen gets what changed ----
+
+@dataclass(frozen=True)
+class WallRender:
+    """Everything a wall of one scope and language shows at one tick, keyed by part:
+    ``t:<indicator>`` tile state, ``s:<indicator>`` sparkline code, ``d:<dimension>`` panel score,
+    ``k:<kpi>`` strip figure (compact values the browser writes into the laid-out wall), and
+    ``health`` / ``alarms`` (Dash components). ``signatures`` hashes every part: a screen that
+    applied tick k needs exactly the parts whose signature differs from tick k's."""
+
+    tick: int
+    ok: bool
+    parts: dict[str, Any] = field(default_factory=dict)
+    signatures: dict[str, str] = field(default_factory=dict)
+    as_of: str | None = None
+    strip_error: str = ""
+
+
+def _sig(value: object) -> str:
+    return hashlib.blake2b(repr(value).encode(), digest_size=6).hexdigest()
+
+
+def render_wall(snap: WallSnapshot, catalogue: pd.DataFrame, lang: str, *, tick: int, tz: ZoneInfo) -> WallRender:
+    """The wall of ``snap`` at ``tick`` (pure: no database, no request)."""
+    parts: dict[str, Any] = {}
+    signatures: dict[str, str] = {}
+
+    def put(key: str, value: object, signature: str | None = None) -> None:
+        parts[key] = value
+        signatures[key] = signature or _sig(value)
+
+    rows = {r["indicator_id"]: r for r in snap.vitals.to_dict("records")} if not snap.vitals.empty else {}
+    for indicator in catalogue.to_dict("records"):
+        indicator_id = indicator["indicator_id"]
+        put("t:" + indicator_id, tile_state(rows.get(indicator_id), indicator, lang, scope_level=snap.area.level))
+        if "trends" not in snap.failed:  # a failed read keeps the last sparkline on screen
+            put("s:" + indicator_id, spark_code(snap.sparks.get(indicator_id, [])))
+    health = snap.health
+    for dimension in catalogue["dimension"].unique() if not catalogue.empty else []:
+        score = health.by_dimension.get(dimension)
+        put("d:" + str(dimension), [format_score(score), score_class(score) + " panel__score"])
+    if "trends" not in snap.failed:  # the score's trend needs the failed read: keep the row as it is
+        put("health", create_health(health, lang), _sig(health))
+    alarm_key = (snap.alarms, snap.read_at.replace(second=0))
+    put("alarms", create_alarm_list(snap.alarms, catalogue, lang, now=snap.read_at), _sig(alarm_key))
+    if "strip" not in snap.failed:  # the strip shows its own error; the tiles above keep updating
+        for key, value in strip_state(snap.counts, snap.hotline).items():
+            put("k:" + key, value)
+    as_of = local_time(snap.newest_reading, tz) if snap.newest_reading else None
+    return WallRender(tick=tick, ok=True, parts=parts, signatures=signatures, as_of=as_of,
+                      strip_error=t("panel_failed", lang) if "strip" in snap.failed else "")
+
+
+def wall_delta(render: WallRender, applied: dict[str, str] | None) -> dict[str, Any]:
+    """The parts of ``render`` a screen showing ``applied`` (the signatures of the tick it last
+    applied; None: nothing) lacks, as the wall's delta store and the two component outputs."""
+    applied = applied or {}
+    changed = {key: value for key, value in render.parts.items() if applied.get(key) != render.signatures[key]}
+    delta: dict[str, Any] = {"tick": render.tick, "err": render.strip_error}
+    for prefix, name in (("t:", "tiles"), ("s:", "sparks"), ("d:", "dims"), ("k:", "kpis")):
+        found = {key[2:]: value for key, value in changed.items() if key.startswith(prefix)}
+        if found:
+            delta[name] = found
+    return {"delta": delta, "health": changed.get("health"), "alarms": changed.get("alarms")}

@@ -5,11 +5,13 @@ window shares one result. In-process (flask-caching SimpleCache) by default; Red
 every worker and host, when CITYWALL_REDIS_URL is set (values are pickled: snapshots are plain
 dataclasses and DataFrames).
 
-Stampede protection: the first request of a window computes, the others wait for its result.
-In one process a ``threading.Lock`` per key does it; across workers and hosts (Redis) a short
-``SET NX PX`` lock does it: the holder computes and stores, the others poll the cache every few
-milliseconds and compute themselves only when the holder has not stored anything in time
-(it died, or the database is slow beyond the lock's expiry).
+Stampede protection: the first request of a window computes, the others do not read the
+database too. In one process a lock per key does it; across workers and hosts
+(Redis) a short ``SET NX PX`` lock does it: the holder computes and stores. Meanwhile the others
+are answered with the previous window's value when there is one (stale by one tick at most, so
+a slow read never queues hundreds of screens behind it), or else wait for the holder's result,
+polling every few milliseconds, and compute themselves only when the holder has not stored
+anything in time (it died, or the database is slow beyond the lock's expiry).
 """
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 LOCK_POLL_S = 0.01
+LOCK_STRIPES = 256
 
 
 class TickCache:
@@ -47,8 +50,8 @@ class TickCache:
         self._cache = Cache(server, config=config)
         # One computation per key at a time in this process: screens arriving while the first
         # one reads the database wait for its result instead of all reading it too.
-        self._locks: dict[str, threading.Lock] = {}
-        self._locks_guard = threading.Lock()
+        # Striped (a fixed number, hashed by key): keys that carry ticks never grow the table.
+        self._locks = [threading.RLock() for _ in range(LOCK_STRIPES)]  # re-entrant: computes nest
         backend = self._cache.cache
         self._redis: Any = getattr(backend, "_write_client", None) if settings.redis_url else None
         self._prefix = getattr(backend, "key_prefix", "")
@@ -69,24 +72,32 @@ class TickCache:
         """The value cached for ``key`` in the current tick window, computing it at most once."""
         if not self.enabled:
             return compute()
-        full_key = f"{key}@{self.tick()}"
+        tick = self.tick()
+        full_key = f"{key}@{tick}"
         hit = self._cache.get(full_key)
         if hit is not None:
             return hit
-        with self._locks_guard:
-            lock = self._locks.setdefault(key, threading.Lock())
-        with lock:
+        lock = self._locks[hash(key) % LOCK_STRIPES]
+        if not lock.acquire(blocking=False):  # another thread of this process is computing it
+            previous = self._cache.get(f"{key}@{tick - 1}")
+            if previous is not None:
+                return previous
+            lock.acquire()
+        try:
             hit = self._cache.get(full_key)
             if hit is not None:
                 return hit
             if self._redis is not None:
-                return self._shared_compute(full_key, compute)
+                return self._shared_compute(full_key, compute, previous_key=f"{key}@{tick - 1}")
             value = compute()
             self._cache.set(full_key, value)
             return value
+        finally:
+            lock.release()
 
-    def _shared_compute(self, full_key: str, compute: Callable[[], T]) -> T:
-        """Across processes: one holder of a short Redis lock computes; the others wait for it."""
+    def _shared_compute(self, full_key: str, compute: Callable[[], T], *, previous_key: str) -> T:
+        """Across processes: one holder of a short Redis lock computes; the others get the previous
+        tick's value, or wait for the holder."""
         lock_key = f"{self._prefix}lock:{full_key}"
         token = uuid.uuid4().hex
         try:
@@ -95,6 +106,9 @@ class TickCache:
             log.warning("tick cache lock unavailable: %s", exc)
             acquired = True
         if not acquired:
+            previous = self._cache.get(previous_key)
+            if previous is not None:
+                return previous
             deadline = time.monotonic() + self.lock_ms / 1000
             while time.monotonic() < deadline:
                 time.sleep(LOCK_POLL_S)

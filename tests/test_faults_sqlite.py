@@ -66,7 +66,7 @@ def test_locked_database_file(db_path: Path) -> None:
         seconds, locked = _tick(client, app, 2)
         side.join()
         assert locked["status-store"]["data"]["ok"] is False  # the wall keeps its data and counts a failed tick
-        assert "wall-strip" not in locked  # nothing on screen is replaced
+        assert "wall-delta" not in locked and "wall-alarms" not in locked  # nothing on screen is replaced
         assert seconds < BUSY_S + 3, seconds  # bounded by the busy timeout: no worker stuck
         assert other["s"] < 1.0, other
     finally:
@@ -95,10 +95,10 @@ def test_slow_sqlite_view_is_interrupted_and_only_its_panel_fails(db_path: Path)
     seconds, reply = _tick(client, app, 1)
     assert seconds < 4, seconds  # the guard interrupted the slow read after ~1 s
     assert reply["status-store"]["data"]["ok"] is True  # the wall is live ...
-    strip = str(reply["wall-strip"]["children"])
-    assert "事件数据读取失败" in strip  # ... and the incident strip shows its own error state
-    filled = {key for key in reply if '"type":"vital-tile"' in key}  # the tiles were filled meanwhile
-    assert '{"id":"aqi","type":"vital-tile"}' in filled and '{"id":"power_load","type":"vital-tile"}' in filled
+    delta = reply["wall-delta"]["data"]
+    assert delta["err"].startswith("事件数据读取失败")  # ... and the incident strip shows its own error state
+    assert "kpis" not in delta  # (its figures are not replaced by blanks)
+    assert {"aqi", "power_load"} <= set(delta["tiles"])  # the tiles were filled meanwhile
 
 
 def test_guard_interrupts_any_long_statement(tmp_path: Path) -> None:

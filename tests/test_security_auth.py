@@ -79,9 +79,7 @@ def route_payload(app, path: str, search: str = "") -> dict:
 
 def wall_payload(app, area_code: object, level: object = "district", n: int = 1) -> dict:
     return callback_payload(app, "status-store", {"wall-interval": n, "wall-scope": {
-        "area_code": area_code, "level": level, "lang": "zh"}, "tile-signatures": {}},
-        all_ids={"vital-tile": ["aqi", "power_load"], "vital-frame": ["aqi", "power_load"],
-                 "vital-spark": ["aqi", "power_load"], "dimension-score": ["supply", "environment"]})
+        "area_code": area_code, "level": level, "lang": "zh"}, "wall-applied": {}})
 
 
 def panels_payload(app, area_code: object, level: str = "district") -> dict:
