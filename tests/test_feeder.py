@@ -367,6 +367,35 @@ def test_retention_drops_old_readings(databases: Callable[[], Engine]) -> None:
     assert sorted(minutes) == [2.0, 3.0] and sorted(hours) == [1.0, 2.0, 3.0]
 
 
+def test_steps_keep_the_minute_roll_up_current(day: SimulatedDay) -> None:
+    """After the back-fill and the steps, every finished minute up to the last step is rolled, and
+    each roll-up row is the mean (and count) of its raw readings."""
+    minute = "strftime('%Y-%m-%d %H:%M:00', ts)" if day.backend == "sqlite" else "date_trunc('minute', ts)"
+    with day.engine.connect() as conn:
+        marks = dict(conn.execute(sa.select(schema.rollup_watermarks)).all())
+        raw = {(r[0], r[1], str(r[2])[:19]): (r[3], r[4]) for r in conn.exec_driver_sql(
+            f"SELECT indicator_id, area_code, {minute}, AVG(value), COUNT(value) FROM readings"
+            f" WHERE ts < '{marks['minute']:%Y-%m-%d %H:%M:%S}' GROUP BY 1, 2, 3")}
+        rolled = {(r.indicator_id, r.area_code, str(r.minute)[:19]): (r.value, r.n)
+                  for r in conn.execute(sa.select(schema.readings_minute))}
+    assert marks["minute"] == END.replace(second=0)
+    assert marks["hour"] == (END - timedelta(minutes=5)).replace(minute=0, second=0)
+    assert set(rolled) == set(raw) and len(rolled) > 1000
+    assert all(rolled[k][1] == raw[k][1] and rolled[k][0] == pytest.approx(raw[k][0]) for k in raw)
+
+
+def test_copies_get_a_realistic_mix_of_periods() -> None:
+    from feeder.simulator import COPY_PERIOD_MIX, scale_catalogue
+
+    scaled = scale_catalogue(CATALOGUE, scale=22)
+    copies = scaled[scaled["indicator_id"].str.contains("__")]
+    shares = copies["period_s"].value_counts(normalize=True)
+    assert len(scaled) == 22 * len(CATALOGUE) and set(shares.index) == {p for p, _ in COPY_PERIOD_MIX}
+    assert all(abs(shares[p] - share) < 0.04 for p, share in COPY_PERIOD_MIX)
+    assert (scaled.iloc[:len(CATALOGUE)]["period_s"].to_numpy() == CATALOGUE["period_s"].to_numpy()).all()
+    assert (scale_catalogue(CATALOGUE, scale=22)["period_s"] == scaled["period_s"]).all()  # stable
+
+
 # --- the live loop and the command line ---------------------------------------------------------------
 
 def test_run_feeder_writes_and_stops(tmp_path: Path) -> None:
