@@ -2,9 +2,10 @@
 
     python bench/run.py [--quick] [--postgres URL] [--screens 200] [--workers 3]
 
-1. Seeds a demo city (Shanghai pack, 1 day of history) on SQLite and on PostgreSQL (a fresh
-   schema, dropped afterwards), plus a map-scale database per backend with 100,000 open
-   incidents (of 1,000,000; --quick: of 150,000).
+1. Seeds a demo city (Shanghai pack, 1 day of history; --quick: 2.4 h) on SQLite and on
+   PostgreSQL (a fresh schema, dropped afterwards), then adds 1,000,000 incidents of which
+   100,000 open (--quick: 100,000 open of 150,000) to the same database: the wall, the map and
+   the drill-down are all measured at 100,000 open incidents.
 2. For each backend, starts the real app with gunicorn (several workers, gthread, Redis as the
    shared tick cache) and the feeder as its own process (``python -m feeder``), and drives it
    the way browsers do: every screen POSTs the wall's and the wall map's real refresh callbacks
@@ -13,8 +14,8 @@
    the naive baseline (CITYWALL_NAIVE=1: no tick cache, full payloads every tick).
    SQL statements are counted across all workers by a SQLAlchemy ``before_cursor_execute``
    listener that increments one Redis key (bench/gunicorn_conf.py).
-3. Times the map's per-tick aggregation (components.incident_map.load_update, city level)
-   against 100,000 open incidents on both backends.
+3. Times the map's per-tick aggregation (components.incident_map.load_update, city level) and
+   the wall's whole per-tick read (data_access.snapshots.read_wall) at 100,000 open incidents.
 4. In headless Chromium: a new reading's insert -> its value on the wall (freshness), and a
    click on a district of the /city map -> the district level drawn (drill-down).
 5. Full run only: raises the number of screens until the callback p95 exceeds 250 ms.
@@ -26,6 +27,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import math
 import os
 import random
 import shutil
@@ -88,8 +90,8 @@ def new_database(backend: str, tmp: Path, name: str, pg_url: str) -> Database:
     return Database("postgresql", url, drop)
 
 
-def seed_demo(db: Database) -> float:
-    """The demo city with 1 day of history (readings and incidents), as the feeder writes it."""
+def seed_demo(db: Database, *, days: float) -> float:
+    """The demo city with ``days`` of history (readings and incidents), as the feeder writes it."""
     from data_access.db import init_db, make_engine, utc_now
     from feeder.pack import load_city_pack
     from feeder.simulator import SimConfig, Simulator
@@ -98,14 +100,15 @@ def seed_demo(db: Database) -> float:
     engine = make_engine(db.url)
     init_db(engine)
     load_city_pack(engine, pack_dir=SimConfig().pack_dir)
-    sim = Simulator(SimConfig(backfill_days=1))
+    sim = Simulator(SimConfig(backfill_days=max(1, math.ceil(days))))
     sim.prepare(engine)
-    sim.backfill(engine, days=1, now=utc_now())
+    sim.backfill(engine, days=days, now=utc_now())
     engine.dispose()
     return time.perf_counter() - started
 
 
 def seed_map_scale(db: Database, total: int, n_open: int) -> float:
+    """``total`` more incidents (``n_open`` open) over the demo city's grid (bench/map_scale.py)."""
     from bench.map_scale import seed
     from data_access.db import make_engine
 
@@ -145,6 +148,16 @@ def map_agg_ms(db: Database, runs: int = 7) -> dict[str, float]:
         t0 = time.perf_counter()
         queries.incident_counts(engine=engine, area_code=city.area_code)
         out["incident_counts_city"] = round((time.perf_counter() - t0) * 1000, 1)
+        # The wall's whole per-tick read (every panel's query, before the tick cache shares it).
+        from data_access.db import utc_now
+        from data_access.snapshots import read_wall
+
+        times = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            read_wall(engine=engine, area=city, now=utc_now())
+            times.append((time.perf_counter() - t0) * 1000)
+        out["wall_read_city"] = round(statistics.median(times), 1)
     finally:
         engine.dispose()
     return out
@@ -415,6 +428,7 @@ def main() -> int:
     quick = a.quick
     ticks = 2 if quick else 4
     total, n_open = (150_000, 100_000) if quick else (1_000_000, 100_000)
+    history_days = 0.1 if quick else 1.0  # the wall's sparklines need the last hour
     backends = ["sqlite"] + (["postgresql"] if a.postgres else [])
     tmp = Path(tempfile.mkdtemp(prefix="cw-run-"))
     made: list[Database] = []
@@ -423,21 +437,20 @@ def main() -> int:
                                "refresh_s": a.refresh, "map_seed": f"{total} incidents, {n_open} open"}
     began = time.perf_counter()
     try:
-        demo: dict[str, Database] = {}
-        scale: dict[str, Database] = {}
+        demo: dict[str, Database] = {}  # one database per backend: the demo city, then the incidents at scale
         for backend in backends:
             demo[backend] = new_database(backend, tmp, "demo", a.postgres)
             made.append(demo[backend])
-            log(f"seeding the demo city on {backend}: {seed_demo(demo[backend]):.1f} s")
-            scale[backend] = new_database(backend, tmp, "scale", a.postgres)
-            made.append(scale[backend])
+            log(f"seeding the demo city ({history_days:g} d of history) on {backend}: "
+                f"{seed_demo(demo[backend], days=history_days):.1f} s")
             log(f"seeding {total:,} incidents ({n_open:,} open) on {backend}: "
-                f"{seed_map_scale(scale[backend], total, n_open):.1f} s")
-            agg = map_agg_ms(scale[backend])
+                f"{seed_map_scale(demo[backend], total, n_open):.1f} s")
+            agg = map_agg_ms(demo[backend])
             summary[f"map_agg_ms_{'postgres' if backend == 'postgresql' else 'sqlite'}_100k_open"] = agg["city"]
             summary[f"map_agg_district_ms_{backend}"] = agg["district"]
             summary[f"incident_counts_ms_{backend}_{total // 1000}k"] = agg["incident_counts_city"]
-            log(f"map aggregation on {backend}: {agg}")
+            summary[f"wall_read_ms_{backend}"] = agg["wall_read_city"]
+            log(f"map aggregation and wall read on {backend}: {agg}")
 
         for backend in backends:
             phases = [("cached", 1), ("cached", a.screens), ("naive", a.screens)]
@@ -459,7 +472,7 @@ def main() -> int:
                 finally:
                     served.close()
 
-        browser_db = scale.get("postgresql") or scale["sqlite"]
+        browser_db = demo.get("postgresql") or demo["sqlite"]
         log("Chromium: drill-down on the /city map")
         drill = measure_drilldown(browser_db, samples=5 if quick else 15, refresh_s=a.refresh)
         log(f"  {drill}")
@@ -495,6 +508,15 @@ def main() -> int:
             f"postgres_callback_p95_ms_{a.screens}_screens": pg_many.get("p95_ms"),
             f"postgres_naive_callback_p95_ms_{a.screens}_screens": pg_naive.get("p95_ms"),
         })
+    def ratio(a_value: object, b_value: object) -> float | None:
+        return round(a_value / b_value, 1) if isinstance(a_value, int | float) and isinstance(
+            b_value, int | float) and b_value else None
+
+    summary.update({  # the naive baseline over CityWall, measured in this run
+        "ratio_queries_naive_over_cached": ratio(naive.get("queries_per_tick"), many.get("queries_per_tick")),
+        "ratio_bytes_naive_over_cached": ratio(naive.get("bytes_per_tick"), many.get("bytes_per_tick")),
+        "ratio_p95_naive_over_cached": ratio(naive.get("p95_ms"), many.get("p95_ms")),
+    })
     summary.update({
         "drilldown_p95_ms_browser": drill["p95_ms"],
         "drilldown_db": f"{browser_db.backend}, {n_open} open of {total}",

@@ -20,6 +20,7 @@ import math
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 
 LOCK_POLL_S = 0.01
 LOCK_STRIPES = 256
+MEMO_ENTRIES = 256
 
 
 class TickCache:
@@ -50,6 +52,9 @@ class TickCache:
         self._cache = Cache(server, config=config)
         # One computation per key at a time in this process: screens arriving while the first
         # one reads the database wait for its result instead of all reading it too.
+        # Values of the current ticks this process already holds (``immutable`` keys only).
+        self._memo: OrderedDict[str, Any] = OrderedDict()
+        self._memo_guard = threading.Lock()
         # Striped (a fixed number, hashed by key): keys that carry ticks never grow the table.
         self._locks = [threading.RLock() for _ in range(LOCK_STRIPES)]  # re-entrant: computes nest
         backend = self._cache.cache
@@ -68,34 +73,54 @@ class TickCache:
     def tick(self, now: float | None = None) -> int:
         return int((time.time() if now is None else now) // self.refresh_s)
 
-    def get_or_compute(self, key: str, compute: Callable[[], T]) -> T:
-        """The value cached for ``key`` in the current tick window, computing it at most once."""
+    def get_or_compute(self, key: str, compute: Callable[[], T], *, immutable: bool = False) -> T:
+        """The value cached for ``key`` in the current tick window, computing it at most once.
+
+        ``immutable``: the caller never changes the value, so this process may keep the object
+        itself for the tick instead of unpickling it from the cache on every request."""
         if not self.enabled:
             return compute()
         tick = self.tick()
         full_key = f"{key}@{tick}"
-        hit = self._cache.get(full_key)
+        if not immutable:
+            return self._lookup(key, full_key, tick, compute)[0]
+        with self._memo_guard:
+            hit = self._memo.get(full_key)
         if hit is not None:
             return hit
+        value, current = self._lookup(key, full_key, tick, compute)
+        if current:  # never keep the previous tick's value (served while another computes) as this tick's
+            with self._memo_guard:
+                self._memo[full_key] = value
+                while len(self._memo) > MEMO_ENTRIES:
+                    self._memo.popitem(last=False)
+        return value
+
+    def _lookup(self, key: str, full_key: str, tick: int, compute: Callable[[], T]) -> tuple[T, bool]:
+        """(value, whether it is this tick's) from the cache, the previous tick, or ``compute``."""
+        hit = self._cache.get(full_key)
+        if hit is not None:
+            return hit, True
+        previous_key = f"{key}@{tick - 1}"
         lock = self._locks[hash(key) % LOCK_STRIPES]
         if not lock.acquire(blocking=False):  # another thread of this process is computing it
-            previous = self._cache.get(f"{key}@{tick - 1}")
+            previous = self._cache.get(previous_key)
             if previous is not None:
-                return previous
+                return previous, False
             lock.acquire()
         try:
             hit = self._cache.get(full_key)
             if hit is not None:
-                return hit
+                return hit, True
             if self._redis is not None:
-                return self._shared_compute(full_key, compute, previous_key=f"{key}@{tick - 1}")
+                return self._shared_compute(full_key, compute, previous_key=previous_key)
             value = compute()
             self._cache.set(full_key, value)
-            return value
+            return value, True
         finally:
             lock.release()
 
-    def _shared_compute(self, full_key: str, compute: Callable[[], T], *, previous_key: str) -> T:
+    def _shared_compute(self, full_key: str, compute: Callable[[], T], *, previous_key: str) -> tuple[T, bool]:
         """Across processes: one holder of a short Redis lock computes; the others get the previous
         tick's value, or wait for the holder."""
         lock_key = f"{self._prefix}lock:{full_key}"
@@ -108,17 +133,17 @@ class TickCache:
         if not acquired:
             previous = self._cache.get(previous_key)
             if previous is not None:
-                return previous
+                return previous, False
             deadline = time.monotonic() + self.lock_ms / 1000
             while time.monotonic() < deadline:
                 time.sleep(LOCK_POLL_S)
                 hit = self._cache.get(full_key)
                 if hit is not None:
-                    return hit
+                    return hit, True
         try:
             value = compute()
             self._cache.set(full_key, value)
-            return value
+            return value, True
         finally:
             if acquired:
                 try:  # release only our own lock (it may have expired and been taken by another)

@@ -65,7 +65,7 @@ def _wall_render(runtime: CityWallRuntime, area: queries.Area, lang: str) -> Wal
         runtime.cache.remember(f"wall-sent:{area.area_code}:{lang}:{tick}", render.signatures)
         return render
 
-    return runtime.cache.get_or_compute(f"wall-render:{area.area_code}:{lang}", compute)
+    return runtime.cache.get_or_compute(f"wall-render:{area.area_code}:{lang}", compute, immutable=True)
 
 
 @dash.callback(
@@ -107,5 +107,5 @@ def refresh_wall(_n: int | None, scope: dict | None, applied: dict | None) -> tu
         return out["delta"], out["health"], out["alarms"], status, {"tick": render.tick}
 
     delta, health, alarms, status, tick = runtime.cache.get_or_compute(
-        f"wall-reply:{code}:{lang}:{render.tick}:{applied_tick}", reply)
+        f"wall-reply:{code}:{lang}:{render.tick}:{applied_tick}", reply, immutable=True)
     return (delta, no_update if health is None else health, no_update if alarms is None else alarms, status, tick)

@@ -1,0 +1,130 @@
+"""The tick cache: one computation per key and tick for any number of threads and workers, the
+previous tick's value while one request computes, and never a stale value kept as the current one.
+
+In-process (SimpleCache) always; across "workers" (two caches on one Redis) when
+CITYWALL_TEST_REDIS_URL is set (CI sets it): then an unreachable Redis fails, never skips."""
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+
+import pytest
+import redis
+from flask import Flask
+
+from data_access.cache import TickCache
+from data_access.settings import Settings
+
+REDIS_URL = os.environ.get("CITYWALL_TEST_REDIS_URL", "").strip()
+REFRESH_S = 1.0
+BACKENDS = ["memory", pytest.param("redis", marks=pytest.mark.skipif(
+    not REDIS_URL, reason="CITYWALL_TEST_REDIS_URL is not set"))]
+
+
+def new_cache(backend: str, **settings: object) -> TickCache:
+    redis_url = REDIS_URL if backend == "redis" else ""
+    if redis_url:
+        redis.Redis.from_url(redis_url).ping()  # set but unreachable: this fails the test
+    return TickCache(Flask(f"t{uuid.uuid4().hex[:6]}"), Settings(refresh_s=REFRESH_S, redis_url=redis_url, **settings))
+
+
+def start_of_tick(cache: TickCache, margin: float = 0.05) -> int:
+    """Sleep until just after a tick boundary, so a test's steps fall in one window."""
+    now = time.time()
+    time.sleep(REFRESH_S - (now % REFRESH_S) + margin)
+    return cache.tick()
+
+
+class Counted:
+    def __init__(self, seconds: float = 0.0) -> None:
+        self.calls = 0
+        self.seconds = seconds
+        self._lock = threading.Lock()
+
+    def __call__(self) -> dict:
+        with self._lock:
+            self.calls += 1
+            n = self.calls
+        time.sleep(self.seconds)
+        return {"n": n}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_many_threads_one_computation(backend: str) -> None:
+    caches = [new_cache(backend)] + ([new_cache(backend)] if backend == "redis" else [])  # 2 "workers"
+    key = f"k-{uuid.uuid4().hex}"
+    compute = Counted(seconds=0.2)
+    start_of_tick(caches[0])
+    results: list[dict] = []
+    threads = [threading.Thread(target=lambda c=c: results.append(c.get_or_compute(key, compute)))
+               for c in caches for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert compute.calls == 1
+    assert results == [{"n": 1}] * len(threads)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_previous_tick_is_served_while_one_request_computes(backend: str) -> None:
+    cache = new_cache(backend)
+    other = new_cache(backend) if backend == "redis" else cache
+    key = f"k-{uuid.uuid4().hex}"
+    compute = Counted(seconds=0.5)
+    start_of_tick(cache)
+    assert cache.get_or_compute(key, compute, immutable=True) == {"n": 1}
+    start_of_tick(cache)  # the next window: nothing cached for it yet
+    slow = threading.Thread(target=lambda: cache.get_or_compute(key, compute, immutable=True))
+    slow.start()
+    time.sleep(0.1)
+    began = time.monotonic()
+    meanwhile = other.get_or_compute(key, compute, immutable=True)
+    waited = time.monotonic() - began
+    assert meanwhile == {"n": 1}  # the previous tick's value ...
+    assert waited < 0.3  # ... at once, not after the 0.5-s computation
+    slow.join()
+    # The stale answer was not kept as this tick's value, in this process or another.
+    assert other.get_or_compute(key, compute, immutable=True) == {"n": 2}
+    assert cache.get_or_compute(key, compute, immutable=True) == {"n": 2}
+    assert compute.calls == 2
+
+
+def test_without_a_previous_value_requests_wait_for_the_computation() -> None:
+    cache = new_cache("memory")
+    key = f"k-{uuid.uuid4().hex}"
+    compute = Counted(seconds=0.3)
+    start_of_tick(cache)
+    first = threading.Thread(target=lambda: cache.get_or_compute(key, compute))
+    first.start()
+    time.sleep(0.05)
+    assert cache.get_or_compute(key, compute) == {"n": 1}  # waited for it: nothing older to show
+    first.join()
+    assert compute.calls == 1
+
+
+def test_naive_mode_computes_every_time() -> None:
+    cache = new_cache("memory", naive=True)
+    compute = Counted()
+    for _ in range(3):
+        cache.get_or_compute("k", compute, immutable=True)
+    assert compute.calls == 3
+    cache.remember("sent", {"a": 1})
+    assert cache.recall("sent") is None
+
+
+def test_nested_computations_of_keys_sharing_a_lock_do_not_deadlock() -> None:
+    cache = new_cache("memory")
+    outer_key = "outer"
+    inner_key = next(k for k in (f"inner{i}" for i in range(10_000))  # a key hashing to the same lock stripe
+                     if hash(k) % 256 == hash(outer_key) % 256)
+    done = threading.Event()
+
+    def run() -> None:
+        cache.get_or_compute(outer_key, lambda: cache.get_or_compute(inner_key, lambda: 1) + 1)
+        done.set()
+
+    threading.Thread(target=run, daemon=True).start()
+    assert done.wait(5)
