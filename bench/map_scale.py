@@ -9,7 +9,8 @@ aggregation reads at each level (what one tick costs, before the tick cache shar
 measures the map's payload: geometry (once per page load) and the per-tick hideout. A naive
 baseline runs in the same process: the raw open points shipped at city level, aggregated in
 pandas. The last line is one JSON object with every figure. ``--quick``: 100,000 / 10,000.
-``--demo URL`` only seeds a database (for screenshots) and exits.
+``--demo URL`` only seeds a database (for screenshots) and exits; ``--measure URL`` only
+measures an already seeded one (e.g. one kept by ``--demo``, while iterating).
 """
 from __future__ import annotations
 
@@ -217,6 +218,7 @@ def main() -> int:
                     help="PostgreSQL URL (a fresh schema is created and dropped); empty: SQLite only")
     ap.add_argument("--keep", action="store_true", help="keep the databases")
     ap.add_argument("--demo", metavar="URL", help="only seed this database (for screenshots) and exit")
+    ap.add_argument("--measure", metavar="URL", help="only measure this already seeded database and exit")
     ap.add_argument("--incidents", type=int, default=None)
     ap.add_argument("--open", type=int, default=None)
     a = ap.parse_args()
@@ -225,6 +227,11 @@ def main() -> int:
     if a.demo:
         engine = make_engine(a.demo)
         print(json.dumps({"demo": a.demo, **seed(engine, total=total, n_open=n_open)}))
+        return 0
+    if a.measure:
+        engine = make_engine(a.measure)
+        init_db(engine, timezone=TZ)  # the current views and indexes
+        print(json.dumps({"measure": a.measure, **measure(engine)}, separators=(",", ":")))
         return 0
     results: dict[str, Any] = {"incidents": total, "open": n_open}
     backends: list[tuple[str, str, Callable[[], None]]] = []

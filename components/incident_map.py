@@ -15,6 +15,7 @@ import hashlib
 import json
 import logging
 import math
+import pickle
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,6 +46,7 @@ CELL_BREAKS = (1, 3, 9)  # open incidents per cell: 1 | 2-3 | 4-9 | 10+
 LEGEND_PX = 240  # the legend sits top left: the fitted area keeps clear of it
 SHORT_LABEL_SHARE = 0.03  # areas whose box is below this share of the map's get a short label
 EMPTY_FC: dict[str, Any] = {"type": "FeatureCollection", "features": []}
+GEOMETRY_TICKS = 120  # how many refresh windows a map's shapes are kept (~10 minutes at 5 s)
 
 
 def mid(kind: str, key: str) -> dict[str, str]:
@@ -203,6 +205,7 @@ class MapUpdate:
     breaks: list[int]
     signature: str
     totals: dict[str, int] = field(default_factory=dict)
+    points_signature: str = ""  # street level: the points' own hash (they are sent only when it changes)
 
 
 @dataclass(frozen=True)
@@ -231,37 +234,154 @@ def load_geometry(*, engine: Engine, area: Area, lang: str, lang_param: str | No
     return MapGeometry(areas=areas, cells=cells, bounds=bounds_of(own) or bounds_of(areas))
 
 
+def _digest(value: object) -> str:
+    """A short, process-independent hash of plain data (pickle of str/int tuples is deterministic)."""
+    return hashlib.blake2b(pickle.dumps(value, protocol=5), digest_size=8).hexdigest()
+
+
 def load_update(*, engine: Engine, area: Area, lang: str, tz: ZoneInfo) -> MapUpdate:
-    """This tick's counts for a map of ``area`` (three aggregate reads from the views)."""
-    if _child_level(area):
-        frame = iq.open_counts(engine=engine, parent_code=area.area_code)
-    else:
-        frame = iq.open_counts(engine=engine, area_code=area.area_code)
-    counts = {r.area_code: [int(r.open), int(r.overdue)] for r in frame.itertuples(index=False)}
-    breaks = area_breaks(v[0] for v in counts.values()) if _child_level(area) else []
-    cells = iq.cell_counts(engine=engine, area=area)
-    cell_counts = {r.cell_id: [int(r.open), int(r.overdue), int(r.max_priority)] for r in cells.itertuples(index=False)}
+    """This tick's counts for a map of ``area``: two aggregate reads from the views on one
+    connection, as raw tuples (no DataFrames: ~3,300 cells at 100,000 open incidents)."""
+    child = _child_level(area)
+    area_rows, cell_rows = iq.map_count_rows(engine=engine, area=area, children=bool(child))
+    counts = {code: [int(n_open), int(n_overdue)] for code, n_open, n_overdue in area_rows}
+    breaks = area_breaks(v[0] for v in counts.values()) if child else []
+    cell_counts = {cell: [int(n_open), int(n_overdue), int(prio)] for cell, n_open, n_overdue, prio in cell_rows}
     points = None
+    points_signature = ""
     if area.level == "street":
         points = points_collection(iq.open_incident_points(engine=engine, street_code=area.area_code),
                                    lang=lang, tz=tz)
+        points_signature = _digest(json.dumps(points, sort_keys=True, default=str))
     labels = map_labels(lang)
     areas_hideout = {"counts": counts, "breaks": breaks, "labels": labels, "permanent": area.level != "street",
                      "self": area.level == "street"}
     cells_hideout = {"counts": cell_counts, "breaks": list(CELL_BREAKS), "labels": labels,
                      "fill": 0.55 if area.level == "city" else 0.8, "hotWeight": 1.2 if area.level == "city" else 2.2}
-    digest = hashlib.sha1(json.dumps([counts, cell_counts, points], sort_keys=True, default=str).encode())
     return MapUpdate(areas_hideout=areas_hideout, cells_hideout=cells_hideout, points=points, breaks=breaks,
-                     signature=digest.hexdigest()[:16],
-                     totals={"cells": len(cell_counts), "open": sum(v[0] for v in cell_counts.values())})
+                     signature=_digest((area_rows, cell_rows, points_signature)),
+                     totals={"cells": len(cell_counts), "open": sum(v[0] for v in cell_counts.values())},
+                     points_signature=points_signature)
+
+
+def _update_key(area: Area, lang: str) -> str:
+    return f"map:{area.level}:{area.area_code}:{lang}"
+
+
+def _sent_key(area: Area, lang: str, signature: str) -> str:
+    return f"mapsent:{area.level}:{area.area_code}:{lang}:{signature}"
 
 
 def cached_update(runtime: CityWallRuntime, area: Area, lang: str) -> MapUpdate:
-    """``load_update`` through the tick cache: N screens showing the same map cost one read per tick."""
+    """``load_update`` through the tick cache: N screens showing the same map cost one read per tick.
+    Each computed tick is also remembered under its signature for a few ticks: what a screen
+    that says it holds that signature has, so the next tick can send it only the difference."""
     require_scope(area.area_code)
-    return runtime.cache.get_or_compute(
-        f"map:{area.level}:{area.area_code}:{lang}",
-        lambda: load_update(engine=runtime.engine, area=area, lang=lang, tz=runtime.settings.tz))
+
+    def compute() -> MapUpdate:
+        update = load_update(engine=runtime.engine, area=area, lang=lang, tz=runtime.settings.tz)
+        runtime.cache.remember(_sent_key(area, lang, update.signature), MapState.of(update))
+        return update
+
+    return runtime.cache.get_or_compute(_update_key(area, lang), compute)
+
+
+@dataclass(frozen=True)
+class MapState:
+    """What a screen holding one signature has: the hideouts' counts and breaks, the points."""
+
+    areas: dict[str, list[int]]
+    cells: dict[str, list[int]]
+    breaks: list[int]
+    points_signature: str
+    points: dict[str, Any] | None
+
+    @classmethod
+    def of(cls, update: MapUpdate) -> MapState:
+        return cls(areas=update.areas_hideout["counts"], cells=update.cells_hideout["counts"],
+                   breaks=update.breaks, points_signature=update.points_signature, points=update.points)
+
+
+@dataclass(frozen=True)
+class MapDelta:
+    """From one signature to the next: counts to set and codes to drop, per layer; new breaks
+    (None: unchanged); points to remove (whole features: Dash's Patch removes by value) and add."""
+
+    areas_set: dict[str, list[int]]
+    areas_del: list[str]
+    cells_set: dict[str, list[int]]
+    cells_del: list[str]
+    breaks: list[int] | None
+    points_remove: list[dict[str, Any]]
+    points_add: list[dict[str, Any]]
+    points_changed: bool
+
+
+def _count_diff(old: dict[str, list[int]], new: dict[str, list[int]]) -> tuple[dict[str, list[int]], list[str]]:
+    changed = {code: value for code, value in new.items() if old.get(code) != value}
+    return changed, [code for code in old if code not in new]
+
+
+def map_delta(old: MapState, update: MapUpdate) -> MapDelta:
+    """What changed between what a screen holds (``old``) and this tick's ``update``."""
+    areas_set, areas_del = _count_diff(old.areas, update.areas_hideout["counts"])
+    cells_set, cells_del = _count_diff(old.cells, update.cells_hideout["counts"])
+    remove: list[dict[str, Any]] = []
+    add: list[dict[str, Any]] = []
+    points_changed = update.points_signature != old.points_signature
+    if points_changed:
+        before = {f["properties"]["iid"]: f for f in (old.points or EMPTY_FC)["features"]}
+        after = {f["properties"]["iid"]: f for f in (update.points or EMPTY_FC)["features"]}
+        remove = [f for iid, f in before.items() if after.get(iid) != f]
+        add = [f for iid, f in after.items() if before.get(iid) != f]
+    return MapDelta(areas_set=areas_set, areas_del=areas_del, cells_set=cells_set, cells_del=cells_del,
+                    breaks=None if old.breaks == update.breaks else update.breaks, points_remove=remove,
+                    points_add=add, points_changed=points_changed)
+
+
+def cached_delta(runtime: CityWallRuntime, area: Area, lang: str, signature: object,
+                 update: MapUpdate) -> MapDelta | None:
+    """The delta from the screen's ``signature`` to ``update``, computed once per tick for every
+    screen coming from the same signature; None when that signature is not remembered (expired,
+    another worker without Redis, naive mode, a forged value): the caller sends everything."""
+    if not isinstance(signature, str) or not signature or len(signature) > 64 or runtime.settings.naive:
+        return None
+
+    def compute() -> MapDelta | None:
+        old = runtime.cache.recall(_sent_key(area, lang, signature))
+        return map_delta(old, update) if isinstance(old, MapState) else None
+
+    return runtime.cache.get_or_compute(f"mapdelta:{area.level}:{area.area_code}:{lang}:{signature}>"
+                                        f"{update.signature}", compute)
+
+
+def delta_patches(delta: MapDelta) -> tuple[Any, Any, Any]:
+    """The delta as Dash Patches of the areas' hideout, the cells' hideout and the points' data
+    (no_update for a part that did not change)."""
+    out: list[Any] = []
+    for changed, dropped, breaks in ((delta.areas_set, delta.areas_del, delta.breaks),
+                                     (delta.cells_set, delta.cells_del, None)):
+        if not changed and not dropped and breaks is None:
+            out.append(no_update)
+            continue
+        patch = Patch()
+        for code, value in changed.items():
+            patch["counts"][code] = value
+        for code in dropped:
+            del patch["counts"][code]
+        if breaks is not None:
+            patch["breaks"] = breaks
+        out.append(patch)
+    if delta.points_remove or delta.points_add:
+        points = Patch()
+        for feature in delta.points_remove:
+            points["features"].remove(feature)
+        if delta.points_add:
+            points["features"].extend(delta.points_add)
+        out.append(points)
+    else:
+        out.append(no_update)
+    return out[0], out[1], out[2]
 
 
 def create_legend(*, level: str, breaks: list[int], lang: str) -> list[html.Div]:
@@ -345,15 +465,29 @@ def create_incident_map(*, key: str, area: Area, geometry: MapGeometry, update: 
                                                                            "data-code": area.area_code})
 
 
+def cached_geometry(runtime: CityWallRuntime, area: Area, lang: str, lang_param: str | None) -> MapGeometry:
+    """The shapes of a map of ``area``, kept for GEOMETRY_TICKS ticks (~10 minutes at 5 s), not one:
+    boundaries change only with an import, and the cells that got their first open incident since
+    are fetched by the browser anyway (``append_cells``); cells without incidents are filtered out
+    by their counts. A drill-down then costs the counts and the panels, not ~150 ms of GeoJSON.
+    (Naive mode: recall/remember are off, so every page load reads the shapes again.)"""
+    key = f"mapgeo:{area.area_code}:{lang}:{lang_param}"
+    geometry = runtime.cache.recall(key)
+    if isinstance(geometry, MapGeometry):
+        return geometry
+    geometry = runtime.cache.get_or_compute(  # one computation for screens arriving together
+        key, lambda: load_geometry(engine=runtime.engine, area=area, lang=lang, lang_param=lang_param))
+    runtime.cache.remember(key, geometry, ticks=GEOMETRY_TICKS)
+    return geometry
+
+
 def build_map(*, key: str, area: Area, lang: str, lang_param: str | None, runtime: CityWallRuntime | None = None,
               with_tick: bool = True, class_name: str = "") -> html.Div:
     """Read what the map needs and build it (raises SQLAlchemyError when the database is down)."""
     runtime = runtime or current_runtime()
     settings = runtime.settings
     require_scope(area.area_code)
-    geometry = runtime.cache.get_or_compute(
-        f"mapgeo:{area.area_code}:{lang}:{lang_param}",
-        lambda: load_geometry(engine=runtime.engine, area=area, lang=lang, lang_param=lang_param))
+    geometry = cached_geometry(runtime, area, lang, lang_param)
     return create_incident_map(key=key, area=area, geometry=geometry, update=cached_update(runtime, area, lang),
                                lang=lang, lang_param=lang_param, refresh_s=settings.refresh_s,
                                tile_url=settings.tile_url, tile_attribution=settings.tile_attribution,
@@ -376,18 +510,28 @@ def _scope_area(scope: object) -> tuple[Area | None, str]:
 
 
 def refresh_map(_n: int | None, scope: dict | None, signature: str | None) -> tuple:
-    """Each tick: the counts (hideouts), the street's points when they changed, the legend."""
+    """Each tick: what changed since the screen's signature, as Patches of the hideouts (the
+    changed cells' and areas' counts set, the ones gone deleted) and of the street's points;
+    everything when the server does not remember that signature (or in naive mode)."""
     try:
+        runtime = current_runtime()
         area, lang = _scope_area(scope)
         if area is None:
             return (no_update,) * 6
-        update = cached_update(current_runtime(), area, lang)
+        update = cached_update(runtime, area, lang)
+        naive = runtime.settings.naive
+        if update.signature == signature and not naive:  # naive baseline: always resend
+            return (no_update,) * 4 + ("", no_update)
+        delta = None if naive else cached_delta(runtime, area, lang, signature, update)
     except SQLAlchemyError as exc:
         log.warning("map refresh failed: %s", str(exc).splitlines()[0])
         lang = (scope or {}).get("lang") or "zh"
         return (no_update,) * 4 + (t("map_error", lang), no_update)
-    if update.signature == signature and not current_runtime().settings.naive:  # naive baseline: always resend
-        return (no_update,) * 4 + ("", no_update)
+    if delta is not None:
+        areas, cells, points = delta_patches(delta)
+        legend = no_update if delta.breaks is None else create_legend(level=area.level, breaks=update.breaks,
+                                                                      lang=lang)
+        return areas, cells, points, legend, "", update.signature
     points = update.points if update.points is not None else no_update
     return (update.areas_hideout, update.cells_hideout, points,
             create_legend(level=area.level, breaks=update.breaks, lang=lang), "", update.signature)
