@@ -58,6 +58,8 @@ class RetentionStats:
     seconds: float = 0.0
 
 
+# Rows go in in key order: the roll-up's primary-key index then fills page after page instead of
+# touching a random page of a big index for every bucket.
 _ROLLUP_SQL = {
     "minute": """
         INSERT INTO readings_minute (indicator_id, area_code, minute, value, n)
@@ -65,6 +67,7 @@ _ROLLUP_SQL = {
         FROM readings r
         WHERE r.ts >= :start AND r.ts < :end
         GROUP BY r.indicator_id, r.area_code, {{MINUTE:r.ts}}
+        ORDER BY r.indicator_id, r.area_code, {{MINUTE:r.ts}}
         ON CONFLICT (indicator_id, area_code, minute) DO UPDATE SET value = excluded.value, n = excluded.n
     """,
     "hour": """
@@ -73,6 +76,7 @@ _ROLLUP_SQL = {
         FROM readings r
         WHERE r.ts >= :start AND r.ts < :end
         GROUP BY r.indicator_id, r.area_code, {{HOUR:r.ts}}
+        ORDER BY r.indicator_id, r.area_code, {{HOUR:r.ts}}
         ON CONFLICT (indicator_id, area_code, hour) DO UPDATE SET value = excluded.value, n = excluded.n
     """,
 }
