@@ -22,6 +22,37 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
       }, cfg.rotate_s * 1000);
       return "rotating every " + cfg.rotate_s + " s";
     },
+    // When the wall polls. The server computes each tick window's data once, at the window's
+    // start (data_access/cache.py keep_warm); polling at a random phase would add up to a whole
+    // tick of delay on top of the window's own. So each screen polls just after the next window's
+    // data is ready: window start (server clock, skew allowed for) + when it was ready last time
+    // + a margin + this screen's own share of the spread. No reply (server gone): every refresh_s.
+    pollWall: function (n, status, cfg) {
+      const c = cfg || {};
+      const refreshMs = (c.refresh_s || 5) * 1000;
+      const st = (window.__citywallPoll = window.__citywallPoll || {
+        n: 0, due: 0, sent: 0, seen: null, share: Math.random(),
+      });
+      const now = Date.now();
+      if (status && status !== st.seen) {
+        st.seen = status;
+        if (status.ok && typeof status.now_ms === "number" && typeof status.tick === "number") {
+          const skew = status.now_ms - now;  // how far the server's clock is ahead of this one
+          const ready = Math.min(status.ready_ms || 0, refreshMs / 2);
+          let due = (status.tick + 1) * refreshMs + ready + (c.margin_ms || 150) + st.share * (c.spread_s || 0) * 1000
+            - skew;
+          while (due > now + refreshMs * 1.5) { due -= refreshMs; }  // a clock far off: stay about one tick away
+          st.due = Math.max(due, st.sent + refreshMs / 4);  // a late reply never makes the screen poll in a burst
+        }
+      }
+      if (st.n === 0 || now >= st.due) {
+        st.n += 1;
+        st.sent = now;
+        st.due = now + refreshMs;  // until the reply says better
+        return st.n;
+      }
+      return window.dash_clientside.no_update;
+    },
     // The wall's tick: the server sends only what changed since the tick this screen applied
     // (components/wall.py wall_delta); this writes it into the tiles laid out at page load.
     // Those nodes are never a Dash callback's output, so React never overwrites them.

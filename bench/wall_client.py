@@ -12,6 +12,34 @@ import requests
 
 
 @dataclass
+class PollSchedule:
+    """When a browser polls the wall next: assets/citywall.js ``pollWall``, line for line."""
+
+    refresh_s: float
+    spread_s: float
+    margin_ms: float
+    share: float  # this screen's place in the spread, 0..1
+    sent: float = 0.0
+
+    def sent_now(self, now: float) -> float:
+        """The poll leaves now; the next one is due a tick later until its reply says better."""
+        self.sent = now
+        return now + self.refresh_s
+
+    def after_reply(self, status: dict | None, now: float, due: float) -> float:
+        if not (isinstance(status, dict) and status.get("ok") and isinstance(status.get("now_ms"), int | float)
+                and isinstance(status.get("tick"), int)):
+            return due
+        refresh_ms = self.refresh_s * 1000
+        skew = status["now_ms"] - now * 1000
+        ready = min(status.get("ready_ms") or 0, refresh_ms / 2)
+        due_ms = (status["tick"] + 1) * refresh_ms + ready + self.margin_ms + self.share * self.spread_s * 1000 - skew
+        while due_ms > now * 1000 + refresh_ms * 1.5:
+            due_ms -= refresh_ms
+        return max(due_ms / 1000, self.sent + self.refresh_s / 4)
+
+
+@dataclass
 class PageSpec:
     """What a browser knows after loading a wall page: the callbacks and the ids the layout holds."""
 
@@ -23,6 +51,12 @@ class PageSpec:
     map_scope: dict
     map_sig: str | None
     extra_wall_outputs: list[dict] = field(default_factory=list)
+    poll: dict = field(default_factory=dict)  # the wall's poll schedule settings (wall-poll-config)
+
+    def schedule(self, share: float) -> PollSchedule:
+        poll = self.poll
+        return PollSchedule(refresh_s=float(poll.get("refresh_s", 5)), spread_s=float(poll.get("spread_s", 0)),
+                            margin_ms=float(poll.get("margin_ms", 150)), share=share)
 
     @classmethod
     def read(cls, url: str, path: str = "/") -> PageSpec:
@@ -55,6 +89,8 @@ class PageSpec:
                         found["map_sig"] = props.get("data")
                 elif ident == "wall-scope":
                     found["scope"] = props.get("data")
+                elif ident == "wall-poll-config":
+                    found["poll"] = props.get("data")
                 for value in node.values():
                     walk(value)
             elif isinstance(node, list):
@@ -62,11 +98,12 @@ class PageSpec:
                     walk(value)
 
         walk(reply)
-        wall = next(d for d in deps if any(i["id"] == "wall-interval" for i in d["inputs"]))
+        wall = next(d for d in deps if any(i["id"] == "wall-poll" for i in d["inputs"]))
         tick = next(d for d in deps if any(isinstance(i["id"], str) and '"cw-tick"' in i["id"] for i in d["inputs"])
                     and "cw-map-areas" in d["output"])
         return cls(wall_output=wall["output"], map_output=tick["output"], tiles=found["tiles"], dims=found["dims"],
-                   scope=found["scope"], map_scope=found.get("map_scope") or {}, map_sig=found.get("map_sig"))
+                   scope=found["scope"], map_scope=found.get("map_scope") or {}, map_sig=found.get("map_sig"),
+                   poll=found.get("poll") or {})
 
     @staticmethod
     def wall_kept(response: dict, applied: dict) -> dict:
@@ -84,10 +121,10 @@ class PageSpec:
             else:
                 outputs.append({"id": ident, "property": prop})
         return {"output": self.wall_output, "outputs": outputs,
-                "inputs": [{"id": "wall-interval", "property": "n_intervals", "value": n}],
+                "inputs": [{"id": "wall-poll", "property": "data", "value": n}],
                 "state": [{"id": "wall-scope", "property": "data", "value": self.scope},
                           {"id": "wall-applied", "property": "data", "value": applied}],
-                "changedPropIds": ["wall-interval.n_intervals"]}
+                "changedPropIds": ["wall-poll.data"]}
 
     def map_payload(self, n: int, sig: str | None) -> dict:
         outputs = []

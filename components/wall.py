@@ -37,6 +37,7 @@ from data_access.queries import Area
 from data_access.snapshots import WallSnapshot
 
 ROTATE_RANGE_S = (10, 3600)
+POLL_CHECK_MS = 250  # how often the browser checks whether the wall's next poll is due
 
 
 def parse_kiosk(kiosk: object, rotate: object, playlist: object) -> dict:
@@ -93,7 +94,8 @@ def create_incident_body(*, key: str, area: Area, panels: PanelData, lang: str, 
 
 def create_wall(*, area: Area, catalogue: pd.DataFrame, lang: str, timezone: str, refresh_s: float,
                 kiosk: dict, version: str, default_playlist: list[str], incident_map: html.Div | None,
-                incident_body: html.Div | None = None, hotline_name: str = "12345") -> html.Div:
+                incident_body: html.Div | None = None, hotline_name: str = "12345",
+                poll_spread_s: float = 1.0) -> html.Div:
     """The wall; ``incident_body`` replaces the vital-sign panels when the city has no indicators."""
     title = area.label(lang)
     kiosk_class = " wall--kiosk" if kiosk["kiosk"] else ""
@@ -125,7 +127,11 @@ def create_wall(*, area: Area, catalogue: pd.DataFrame, lang: str, timezone: str
         dcc.Store(id=ids.KIOSK_STORE, data={**kiosk, "playlist": kiosk["playlist"] or default_playlist,
                                             "version": version}),
         html.Div(id=ids.KIOSK_TIMER, hidden=True),
-        dcc.Interval(id=ids.WALL_INTERVAL, interval=int(refresh_s * 1000)),
+        # The browser decides when to poll (assets/citywall.js pollWall): once per tick, just after
+        # the server's tick window has its data ready, spread over poll_spread_s between screens.
+        dcc.Store(id=ids.WALL_POLL, data=0),
+        dcc.Store(id=ids.WALL_POLL_CONFIG, data={"refresh_s": refresh_s, "spread_s": poll_spread_s, "margin_ms": 150}),
+        dcc.Interval(id=ids.WALL_INTERVAL, interval=POLL_CHECK_MS),
     ])
 
 
@@ -165,13 +171,15 @@ class WallRender:
     signatures: dict[str, str] = field(default_factory=dict)
     as_of: str | None = None
     strip_error: str = ""
+    ready_ms: int = 0  # when in its window this render was ready (screens poll just after it)
 
 
 def _sig(value: object) -> str:
     return hashlib.blake2b(repr(value).encode(), digest_size=6).hexdigest()
 
 
-def render_wall(snap: WallSnapshot, catalogue: pd.DataFrame, lang: str, *, tick: int, tz: ZoneInfo) -> WallRender:
+def render_wall(snap: WallSnapshot, catalogue: pd.DataFrame, lang: str, *, tick: int, tz: ZoneInfo,
+                ready_ms: int = 0) -> WallRender:
     """The wall of ``snap`` at ``tick`` (pure: no database, no request)."""
     parts: dict[str, Any] = {}
     signatures: dict[str, str] = {}
@@ -199,7 +207,7 @@ def render_wall(snap: WallSnapshot, catalogue: pd.DataFrame, lang: str, *, tick:
             put("k:" + key, value)
     as_of = local_time(snap.newest_reading, tz) if snap.newest_reading else None
     return WallRender(tick=tick, ok=True, parts=parts, signatures=signatures, as_of=as_of,
-                      strip_error=t("panel_failed", lang) if "strip" in snap.failed else "")
+                      strip_error=t("panel_failed", lang) if "strip" in snap.failed else "", ready_ms=ready_ms)
 
 
 def wall_delta(render: WallRender, applied: dict[str, str] | None) -> dict[str, Any]:

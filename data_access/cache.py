@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 LOCK_POLL_S = 0.01
 LOCK_STRIPES = 256
 MEMO_ENTRIES = 256
+WARM_DELAY_S = 0.02  # just after the window starts (clocks of workers and hosts differ a little)
+WARM_TICKS = 12  # stop warming a key nobody asked for in this many ticks
 
 
 class TickCache:
@@ -52,6 +54,10 @@ class TickCache:
         self._cache = Cache(server, config=config)
         # One computation per key at a time in this process: screens arriving while the first
         # one reads the database wait for its result instead of all reading it too.
+        # Keys recomputed at each window start while asked for: key -> (compute, immutable, last tick asked).
+        self._warm: dict[str, tuple[Callable[[], Any], bool, Callable[[Any], bool] | None, int]] = {}
+        self._warm_guard = threading.Lock()
+        self._warmer: threading.Thread | None = None
         # Values of the current ticks this process already holds (``immutable`` keys only).
         self._memo: OrderedDict[str, Any] = OrderedDict()
         self._memo_guard = threading.Lock()
@@ -70,25 +76,68 @@ class TickCache:
         """What ``remember`` kept, or None (expired, another worker without Redis, naive mode)."""
         return self._cache.get(key) if self.enabled else None
 
+    def keep_warm(self, key: str, compute: Callable[[], Any], *, immutable: bool = False,
+                  stale_ok: Callable[[Any], bool] | None = None) -> None:
+        """Compute ``key`` at the start of every tick window while screens keep asking for it (one
+        background thread per process, gone when nothing was asked for a minute). Screens polling
+        just after a window starts (assets/citywall.js) then find this window's value ready, so a
+        new reading reaches them one window after its insert at most, plus the read itself."""
+        if not self.enabled:
+            return
+        with self._warm_guard:
+            self._warm[key] = (compute, immutable, stale_ok, self.tick())
+            if self._warmer is None or not self._warmer.is_alive():
+                self._warmer = threading.Thread(target=self._warm_loop, name="citywall-tick-warmer", daemon=True)
+                self._warmer.start()
+
+    def _warm_loop(self) -> None:
+        try:
+            while True:
+                now = time.time()
+                time.sleep((self.tick(now) + 1) * self.refresh_s - now + WARM_DELAY_S)
+                tick = self.tick()
+                with self._warm_guard:
+                    for key in [k for k, job in self._warm.items() if job[3] < tick - WARM_TICKS]:
+                        del self._warm[key]
+                    jobs = list(self._warm.items())
+                    if not jobs:
+                        return
+                for key, (compute, immutable, stale_ok, _asked) in jobs:
+                    try:  # another worker holding the key's lock computes it: this one moves on
+                        self.get_or_compute(key, compute, immutable=immutable, stale_ok=stale_ok)
+                    except Exception as exc:  # noqa: BLE001 - a failed warm-up is retried by the next request
+                        log.warning("tick warm-up of %s failed: %s", key, str(exc).splitlines()[0] if str(exc) else exc)
+        finally:
+            with self._warm_guard:
+                self._warmer = None
+
+    def ready_ms(self, now: float | None = None) -> int:
+        """Milliseconds since the current window started (when a value computed now is ready)."""
+        now = time.time() if now is None else now
+        return int((now - self.tick(now) * self.refresh_s) * 1000)
+
     def tick(self, now: float | None = None) -> int:
         return int((time.time() if now is None else now) // self.refresh_s)
 
-    def get_or_compute(self, key: str, compute: Callable[[], T], *, immutable: bool = False) -> T:
+    def get_or_compute(self, key: str, compute: Callable[[], T], *, immutable: bool = False,
+                       stale_ok: Callable[[Any], bool] | None = None) -> T:
         """The value cached for ``key`` in the current tick window, computing it at most once.
 
         ``immutable``: the caller never changes the value, so this process may keep the object
-        itself for the tick instead of unpickling it from the cache on every request."""
+        itself for the tick instead of unpickling it from the cache on every request.
+        ``stale_ok``: whether the previous tick's value may stand in while this one is computed
+        (e.g. not when it records a failure: then wait for the new read)."""
         if not self.enabled:
             return compute()
         tick = self.tick()
         full_key = f"{key}@{tick}"
         if not immutable:
-            return self._lookup(key, full_key, tick, compute)[0]
+            return self._lookup(key, full_key, tick, compute, stale_ok)[0]
         with self._memo_guard:
             hit = self._memo.get(full_key)
         if hit is not None:
             return hit
-        value, current = self._lookup(key, full_key, tick, compute)
+        value, current = self._lookup(key, full_key, tick, compute, stale_ok)
         if current:  # never keep the previous tick's value (served while another computes) as this tick's
             with self._memo_guard:
                 self._memo[full_key] = value
@@ -96,7 +145,8 @@ class TickCache:
                     self._memo.popitem(last=False)
         return value
 
-    def _lookup(self, key: str, full_key: str, tick: int, compute: Callable[[], T]) -> tuple[T, bool]:
+    def _lookup(self, key: str, full_key: str, tick: int, compute: Callable[[], T],
+                stale_ok: Callable[[Any], bool] | None) -> tuple[T, bool]:
         """(value, whether it is this tick's) from the cache, the previous tick, or ``compute``."""
         hit = self._cache.get(full_key)
         if hit is not None:
@@ -105,22 +155,30 @@ class TickCache:
         lock = self._locks[hash(key) % LOCK_STRIPES]
         if not lock.acquire(blocking=False):  # another thread of this process is computing it
             previous = self._cache.get(previous_key)
-            if previous is not None:
+            if previous is not None and (stale_ok is None or stale_ok(previous)):
                 return previous, False
             lock.acquire()
+            waited = True
+        else:
+            waited = False
         try:
             hit = self._cache.get(full_key)
             if hit is not None:
                 return hit, True
+            if waited:  # the holder just finished the previous tick: the newest there is, don't read again
+                previous = self._cache.get(previous_key)
+                if previous is not None:
+                    return previous, False
             if self._redis is not None:
-                return self._shared_compute(full_key, compute, previous_key=previous_key)
+                return self._shared_compute(full_key, compute, previous_key=previous_key, stale_ok=stale_ok)
             value = compute()
             self._cache.set(full_key, value)
             return value, True
         finally:
             lock.release()
 
-    def _shared_compute(self, full_key: str, compute: Callable[[], T], *, previous_key: str) -> tuple[T, bool]:
+    def _shared_compute(self, full_key: str, compute: Callable[[], T], *, previous_key: str,
+                        stale_ok: Callable[[Any], bool] | None) -> tuple[T, bool]:
         """Across processes: one holder of a short Redis lock computes; the others get the previous
         tick's value, or wait for the holder."""
         lock_key = f"{self._prefix}lock:{full_key}"
@@ -132,7 +190,7 @@ class TickCache:
             acquired = True
         if not acquired:
             previous = self._cache.get(previous_key)
-            if previous is not None:
+            if previous is not None and (stale_ok is None or stale_ok(previous)):
                 return previous, False
             deadline = time.monotonic() + self.lock_ms / 1000
             while time.monotonic() < deadline:

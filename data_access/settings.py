@@ -28,6 +28,9 @@ class SettingsError(ValueError):
 class Settings:
     database_url: str = field(default_factory=lambda: default_database_url())
     refresh_s: float = 5.0
+    # Walls poll just after each tick's data is ready, spread over this many seconds (freshness
+    # vs. the burst of requests: 1 s keeps a new reading on screen within ~6 s of its insert).
+    poll_spread_s: float = 1.0
     timezone: str = "Asia/Shanghai"
     lang: str = "zh"
     tile_url: str = ""
@@ -93,6 +96,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         values["database_url"] = raw.strip()
     if (raw := get("REFRESH_S")):
         values["refresh_s"] = float(_number(raw, "CITYWALL_REFRESH_S", float, 0.5))
+    if (raw := get("POLL_SPREAD_S")):
+        values["poll_spread_s"] = float(_number(raw, "CITYWALL_POLL_SPREAD_S", float, 0))
     if (raw := get("TIMEZONE")):
         try:
             ZoneInfo(raw.strip())
@@ -138,4 +143,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             raise SettingsError(f"CITYWALL_FRAME_ANCESTORS={raw!r}: expected CSP sources such as "
                                 "'self', 'none' or https://controller.example.org, separated by spaces")
         values["frame_ancestors"] = raw.strip()
-    return Settings(**values)
+    settings = Settings(**values)
+    if settings.poll_spread_s > settings.refresh_s:
+        raise SettingsError(f"CITYWALL_POLL_SPREAD_S={settings.poll_spread_s:g}: at most CITYWALL_REFRESH_S "
+                            f"({settings.refresh_s:g})")
+    return settings

@@ -53,4 +53,5 @@ def wall_layout(runtime: CityWallRuntime, *, scope: object, lang: object, kiosk:
     return create_wall(area=area, catalogue=catalogue, lang=lang, timezone=runtime.settings.timezone,
                        refresh_s=runtime.settings.refresh_s, kiosk=parse_kiosk(kiosk, rotate, playlist),
                        version=runtime.version, default_playlist=default_playlist, incident_map=incident_map,
-                       incident_body=incident_body, hotline_name=runtime.settings.hotline_name)
+                       incident_body=incident_body, hotline_name=runtime.settings.hotline_name,
+                       poll_spread_s=runtime.settings.poll_spread_s)

@@ -3,6 +3,7 @@ district/street (``/?scope=310115``; ``/wall/310115`` is the same wall), refresh
 from __future__ import annotations
 
 import logging
+import time
 
 import dash
 from dash import ClientsideFunction, Input, Output, State, html, no_update
@@ -42,6 +43,13 @@ def layout(scope: str | None = None, lang: str | None = None, kiosk: str | None 
     return wall_layout(current_runtime(), scope=scope, lang=lang, kiosk=kiosk, rotate=rotate, playlist=playlist)
 
 
+dash.clientside_callback(  # when to poll: just after the server's next tick is ready (not at a random phase)
+    ClientsideFunction(namespace="citywall", function_name="pollWall"),
+    Output(ids.WALL_POLL, "data"),
+    Input(ids.WALL_INTERVAL, "n_intervals"),
+    State(ids.STATUS_STORE, "data"),
+    State(ids.WALL_POLL_CONFIG, "data"),
+)
 dash.clientside_callback(  # writes each tick's delta into the laid-out tiles, scores and strip
     ClientsideFunction(namespace="citywall", function_name="applyWall"),
     Output(ids.WALL_APPLY_TARGET, "title"),
@@ -61,11 +69,17 @@ def _wall_render(runtime: CityWallRuntime, area: queries.Area, lang: str) -> Wal
         except SQLAlchemyError as exc:  # cached for this tick too: 200 screens do not retry a dead database
             log.warning("wall refresh failed: %s", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
             return WallRender(tick=tick, ok=False)
-        render = render_wall(snap, catalogue, lang, tick=tick, tz=runtime.settings.tz)
+        render = render_wall(snap, catalogue, lang, tick=tick, tz=runtime.settings.tz,
+                             ready_ms=runtime.cache.ready_ms())
         runtime.cache.remember(f"wall-sent:{area.area_code}:{lang}:{tick}", render.signatures)
         return render
 
-    return runtime.cache.get_or_compute(f"wall-render:{area.area_code}:{lang}", compute, immutable=True)
+    key = f"wall-render:{area.area_code}:{lang}"
+    def usable(previous: WallRender) -> bool:  # a failed read never stands in for the next one
+        return previous.ok
+
+    runtime.cache.keep_warm(key, compute, immutable=True, stale_ok=usable)  # ready at each window's start
+    return runtime.cache.get_or_compute(key, compute, immutable=True, stale_ok=usable)
 
 
 @dash.callback(
@@ -74,7 +88,7 @@ def _wall_render(runtime: CityWallRuntime, area: queries.Area, lang: str) -> Wal
     Output(ids.WALL_ALARMS, "children"),
     Output(ids.STATUS_STORE, "data"),
     Output(ids.WALL_APPLIED, "data"),
-    Input(ids.WALL_INTERVAL, "n_intervals"),
+    Input(ids.WALL_POLL, "data"),
     State(ids.WALL_SCOPE, "data"),
     State(ids.WALL_APPLIED, "data"),
 )
@@ -103,9 +117,11 @@ def refresh_wall(_n: int | None, scope: dict | None, applied: dict | None) -> tu
     def reply() -> tuple:
         sent = runtime.cache.recall(f"wall-sent:{code}:{lang}:{applied_tick}") if applied_tick is not None else None
         out = wall_delta(render, sent if isinstance(sent, dict) else None)
-        status = {"ok": True, "as_of": render.as_of, "tick": render.tick, "version": runtime.version}
+        status = {"ok": True, "as_of": render.as_of, "tick": render.tick, "ready_ms": render.ready_ms,
+                  "version": runtime.version}
         return out["delta"], out["health"], out["alarms"], status, {"tick": render.tick}
 
     delta, health, alarms, status, tick = runtime.cache.get_or_compute(
         f"wall-reply:{code}:{lang}:{render.tick}:{applied_tick}", reply, immutable=True)
+    status = {**status, "now_ms": int(time.time() * 1000)}  # the browser's poll scheduler allows for clock skew
     return (delta, no_update if health is None else health, no_update if alarms is None else alarms, status, tick)

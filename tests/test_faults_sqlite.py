@@ -61,7 +61,7 @@ def test_locked_database_file(db_path: Path) -> None:
             other["s"] = time.monotonic() - started
 
         side = threading.Thread(target=meanwhile)
-        time.sleep(0.6)  # a new tick window: the tick cache holds nothing for it
+        time.sleep(1.1)  # two windows on: the last good tick is not the previous one any more
         side.start()
         seconds, locked = _tick(client, app, 2)
         side.join()
