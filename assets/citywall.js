@@ -78,7 +78,11 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
         const origin = frame.querySelector(".tile__origin");
         if (origin) { setText(origin, s[4]); origin.hidden = !s[4]; }
         setText(frame.querySelector(".tile__change"), s[5]);
-        setText(frame.querySelector(".tile__age"), s[6]);
+      });
+      const ages = delta.ages || {};
+      Object.keys(ages).forEach(function (id) {
+        const frame = byData(wall, "data-indicator", id);
+        if (frame) { setText(frame.querySelector(".tile__age"), String(ages[id])); }
       });
       const sparks = delta.sparks || {};
       Object.keys(sparks).forEach(function (id) {
@@ -129,9 +133,12 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
       if (status && status !== state.seen) {
         state.seen = status;
         // A deploy changed the app: reload once so the wall runs the new code and assets.
+        // Twice in a row: during a rolling deploy a balancer alternating between old and new
+        // hosts must not reload the wall on every tick.
         if (status.version) {
-          if (state.version && state.version !== status.version) { window.location.reload(); }
-          state.version = status.version;
+          if (!state.version) { state.version = status.version; }
+          state.newer = status.version !== state.version ? (state.newer || 0) + 1 : 0;
+          if (state.newer >= 2) { window.location.reload(); }
         }
         if (status.ok) {
           state.lastOkMs = Date.now();

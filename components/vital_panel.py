@@ -66,7 +66,8 @@ def create_tile_body(row: pd.Series | None, indicator: pd.Series, lang: str, *, 
 
 def tile_state(row: pd.Series | dict | None, indicator: pd.Series | dict, lang: str, *, scope_level: str) -> list[str]:
     """What a wall tile shows, as the few strings assets/citywall.js writes into the tile:
-    [frame class, symbol, state label, number, origin badge, change vs yesterday, age]."""
+    [frame class, symbol, state label, number, origin badge, change vs yesterday, age]
+    (the wall sends the age apart from the rest: components/wall.py render_wall)."""
     if row is None:
         return [tile_class(None, stale=False), status_symbol(None, stale=False), t("status_none", lang), "—", "", "",
                 t("no_data", lang)]

@@ -160,10 +160,11 @@ def create_db_unavailable(lang: str, *, retry_s: float = 10.0) -> html.Div:
 @dataclass(frozen=True)
 class WallRender:
     """Everything a wall of one scope and language shows at one tick, keyed by part:
-    ``t:<indicator>`` tile state, ``s:<indicator>`` sparkline code, ``d:<dimension>`` panel score,
-    ``k:<kpi>`` strip figure (compact values the browser writes into the laid-out wall), and
-    ``health`` / ``alarms`` (Dash components). ``signatures`` hashes every part: a screen that
-    applied tick k needs exactly the parts whose signature differs from tick k's."""
+    ``t:<indicator>`` tile state, ``a:<indicator>`` its age text, ``s:<indicator>`` sparkline
+    code, ``d:<dimension>`` panel score, ``k:<kpi>`` strip figure (compact values the browser
+    writes into the laid-out wall), and ``health`` / ``alarms`` (Dash components). ``signatures``
+    hashes every part: a screen that applied tick k needs exactly the parts whose signature
+    differs from tick k's."""
 
     tick: int
     ok: bool
@@ -191,7 +192,9 @@ def render_wall(snap: WallSnapshot, catalogue: pd.DataFrame, lang: str, *, tick:
     rows = {r["indicator_id"]: r for r in snap.vitals.to_dict("records")} if not snap.vitals.empty else {}
     for indicator in catalogue.to_dict("records"):
         indicator_id = indicator["indicator_id"]
-        put("t:" + indicator_id, tile_state(rows.get(indicator_id), indicator, lang, scope_level=snap.area.level))
+        state = tile_state(rows.get(indicator_id), indicator, lang, scope_level=snap.area.level)
+        put("t:" + indicator_id, state[:6])
+        put("a:" + indicator_id, state[6])  # on its own: every age moves on each minute, the rest seldom
         if "trends" not in snap.failed:  # a failed read keeps the last sparkline on screen
             put("s:" + indicator_id, spark_code(snap.sparks.get(indicator_id, [])))
     health = snap.health
@@ -216,7 +219,7 @@ def wall_delta(render: WallRender, applied: dict[str, str] | None) -> dict[str, 
     applied = applied or {}
     changed = {key: value for key, value in render.parts.items() if applied.get(key) != render.signatures[key]}
     delta: dict[str, Any] = {"tick": render.tick, "err": render.strip_error}
-    for prefix, name in (("t:", "tiles"), ("s:", "sparks"), ("d:", "dims"), ("k:", "kpis")):
+    for prefix, name in (("t:", "tiles"), ("a:", "ages"), ("s:", "sparks"), ("d:", "dims"), ("k:", "kpis")):
         found = {key[2:]: value for key, value in changed.items() if key.startswith(prefix)}
         if found:
             delta[name] = found

@@ -40,7 +40,7 @@ WARM_TICKS = 12  # stop warming a key nobody asked for in this many ticks
 
 
 class TickCache:
-    def __init__(self, server: Flask, settings: Settings) -> None:
+    def __init__(self, server: Flask, settings: Settings, *, version: str = "") -> None:
         self.refresh_s = settings.refresh_s
         self.enabled = not settings.naive
         timeout = max(2, math.ceil(settings.refresh_s * 3))
@@ -48,7 +48,10 @@ class TickCache:
         self.lock_ms = int(max(2.0, settings.refresh_s) * 1000)
         if settings.redis_url:
             config = {"CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": settings.redis_url,
-                      "CACHE_KEY_PREFIX": "citywall:", "CACHE_DEFAULT_TIMEOUT": timeout}
+                      # The app's version in every key: during a rolling deploy old and new hosts never
+                      # share values (a reply carries its version; walls reload on a new one).
+                      "CACHE_KEY_PREFIX": f"citywall:{version}:" if version else "citywall:",
+                      "CACHE_DEFAULT_TIMEOUT": timeout}
         else:
             config = {"CACHE_TYPE": "SimpleCache", "CACHE_THRESHOLD": 2000, "CACHE_DEFAULT_TIMEOUT": timeout}
         self._cache = Cache(server, config=config)
@@ -110,6 +113,20 @@ class TickCache:
         finally:
             with self._warm_guard:
                 self._warmer = None
+
+    def latest(self, key: str, compute: Callable[[], T]) -> T:
+        """This tick's value of ``key`` when there is one, else the previous tick's while the tick
+        warmer computes this one, else computed now (the first time): for a panel that may lag one
+        tick so that its slow read never delays the others."""
+        if not self.enabled:
+            return compute()
+        self.keep_warm(key, compute)
+        tick = self.tick()
+        for candidate in (f"{key}@{tick}", f"{key}@{tick - 1}"):
+            hit = self._cache.get(candidate)
+            if hit is not None:
+                return hit
+        return self.get_or_compute(key, compute)
 
     def ready_ms(self, now: float | None = None) -> int:
         """Milliseconds since the current window started (when a value computed now is ready)."""

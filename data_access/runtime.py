@@ -35,8 +35,9 @@ def build_version() -> str:
 
 
 def attach_runtime(server: flask.Flask, settings: Settings) -> CityWallRuntime:
+    version = build_version()
     runtime = CityWallRuntime(settings=settings, engine=engine_from_settings(settings),
-                              cache=TickCache(server, settings), version=build_version())
+                              cache=TickCache(server, settings, version=version), version=version)
     server.extensions[EXTENSION_KEY] = runtime
     return runtime
 

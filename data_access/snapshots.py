@@ -86,10 +86,15 @@ def _sparks(trends: pd.DataFrame, now: datetime) -> dict[str, list[float | None]
     return out
 
 
-def read_wall(*, engine, area: queries.Area, now: datetime, hotline_source: str = "hotline_12345") -> WallSnapshot:
-    """All queries of one wall scope, uncached (the benchmark's naive baseline calls this directly)."""
-    failed: set[str] = set()
+@dataclass(frozen=True)
+class WallIncidents:
+    """The incident strip of one scope: read on its own, so its slower views never delay the vital signs."""
+    counts: queries.IncidentCounts | None
+    hotline: dict[str, float | int | None]
+    failed: bool = False
 
+
+def _panel_reader(area: queries.Area, failed: set[str]) -> Callable[[str, Callable[[], T], T], T]:
     def panel(name: str, read: Callable[[], T], fallback: T) -> T:
         try:
             return read()
@@ -97,6 +102,24 @@ def read_wall(*, engine, area: queries.Area, now: datetime, hotline_source: str 
             log.warning("wall %s: %s read failed: %s", area.area_code, name, str(exc).splitlines()[0])
             failed.add(name)
             return fallback
+    return panel
+
+
+def read_wall_incidents(*, engine, area: queries.Area, hotline_source: str = "hotline_12345") -> WallIncidents:
+    failed: set[str] = set()
+    panel = _panel_reader(area, failed)
+    counts = panel("strip", lambda: queries.incident_counts(engine=engine, area_code=area.area_code), None)
+    hotline = panel("strip", lambda: queries.incident_channel(engine=engine, area_code=area.area_code,
+                                                              source=hotline_source), {})
+    return WallIncidents(counts=counts, hotline=hotline, failed=bool(failed))
+
+
+def read_wall(*, engine, area: queries.Area, now: datetime, hotline_source: str = "hotline_12345",
+              incidents: WallIncidents | None = None) -> WallSnapshot:
+    """All queries of one wall scope, uncached (the benchmark's naive baseline calls this directly);
+    ``incidents``: the strip's figures already read (then only the vital signs are read here)."""
+    failed: set[str] = set()
+    panel = _panel_reader(area, failed)
 
     chain = queries.area_chain(engine=engine, area_code=area.area_code)
     vitals = queries.vitals_for_scope(engine=engine, chain=chain, now=now)
@@ -122,15 +145,18 @@ def read_wall(*, engine, area: queries.Area, now: datetime, hotline_source: str 
     # Worst first: alarms before warnings, then the longest-running.
     alarms.sort(key=lambda a: (queries.STATUS_ORDER.get(a.status, 9), a.since or datetime.min))
     newest = vitals["ts"].max() if not vitals.empty else None
+    if incidents is None:
+        incidents = read_wall_incidents(engine=engine, area=area, hotline_source=hotline_source)
+    if incidents.failed:
+        failed.add("strip")
     return WallSnapshot(
         area=area,
         vitals=vitals,
         sparks=_sparks(trends, now),
         health=_health(vitals, trends, now),
         alarms=alarms,
-        counts=panel("strip", lambda: queries.incident_counts(engine=engine, area_code=area.area_code), None),
-        hotline=panel("strip", lambda: queries.incident_channel(engine=engine, area_code=area.area_code,
-                                                                source=hotline_source), {}),
+        counts=incidents.counts,
+        hotline=incidents.hotline,
         newest_reading=None if newest is None or pd.isna(newest) else newest.to_pydatetime(),
         read_at=now,
         failed=frozenset(failed),
@@ -139,11 +165,20 @@ def read_wall(*, engine, area: queries.Area, now: datetime, hotline_source: str 
 
 def wall_snapshot(*, runtime: CityWallRuntime, area: queries.Area) -> WallSnapshot:
     """The wall of one scope, read once per tick for every screen showing it (after the scope check:
-    a user scoped elsewhere gets PermissionError, never the cached snapshot)."""
+    a user scoped elsewhere gets PermissionError, never the cached snapshot).
+
+    The vital signs are this tick's; the incident strip is this tick's when it is already read,
+    else the previous tick's while the tick warmer reads it (its views are the slow ones at
+    100,000 open incidents: a new reading must not wait for them)."""
     require_scope(area.area_code)
-    return runtime.cache.get_or_compute(f"wall:{area.area_code}",
-                                        lambda: read_wall(engine=runtime.engine, area=area, now=utc_now(),
-                                                          hotline_source=runtime.settings.hotline_source))
+    settings = runtime.settings
+    incidents = runtime.cache.latest(
+        f"wall-incidents:{area.area_code}",
+        lambda: read_wall_incidents(engine=runtime.engine, area=area, hotline_source=settings.hotline_source))
+    return runtime.cache.get_or_compute(
+        f"wall:{area.area_code}",
+        lambda: read_wall(engine=runtime.engine, area=area, now=utc_now(), hotline_source=settings.hotline_source,
+                          incidents=incidents))
 
 
 def city_area(*, runtime: CityWallRuntime) -> queries.Area | None:
