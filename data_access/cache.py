@@ -110,9 +110,22 @@ class TickCache:
                         self.get_or_compute(key, compute, immutable=immutable, stale_ok=stale_ok)
                     except Exception as exc:  # noqa: BLE001 - a failed warm-up is retried by the next request
                         log.warning("tick warm-up of %s failed: %s", key, str(exc).splitlines()[0] if str(exc) else exc)
+        except SystemExit:  # a test server's thread killer (dash.testing) ends it: end quietly
+            return
         finally:
             with self._warm_guard:
                 self._warmer = None
+
+    def peek(self, key: str) -> Any:
+        """This tick's or the previous tick's value of ``key``, or None; never computes."""
+        if not self.enabled:
+            return None
+        tick = self.tick()
+        for candidate in (f"{key}@{tick}", f"{key}@{tick - 1}"):
+            hit = self._cache.get(candidate)
+            if hit is not None:
+                return hit
+        return None
 
     def latest(self, key: str, compute: Callable[[], T]) -> T:
         """This tick's value of ``key`` when there is one, else the previous tick's while the tick
