@@ -679,6 +679,8 @@ def install_security(dash_app: Any, settings: Settings) -> Security:
         if isinstance(exc, SQLAlchemyError):
             log.warning("database error on %s: %s", flask.request.path, str(exc).splitlines()[0])
             return _json_error(503, "database unavailable")
+        if flask.request.path.startswith("/_dash-component-suites/"):  # no such bundle or file: not a failure
+            return flask.Response("Not Found", status=404, mimetype="text/plain")
         if flask.request.path == CALLBACK_PATH:
             # A callback that cannot use the values it was sent: the request's fault, said in one
             # line; the traceback goes to the server log only.

@@ -165,3 +165,10 @@ def test_oversized_callback_body_is_refused(app) -> None:
     payload["state"][1]["value"] = {"x": "y" * (3 * 1024 * 1024)}
     reply = app.server.test_client().post("/_dash-update-component", json=payload)
     assert reply.status_code == 413
+
+
+@pytest.mark.parametrize("path", ["/_dash-component-suites/nope/nope.js", "/_dash-component-suites/dash/x.v9m1.js",
+                                  "/_dash-component-suites/dash_leaflet/../../etc/passwd"])
+def test_unknown_component_bundles_are_not_found_not_a_failure(app, path: str) -> None:
+    reply = app.server.test_client().get(path)
+    assert reply.status_code == 404, (path, reply.status_code)
