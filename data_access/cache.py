@@ -64,6 +64,9 @@ class TickCache:
         # Values of the current ticks this process already holds (``immutable`` keys only).
         self._memo: OrderedDict[str, Any] = OrderedDict()
         self._memo_guard = threading.Lock()
+        # The last value this process computed per key (any tick), for requests that waited for it.
+        self._finished: OrderedDict[str, tuple[int, Any]] = OrderedDict()
+        self._finish_count = 0
         # Striped (a fixed number, hashed by key): keys that carry ticks never grow the table.
         self._locks = [threading.RLock() for _ in range(LOCK_STRIPES)]  # re-entrant: computes nest
         backend = self._cache.cache
@@ -183,29 +186,42 @@ class TickCache:
             return hit, True
         previous_key = f"{key}@{tick - 1}"
         lock = self._locks[hash(key) % LOCK_STRIPES]
+        waited_for = None
         if not lock.acquire(blocking=False):  # another thread of this process is computing it
             previous = self._cache.get(previous_key)
             if previous is not None and (stale_ok is None or stale_ok(previous)):
                 return previous, False
+            with self._memo_guard:
+                waited_for = self._finished.get(key, (0, None))[0]
             lock.acquire()
-            waited = True
-        else:
-            waited = False
         try:
             hit = self._cache.get(full_key)
             if hit is not None:
                 return hit, True
-            if waited:  # the holder just finished the previous tick: the newest there is, don't read again
-                previous = self._cache.get(previous_key)
-                if previous is not None:
-                    return previous, False
+            if waited_for is not None:  # the holder finished meanwhile (an older tick, perhaps a failure):
+                with self._memo_guard:  # the newest there is; don't read the database a second time
+                    finished = self._finished.get(key)
+                if finished is not None and finished[0] > waited_for:
+                    return finished[1], False
             if self._redis is not None:
-                return self._shared_compute(full_key, compute, previous_key=previous_key, stale_ok=stale_ok)
+                value, current = self._shared_compute(full_key, compute, previous_key=previous_key, stale_ok=stale_ok)
+                if current:
+                    self._note_finished(key, value)
+                return value, current
             value = compute()
             self._cache.set(full_key, value)
+            self._note_finished(key, value)
             return value, True
         finally:
             lock.release()
+
+    def _note_finished(self, key: str, value: Any) -> None:
+        with self._memo_guard:
+            self._finish_count += 1
+            self._finished[key] = (self._finish_count, value)
+            self._finished.move_to_end(key)
+            while len(self._finished) > MEMO_ENTRIES:
+                self._finished.popitem(last=False)
 
     def _shared_compute(self, full_key: str, compute: Callable[[], T], *, previous_key: str,
                         stale_ok: Callable[[Any], bool] | None) -> tuple[T, bool]:

@@ -115,9 +115,10 @@ def read_wall_incidents(*, engine, area: queries.Area, hotline_source: str = "ho
 
 
 def read_wall(*, engine, area: queries.Area, now: datetime, hotline_source: str = "hotline_12345",
-              incidents: WallIncidents | None = None) -> WallSnapshot:
+              incidents: Callable[[], WallIncidents] | None = None) -> WallSnapshot:
     """All queries of one wall scope, uncached (the benchmark's naive baseline calls this directly);
-    ``incidents``: the strip's figures already read (then only the vital signs are read here)."""
+    ``incidents``: where the strip's figures come from instead (asked only once the vital signs
+    were read: a database that is gone fails the first read, and nothing waits for a second)."""
     failed: set[str] = set()
     panel = _panel_reader(area, failed)
 
@@ -145,9 +146,9 @@ def read_wall(*, engine, area: queries.Area, now: datetime, hotline_source: str 
     # Worst first: alarms before warnings, then the longest-running.
     alarms.sort(key=lambda a: (queries.STATUS_ORDER.get(a.status, 9), a.since or datetime.min))
     newest = vitals["ts"].max() if not vitals.empty else None
-    if incidents is None:
-        incidents = read_wall_incidents(engine=engine, area=area, hotline_source=hotline_source)
-    if incidents.failed:
+    strip = incidents() if incidents is not None else read_wall_incidents(engine=engine, area=area,
+                                                                            hotline_source=hotline_source)
+    if strip.failed:
         failed.add("strip")
     return WallSnapshot(
         area=area,
@@ -155,8 +156,8 @@ def read_wall(*, engine, area: queries.Area, now: datetime, hotline_source: str 
         sparks=_sparks(trends, now),
         health=_health(vitals, trends, now),
         alarms=alarms,
-        counts=incidents.counts,
-        hotline=incidents.hotline,
+        counts=strip.counts,
+        hotline=strip.hotline,
         newest_reading=None if newest is None or pd.isna(newest) else newest.to_pydatetime(),
         read_at=now,
         failed=frozenset(failed),
@@ -172,9 +173,12 @@ def wall_snapshot(*, runtime: CityWallRuntime, area: queries.Area) -> WallSnapsh
     100,000 open incidents: a new reading must not wait for them)."""
     require_scope(area.area_code)
     settings = runtime.settings
-    incidents = runtime.cache.latest(
-        f"wall-incidents:{area.area_code}",
-        lambda: read_wall_incidents(engine=runtime.engine, area=area, hotline_source=settings.hotline_source))
+
+    def incidents() -> WallIncidents:
+        return runtime.cache.latest(
+            f"wall-incidents:{area.area_code}",
+            lambda: read_wall_incidents(engine=runtime.engine, area=area, hotline_source=settings.hotline_source))
+
     return runtime.cache.get_or_compute(
         f"wall:{area.area_code}",
         lambda: read_wall(engine=runtime.engine, area=area, now=utc_now(), hotline_source=settings.hotline_source,
