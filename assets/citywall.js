@@ -30,27 +30,36 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
     pollWall: function (n, status, cfg) {
       const c = cfg || {};
       const refreshMs = (c.refresh_s || 5) * 1000;
+      // The page load's own call of the wall callback is the first poll: the watchdog starts from it.
       const st = (window.__citywallPoll = window.__citywallPoll || {
-        n: 0, due: 0, sent: 0, seen: null, share: Math.random(),
+        n: 0, due: Date.now() + refreshMs, sent: Date.now(), seen: null, share: Math.random(), timer: null,
       });
+      const poll = function () {  // raise the counter the server callback listens to
+        st.n += 1;
+        st.sent = Date.now();
+        st.due = st.sent + refreshMs;  // until the reply says better
+        return st.n;
+      };
       const now = Date.now();
       if (status && status !== st.seen) {
         st.seen = status;
         if (status.ok && typeof status.now_ms === "number" && typeof status.tick === "number") {
           const skew = status.now_ms - now;  // how far the server's clock is ahead of this one
           const ready = Math.min(status.ready_ms || 0, refreshMs / 2);
-          let due = (status.tick + 1) * refreshMs + ready + (c.margin_ms || 150) + st.share * (c.spread_s || 0) * 1000
-            - skew;
+          let due = (status.tick + 1) * refreshMs + ready + (c.margin_ms || 100)
+            + st.share * (c.spread_s || 0) * 1000 - skew;
           while (due > now + refreshMs * 1.5) { due -= refreshMs; }  // a clock far off: stay about one tick away
           st.due = Math.max(due, st.sent + refreshMs / 4);  // a late reply never makes the screen poll in a burst
+          // A timer, not the next check of the interval: the poll leaves on time to the millisecond.
+          if (st.timer) { clearTimeout(st.timer); }
+          st.timer = setTimeout(function () {
+            st.timer = null;
+            window.dash_clientside.set_props(c.poll_id || "wall-poll", {data: poll()});
+          }, Math.max(0, st.due - now));
         }
       }
-      if (st.n === 0 || now >= st.due) {
-        st.n += 1;
-        st.sent = now;
-        st.due = now + refreshMs;  // until the reply says better
-        return st.n;
-      }
+      // The watchdog: no reply (server or network gone) means a poll every refresh_s.
+      if (!st.timer && now >= st.due) { return poll(); }
       return window.dash_clientside.no_update;
     },
     // The wall's tick: the server sends only what changed since the tick this screen applied

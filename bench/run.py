@@ -28,6 +28,7 @@ import argparse
 import itertools
 import json
 import math
+import multiprocessing
 import os
 import random
 import shutil
@@ -212,6 +213,14 @@ class Served:
     def statements(self) -> int:
         return int(self.counter.get(self.counter_key) or 0)
 
+    def server_times(self, *, reset: bool = False) -> list[float]:
+        """Milliseconds gunicorn spent on each callback request since the last reset (bench/gunicorn_conf.py)."""
+        key = self.counter_key + ":ms"
+        if reset:
+            self.counter.delete(key)
+            return []
+        return [float(v) for v in self.counter.lrange(key, 0, -1)]
+
     def close(self) -> None:
         for proc in self.procs:
             if proc.poll() is None:
@@ -221,28 +230,23 @@ class Served:
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
-        self.counter.delete(self.counter_key)
+        self.counter.delete(self.counter_key, self.counter_key + ":ms")
 
 
-def drive(served: Served, *, screens: int, ticks: int, refresh_s: float,
-          stop: threading.Event | None = None) -> dict[str, Any]:
-    """``screens`` browsers, each doing what a wall page does: the wall refresh on the browser's
-    poll schedule (bench/wall_client.PollSchedule: just after each tick's data is ready, spread
-    between screens) and the map refresh on its own dcc.Interval (a random phase). The first
-    request of each kind per screen (full payloads, like a page load) is warm-up; the next
-    ``ticks`` of each are steady state (or until ``stop`` is set)."""
-    spec = served.spec
+SCREENS_PER_PROCESS = 100  # the load generator's processes: one Python process's GIL is not the bottleneck
+
+
+def _screen_group(url: str, spec: PageSpec, group: list[tuple[int, float, float]], ticks: int, refresh_s: float,
+                  stop: Any, stop_at_epoch: float, out: Any) -> None:
+    """One load-generator process: a thread per screen (index, share, phase); puts its figures in ``out``."""
     latencies: list[float] = []
     sizes: dict[str, list[int]] = {"wall": [], "map": []}
     request_bytes: list[int] = []
     ready: list[int] = []  # when in its window each tick's wall was ready (ms), as the replies say
-    errors = 0
+    errors = [0]
     lock = threading.Lock()
-    stop_at = time.monotonic() + refresh_s * (ticks + 2) + 20
-    rng = random.Random(screens)
 
     def screen(index: int, share: float, phase: float) -> None:
-        nonlocal errors
         session = requests.Session()
         headers = {"Content-Type": "application/json"}
         applied: dict = {}
@@ -255,32 +259,32 @@ def drive(served: Served, *, screens: int, ticks: int, refresh_s: float,
             if stop is not None:
                 if stop.is_set():
                     break
-            elif min(done.values()) > ticks or time.monotonic() > stop_at:
+            elif min(done.values()) > ticks or time.time() > stop_at_epoch:
                 break
             kind = min(due, key=due.get) if stop is not None else min(
                 (k for k in due if done[k] <= ticks), key=due.get)
             time.sleep(max(0.0, due[kind] - time.time()))
             n = done[kind] + 1
             body = json.dumps(spec.wall_payload(n, applied) if kind == "wall" else spec.map_payload(n, sig))
-            sent_at = time.time()
-            due[kind] = schedule.sent_now(sent_at) if kind == "wall" else due[kind] + refresh_s
+            due[kind] = schedule.sent_now(time.time()) if kind == "wall" else due[kind] + refresh_s
             t0 = time.perf_counter()
             try:
-                reply = session.post(served.url + "/_dash-update-component", data=body, headers=headers, timeout=20)
+                reply = session.post(url + "/_dash-update-component", data=body, headers=headers, timeout=20)
                 content = reply.content
                 if reply.status_code not in (200, 204):
                     raise ValueError(reply.status_code)
                 data = reply.json()["response"] if reply.status_code == 200 and content else {}
             except (requests.RequestException, ValueError, KeyError):
                 with lock:
-                    errors += 1
+                    errors[0] += 1
                 done[kind] = n
                 continue
             elapsed = (time.perf_counter() - t0) * 1000
             done[kind] = n
+            status = data.get("status-store", {}).get("data", {}) if kind == "wall" else {}
             if kind == "wall":
                 applied = spec.wall_kept(data, applied)
-                due["wall"] = schedule.after_reply(data.get("status-store", {}).get("data"), time.time(), due["wall"])
+                due["wall"] = schedule.after_reply(status, time.time(), due["wall"])
             else:
                 for key, value in data.items():
                     if '"cw-map-sig"' in key:
@@ -290,35 +294,69 @@ def drive(served: Served, *, screens: int, ticks: int, refresh_s: float,
                     latencies.append(elapsed)
                     sizes[kind].append(len(content))
                     request_bytes.append(len(body))
-                    if kind == "wall" and isinstance(data.get("status-store", {}).get("data", {}).get("ready_ms"), int):
-                        ready.append(data["status-store"]["data"]["ready_ms"])
+                    if isinstance(status.get("ready_ms"), int):
+                        ready.append(status["ready_ms"])
 
-    time.sleep(refresh_s)  # a fresh tick window: nothing cached from the previous phase
-    before = served.statements()
-    threads = [threading.Thread(target=screen, args=(i, rng.random(), refresh_s * i / screens), daemon=True)
-               for i in range(screens)]
-    began = time.perf_counter()
+    threads = [threading.Thread(target=screen, args=item, daemon=True) for item in group]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    out.put({"latencies": latencies, "sizes": sizes, "request_bytes": request_bytes, "ready": ready,
+             "errors": errors[0]})
+
+
+def drive(served: Served, *, screens: int, ticks: int, refresh_s: float, stop: Any = None) -> dict[str, Any]:
+    """``screens`` browsers, each doing what a wall page does: the wall refresh on the browser's
+    poll schedule (bench/wall_client.PollSchedule: just after each tick's data is ready, spread
+    between screens) and the map refresh on its own dcc.Interval (a random phase). The first
+    request of each kind per screen (full payloads, like a page load) is warm-up; the next
+    ``ticks`` of each are steady state (or until ``stop``, a multiprocessing Event, is set).
+
+    The screens run in several processes (SCREENS_PER_PROCESS each), on the same 2 cores as the
+    server. Latency is measured twice: by the screens (HTTP round trip, including the load
+    generator's own scheduling) and by gunicorn around each callback request (server-side)."""
+    ctx = multiprocessing.get_context("fork")
+    rng = random.Random(screens)
+    items = [(i, rng.random(), refresh_s * i / screens) for i in range(screens)]
+    groups = [items[i::max(1, math.ceil(screens / SCREENS_PER_PROCESS))]
+              for i in range(max(1, math.ceil(screens / SCREENS_PER_PROCESS)))]
+    time.sleep(refresh_s)  # a fresh tick window: nothing cached from the previous phase
+    before = served.statements()
+    served.server_times(reset=True)
+    out = ctx.Queue()
+    stop_at_epoch = time.time() + refresh_s * (ticks + 2) + 20
+    procs = [ctx.Process(target=_screen_group, args=(served.url, served.spec, g, ticks, refresh_s, stop,
+                                                     stop_at_epoch, out), daemon=True) for g in groups]
+    began = time.perf_counter()
+    for proc in procs:
+        proc.start()
+    parts = [out.get() for _ in procs]
+    for proc in procs:
+        proc.join()
     elapsed_ticks = (time.perf_counter() - began) / refresh_s
     statements = served.statements() - before
+    server_ms = served.server_times()
+    latencies = [x for part in parts for x in part["latencies"]]
+    ready = [float(x) for part in parts for x in part["ready"]]
+    request_bytes = [x for part in parts for x in part["request_bytes"]]
 
     def mean(values: list[int]) -> int | None:
         return int(statistics.mean(values)) if values else None
 
-    wall_b, map_b = mean(sizes["wall"]), mean(sizes["map"])
+    wall_b = mean([x for part in parts for x in part["sizes"]["wall"]])
+    map_b = mean([x for part in parts for x in part["sizes"]["map"]])
     return {
         "screens": screens,
         "queries_per_tick": round(statements / elapsed_ticks, 1),
         "p95_ms": pct(latencies, 0.95), "p50_ms": pct(latencies, 0.5),
+        "server_p95_ms": pct(server_ms, 0.95), "server_p50_ms": pct(server_ms, 0.5),
         # one screen's wall reply + map reply per tick, steady state (each kind's mean over its replies)
         "bytes_per_tick": wall_b + map_b if wall_b is not None and map_b is not None else None,
         "wall_bytes": wall_b, "map_bytes": map_b,
         "request_bytes": 2 * mean(request_bytes) if request_bytes else None,
-        "requests": len(latencies), "errors": errors,
-        "ready_ms_p50": pct([float(r) for r in ready], 0.5), "ready_ms_p95": pct([float(r) for r in ready], 0.95),
+        "requests": len(latencies), "errors": sum(part["errors"] for part in parts),
+        "ready_ms_p50": pct(ready, 0.5), "ready_ms_p95": pct(ready, 0.95),
     }
 
 
@@ -366,7 +404,7 @@ def measure_freshness(db: Database, served: Served, *, samples: int, refresh_s: 
     indicator, decimals = row
     driver = chrome()
     delays: list[float] = []
-    stop = threading.Event()
+    stop = multiprocessing.get_context("fork").Event()
     load: dict[str, Any] = {}
     background = threading.Thread(target=lambda: load.update(drive(served, screens=load_screens, ticks=0,
                                                                    refresh_s=refresh_s, stop=stop)), daemon=True)

@@ -372,6 +372,19 @@ def measure(url: str, *, runs: int, policy: rollups.RetentionPolicy) -> dict[str
             assert not snap.failed, snap.failed
             return sum(len(v) for v in snap.sparks.values())
 
+        strip = snapshots.read_wall_incidents(engine=engine, area=city)
+
+        def wall_vitals(e: Engine, area: queries.Area) -> int:
+            """The part of the tick a new reading waits for (the strip is read apart, pages/wall.py)."""
+            snap = snapshots.read_wall(engine=e, area=area, now=utc_now(), incidents=lambda: strip)
+            assert not snap.failed, snap.failed
+            return sum(len(v) for v in snap.sparks.values())
+
+        def wall_strip(e: Engine, area: queries.Area) -> int:
+            found = snapshots.read_wall_incidents(engine=e, area=area)
+            assert not found.failed
+            return 1
+
         def recent(e: Engine) -> int:
             return len(queries.vitals_trends(engine=e, series=series, since=utc_now() - timedelta(hours=1)))
 
@@ -382,6 +395,8 @@ def measure(url: str, *, runs: int, policy: rollups.RetentionPolicy) -> dict[str
         reads = [("v_vitals_latest (all rows)", "latest", latest, False),
                  ("read_wall city", "wall_city", lambda e: wall(e, city), True),
                  (f"read_wall district {DISTRICT}", "wall_district", lambda e: wall(e, district), True),
+                 ("wall tick: vital signs only, city", "wall_vitals_city", lambda e: wall_vitals(e, city), True),
+                 ("wall tick: incident strip only, city", "wall_strip_city", lambda e: wall_strip(e, city), False),
                  ("v_vitals_recent 1 h, on-wall series", "recent_1h", recent, True),
                  ("v_vitals_hourly 7 d, one series", "hourly_7d", hourly, True)]
         for label, key, fn, has_naive in reads:
@@ -450,8 +465,8 @@ def print_table(name: str, seeding: dict[str, Any], m: dict[str, Any]) -> None:
           f" {c['readings_hourly']:,} hourly; {c['incidents']:,} incidents ({c['open_incidents']:,} open);"
           f" {s['schema_total'] / 1e9:.2f} GB; seeded in {seeding['total_s']} s")
     print(f"{'read (warm, median)':<44}{'roll-ups ms':>13}{'naive ms':>12}{'speed-up':>10}{'rows':>9}")
-    for key in ("latest", "wall_city", "wall_district", "recent_1h", "hourly_7d", "rollup_minute_step",
-                "rollup_hour_step"):
+    for key in ("latest", "wall_city", "wall_district", "wall_vitals_city", "wall_strip_city", "recent_1h",
+                "hourly_7d", "rollup_minute_step", "rollup_hour_step"):
         e = m[key]
         naive = e.get("naive_ms")
         naive_text = "" if naive is None else f"{naive:,.1f}"
@@ -507,10 +522,11 @@ def main() -> int:
             r = results[name]
             flat[name] = {
                 "counts": r["counts"], "size_bytes": r["size_bytes"], "seed_s": r["seed"]["total_s"],
-                **{f"{k}_ms": r[k]["ms"] for k in ("latest", "wall_city", "wall_district", "recent_1h", "hourly_7d",
+                **{f"{k}_ms": r[k]["ms"] for k in ("latest", "wall_city", "wall_district", "wall_vitals_city",
+                                                   "wall_strip_city", "recent_1h", "hourly_7d",
                                                    "rollup_minute_step", "rollup_hour_step")},
-                **{f"naive_{k}_ms": r[k]["naive_ms"] for k in ("wall_city", "wall_district", "recent_1h",
-                                                               "hourly_7d")},
+                **{f"naive_{k}_ms": r[k]["naive_ms"] for k in ("wall_city", "wall_district", "wall_vitals_city",
+                                                               "recent_1h", "hourly_7d")},
                 "rollup_minute_rows": r["rollup_minute_step"]["rows"],
                 "rollup_hour_rows": r["rollup_hour_step"]["rows"],
                 "retention_s": r["retention_wall_s"],

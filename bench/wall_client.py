@@ -56,7 +56,7 @@ class PageSpec:
     def schedule(self, share: float) -> PollSchedule:
         poll = self.poll
         return PollSchedule(refresh_s=float(poll.get("refresh_s", 5)), spread_s=float(poll.get("spread_s", 0)),
-                            margin_ms=float(poll.get("margin_ms", 150)), share=share)
+                            margin_ms=float(poll.get("margin_ms", 100)), share=share)
 
     @classmethod
     def read(cls, url: str, path: str = "/") -> PageSpec:

@@ -37,7 +37,7 @@ from data_access.queries import Area
 from data_access.snapshots import WallSnapshot
 
 ROTATE_RANGE_S = (10, 3600)
-POLL_CHECK_MS = 250  # how often the browser checks whether the wall's next poll is due
+POLL_CHECK_MS = 1000  # the poll scheduler's watchdog (the polls themselves leave on a timer)
 
 
 def parse_kiosk(kiosk: object, rotate: object, playlist: object) -> dict:
@@ -95,7 +95,7 @@ def create_incident_body(*, key: str, area: Area, panels: PanelData, lang: str, 
 def create_wall(*, area: Area, catalogue: pd.DataFrame, lang: str, timezone: str, refresh_s: float,
                 kiosk: dict, version: str, default_playlist: list[str], incident_map: html.Div | None,
                 incident_body: html.Div | None = None, hotline_name: str = "12345",
-                poll_spread_s: float = 1.0) -> html.Div:
+                poll_spread_s: float = 0.8) -> html.Div:
     """The wall; ``incident_body`` replaces the vital-sign panels when the city has no indicators."""
     title = area.label(lang)
     kiosk_class = " wall--kiosk" if kiosk["kiosk"] else ""
@@ -130,7 +130,8 @@ def create_wall(*, area: Area, catalogue: pd.DataFrame, lang: str, timezone: str
         # The browser decides when to poll (assets/citywall.js pollWall): once per tick, just after
         # the server's tick window has its data ready, spread over poll_spread_s between screens.
         dcc.Store(id=ids.WALL_POLL, data=0),
-        dcc.Store(id=ids.WALL_POLL_CONFIG, data={"refresh_s": refresh_s, "spread_s": poll_spread_s, "margin_ms": 150}),
+        dcc.Store(id=ids.WALL_POLL_CONFIG, data={"refresh_s": refresh_s, "spread_s": poll_spread_s, "margin_ms": 100,
+                                                 "poll_id": ids.WALL_POLL}),
         dcc.Interval(id=ids.WALL_INTERVAL, interval=POLL_CHECK_MS),
     ])
 

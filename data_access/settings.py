@@ -29,8 +29,8 @@ class Settings:
     database_url: str = field(default_factory=lambda: default_database_url())
     refresh_s: float = 5.0
     # Walls poll just after each tick's data is ready, spread over this many seconds (freshness
-    # vs. the burst of requests: 1 s keeps a new reading on screen within ~6 s of its insert).
-    poll_spread_s: float = 1.0
+    # vs. the burst of requests: 0.8 s keeps a new reading on screen within ~6 s of its insert).
+    poll_spread_s: float = 0.8
     timezone: str = "Asia/Shanghai"
     lang: str = "zh"
     tile_url: str = ""

@@ -47,7 +47,7 @@ dash.clientside_callback(  # when to poll: just after the server's next tick is 
     ClientsideFunction(namespace="citywall", function_name="pollWall"),
     Output(ids.WALL_POLL, "data"),
     Input(ids.WALL_INTERVAL, "n_intervals"),
-    State(ids.STATUS_STORE, "data"),
+    Input(ids.STATUS_STORE, "data"),  # at once when a reply arrives: its server time is fresh
     State(ids.WALL_POLL_CONFIG, "data"),
 )
 dash.clientside_callback(  # writes each tick's delta into the laid-out tiles, scores and strip
