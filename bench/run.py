@@ -25,6 +25,7 @@ Prints a table; the LAST line is one JSON object with every headline figure.
 from __future__ import annotations
 
 import argparse
+import collections
 import itertools
 import json
 import math
@@ -60,6 +61,7 @@ REDIS_URL = os.environ.get("CITYWALL_BENCH_REDIS", "redis://127.0.0.1:6379")
 DEFAULT_PG = os.environ.get("CITYWALL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 P95_TARGET_MS = 250.0
 MINUTE_TICKS = 12  # steady ticks of the one-screen phase (a minute at 5 s)
+RELOAD_EVERY = 3  # freshness samples per page load of the measuring browser
 _redis_db = itertools.cycle(range(10, 15))  # one Redis database per served app: runs never see each other's keys
 
 
@@ -237,13 +239,14 @@ SCREENS_PER_PROCESS = 100  # the load generator's processes: one Python process'
 
 
 def _screen_group(url: str, spec: PageSpec, group: list[tuple[int, float, float]], ticks: int, refresh_s: float,
-                  stop: Any, stop_at_epoch: float, out: Any) -> None:
+                  stop: Any, stop_at_epoch: float, out: Any, timeout_s: float) -> None:
     """One load-generator process: a thread per screen (index, share, phase); puts its figures in ``out``."""
     latencies: list[float] = []
     sizes: dict[str, list[int]] = {"wall": [], "map": []}
     request_bytes: list[int] = []
     ready: list[int] = []  # when in its window each tick's wall was ready (ms), as the replies say
     errors = [0]
+    kinds: collections.Counter = collections.Counter()
     lock = threading.Lock()
 
     def screen(index: int, share: float, phase: float) -> None:
@@ -269,14 +272,15 @@ def _screen_group(url: str, spec: PageSpec, group: list[tuple[int, float, float]
             due[kind] = schedule.sent_now(time.time()) if kind == "wall" else due[kind] + refresh_s
             t0 = time.perf_counter()
             try:
-                reply = session.post(url + "/_dash-update-component", data=body, headers=headers, timeout=20)
+                reply = session.post(url + "/_dash-update-component", data=body, headers=headers, timeout=timeout_s)
                 content = reply.content
                 if reply.status_code not in (200, 204):
                     raise ValueError(reply.status_code)
                 data = reply.json()["response"] if reply.status_code == 200 and content else {}
-            except (requests.RequestException, ValueError, KeyError):
+            except (requests.RequestException, ValueError, KeyError) as exc:
                 with lock:
                     errors[0] += 1
+                    kinds[type(exc).__name__ if not isinstance(exc, ValueError) else f"HTTP {exc}"] += 1
                 done[kind] = n
                 continue
             elapsed = (time.perf_counter() - t0) * 1000
@@ -303,10 +307,11 @@ def _screen_group(url: str, spec: PageSpec, group: list[tuple[int, float, float]
     for thread in threads:
         thread.join()
     out.put({"latencies": latencies, "sizes": sizes, "request_bytes": request_bytes, "ready": ready,
-             "errors": errors[0]})
+             "errors": errors[0], "error_kinds": dict(kinds)})
 
 
-def drive(served: Served, *, screens: int, ticks: int, refresh_s: float, stop: Any = None) -> dict[str, Any]:
+def drive(served: Served, *, screens: int, ticks: int, refresh_s: float, stop: Any = None,
+          timeout_s: float = 20.0) -> dict[str, Any]:
     """``screens`` browsers, each doing what a wall page does: the wall refresh on the browser's
     poll schedule (bench/wall_client.PollSchedule: just after each tick's data is ready, spread
     between screens) and the map refresh on its own dcc.Interval (a random phase). The first
@@ -327,7 +332,7 @@ def drive(served: Served, *, screens: int, ticks: int, refresh_s: float, stop: A
     out = ctx.Queue()
     stop_at_epoch = time.time() + refresh_s * (ticks + 2) + 20
     procs = [ctx.Process(target=_screen_group, args=(served.url, served.spec, g, ticks, refresh_s, stop,
-                                                     stop_at_epoch, out), daemon=True) for g in groups]
+                                                     stop_at_epoch, out, timeout_s), daemon=True) for g in groups]
     began = time.perf_counter()
     for proc in procs:
         proc.start()
@@ -356,6 +361,7 @@ def drive(served: Served, *, screens: int, ticks: int, refresh_s: float, stop: A
         "wall_bytes": wall_b, "map_bytes": map_b,
         "request_bytes": 2 * mean(request_bytes) if request_bytes else None,
         "requests": len(latencies), "errors": sum(part["errors"] for part in parts),
+        "error_kinds": dict(sum((collections.Counter(part["error_kinds"]) for part in parts), collections.Counter())),
         "ready_ms_p50": pct(ready, 0.5), "ready_ms_p95": pct(ready, 0.95),
     }
 
@@ -411,22 +417,37 @@ def measure_freshness(db: Database, served: Served, *, samples: int, refresh_s: 
     if load_screens:
         background.start()
     try:
-        driver.get(served.url + "/")
         selector = f'[data-indicator="{indicator}"] .tile__number'
-        wait_js(driver, f"const e = document.querySelector('{selector}'); return e && e.textContent !== '' "
-                        "&& e.textContent !== '—';", 60)
         rng = random.Random(5)
         for i in range(samples):
-            time.sleep(rng.uniform(0.3, refresh_s))  # inserts fall anywhere in the tick
+            if i % RELOAD_EVERY == 0:  # a new page: a new place in the poll spread, as another screen would have
+                driver.get(served.url + "/")
+                wait_js(driver, f"const e = document.querySelector('{selector}'); return e && e.textContent !== '' "
+                                "&& e.textContent !== '—';", 60)
+                time.sleep(refresh_s)  # past the page load's own first polls
+            # Inserts fall anywhere in a tick window: a uniform phase, independent of the polls.
+            now = time.time()
+            time.sleep((math.floor(now / refresh_s) + 1) * refresh_s + rng.uniform(0, refresh_s) - now)
             value = 4000 + 37 * i + rng.random()
             text = format_value(value, int(decimals), "zh")
+            # The browser notes when the tile shows the value (a MutationObserver: no polling error).
+            driver.execute_script(
+                """const sel = arguments[0], want = arguments[1];
+                   window.__cwSeen = null;
+                   const node = document.querySelector(sel);
+                   const check = function () { if (node.textContent === want && window.__cwSeen === null) {
+                       window.__cwSeen = Date.now(); } };
+                   if (window.__cwObserver) { window.__cwObserver.disconnect(); }
+                   window.__cwObserver = new MutationObserver(check);
+                   window.__cwObserver.observe(node, {childList: true, characterData: true, subtree: true});""",
+                selector, text)
             with engine.begin() as conn:
                 conn.execute(schema.readings.insert().values(indicator_id=indicator, area_code=city,
                                                              ts=utc_now(), value=value))
-            inserted = time.perf_counter()
-            seen = wait_js(driver, f"const e = document.querySelector('{selector}'); "
-                                   f"return e && e.textContent === {json.dumps(text)};", 4 * refresh_s)
-            delays.append(round(time.perf_counter() - inserted, 2) if seen is not None else 4 * refresh_s)
+            inserted = time.time()  # committed: from here a reader can see it
+            seen = wait_js(driver, "return window.__cwSeen !== null;", 4 * refresh_s, poll=0.1)
+            seen_at = driver.execute_script("return window.__cwSeen;") if seen is not None else None
+            delays.append(round(seen_at / 1000 - inserted, 2) if seen_at else 4 * refresh_s)
     finally:
         stop.set()
         if load_screens:
@@ -531,15 +552,16 @@ def main() -> int:
                         # so the steady bytes per tick are the mean over a minute, not over a lucky 10 s.
                         phase_ticks = 1 if mode == "naive" and quick else (MINUTE_TICKS if screens == 1 else ticks)
                         log(f"{backend} {mode}: {screens} screens, {phase_ticks} steady ticks")
-                        result = drive(served, screens=screens, ticks=phase_ticks, refresh_s=a.refresh)
+                        result = drive(served, screens=screens, ticks=phase_ticks, refresh_s=a.refresh,
+                                       timeout_s=10.0 if mode == "naive" and quick else 20.0)
                         rows.append((backend, mode, result))
                         log(f"  {result}")
                     if mode == "cached" and backend == browser_backend:
                         log(f"Chromium: drill-down on the /city map ({backend})")
-                        drill = measure_drilldown(served, samples=5 if quick else 15)
+                        drill = measure_drilldown(served, samples=8 if quick else 20)
                         log(f"  {drill}")
                         log(f"Chromium: freshness of a new reading on the wall, {a.screens} other screens polling")
-                        fresh = measure_freshness(demo[backend], served, samples=6 if quick else 20,
+                        fresh = measure_freshness(demo[backend], served, samples=8 if quick else 30,
                                                   refresh_s=a.refresh, load_screens=a.screens)
                         log(f"  {fresh}")
                     if mode == "cached" and not quick and backend == "postgresql":
