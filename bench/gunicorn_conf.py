@@ -15,6 +15,9 @@ import time
 worker_class = "gthread"
 threads = int(os.environ.get("CITYWALL_BENCH_THREADS", "8"))
 timeout = 60
+# Longer than a wall's refresh: its keep-alive connection is never closed between two polls (a
+# request racing the server's close is a failed refresh for a client that does not retry).
+keepalive = 30
 graceful_timeout = 5
 accesslog = None
 loglevel = "warning"
