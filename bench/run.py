@@ -547,7 +547,7 @@ def main() -> int:
                 if mode == "naive" and quick and backend != "sqlite":
                     continue  # the quick run's baseline is SQLite's (the full run measures both)
                 # The naive baseline with one screen too: at 200 it falls over and few replies come back.
-                wanted = [a.screens] if quick and backend != "sqlite" else [1, a.screens]
+                wanted = [a.screens] if quick and (backend != "sqlite" or mode == "naive") else [1, a.screens]
                 served = Served(demo[backend], workers=a.workers, naive=mode == "naive", refresh_s=a.refresh)
                 try:
                     for screens in wanted:
