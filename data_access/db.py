@@ -94,7 +94,8 @@ def make_engine(url: str, *, pool_size: int = 5, statement_timeout_s: float | No
     return engine
 
 
-SQLITE_GUARD_STEPS = 20_000  # VM instructions between two looks at the clock (~1 ms of work)
+SQLITE_GUARD_STEPS = 500_000  # VM instructions between two looks at the clock (~25 ms of work): each look
+# takes the GIL, so a finer guard slows the long reads and every request thread of the worker
 
 
 def _sqlite_statement_guard(engine: Engine, timeout_s: float) -> None:
