@@ -283,7 +283,9 @@ def cached_update(runtime: CityWallRuntime, area: Area, lang: str) -> MapUpdate:
         runtime.cache.remember(_sent_key(area, lang, update.signature), MapState.of(update))
         return update
 
-    return runtime.cache.get_or_compute(_update_key(area, lang), compute)
+    key = _update_key(area, lang)
+    runtime.cache.keep_warm(key, compute, immutable=True)  # read at each window's start while maps show it
+    return runtime.cache.get_or_compute(key, compute, immutable=True)
 
 
 @dataclass(frozen=True)
@@ -352,7 +354,7 @@ def cached_delta(runtime: CityWallRuntime, area: Area, lang: str, signature: obj
         return map_delta(old, update) if isinstance(old, MapState) else None
 
     return runtime.cache.get_or_compute(f"mapdelta:{area.level}:{area.area_code}:{lang}:{signature}>"
-                                        f"{update.signature}", compute)
+                                        f"{update.signature}", compute, immutable=True)
 
 
 def delta_patches(delta: MapDelta) -> tuple[Any, Any, Any]:

@@ -58,7 +58,7 @@ class TickCache:
         # One computation per key at a time in this process: screens arriving while the first
         # one reads the database wait for its result instead of all reading it too.
         # Keys recomputed at each window start while asked for: key -> (compute, immutable, last tick asked).
-        self._warm: dict[str, tuple[Callable[[], Any], bool, Callable[[Any], bool] | None, int]] = {}
+        self._warm: dict[str, tuple[Callable[[], Any], bool, Callable[[Any], bool] | None, int, bool]] = {}
         self._warm_guard = threading.Lock()
         self._warmer: threading.Thread | None = None
         # Values of the current ticks this process already holds (``immutable`` keys only).
@@ -83,7 +83,7 @@ class TickCache:
         return self._cache.get(key) if self.enabled else None
 
     def keep_warm(self, key: str, compute: Callable[[], Any], *, immutable: bool = False,
-                  stale_ok: Callable[[Any], bool] | None = None) -> None:
+                  stale_ok: Callable[[Any], bool] | None = None, last: bool = False) -> None:
         """Compute ``key`` at the start of every tick window while screens keep asking for it (one
         background thread per process, gone when nothing was asked for a minute). Screens polling
         just after a window starts (assets/citywall.js) then find this window's value ready, so a
@@ -91,7 +91,7 @@ class TickCache:
         if not self.enabled:
             return
         with self._warm_guard:
-            self._warm[key] = (compute, immutable, stale_ok, self.tick())
+            self._warm[key] = (compute, immutable, stale_ok, self.tick(), last)
             if self._warmer is None or not self._warmer.is_alive():
                 self._warmer = threading.Thread(target=self._warm_loop, name="citywall-tick-warmer", daemon=True)
                 self._warmer.start()
@@ -105,10 +105,11 @@ class TickCache:
                 with self._warm_guard:
                     for key in [k for k, job in self._warm.items() if job[3] < tick - WARM_TICKS]:
                         del self._warm[key]
-                    jobs = list(self._warm.items())
+                    # The ``last`` ones (slow reads whose screens take the previous tick meanwhile) after the rest.
+                    jobs = sorted(self._warm.items(), key=lambda item: item[1][4])
                     if not jobs:
                         return
-                for key, (compute, immutable, stale_ok, _asked) in jobs:
+                for key, (compute, immutable, stale_ok, _asked, _last) in jobs:
                     try:  # another worker holding the key's lock computes it: this one moves on
                         self.get_or_compute(key, compute, immutable=immutable, stale_ok=stale_ok)
                     except Exception as exc:  # noqa: BLE001 - a failed warm-up is retried by the next request
@@ -136,7 +137,7 @@ class TickCache:
         tick so that its slow read never delays the others."""
         if not self.enabled:
             return compute()
-        self.keep_warm(key, compute)
+        self.keep_warm(key, compute, last=True)
         tick = self.tick()
         for candidate in (f"{key}@{tick}", f"{key}@{tick - 1}"):
             hit = self._cache.get(candidate)
