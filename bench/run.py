@@ -634,17 +634,32 @@ def main() -> int:
 
 
 def find_max_screens(served: Served, a: argparse.Namespace, rows: list, backend: str) -> int:
-    """Raise the screen count until the callback p95 exceeds the target; the last count that held."""
-    best = 0
-    for screens in (400, 600, 800, 1000, 1200):
+    """The largest number of screens whose callback p95 (each screen's round trip) holds the
+    target: upwards from the phase already measured while it holds, downwards while it does not."""
+    measured = next((r for b, m, r in rows if b == backend and m == "cached" and r["screens"] == a.screens), None)
+
+    def holds(result: dict | None) -> bool:
+        return bool(result) and result["p95_ms"] is not None and result["p95_ms"] <= P95_TARGET_MS \
+            and not result["errors"]
+
+    def run(screens: int) -> dict:
         log(f"{backend} cached: {screens} screens (max-screens search)")
         result = drive(served, screens=screens, ticks=3, refresh_s=a.refresh)
         rows.append((backend, "cached", result))
         log(f"  {result}")
-        if result["p95_ms"] is None or result["p95_ms"] > P95_TARGET_MS or result["errors"]:
-            break
-        best = screens
-    return best
+        return result
+
+    if holds(measured):
+        best = a.screens
+        for screens in (400, 600, 800, 1000, 1200):
+            if not holds(run(screens)):
+                break
+            best = screens
+        return best
+    for screens in (150, 100, 50, 25):
+        if holds(run(screens)):
+            return screens
+    return 0
 
 
 if __name__ == "__main__":
