@@ -560,7 +560,7 @@ def main() -> int:
                         log(f"  {result}")
                     if mode == "cached" and backend == browser_backend:
                         log(f"Chromium: drill-down on the /city map ({backend})")
-                        drill = measure_drilldown(served, samples=8 if quick else 20)
+                        drill = measure_drilldown(served, samples=6 if quick else 20)
                         log(f"  {drill}")
                         log(f"Chromium: freshness of a new reading on the wall, {a.screens} other screens polling")
                         fresh = measure_freshness(demo[backend], served, samples=8 if quick else 30,
