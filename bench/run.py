@@ -312,6 +312,24 @@ def _screen_group(url: str, spec: PageSpec, group: list[tuple[int, float, float]
              "errors": errors[0], "error_kinds": dict(kinds)})
 
 
+def probe_bytes(served: Served) -> int | None:
+    """One screen's wall + map reply on its second request (no schedule, no load): what a steady
+    tick weighs when the baseline sends everything every tick (its replies do not depend on load)."""
+    spec = served.spec
+    session = requests.Session()
+    applied: dict = {}
+    sig = spec.map_sig
+    sizes: dict[str, int] = {}
+    for n in (1, 2):
+        wall = session.post(served.url + "/_dash-update-component", json=spec.wall_payload(n, applied), timeout=60)
+        applied = spec.wall_kept(wall.json()["response"], applied) if wall.ok else applied
+        map_reply = session.post(served.url + "/_dash-update-component", json=spec.map_payload(n, sig), timeout=60)
+        if not (wall.ok and map_reply.ok):
+            return None
+        sizes = {"wall": len(wall.content), "map": len(map_reply.content)}
+    return sizes["wall"] + sizes["map"]
+
+
 def drive(served: Served, *, screens: int, ticks: int, refresh_s: float, stop: Any = None,
           timeout_s: float = 20.0) -> dict[str, Any]:
     """``screens`` browsers, each doing what a wall page does: the wall refresh on the browser's
@@ -558,6 +576,8 @@ def main() -> int:
                         result = drive(served, screens=screens, ticks=phase_ticks, refresh_s=a.refresh)
                         rows.append((backend, mode, result))
                         log(f"  {result}")
+                    if mode == "naive":
+                        summary[f"naive_probe_bytes_per_tick_{backend}"] = probe_bytes(served)
                     if mode == "cached" and backend == browser_backend:
                         log(f"Chromium: drill-down on the /city map ({backend})")
                         drill = measure_drilldown(served, samples=6 if quick else 20)
@@ -591,7 +611,8 @@ def main() -> int:
         f"naive_server_callback_p95_ms_{a.screens}_screens": naive.get("server_p95_ms"),
         "bytes_per_tick_steady": one.get("bytes_per_tick"),  # one screen over a minute (see MINUTE_TICKS)
         f"bytes_per_tick_{a.screens}_screens_window": many.get("bytes_per_tick"),
-        "naive_bytes_per_tick": naive.get("bytes_per_tick") or pick(main_backend, "naive", 1).get("bytes_per_tick"),
+        "naive_bytes_per_tick": naive.get("bytes_per_tick") or pick(main_backend, "naive", 1).get("bytes_per_tick")
+        or summary.get(f"naive_probe_bytes_per_tick_{main_backend}"),
     })
     if "postgresql" in backends:
         pg_many, pg_naive = pick("postgresql", "cached", a.screens), pick("postgresql", "naive", a.screens)
