@@ -283,9 +283,9 @@ def cached_update(runtime: CityWallRuntime, area: Area, lang: str) -> MapUpdate:
         runtime.cache.remember(_sent_key(area, lang, update.signature), MapState.of(update))
         return update
 
-    key = _update_key(area, lang)
-    runtime.cache.keep_warm(key, compute, immutable=True)  # read at each window's start while maps show it
-    return runtime.cache.get_or_compute(key, compute, immutable=True)
+    # Read in every window while maps show it, after the walls' polls (maps show the previous
+    # tick's counts meanwhile): the wall's data comes first in each window.
+    return runtime.cache.latest(_update_key(area, lang), compute, immutable=True)
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ LOCK_STRIPES = 256
 MEMO_ENTRIES = 256
 WARM_DELAY_S = 0.02  # just after the window starts (clocks of workers and hosts differ a little)
 WARM_TICKS = 12  # stop warming a key nobody asked for in this many ticks
+WARM_LATE_S = 1.2  # into the window, the "last" keys: after the wall's data and the polls that fetch it
 
 
 class TickCache:
@@ -109,7 +110,12 @@ class TickCache:
                     jobs = sorted(self._warm.items(), key=lambda item: item[1][4])
                     if not jobs:
                         return
-                for key, (compute, immutable, stale_ok, _asked, _last) in jobs:
+                late = False
+                for key, (compute, immutable, stale_ok, _asked, last) in jobs:
+                    if last and not late:  # after the walls' burst of polls (they take the previous tick meanwhile)
+                        late = True
+                        late_at = tick * self.refresh_s + min(WARM_LATE_S, self.refresh_s / 2)
+                        time.sleep(max(0.0, late_at - time.time()))
                     try:  # another worker holding the key's lock computes it: this one moves on
                         self.get_or_compute(key, compute, immutable=immutable, stale_ok=stale_ok)
                     except Exception as exc:  # noqa: BLE001 - a failed warm-up is retried by the next request
@@ -131,19 +137,29 @@ class TickCache:
                 return hit
         return None
 
-    def latest(self, key: str, compute: Callable[[], T]) -> T:
+    def latest(self, key: str, compute: Callable[[], T], *, immutable: bool = False) -> T:
         """This tick's value of ``key`` when there is one, else the previous tick's while the tick
-        warmer computes this one, else computed now (the first time): for a panel that may lag one
-        tick so that its slow read never delays the others."""
+        warmer computes this one (late in the window), else computed now (the first time): for a
+        panel that may lag one tick so that its read never delays the wall's."""
         if not self.enabled:
             return compute()
-        self.keep_warm(key, compute, last=True)
+        self.keep_warm(key, compute, immutable=immutable, last=True)
         tick = self.tick()
-        for candidate in (f"{key}@{tick}", f"{key}@{tick - 1}"):
+        candidates = (f"{key}@{tick}", f"{key}@{tick - 1}")
+        if immutable:
+            with self._memo_guard:
+                for candidate in candidates:
+                    hit = self._memo.get(candidate)
+                    if hit is not None:
+                        return hit
+        for candidate in candidates:
             hit = self._cache.get(candidate)
             if hit is not None:
+                if immutable and candidate == candidates[0]:
+                    with self._memo_guard:
+                        self._memo[candidate] = hit
                 return hit
-        return self.get_or_compute(key, compute)
+        return self.get_or_compute(key, compute, immutable=immutable)
 
     def ready_ms(self, now: float | None = None) -> int:
         """Milliseconds since the current window started (when a value computed now is ready)."""
