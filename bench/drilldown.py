@@ -5,7 +5,7 @@
 Seeds a fresh PostgreSQL schema with bench/map_scale.py's seed (150,000 incidents, 100,000 open;
 ``--url`` reuses an already seeded database instead), serves it with gunicorn like bench/run.py
 (2 workers, Redis tick cache, no feeder, no other load), and clicks each of the 16 largest
-district polygons in turn (a real DOM click, as bench/run.py's ``measure_drilldown``), timing
+district polygons in turn (bench/run.py's ``measure_drilldown``: a real DOM click), timing
 until the district's map has drawn its polygons. The first click warms Chromium and the server
 and is not counted. Then the same against a naive server (``CITYWALL_NAIVE=1``: no tick cache,
 so the geometry, the map's counts and the panels are read again for every page). Last line: JSON.
@@ -15,49 +15,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.run import DEFAULT_PG, Database, Served, chrome, new_database, pct, seed_map_scale, wait_js  # noqa: E402
-
-CLICK = """
-const sel = '.cw-map[data-level="city"] path.leaflet-interactive';
-const paths = Array.from(document.querySelectorAll(sel));
-const big = paths.map(p => [p, p.getBBox()]).filter(x => x[1].width * x[1].height > 400)
-                 .sort((a, b) => b[1].width * b[1].height - a[1].width * a[1].height);
-const pick = big[arguments[0] % Math.max(1, Math.min(big.length, 16))];
-if (!pick) { return false; }
-pick[0].dispatchEvent(new MouseEvent('click', {bubbles: true, cancelable: true, view: window}));
-return true;
-"""
-
-
-def clicks(served: Served, samples: int) -> dict[str, Any]:
-    driver = chrome()
-    times: list[float] = []
-    try:
-        for i in range(samples + 1):
-            driver.get(served.url + "/city")
-            if wait_js(driver, "return document.querySelectorAll("
-                               "'.cw-map[data-level=\"city\"] path.leaflet-interactive').length > 16;", 60) is None:
-                raise RuntimeError("the /city map was not drawn")
-            time.sleep(0.3)
-            if not driver.execute_script(CLICK, i):
-                raise RuntimeError("no district polygon to click")
-            t0 = time.perf_counter()
-            if wait_js(driver, "return document.querySelectorAll("
-                               "'.cw-map[data-level=\"district\"] path.leaflet-interactive').length > 0;", 30,
-                       poll=0.01) is None:
-                raise RuntimeError("the district level was not drawn after the click")
-            if i > 0:
-                times.append(round((time.perf_counter() - t0) * 1000, 1))
-    finally:
-        driver.quit()
-    return {"samples_ms": times, "p50_ms": pct(times, 0.5), "p95_ms": pct(times, 0.95)}
+from bench.run import DEFAULT_PG, Database, Served, measure_drilldown, new_database, seed_map_scale  # noqa: E402
 
 
 def main() -> int:
@@ -81,10 +45,10 @@ def main() -> int:
         for mode in ("cached", *(() if a.no_naive else ("naive",))):
             served = Served(db, workers=2, naive=mode == "naive", refresh_s=a.refresh, feeder=False)
             try:
-                out[mode] = clicks(served, a.samples)
+                out[mode] = measure_drilldown(served, samples=a.samples)
             finally:
                 served.close()
-            print(f"{mode:7} p50 {out[mode]['p50_ms']} ms  p95 {out[mode]['p95_ms']} ms  {out[mode]['samples_ms']}",
+            print(f"{mode:7} p50 {out[mode]['median_ms']} ms  p95 {out[mode]['p95_ms']} ms  {out[mode]['samples_ms']}",
                   flush=True)
     finally:
         if not a.url:
