@@ -45,12 +45,9 @@ class PageSpec:
 
     wall_output: str
     map_output: str
-    tiles: list[str]
-    dims: list[str]
     scope: dict
     map_scope: dict
     map_sig: str | None
-    extra_wall_outputs: list[dict] = field(default_factory=list)
     poll: dict = field(default_factory=dict)  # the wall's poll schedule settings (wall-poll-config)
 
     def schedule(self, share: float) -> PollSchedule:
@@ -71,18 +68,13 @@ class PageSpec:
                    "state": [{"id": s["id"], "property": s["property"]} for s in page.get("state", [])],
                    "changedPropIds": ["_pages_location.pathname"]}
         reply = requests.post(url + "/_dash-update-component", json=payload, timeout=60).json()
-        found: dict[str, Any] = {"tiles": [], "dims": [], "ids": set()}
+        found: dict[str, Any] = {}
 
         def walk(node: object) -> None:
             if isinstance(node, dict):
                 props = node.get("props", {})
                 ident = props.get("id")
                 if isinstance(ident, dict):
-                    found["ids"].add(ident.get("type"))
-                    if ident.get("type") == "vital-tile":
-                        found["tiles"].append(ident["id"])
-                    if ident.get("type") == "dimension-score":
-                        found["dims"].append(ident["id"])
                     if ident.get("type") == "cw-map-scope" and ident.get("id") == "wall":
                         found["map_scope"] = props.get("data")
                     if ident.get("type") == "cw-map-sig" and ident.get("id") == "wall":
@@ -101,7 +93,7 @@ class PageSpec:
         wall = next(d for d in deps if any(i["id"] == "wall-poll" for i in d["inputs"]))
         tick = next(d for d in deps if any(isinstance(i["id"], str) and '"cw-tick"' in i["id"] for i in d["inputs"])
                     and "cw-map-areas" in d["output"])
-        return cls(wall_output=wall["output"], map_output=tick["output"], tiles=found["tiles"], dims=found["dims"],
+        return cls(wall_output=wall["output"], map_output=tick["output"],
                    scope=found["scope"], map_scope=found.get("map_scope") or {}, map_sig=found.get("map_sig"),
                    poll=found.get("poll") or {})
 
@@ -111,15 +103,8 @@ class PageSpec:
         return response.get("wall-applied", {}).get("data", applied)
 
     def wall_payload(self, n: int, applied: dict) -> dict:
-        outputs: list[Any] = []
-        for part in self.wall_output.strip(".").split("..."):
-            ident, prop = part.rsplit(".", 1)
-            if ident.startswith("{"):
-                kind = json.loads(ident)["type"]
-                keys = self.dims if kind == "dimension-score" else self.tiles
-                outputs.append([{"id": {"id": k, "type": kind}, "property": prop} for k in keys])
-            else:
-                outputs.append({"id": ident, "property": prop})
+        outputs = [{"id": ident, "property": prop}
+                   for ident, prop in (part.rsplit(".", 1) for part in self.wall_output.strip(".").split("..."))]
         return {"output": self.wall_output, "outputs": outputs,
                 "inputs": [{"id": "wall-poll", "property": "data", "value": n}],
                 "state": [{"id": "wall-scope", "property": "data", "value": self.scope},

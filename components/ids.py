@@ -16,23 +16,6 @@ def kpi(key: str) -> dict[str, str]:
     return {"type": "kpi", "id": key}
 
 
-def vital_tile(indicator_id: str) -> dict[str, str]:
-    return {"type": "vital-tile", "id": indicator_id}
-
-
-def vital_spark(indicator_id: str) -> dict[str, str]:
-    return {"type": "vital-spark", "id": indicator_id}
-
-
-def vital_frame(indicator_id: str) -> dict[str, str]:
-    """The tile's outer box (its class carries the state colour)."""
-    return {"type": "vital-frame", "id": indicator_id}
-
-
-def dimension_score(dimension: str) -> dict[str, str]:
-    return {"type": "dimension-score", "id": dimension}
-
-
 WALL_HEALTH = "wall-health"
 WALL_ALARMS = "wall-alarms"
 WALL_APPLIED = "wall-applied"  # {"tick": k}: the last tick this screen applied

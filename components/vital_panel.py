@@ -28,38 +28,27 @@ def tile_class(status: str | None, *, stale: bool) -> str:
 
 def create_tile_body(row: pd.Series | None, indicator: pd.Series, lang: str, *, scope_level: str,
                      spark: list[float | None], spark_inline: bool = False) -> list:
-    """The inside of one tile: name and unit, state symbol and value, sparkline, change and age."""
-    unit = indicator["unit"] or ""
-    header = html.Div(className="tile__head", children=[
-        html.Span(indicator_name(indicator, lang), className="tile__name"),
-        html.Span(unit, className="tile__unit"),
-    ])
-    if row is None:
-        return [header, html.Div(className="tile__value", children=[
-            html.Span(status_symbol(None, stale=False), className="tile__symbol"),
-            html.Span("—", className="tile__number")]), html.Div(t("no_data", lang), className="tile__meta")]
-    stale = bool(row["stale"])
-    status = row["status"] if isinstance(row["status"], str) else None
-    value = _num(row["value"])
-    state_label = t("stale", lang) if stale else t(f"status_{status or 'none'}", lang)
-    source_level = row.get("source_level")
-    origin = ""
-    if source_level and source_level != scope_level:  # a district wall showing a city value says so
-        origin = t("city_value", lang) if source_level == "city" else t("district_value", lang)
+    """The inside of one tile, as components (level pages): name and unit, then ``tile_state``'s
+    symbol and value, sparkline, change and age."""
+    _frame, symbol, state_label, number, origin, change, age = tile_state(row, indicator, lang,
+                                                                          scope_level=scope_level)
+    stale = row is not None and bool(row["stale"])
+    status = row["status"] if row is not None and isinstance(row["status"], str) else None
     return [
-        header,
+        html.Div(className="tile__head", children=[
+            html.Span(indicator_name(indicator, lang), className="tile__name"),
+            html.Span(indicator["unit"] or "", className="tile__unit"),
+        ]),
         html.Div(className="tile__value", children=[
-            html.Span(status_symbol(status, stale=stale), className="tile__symbol", title=state_label),
-            html.Span(format_value(value, int(indicator["decimals"]), lang), className="tile__number"),
+            html.Span(symbol, className="tile__symbol", title=state_label),
+            html.Span(number, className="tile__number"),
             html.Span(origin, className="tile__origin") if origin else None,
         ]),
         html.Img(src=sparkline_src(spark, color=STATUS_COLOR["stale" if stale else (status or "none")]),
                  className="tile__spark", alt="") if spark_inline else None,
         html.Div(className="tile__meta", children=[
-            html.Span(format_change(value, _num(row["prev_day_value"])), className="tile__change",
-                      title=t("vs_yesterday", lang)),
-            html.Span((t("stale", lang) + " · " if stale else "") + format_age(_num(row["age_s"]), lang, precise=stale),
-                      className="tile__age"),
+            html.Span(change, className="tile__change", title=t("vs_yesterday", lang)),
+            html.Span(age, className="tile__age"),
         ]),
     ]
 

@@ -22,6 +22,7 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from flask import Flask
@@ -40,6 +41,20 @@ WARM_TICKS = 12  # stop warming a key nobody asked for in this many ticks
 WARM_LATE_S = 1.2  # into the window, the "last" keys: after the wall's data and the polls that fetch it
 
 
+@dataclass
+class _WarmJob:
+    compute: Callable[[], Any]
+    immutable: bool
+    stale_ok: Callable[[Any], bool] | None
+    last: bool  # run after the others, late in the window (WARM_LATE_S)
+    asked: int  # the last tick a request asked for it
+
+
+def _usable(previous: Any, stale_ok: Callable[[Any], bool] | None) -> bool:
+    """Whether the previous tick's value may stand in while this tick's is computed."""
+    return previous is not None and (stale_ok is None or stale_ok(previous))
+
+
 class TickCache:
     def __init__(self, server: Flask, settings: Settings, *, version: str = "") -> None:
         self.refresh_s = settings.refresh_s
@@ -56,10 +71,8 @@ class TickCache:
         else:
             config = {"CACHE_TYPE": "SimpleCache", "CACHE_THRESHOLD": 2000, "CACHE_DEFAULT_TIMEOUT": timeout}
         self._cache = Cache(server, config=config)
-        # One computation per key at a time in this process: screens arriving while the first
-        # one reads the database wait for its result instead of all reading it too.
-        # Keys recomputed at each window start while asked for: key -> (compute, immutable, last tick asked).
-        self._warm: dict[str, tuple[Callable[[], Any], bool, Callable[[Any], bool] | None, int, bool]] = {}
+        # Keys recomputed at each window start while screens ask for them.
+        self._warm: dict[str, _WarmJob] = {}
         self._warm_guard = threading.Lock()
         self._warmer: threading.Thread | None = None
         # Values of the current ticks this process already holds (``immutable`` keys only).
@@ -68,7 +81,9 @@ class TickCache:
         # The last value this process computed per key (any tick), for requests that waited for it.
         self._finished: OrderedDict[str, tuple[int, Any]] = OrderedDict()
         self._finish_count = 0
-        # Striped (a fixed number, hashed by key): keys that carry ticks never grow the table.
+        # One computation per key at a time in this process: screens arriving while the first one
+        # reads the database do not all read it too. Striped (a fixed number, hashed by key): keys
+        # that carry ticks never grow the table.
         self._locks = [threading.RLock() for _ in range(LOCK_STRIPES)]  # re-entrant: computes nest
         backend = self._cache.cache
         self._redis: Any = getattr(backend, "_write_client", None) if settings.redis_url else None
@@ -92,7 +107,8 @@ class TickCache:
         if not self.enabled:
             return
         with self._warm_guard:
-            self._warm[key] = (compute, immutable, stale_ok, self.tick(), last)
+            self._warm[key] = _WarmJob(compute=compute, immutable=immutable, stale_ok=stale_ok, last=last,
+                                       asked=self.tick())
             if self._warmer is None or not self._warmer.is_alive():
                 self._warmer = threading.Thread(target=self._warm_loop, name="citywall-tick-warmer", daemon=True)
                 self._warmer.start()
@@ -104,20 +120,20 @@ class TickCache:
                 time.sleep((self.tick(now) + 1) * self.refresh_s - now + WARM_DELAY_S)
                 tick = self.tick()
                 with self._warm_guard:
-                    for key in [k for k, job in self._warm.items() if job[3] < tick - WARM_TICKS]:
+                    for key in [k for k, job in self._warm.items() if job.asked < tick - WARM_TICKS]:
                         del self._warm[key]
                     # The ``last`` ones (slow reads whose screens take the previous tick meanwhile) after the rest.
-                    jobs = sorted(self._warm.items(), key=lambda item: item[1][4])
+                    jobs = sorted(self._warm.items(), key=lambda item: item[1].last)
                     if not jobs:
                         return
                 late = False
-                for key, (compute, immutable, stale_ok, _asked, last) in jobs:
-                    if last and not late:  # after the walls' burst of polls (they take the previous tick meanwhile)
+                for key, job in jobs:
+                    if job.last and not late:  # after the walls' burst of polls (they take the previous tick meanwhile)
                         late = True
                         late_at = tick * self.refresh_s + min(WARM_LATE_S, self.refresh_s / 2)
                         time.sleep(max(0.0, late_at - time.time()))
                     try:  # another worker holding the key's lock computes it: this one moves on
-                        self.get_or_compute(key, compute, immutable=immutable, stale_ok=stale_ok)
+                        self.get_or_compute(key, job.compute, immutable=job.immutable, stale_ok=job.stale_ok)
                     except Exception as exc:  # noqa: BLE001 - a failed warm-up is retried by the next request
                         log.warning("tick warm-up of %s failed: %s", key, str(exc).splitlines()[0] if str(exc) else exc)
         except SystemExit:  # a test server's thread killer (dash.testing) ends it: end quietly
@@ -128,14 +144,15 @@ class TickCache:
 
     def peek(self, key: str) -> Any:
         """This tick's or the previous tick's value of ``key``, or None; never computes."""
-        if not self.enabled:
-            return None
-        tick = self.tick()
-        for candidate in (f"{key}@{tick}", f"{key}@{tick - 1}"):
+        return self._recent(key, self.tick())[0] if self.enabled else None
+
+    def _recent(self, key: str, tick: int) -> tuple[Any, bool]:
+        """(``tick``'s value of ``key``, True), else (the tick before's, False), else (None, False)."""
+        for candidate, current in ((f"{key}@{tick}", True), (f"{key}@{tick - 1}", False)):
             hit = self._cache.get(candidate)
             if hit is not None:
-                return hit
-        return None
+                return hit, current
+        return None, False
 
     def latest(self, key: str, compute: Callable[[], T], *, immutable: bool = False) -> T:
         """This tick's value of ``key`` when there is one, else the previous tick's while the tick
@@ -145,21 +162,25 @@ class TickCache:
             return compute()
         self.keep_warm(key, compute, immutable=immutable, last=True)
         tick = self.tick()
-        candidates = (f"{key}@{tick}", f"{key}@{tick - 1}")
         if immutable:
             with self._memo_guard:
-                for candidate in candidates:
+                for candidate in (f"{key}@{tick}", f"{key}@{tick - 1}"):
                     hit = self._memo.get(candidate)
                     if hit is not None:
                         return hit
-        for candidate in candidates:
-            hit = self._cache.get(candidate)
-            if hit is not None:
-                if immutable and candidate == candidates[0]:
-                    with self._memo_guard:
-                        self._memo[candidate] = hit
-                return hit
-        return self.get_or_compute(key, compute, immutable=immutable)
+        hit, current = self._recent(key, tick)
+        if hit is None:
+            return self.get_or_compute(key, compute, immutable=immutable)
+        if immutable and current:
+            self._keep_local(f"{key}@{tick}", hit)
+        return hit
+
+    def _keep_local(self, full_key: str, value: Any) -> None:
+        """Keep this tick's value of an immutable key as an object in this process."""
+        with self._memo_guard:
+            self._memo[full_key] = value
+            while len(self._memo) > MEMO_ENTRIES:
+                self._memo.popitem(last=False)
 
     def ready_ms(self, now: float | None = None) -> int:
         """Milliseconds since the current window started (when a value computed now is ready)."""
@@ -189,10 +210,7 @@ class TickCache:
             return hit
         value, current = self._lookup(key, full_key, tick, compute, stale_ok)
         if current:  # never keep the previous tick's value (served while another computes) as this tick's
-            with self._memo_guard:
-                self._memo[full_key] = value
-                while len(self._memo) > MEMO_ENTRIES:
-                    self._memo.popitem(last=False)
+            self._keep_local(full_key, value)
         return value
 
     def _lookup(self, key: str, full_key: str, tick: int, compute: Callable[[], T],
@@ -206,7 +224,7 @@ class TickCache:
         waited_for = None
         if not lock.acquire(blocking=False):  # another thread of this process is computing it
             previous = self._cache.get(previous_key)
-            if previous is not None and (stale_ok is None or stale_ok(previous)):
+            if _usable(previous, stale_ok):
                 return previous, False
             with self._memo_guard:
                 waited_for = self._finished.get(key, (0, None))[0]
@@ -253,7 +271,7 @@ class TickCache:
             acquired = True
         if not acquired:
             previous = self._cache.get(previous_key)
-            if previous is not None and (stale_ok is None or stale_ok(previous)):
+            if _usable(previous, stale_ok):
                 return previous, False
             deadline = time.monotonic() + self.lock_ms / 1000
             while time.monotonic() < deadline:
