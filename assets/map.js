@@ -31,6 +31,21 @@
     for (let i = 0; i < breaks.length; i++) { if (n <= breaks[i]) { return i + 1; } }
     return breaks.length + 1;
   }
+  // A click on an area or a grid cell drills down to the link its feature carries, the way
+  // dcc.Link does (history + Dash's location event): straight from Leaflet's click, not through
+  // clickData and a clientside callback, which cost two renders of the whole page first.
+  // Ctrl/Cmd-click opens the level in a new tab.
+  function drill(feature, layer) {
+    const href = feature.properties && feature.properties.href;
+    if (!href) { return; }
+    layer.on("click", function (e) {
+      const ev = e && e.originalEvent;
+      if (ev && (ev.ctrlKey || ev.metaKey || ev.shiftKey)) { window.open(href, "_blank"); return; }
+      window.history.pushState({}, "", href);
+      window.dispatchEvent(new CustomEvent("_dashprivate_pushstate"));
+      window.scrollTo(0, 0);
+    });
+  }
   function duration(ms, L) {
     const min = Math.max(0, Math.floor(ms / 60000));
     if (min < 120) { return fmt(L.dur_min, min); }
@@ -71,6 +86,7 @@
           el.appendChild(title);
         }
       });
+      drill(feature, layer);
       layer.bindTooltip(html, {
         permanent: !!h.permanent, direction: "center", opacity: 1,
         className: h.permanent ? "cw-area-label" : "cw-tooltip",
@@ -97,6 +113,7 @@
         " " + esc(feature.properties.code) + "</b><br>" + esc(L.open) + ' <span class="cw-n-open">' + c[0] +
         "</span> · " + esc(L.overdue) + ' <span class="cw-n-overdue">' + c[1] + "</span>" +
         (c[2] >= 3 ? " · " + esc(L.map_urgent) : "") + "</div>";
+      drill(feature, layer);
       layer.bindTooltip(html, { sticky: true, className: "cw-tooltip", opacity: 1 });
     },
     pointToLayer: function (feature, latlng) {
@@ -144,19 +161,8 @@
 
   // --- clientside callbacks -------------------------------------------------------------------
   function noUpdate() { return window.dash_clientside.no_update; }
-  function triggeredValue() {
-    const ctx = window.dash_clientside.callback_context;
-    const trig = ctx && ctx.triggered && ctx.triggered[0];
-    return trig ? trig.value : null;
-  }
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     citywallMap: {
-      // A click on an area or a grid cell drills down: the feature carries its link.
-      navigate: function () {
-        const feature = triggeredValue();
-        const href = feature && feature.properties && feature.properties.href;
-        return href ? href : noUpdate();
-      },
       // Cells that have open incidents now but whose shape the browser does not hold yet.
       missingCells: function (hideout, data) {
         const counts = (hideout && hideout.counts) || {};

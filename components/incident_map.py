@@ -38,15 +38,17 @@ from data_access.security import require_scope
 log = logging.getLogger(__name__)
 
 MAP, AREAS, CELLS, POINTS, HIGHLIGHT = "cw-map", "cw-map-areas", "cw-map-cells", "cw-map-points", "cw-map-highlight"
-LEGEND, NAV, MISSING, SCOPE, SIG, ERROR, TICK = ("cw-map-legend", "cw-map-nav", "cw-map-missing", "cw-map-scope",
-                                                 "cw-map-sig", "cw-map-error", "cw-tick")
+LEGEND, MISSING, SCOPE, SIG, ERROR, TICK = ("cw-map-legend", "cw-map-missing", "cw-map-scope", "cw-map-sig",
+                                            "cw-map-error", "cw-tick")
 COORD_DIGITS = 4  # ~10 m: plenty for a wall, and it halves the geometry's bytes
 AREA_CLASSES = 4  # colour classes of areas with incidents (plus one for none)
 CELL_BREAKS = (1, 3, 9)  # open incidents per cell: 1 | 2-3 | 4-9 | 10+
 LEGEND_PX = 240  # the legend sits top left: the fitted area keeps clear of it
 SHORT_LABEL_SHARE = 0.03  # areas whose box is below this share of the map's get a short label
 EMPTY_FC: dict[str, Any] = {"type": "FeatureCollection", "features": []}
+MAP_COUNTS_KEY = "mapcounts"  # the tick cache's key of the city-wide counts (MapCounts)
 GEOMETRY_TICKS = 120  # how many refresh windows a map's shapes are kept (~10 minutes at 5 s)
+PREFETCH_PER_TICK = 40  # children's shapes read ahead per tick while their parent's map is watched (~50 ms each)
 
 
 def mid(kind: str, key: str) -> dict[str, str]:
@@ -61,24 +63,16 @@ def tick_id(key: str) -> dict[str, str]:
 
 # --- pure builders -----------------------------------------------------------------------------
 
-def round_coords(value: Any, digits: int = COORD_DIGITS) -> Any:
-    if isinstance(value, float):
-        return round(value, digits)
-    if isinstance(value, list):
-        return [round_coords(v, digits) for v in value]
-    return value
-
-
 def _geometry(text: object, digits: int = COORD_DIGITS) -> dict[str, Any] | None:
     if not isinstance(text, str) or not text:
         return None
-    try:
-        geometry = json.loads(text)
+    try:  # rounded while parsed (one pass in the C parser instead of a walk over every ring)
+        geometry = json.loads(text, parse_float=lambda number: round(float(number), digits))
     except ValueError:
         return None
     if not isinstance(geometry, dict) or "coordinates" not in geometry:
         return None
-    return {"type": geometry.get("type"), "coordinates": round_coords(geometry["coordinates"], digits)}
+    return {"type": geometry.get("type"), "coordinates": geometry["coordinates"]}
 
 
 def _walk_points(coords: Any) -> Iterable[tuple[float, float]]:
@@ -239,14 +233,64 @@ def _digest(value: object) -> str:
     return hashlib.blake2b(pickle.dumps(value, protocol=5), digest_size=8).hexdigest()
 
 
-def load_update(*, engine: Engine, area: Area, lang: str, tz: ZoneInfo) -> MapUpdate:
-    """This tick's counts for a map of ``area``: two aggregate reads from the views on one
-    connection, as raw tuples (no DataFrames: ~3,300 cells at 100,000 open incidents)."""
+def _int(value: object) -> int:
+    """A count or priority from a view (NULL, a Decimal or a float from another database: an int)."""
+    try:
+        return 0 if value is None else int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+@dataclass(frozen=True)
+class MapCounts:
+    """One tick's counts of every map of the city (``iq.map_count_rows``), grouped so that a map
+    of any area takes its rows without another read: the children of each area, each area's own
+    row, and the cells with open incidents per district and per street (cell id order kept)."""
+
+    children: dict[str, list[tuple[str, int, int]]]
+    own: dict[str, tuple[str, int, int]]
+    cells: list[tuple[str, int, int, int]]
+    cells_in: dict[str, list[tuple[str, int, int, int]]]
+
+    @classmethod
+    def of(cls, area_rows: list[tuple], cell_rows: list[tuple]) -> MapCounts:
+        children: dict[str, list[tuple[str, int, int]]] = {}
+        own: dict[str, tuple[str, int, int]] = {}
+        for code, parent, n_open, n_overdue in area_rows:
+            row = (str(code), _int(n_open), _int(n_overdue))
+            own[row[0]] = row
+            if parent is not None:
+                children.setdefault(str(parent), []).append(row)
+        cells: list[tuple[str, int, int, int]] = []
+        cells_in: dict[str, list[tuple[str, int, int, int]]] = {}
+        for cell, district, street, n_open, n_overdue, prio in cell_rows:
+            row = (str(cell), _int(n_open), _int(n_overdue), _int(prio))
+            cells.append(row)
+            for code in {district, street} - {None}:
+                cells_in.setdefault(str(code), []).append(row)
+        return cls(children=children, own=own, cells=cells, cells_in=cells_in)
+
+    def rows(self, area: Area) -> tuple[list[tuple[str, int, int]], list[tuple[str, int, int, int]]]:
+        """(area rows, cell rows) of a map of ``area``: its children (a street: itself), its cells."""
+        if _child_level(area):
+            area_rows = self.children.get(area.area_code, [])
+        else:
+            area_rows = [self.own.get(area.area_code, (area.area_code, 0, 0))]
+        return area_rows, self.cells if area.level == "city" else self.cells_in.get(area.area_code, [])
+
+
+def load_map_counts(*, engine: Engine) -> MapCounts:
+    return MapCounts.of(*iq.map_count_rows(engine=engine))
+
+
+def load_update(*, engine: Engine, area: Area, lang: str, tz: ZoneInfo, counts: MapCounts | None = None) -> MapUpdate:
+    """This tick's counts for a map of ``area``, taken from the city-wide ``counts`` (read now
+    when not given); a street's map reads its points too."""
     child = _child_level(area)
-    area_rows, cell_rows = iq.map_count_rows(engine=engine, area=area, children=bool(child))
-    counts = {code: [int(n_open), int(n_overdue)] for code, n_open, n_overdue in area_rows}
-    breaks = area_breaks(v[0] for v in counts.values()) if child else []
-    cell_counts = {cell: [int(n_open), int(n_overdue), int(prio)] for cell, n_open, n_overdue, prio in cell_rows}
+    area_rows, cell_rows = (counts or load_map_counts(engine=engine)).rows(area)
+    counts_by_code = {code: [n_open, n_overdue] for code, n_open, n_overdue in area_rows}
+    breaks = area_breaks(v[0] for v in counts_by_code.values()) if child else []
+    cell_counts = {cell: [n_open, n_overdue, prio] for cell, n_open, n_overdue, prio in cell_rows}
     points = None
     points_signature = ""
     if area.level == "street":
@@ -254,7 +298,7 @@ def load_update(*, engine: Engine, area: Area, lang: str, tz: ZoneInfo) -> MapUp
                                    lang=lang, tz=tz)
         points_signature = _digest(json.dumps(points, sort_keys=True, default=str))
     labels = map_labels(lang)
-    areas_hideout = {"counts": counts, "breaks": breaks, "labels": labels, "permanent": area.level != "street",
+    areas_hideout = {"counts": counts_by_code, "breaks": breaks, "labels": labels, "permanent": area.level != "street",
                      "self": area.level == "street"}
     cells_hideout = {"counts": cell_counts, "breaks": list(CELL_BREAKS), "labels": labels,
                      "fill": 0.55 if area.level == "city" else 0.8, "hotWeight": 1.2 if area.level == "city" else 2.2}
@@ -279,7 +323,10 @@ def cached_update(runtime: CityWallRuntime, area: Area, lang: str) -> MapUpdate:
     require_scope(area.area_code)
 
     def compute() -> MapUpdate:
-        update = load_update(engine=runtime.engine, area=area, lang=lang, tz=runtime.settings.tz)
+        # This tick's city-wide counts (one read per tick for the maps of every area and level).
+        counts = runtime.cache.get_or_compute(MAP_COUNTS_KEY, lambda: load_map_counts(engine=runtime.engine),
+                                              immutable=True)
+        update = load_update(engine=runtime.engine, area=area, lang=lang, tz=runtime.settings.tz, counts=counts)
         runtime.cache.remember(_sent_key(area, lang, update.signature), MapState.of(update))
         return update
 
@@ -453,7 +500,6 @@ def create_incident_map(*, key: str, area: Area, geometry: MapGeometry, update: 
         html.Div(create_legend(level=area.level, breaks=update.breaks, lang=lang), id=mid(LEGEND, key),
                  className="cw-legend"),
         html.Div(id=mid(ERROR, key), className="cw-map__error"),
-        dcc.Location(id=mid(NAV, key), refresh="callback-nav"),
         dcc.Store(id=mid(MISSING, key)),
         dcc.Store(id=mid(SIG, key), data=update.signature),
         dcc.Store(id=mid(SCOPE, key), data={"level": area.level, "area_code": area.area_code, "lang": lang,
@@ -467,13 +513,17 @@ def create_incident_map(*, key: str, area: Area, geometry: MapGeometry, update: 
                                                                            "data-code": area.area_code})
 
 
+def _geometry_key(code: str, lang: str, lang_param: str | None) -> str:
+    return f"mapgeo:{code}:{lang}:{lang_param}"
+
+
 def cached_geometry(runtime: CityWallRuntime, area: Area, lang: str, lang_param: str | None) -> MapGeometry:
     """The shapes of a map of ``area``, kept for GEOMETRY_TICKS ticks (~10 minutes at 5 s), not one:
     boundaries change only with an import, and the cells that got their first open incident since
     are fetched by the browser anyway (``append_cells``); cells without incidents are filtered out
     by their counts. A drill-down then costs the counts and the panels, not ~150 ms of GeoJSON.
     (Naive mode: recall/remember are off, so every page load reads the shapes again.)"""
-    key = f"mapgeo:{area.area_code}:{lang}:{lang_param}"
+    key = _geometry_key(area.area_code, lang, lang_param)
     geometry = runtime.cache.recall(key)
     if isinstance(geometry, MapGeometry):
         return geometry
@@ -483,6 +533,35 @@ def cached_geometry(runtime: CityWallRuntime, area: Area, lang: str, lang_param:
     return geometry
 
 
+def prefetch_child_geometry(runtime: CityWallRuntime, area: Area, lang: str, lang_param: str | None) -> int:
+    """The shapes of the children of a map being watched, read ahead (a few per tick, by the tick
+    warmer) so that a click on one of them finds its map's geometry ready: with the counts of
+    every map in one city-wide read, a drill-down then reads nothing but its lineage. Returns how
+    many it read this time (0 once all are kept)."""
+    if not _child_level(area):
+        return 0
+    counts = runtime.cache.get_or_compute(MAP_COUNTS_KEY, lambda: load_map_counts(engine=runtime.engine),
+                                          immutable=True)
+    done = 0
+    for code, _open, _overdue in counts.children.get(area.area_code, []):
+        if runtime.cache.has(_geometry_key(code, lang, lang_param)):
+            continue
+        if done >= PREFETCH_PER_TICK:
+            break
+        child = runtime.cache.get_or_compute(f"area:{code}", lambda c=code: queries.area_by_code(
+            engine=runtime.engine, area_code=c))
+        if child is not None:
+            cached_geometry(runtime, child, lang, lang_param)
+            done += 1
+    return done
+
+
+def keep_children_ready(runtime: CityWallRuntime, area: Area, lang: str, lang_param: str | None) -> None:
+    """While a map of ``area`` is watched, keep its children's shapes read ahead (the tick warmer)."""
+    runtime.cache.keep_warm(f"mapprefetch:{area.area_code}:{lang}:{lang_param}",
+                            lambda: prefetch_child_geometry(runtime, area, lang, lang_param), last=True)
+
+
 def build_map(*, key: str, area: Area, lang: str, lang_param: str | None, runtime: CityWallRuntime | None = None,
               with_tick: bool = True, class_name: str = "") -> html.Div:
     """Read what the map needs and build it (raises SQLAlchemyError when the database is down)."""
@@ -490,6 +569,7 @@ def build_map(*, key: str, area: Area, lang: str, lang_param: str | None, runtim
     settings = runtime.settings
     require_scope(area.area_code)
     geometry = cached_geometry(runtime, area, lang, lang_param)
+    keep_children_ready(runtime, area, lang, lang_param)
     return create_incident_map(key=key, area=area, geometry=geometry, update=cached_update(runtime, area, lang),
                                lang=lang, lang_param=lang_param, refresh_s=settings.refresh_s,
                                tile_url=settings.tile_url, tile_attribution=settings.tile_attribution,
@@ -521,6 +601,7 @@ def refresh_map(_n: int | None, scope: dict | None, signature: str | None) -> tu
         if area is None:
             return (no_update,) * 6
         update = cached_update(runtime, area, lang)
+        keep_children_ready(runtime, area, lang, (scope or {}).get("lang_param"))
         naive = runtime.settings.naive
         if update.signature == signature and not naive:  # naive baseline: always resend
             return (no_update,) * 4 + ("", no_update)
@@ -577,7 +658,7 @@ def callbacks_pending(marker: str) -> bool:
 
 def register_map_callbacks() -> None:
     """Register the map's MATCH callbacks once per app; call it from every page module that shows a map."""
-    if callbacks_pending(f'"{NAV}"'):
+    if callbacks_pending(f'"{SIG}"'):
         return
     dash.callback(
         Output(mid(AREAS, MATCH), "hideout"),
@@ -597,13 +678,6 @@ def register_map_callbacks() -> None:
         State(mid(SCOPE, MATCH), "data"),
         prevent_initial_call=True,
     )(append_cells)
-    dash.clientside_callback(
-        ClientsideFunction(namespace="citywallMap", function_name="navigate"),
-        Output(mid(NAV, MATCH), "href"),
-        Input(mid(AREAS, MATCH), "clickData"),
-        Input(mid(CELLS, MATCH), "clickData"),
-        prevent_initial_call=True,
-    )
     dash.clientside_callback(
         ClientsideFunction(namespace="citywallMap", function_name="missingCells"),
         Output(mid(MISSING, MATCH), "data"),

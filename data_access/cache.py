@@ -98,6 +98,10 @@ class TickCache:
         """What ``remember`` kept, or None (expired, another worker without Redis, naive mode)."""
         return self._cache.get(key) if self.enabled else None
 
+    def has(self, key: str) -> bool:
+        """Whether ``remember`` keeps a value for ``key`` (without fetching it)."""
+        return bool(self.enabled and self._cache.has(key))
+
     def keep_warm(self, key: str, compute: Callable[[], Any], *, immutable: bool = False,
                   stale_ok: Callable[[Any], bool] | None = None, last: bool = False) -> None:
         """Compute ``key`` at the start of every tick window while screens keep asking for it (one

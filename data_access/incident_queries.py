@@ -151,21 +151,21 @@ def cell_shapes_by_id(*, engine: Engine, cell_ids: Sequence[str]) -> pd.DataFram
     return pd.concat(frames, ignore_index=True)
 
 
-def map_count_rows(*, engine: Engine, area: Area, children: bool) -> tuple[list[tuple], list[tuple]]:
-    """One map tick's reads on one connection, as plain tuples (no DataFrame for ~3,300 rows):
-    ``(area_code, open, overdue)`` of the children of ``area`` (or of ``area`` itself when
-    ``children`` is false), zeros included, as ``open_counts``; and ``(cell_id, open, overdue,
-    max_priority)`` of the cells with open incidents in ``area``, as ``cell_counts``."""
-    column = "parent_code" if children else "area_code"
-    where, params = _scope_where(area, "c")
+def map_count_rows(*, engine: Engine) -> tuple[list[tuple], list[tuple]]:
+    """Every map's counts of one tick in two aggregate reads on one connection, as plain tuples
+    (no DataFrame for ~3,300 rows): ``(area_code, parent_code, open, overdue)`` of every area,
+    zeros included, in map order (sort order, then code); and ``(cell_id, district_code,
+    street_code, open, overdue, max_priority)`` of every cell with open incidents, by cell id.
+    One city-wide read serves the maps of every level (components.incident_map.MapCounts):
+    the views aggregate the whole city anyway, and a drill-down then finds its counts ready."""
     with engine.connect() as conn:
         areas = conn.execute(sa.text(
-            "SELECT a.area_code, COALESCE(x.open, 0) AS open, COALESCE(x.overdue, 0) AS overdue"
+            "SELECT a.area_code, a.parent_code, COALESCE(x.open, 0) AS open, COALESCE(x.overdue, 0) AS overdue"
             " FROM v_areas a LEFT JOIN v_incident_open_areas x ON x.area_code = a.area_code AND x.level = a.level"
-            f" WHERE a.{column} = :value ORDER BY a.sort_order, a.area_code"), {"value": area.area_code}).all()
+            " ORDER BY a.sort_order, a.area_code")).all()
         cells = conn.execute(sa.text(
-            f"SELECT c.cell_id, c.open, c.overdue, c.max_priority FROM v_incident_cells c WHERE {where}"
-            " ORDER BY c.cell_id"), params).all()
+            "SELECT c.cell_id, c.district_code, c.street_code, c.open, c.overdue, c.max_priority"
+            " FROM v_incident_cells c ORDER BY c.cell_id")).all()
     return [tuple(r) for r in areas], [tuple(r) for r in cells]
 
 

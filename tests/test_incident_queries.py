@@ -201,6 +201,45 @@ def test_map_update_counts_equal_the_views(engine: Engine) -> None:
     assert sorted(f["properties"]["iid"] for f in street.points["features"]) == ["m01", "m02", "m03", "m08"]
 
 
+def test_one_city_wide_read_serves_the_map_of_every_area(engine: Engine) -> None:
+    """The maps' counts of one tick are two statements for every area of every level, and each
+    map's slice equals the views read for that area alone."""
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:
+        statements.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        counts = im.load_map_counts(engine=engine)
+        areas = [queries.area_by_code(engine=engine, area_code=c) for c in (CITY, HUANGPU, XUHUI, NANJING, TIANPING)]
+        before = len(statements)
+        updates = {a.area_code: im.load_update(engine=engine, area=a, lang="zh", tz=ZoneInfo("Asia/Shanghai"),
+                                               counts=counts) for a in areas if a.level != "street"}
+        assert len(statements) == before, "a city or district map read again"
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+    with engine.connect() as conn:
+        own = {r.area_code: [r.open, r.overdue] for r in conn.execute(sa.text(
+            "SELECT area_code, open, overdue FROM v_incident_counts"))}
+        cells = list(conn.execute(sa.text(
+            "SELECT cell_id, district_code, street_code, open, overdue, max_priority FROM v_incident_cells")))
+        children = {p: [r.area_code for r in conn.execute(sa.text(
+            "SELECT area_code FROM v_areas WHERE parent_code = :p ORDER BY sort_order, area_code"), {"p": p})]
+            for p in (CITY, HUANGPU, XUHUI)}
+    for code, update in updates.items():
+        assert list(update.areas_hideout["counts"]) == children[code]  # the children, in map order
+        assert update.areas_hideout["counts"] == {c: own[c] for c in children[code]}
+        assert update.cells_hideout["counts"] == {
+            r.cell_id: [r.open, r.overdue, r.max_priority] for r in cells
+            if code == CITY or code in (r.district_code, r.street_code)}
+    assert list(updates[XUHUI].cells_hideout["counts"]) == [C_TP1]
+    assert counts.rows(areas[3]) == ([(NANJING, 4, 3)], [(C_NJ1, 2, 1, 3), (C_NJ2, 2, 2, 2)])
+    # A NULL from a view is a zero, never a crash.
+    assert im.MapCounts.of([("1", None, None, None)], [("c", "1", None, None, None, None)]).rows(
+        queries.Area("1", "city", None, "x", None, None, None)) == ([], [("c", 0, 0, 0)])
+
+
 def test_open_counts_agree_with_v_incident_counts(engine: Engine) -> None:
     with engine.connect() as conn:
         full = {r.area_code: (r.open, r.overdue) for r in conn.execute(sa.text(

@@ -33,7 +33,9 @@ def _area(engine: Engine, code: str) -> queries.Area:
 
 
 def test_pure_helpers() -> None:
-    assert im.round_coords([[121.123456, 31.987654], [1, 2.00004]]) == [[121.1235, 31.9877], [1, 2.0]]
+    line = '{"type": "LineString", "coordinates": [[121.123456, 31.987654], [1, 2.00004]]}'
+    assert im._geometry(line) == {"type": "LineString", "coordinates": [[121.1235, 31.9877], [1, 2.0]]}
+    assert im._geometry("not json") is None and im._geometry('{"type": "Point"}') is None and im._geometry(None) is None
     fc = {"features": [{"geometry": {"coordinates": [[[121.0, 31.0], [122.0, 31.5], [121.5, 30.5]]]}}]}
     assert im.bounds_of(fc) == [[30.5, 121.0], [31.5, 122.0]]
     assert im.bounds_of({"features": []}) is None

@@ -1,0 +1,88 @@
+"""What makes a drill-down quick, without a browser: the shapes of a watched map's children are
+read ahead, and a level page's first layout carries its map but not its two grids, which its
+mount callback sends right after (with the rows, and the filters a shared link presets)."""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from dash._utils import to_json
+
+from app import create_app
+from components import incident_map as im
+from components.level_panels import render_level
+from data_access import queries
+from data_access.db import init_db, make_engine
+from data_access.runtime import current_runtime
+from data_access.settings import Settings
+from tests.test_incident_queries import HUANGPU, NANJING, seed_map_city
+from tests.test_security_auth import callback_payload
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    url = f"sqlite:///{Path(tmp_path_factory.mktemp('drill')) / 'd.db'}"
+    engine = make_engine(url)
+    init_db(engine)
+    seed_map_city(engine)
+    engine.dispose()
+    yield create_app(Settings(database_url=url, feeder=False, refresh_s=5))
+
+
+def test_children_shapes_are_read_ahead_once(app) -> None:
+    with app.server.app_context():
+        runtime = current_runtime()
+        city = queries.city_area(engine=runtime.engine)
+        codes = [row[0] for row in im.load_map_counts(engine=runtime.engine).children[city.area_code]]
+        assert len(codes) == 16
+        assert not any(runtime.cache.has(im._geometry_key(c, "en", "en")) for c in codes)
+        assert im.prefetch_child_geometry(runtime, city, "en", "en") == 16
+        assert all(runtime.cache.has(im._geometry_key(c, "en", "en")) for c in codes)
+        assert im.prefetch_child_geometry(runtime, city, "en", "en") == 0  # kept: nothing read again
+        # What a click then finds: the district's streets, linked in the language of the link followed.
+        huangpu = queries.area_by_code(engine=runtime.engine, area_code=HUANGPU)
+        shapes = im.cached_geometry(runtime, huangpu, "en", "en")
+        assert f"/street/{NANJING}?lang=en" in {f["properties"]["href"] for f in shapes.areas["features"]}
+        street = queries.area_by_code(engine=runtime.engine, area_code=NANJING)
+        assert im.prefetch_child_geometry(runtime, street, "en", "en") == 0  # a street has no children
+
+
+def test_level_page_is_laid_out_without_its_grids(app) -> None:
+    with app.server.test_request_context("/district/" + HUANGPU):
+        app.server.preprocess_request()  # who is asking (the security layer's request hook)
+        layout = json.loads(to_json(render_level("district", HUANGPU, None, {"category": "facilities", "x": "1"})))
+    text = json.dumps(layout)
+    assert "dash_ag_grid" not in text and "cw-lvl-rank-box" in text and "cw-lvl-list-box" in text
+    assert '"cw-map-areas"' in text  # the map is in the first layout
+
+    def store(node: object) -> object:
+        if isinstance(node, dict):
+            if node.get("props", {}).get("id") == {"type": "cw-lvl-mount", "id": "district"}:
+                return node["props"]["data"]
+            return next((found for v in node.values() if (found := store(v)) is not None), None)
+        if isinstance(node, list):
+            return next((found for v in node if (found := store(v)) is not None), None)
+        return None
+
+    assert store(layout) == {"category": "facilities"}  # the list's preset from the link; stray keys dropped
+
+
+def test_mount_sends_the_ranking_and_the_preset_list(app) -> None:
+    scope = {"level": "district", "area_code": HUANGPU, "lang": "en", "lang_param": "en"}
+    payload = callback_payload(app, "cw-lvl-rank-box", {"cw-lvl-mount": {"category": "facilities", "q": 3},
+                                                        "cw-map-scope": scope}, key="district")
+    reply = app.server.test_client().post("/_dash-update-component", json=payload)
+    assert reply.status_code == 200, reply.data[:300]
+    response = {json.loads(k)["type"]: v for k, v in reply.get_json()["response"].items()}
+    ranking = response["cw-lvl-rank-box"]["children"]
+    assert ranking["type"] == "AgGrid" and ranking["props"]["id"] == {"type": "cw-lvl-rank", "id": "district"}
+    rows = {r["code"]: r for r in ranking["props"]["rowData"]}
+    assert rows[NANJING]["open"] == 4 and f"(/street/{NANJING}?lang=en)" in rows[NANJING]["name"]
+    text = json.dumps(response["cw-lvl-list-box"]["children"])
+    assert '"rowModelType": "infinite"' in text and '"value": ["facilities"]' in text
+    # A forged scope outside the city's codes gets nothing, not an error page.
+    forged = callback_payload(app, "cw-lvl-rank-box", {"cw-lvl-mount": {}, "cw-map-scope": {
+        "level": "district", "area_code": "<script>", "lang": "en"}}, key="district")
+    assert app.server.test_client().post("/_dash-update-component", json=forged).status_code in (200, 204)
