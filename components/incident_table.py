@@ -36,8 +36,9 @@ EXPORT, DOWNLOAD, LSCOPE, COUNT, LERROR, SELECTED, VERSION = ("cw-list-export", 
 BLOCK_ROWS = 100
 GRID_THEME = {"function": "themeBalham.withParams({backgroundColor: '#0f1626', foregroundColor: '#e8eef9',"
                           " headerBackgroundColor: '#16213a', accentColor: '#4ea8ff', borderColor: '#1f2a40',"
-                          " oddRowBackgroundColor: '#121b2e', fontSize: 14, headerFontSize: 14, rowHeight: 30,"
-                          " headerHeight: 32, fontFamily: 'inherit'})"}
+                          " oddRowBackgroundColor: '#121b2e', fontSize: 'max(14px, 0.73vw)',"
+                          " headerFontSize: 'max(14px, 0.73vw)', rowHeight: 'max(30px, 1.56vw)',"
+                          " headerHeight: 'max(32px, 1.67vw)', fontFamily: 'inherit'})"}  # 1080p: 14/30/32 px; 4K: x2
 CSV_COLUMNS = ("incident_id", "category", "category_name", "priority", "status", "reported_at", "due_at", "overdue",
                "district_code", "street_code", "street_name", "cell_id", "lat", "lon", "title", "address")
 
@@ -113,19 +114,25 @@ def csv_text(chunks: Iterable[pd.DataFrame], *, tz: ZoneInfo) -> str:
     return buffer.getvalue()
 
 
+def _share(px: int) -> dict[str, Any]:
+    """A column's width as a share of the grid's (its 1080p width in px / 100), so that the
+    columns grow with the type on a 4K screen instead of cutting their headers short."""
+    return {"flex": px / 100, "minWidth": int(px * 0.7)}
+
+
 def column_defs(lang: str, *, with_street: bool) -> list[dict[str, Any]]:
     cols = [
         {"field": "incident_id", "headerName": t("list_id", lang), "colId": "incident_id", "width": 150,
          "pinned": "left"},
-        {"field": "priority_label", "headerName": t("list_priority", lang), "colId": "priority", "width": 90,
+        {"field": "priority_label", "headerName": t("list_priority", lang), "colId": "priority", **_share(90),
          "cellClassRules": {"cw-cell-prio-3": "params.data && params.data.priority == 3",
                             "cw-cell-prio-2": "params.data && params.data.priority == 2"}},
-        {"field": "category_name", "headerName": t("list_category", lang), "colId": "category_name", "width": 130},
-        {"field": "status_label", "headerName": t("list_status", lang), "colId": "status", "width": 110},
+        {"field": "category_name", "headerName": t("list_category", lang), "colId": "category_name", **_share(130)},
+        {"field": "status_label", "headerName": t("list_status", lang), "colId": "status", **_share(110)},
         {"field": "reported_local", "headerName": t("list_reported_at", lang), "colId": "reported_at",
-         "width": 115},
-        {"field": "due_local", "headerName": t("list_due_at", lang), "colId": "due_at", "width": 115},
-        {"field": "overdue_label", "headerName": t("list_overdue", lang), "colId": "overdue", "width": 90,
+         **_share(115)},
+        {"field": "due_local", "headerName": t("list_due_at", lang), "colId": "due_at", **_share(115)},
+        {"field": "overdue_label", "headerName": t("list_overdue", lang), "colId": "overdue", **_share(90),
          "cellClass": "cw-cell-overdue"},
         {"field": "title", "headerName": t("list_incident_title", lang), "colId": "title", "flex": 2,
          "minWidth": 160},
@@ -133,7 +140,7 @@ def column_defs(lang: str, *, with_street: bool) -> list[dict[str, Any]]:
     ]
     if with_street:
         cols.append({"field": "street_name", "headerName": t("list_street", lang), "colId": "street_name",
-                     "width": 150})
+                     **_share(150)})
     return cols
 
 

@@ -140,19 +140,19 @@ def ranking_rows(children: pd.DataFrame, *, lang: str, lang_param: str | None) -
 
 
 def create_ranking(*, key: str, rows: list[dict[str, Any]], lang: str) -> dag.AgGrid:
-    number = {"type": "numericColumn", "width": 82, "sortingOrder": ["desc", "asc", None]}
+    number = {"type": "numericColumn", "flex": 0.82, "minWidth": 60, "sortingOrder": ["desc", "asc", None]}
     return dag.AgGrid(
         id=mid(RANK, key),
         rowData=rows,
         columnDefs=[
-            {"field": "name", "headerName": t("lvl_name", lang), "cellRenderer": "markdown", "flex": 1,
+            {"field": "name", "headerName": t("lvl_name", lang), "cellRenderer": "markdown", "flex": 2.4,
              "minWidth": 120, "comparator": {"function": "(a, b) => String(a).localeCompare(String(b))"}},
             {"field": "open", "headerName": t("open", lang), **number},
             {"field": "overdue", "headerName": t("overdue", lang), **number,
              "cellClassRules": {"cw-cell-alarm": "params.value > 0"}},
-            {"field": "reported_today", "headerName": t("reported_today", lang), **number, "width": 96},
-            {"field": "closed_today", "headerName": t("closed_today", lang), **number, "width": 96},
-            {"field": "on_time", "headerName": t("on_time_rate_30d", lang), **number, "width": 110,
+            {"field": "reported_today", "headerName": t("reported_today", lang), **number, "flex": 0.96},
+            {"field": "closed_today", "headerName": t("closed_today", lang), **number, "flex": 0.96},
+            {"field": "on_time", "headerName": t("on_time_rate_30d", lang), **number, "flex": 1.1,
              "valueFormatter": {"function": "params.value == null ? '—' : d3.format('.0%')(params.value)"}},
         ],
         defaultColDef={"sortable": True, "resizable": True, "suppressHeaderMenuButton": True},
