@@ -7,10 +7,10 @@ the server processes' memory at start and end.
 --quick runs 3 minutes, the default 30. A SQLite demo city is created in a temporary folder unless
 --database-url names one. The app runs in its own process (gunicorn when installed, else Dash's
 threaded server), the feeder as ``python -m feeder`` in another; every screen POSTs the wall's real
-refresh callback to /_dash-update-component once per tick, out of phase, keeping what the server
-told it (the tick it applied), like a browser. Screens are spread over the city wall and the
-district walls. Memory is the resident set (VmRSS, /proc) of the server process and its children,
-and of the feeder. Prints one line per minute; the last line is JSON.
+refresh callback to /_dash-update-component once per tick on the browser's poll schedule (first polls
+out of phase), keeping what the server told it (the tick it applied), like a browser. Screens are
+spread over the city wall and the district walls. Memory is the resident set (VmRSS, /proc) of the
+server process and its children, and of the feeder. Prints one line per minute; the last line is JSON.
 """
 from __future__ import annotations
 
@@ -126,10 +126,12 @@ def soak(base: str, *, screens: int, refresh: float, seconds: float, server_pid:
         session = requests.Session()
         view = views["/" if index % 5 < 2 else paths[1 + index % (len(paths) - 1)]]
         signatures: dict = {}
+        schedule = view.schedule(index / screens)  # the browser's own poll schedule (citywall.js)
         n = 0
-        stop.wait(refresh * index / screens)
+        stop.wait(refresh * index / screens)  # the first poll out of phase, as page loads are
         while not stop.is_set():
             n += 1
+            due = schedule.sent_now(time.time())
             started = time.monotonic()
             minute = int((started - began) // 60)
             error = None
@@ -140,9 +142,11 @@ def soak(base: str, *, screens: int, refresh: float, seconds: float, server_pid:
                     error = f"HTTP {reply.status_code}"
                 else:
                     data = reply.json()["response"]
-                    if not data.get("status-store", {}).get("data", {}).get("ok"):
+                    status = data.get("status-store", {}).get("data", {})
+                    if not status.get("ok"):
                         error = "refresh not ok"
                     signatures = view.wall_kept(data, signatures)
+                    due = schedule.after_reply(status, time.time(), due)
             except (requests.RequestException, ValueError, KeyError) as exc:
                 error = type(exc).__name__
             elapsed_ms = (time.monotonic() - started) * 1000
@@ -151,7 +155,7 @@ def soak(base: str, *, screens: int, refresh: float, seconds: float, server_pid:
                 bucket["ms"].append(elapsed_ms)
                 if error:
                     bucket["errors"].append(error)
-            stop.wait(max(0.0, refresh - (time.monotonic() - started)))
+            stop.wait(max(0.0, due - time.time()))
 
     threads = [threading.Thread(target=screen, args=(i,), daemon=True) for i in range(screens)]
     for thread in threads:

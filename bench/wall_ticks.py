@@ -5,7 +5,8 @@ baseline in the same run (tick cache off, full payloads: CITYWALL_NAIVE=1).
 
 Seeds a SQLite demo city (1 day of history), serves the real app on loopback, and drives it the
 way browsers do: every screen POSTs the wall's real refresh callback to /_dash-update-component
-once per tick, screens out of phase, each keeping what the server told it (the tick it applied).
+once per tick on the browser's poll schedule (first polls out of phase), each keeping what the
+server told it (the tick it applied).
 Counts database statements with a SQLAlchemy event. Prints a table; the last line is JSON.
 """
 from __future__ import annotations
@@ -74,7 +75,8 @@ class Served:
 
 
 def drive(served: Served, *, screens: int, ticks: int, refresh_s: float) -> dict:
-    """Every screen refreshes once per tick, out of phase; the first tick (full payloads) is warm-up."""
+    """Every screen refreshes once per tick on the browser's schedule (bench/wall_client.PollSchedule),
+    first polls out of phase; the first tick (full payloads) is warm-up."""
     latencies: list[float] = []
     steady_bytes: list[int] = []
     errors = 0
@@ -84,8 +86,10 @@ def drive(served: Served, *, screens: int, ticks: int, refresh_s: float) -> dict
         nonlocal errors
         session = requests.Session()
         signatures: dict = {}
-        time.sleep(refresh_s * index / screens)  # out of phase
+        schedule = served.spec.schedule(index / screens)  # the browser's own poll schedule (citywall.js)
+        time.sleep(refresh_s * index / screens)  # the first poll out of phase, as page loads are
         for n in range(1, ticks + 2):
+            due = schedule.sent_now(time.time())
             started = time.perf_counter()
             try:
                 reply = session.post(served.url + "/_dash-update-component",
@@ -93,16 +97,18 @@ def drive(served: Served, *, screens: int, ticks: int, refresh_s: float) -> dict
                 body = reply.content
                 data = reply.json()["response"]
                 signatures = served.spec.wall_kept(data, signatures)
+                due = schedule.after_reply(data.get("status-store", {}).get("data"), time.time(), due)
             except (requests.RequestException, ValueError, KeyError):
                 with lock:
                     errors += 1
+                time.sleep(max(0.0, due - time.time()))
                 continue
             elapsed = (time.perf_counter() - started) * 1000
             if n > 1:
                 with lock:
                     latencies.append(elapsed)
                     steady_bytes.append(len(body))
-            time.sleep(max(0.0, refresh_s - (time.perf_counter() - started)))
+            time.sleep(max(0.0, due - time.time()))
 
     served.statements = 0
     time.sleep(refresh_s)  # let the warm-up tick's cache entry expire
