@@ -314,16 +314,26 @@ def _screen_group(url: str, spec: PageSpec, group: list[tuple[int, float, float]
 
 def probe_bytes(served: Served) -> int | None:
     """One screen's wall + map reply on its second request (no schedule, no load): what a steady
-    tick weighs when the baseline sends everything every tick (its replies do not depend on load)."""
+    tick weighs when the baseline sends everything every tick (its replies do not depend on load).
+    A baseline overwhelmed by the phase before still works off the requests it queued (their
+    clients gave up): hence the long timeout, and None only if it never answers."""
     spec = served.spec
+    try:
+        return _probe_bytes(served, spec)
+    except requests.RequestException as exc:
+        log(f"  the naive baseline did not answer the bytes probe: {type(exc).__name__}")
+        return None
+
+
+def _probe_bytes(served: Served, spec: PageSpec) -> int | None:
     session = requests.Session()
     applied: dict = {}
     sig = spec.map_sig
     sizes: dict[str, int] = {}
     for n in (1, 2):
-        wall = session.post(served.url + "/_dash-update-component", json=spec.wall_payload(n, applied), timeout=60)
+        wall = session.post(served.url + "/_dash-update-component", json=spec.wall_payload(n, applied), timeout=300)
         applied = spec.wall_kept(wall.json()["response"], applied) if wall.ok else applied
-        map_reply = session.post(served.url + "/_dash-update-component", json=spec.map_payload(n, sig), timeout=60)
+        map_reply = session.post(served.url + "/_dash-update-component", json=spec.map_payload(n, sig), timeout=300)
         if not (wall.ok and map_reply.ok):
             return None
         sizes = {"wall": len(wall.content), "map": len(map_reply.content)}
@@ -537,6 +547,19 @@ def measure_drilldown(served: Served, *, samples: int) -> dict[str, Any]:
 
 # --- main --------------------------------------------------------------------------------------
 
+def cpu_reference_s() -> float:
+    """Seconds for a fixed pure-Python loop (10 M additions, best of 3): this machine's speed on
+    this day, so that absolute figures of runs on different machines or days can be compared."""
+    best = math.inf
+    for _ in range(3):
+        started = time.perf_counter()
+        total = 0
+        for i in range(10_000_000):
+            total += i
+        best = min(best, time.perf_counter() - started)
+    return round(best, 2)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="within 5 minutes on 2 cores")
@@ -554,7 +577,8 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="cw-run-"))
     made: list[Database] = []
     rows: list[tuple[str, str, dict]] = []
-    summary: dict[str, Any] = {"mode": "quick" if quick else "full", "cpus": os.cpu_count(), "workers": a.workers,
+    summary: dict[str, Any] = {"mode": "quick" if quick else "full", "cpus": os.cpu_count(),
+                               "cpu_reference_s": cpu_reference_s(), "workers": a.workers,
                                "refresh_s": a.refresh, "map_seed": f"{total} incidents, {n_open} open"}
     began = time.perf_counter()
     try:

@@ -47,8 +47,8 @@ LEGEND_PX = 240  # the legend sits top left: the fitted area keeps clear of it
 SHORT_LABEL_SHARE = 0.03  # areas whose box is below this share of the map's get a short label
 EMPTY_FC: dict[str, Any] = {"type": "FeatureCollection", "features": []}
 MAP_COUNTS_KEY = "mapcounts"  # the tick cache's key of the city-wide counts (MapCounts)
-GEOMETRY_TICKS = 120  # how many refresh windows a map's shapes are kept (~10 minutes at 5 s)
-PREFETCH_PER_TICK = 40  # children's shapes read ahead per tick while their parent's map is watched (~50 ms each)
+GEOMETRY_TICKS = 720  # how many refresh windows a map's shapes are kept (~1 hour at 5 s)
+PREFETCH_PER_TICK = 4  # children's shapes read ahead per tick while their parent's map is watched (~40-70 ms each)
 
 
 def mid(kind: str, key: str) -> dict[str, str]:
@@ -83,14 +83,40 @@ def _walk_points(coords: Any) -> Iterable[tuple[float, float]]:
             yield from _walk_points(item)
 
 
+def _box(geometry: dict[str, Any] | None) -> tuple[float, float, float, float] | None:
+    """(west, south, east, north) of one GeoJSON geometry, or None without coordinates. Polygons
+    (nearly every boundary) are flattened by comprehension: a drill-down's prefetch reads a
+    district's shapes in the tick warmer, and the generic walk was a third of that."""
+    coords = (geometry or {}).get("coordinates")
+    kind = (geometry or {}).get("type")
+    try:
+        if kind == "Polygon":
+            points = [p for ring in coords for p in ring]
+        elif kind == "MultiPolygon":
+            points = [p for polygon in coords for ring in polygon for p in ring]
+        else:
+            points = list(_walk_points(coords))
+        lons = [float(p[0]) for p in points]
+        lats = [float(p[1]) for p in points]
+    except (TypeError, IndexError, ValueError):  # a malformed geometry from another city's data
+        points = list(_walk_points(coords))
+        lons = [p[0] for p in points]
+        lats = [p[1] for p in points]
+    if not lons:
+        return None
+    return min(lons), min(lats), max(lons), max(lats)
+
+
+def _merge(boxes: Iterable[tuple[float, float, float, float] | None]) -> list[list[float]] | None:
+    found = [b for b in boxes if b is not None]
+    if not found:
+        return None
+    return [[min(b[1] for b in found), min(b[0] for b in found)], [max(b[3] for b in found), max(b[2] for b in found)]]
+
+
 def bounds_of(collection: dict[str, Any]) -> list[list[float]] | None:
     """[[south, west], [north, east]] of a FeatureCollection, or None when it has no coordinates."""
-    points = [p for f in collection.get("features", []) for p in _walk_points((f.get("geometry") or {}).get(
-        "coordinates"))]
-    if not points:
-        return None
-    lons, lats = zip(*points, strict=True)
-    return [[min(lats), min(lons)], [max(lats), max(lons)]]
+    return _merge(_box(f.get("geometry")) for f in collection.get("features", []))
 
 
 def area_href(level: str, code: str, lang_param: str | None) -> str:
@@ -111,9 +137,9 @@ def areas_collection(shapes: pd.DataFrame, *, lang: str, link_level: str | None,
             "href": area_href(link_level, row.area_code, lang_param) if link_level else None,
         }})
     # Small areas get a short permanent label (their counts only) so labels do not pile up.
-    boxes = [bounds_of({"features": [f]}) for f in features]
-    sizes = [(b[1][0] - b[0][0]) * (b[1][1] - b[0][1]) if b else 0.0 for b in boxes]
-    total = bounds_of({"features": features})
+    boxes = [_box(f["geometry"]) for f in features]
+    sizes = [(b[2] - b[0]) * (b[3] - b[1]) if b else 0.0 for b in boxes]
+    total = _merge(boxes)
     whole = (total[1][0] - total[0][0]) * (total[1][1] - total[0][1]) if total else 0.0
     for feature, size in zip(features, sizes, strict=True):
         feature["properties"]["short"] = bool(whole and len(features) > 6 and size < SHORT_LABEL_SHARE * whole)
@@ -518,7 +544,7 @@ def _geometry_key(code: str, lang: str, lang_param: str | None) -> str:
 
 
 def cached_geometry(runtime: CityWallRuntime, area: Area, lang: str, lang_param: str | None) -> MapGeometry:
-    """The shapes of a map of ``area``, kept for GEOMETRY_TICKS ticks (~10 minutes at 5 s), not one:
+    """The shapes of a map of ``area``, kept for GEOMETRY_TICKS ticks (~1 hour at 5 s), not one:
     boundaries change only with an import, and the cells that got their first open incident since
     are fetched by the browser anyway (``append_cells``); cells without incidents are filtered out
     by their counts. A drill-down then costs the counts and the panels, not ~150 ms of GeoJSON.
