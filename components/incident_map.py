@@ -29,11 +29,13 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from components.i18n import t
+from components.static_html import static_panel
 from data_access import incident_queries as iq
 from data_access import queries
 from data_access.queries import Area
 from data_access.runtime import CityWallRuntime, current_runtime
 from data_access.security import require_scope
+from data_access.settings import LANGUAGES
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +50,7 @@ SHORT_LABEL_SHARE = 0.03  # areas whose box is below this share of the map's get
 EMPTY_FC: dict[str, Any] = {"type": "FeatureCollection", "features": []}
 MAP_COUNTS_KEY = "mapcounts"  # the tick cache's key of the city-wide counts (MapCounts)
 GEOMETRY_TICKS = 720  # how many refresh windows a map's shapes are kept (~1 hour at 5 s)
-PREFETCH_PER_TICK = 4  # children's shapes read ahead per tick while their parent's map is watched (~40-70 ms each)
+PREFETCH_PER_TICK = 2  # children's shapes read ahead per tick and process, for every watched map (~40-70 ms each)
 
 
 def mid(kind: str, key: str) -> dict[str, str]:
@@ -523,7 +525,7 @@ def create_incident_map(*, key: str, area: Area, geometry: MapGeometry, update: 
                trackViewport=False,
                zoomSnap=0.25, zoomDelta=0.5, minZoom=6, maxZoom=19, attributionControl=bool(tile_url),
                scrollWheelZoom=True, className="cw-map__leaflet", style={"height": "100%", "width": "100%"}),
-        html.Div(create_legend(level=area.level, breaks=update.breaks, lang=lang), id=mid(LEGEND, key),
+        html.Div(static_panel(create_legend(level=area.level, breaks=update.breaks, lang=lang)), id=mid(LEGEND, key),
                  className="cw-legend"),
         html.Div(id=mid(ERROR, key), className="cw-map__error"),
         dcc.Store(id=mid(MISSING, key)),
@@ -560,10 +562,11 @@ def cached_geometry(runtime: CityWallRuntime, area: Area, lang: str, lang_param:
 
 
 def prefetch_child_geometry(runtime: CityWallRuntime, area: Area, lang: str, lang_param: str | None) -> int:
-    """The shapes of the children of a map being watched, read ahead (a few per tick, by the tick
-    warmer) so that a click on one of them finds its map's geometry ready: with the counts of
-    every map in one city-wide read, a drill-down then reads nothing but its lineage. Returns how
-    many it read this time (0 once all are kept)."""
+    """The shapes of the children of a map being watched, read ahead by the tick warmer so that a
+    click on one of them finds its map's geometry ready: with the counts of every map in one
+    city-wide read, a drill-down then reads nothing but its lineage. At most PREFETCH_PER_TICK
+    per tick in this process, whatever the number of watched maps (a wall's 16 districts are
+    ready in 8 ticks, then kept an hour). Returns how many it read this time."""
     if not _child_level(area):
         return 0
     counts = runtime.cache.get_or_compute(MAP_COUNTS_KEY, lambda: load_map_counts(engine=runtime.engine),
@@ -572,7 +575,7 @@ def prefetch_child_geometry(runtime: CityWallRuntime, area: Area, lang: str, lan
     for code, _open, _overdue in counts.children.get(area.area_code, []):
         if runtime.cache.has(_geometry_key(code, lang, lang_param)):
             continue
-        if done >= PREFETCH_PER_TICK:
+        if not runtime.cache.take_budget("prefetch", PREFETCH_PER_TICK):
             break
         child = runtime.cache.get_or_compute(f"area:{code}", lambda c=code: queries.area_by_code(
             engine=runtime.engine, area_code=c))
@@ -582,8 +585,11 @@ def prefetch_child_geometry(runtime: CityWallRuntime, area: Area, lang: str, lan
     return done
 
 
-def keep_children_ready(runtime: CityWallRuntime, area: Area, lang: str, lang_param: str | None) -> None:
-    """While a map of ``area`` is watched, keep its children's shapes read ahead (the tick warmer)."""
+def keep_children_ready(runtime: CityWallRuntime, area: Area, lang: str, lang_param: object) -> None:
+    """While a map of ``area`` stays on a screen (its tick asks), keep its children's shapes read
+    ahead. Not on a page load: a leader passing through a district on the way to a street would
+    start a read-ahead of every street of it."""
+    lang_param = lang_param if lang_param in LANGUAGES else None
     runtime.cache.keep_warm(f"mapprefetch:{area.area_code}:{lang}:{lang_param}",
                             lambda: prefetch_child_geometry(runtime, area, lang, lang_param), last=True)
 
@@ -595,7 +601,6 @@ def build_map(*, key: str, area: Area, lang: str, lang_param: str | None, runtim
     settings = runtime.settings
     require_scope(area.area_code)
     geometry = cached_geometry(runtime, area, lang, lang_param)
-    keep_children_ready(runtime, area, lang, lang_param)
     return create_incident_map(key=key, area=area, geometry=geometry, update=cached_update(runtime, area, lang),
                                lang=lang, lang_param=lang_param, refresh_s=settings.refresh_s,
                                tile_url=settings.tile_url, tile_attribution=settings.tile_attribution,
@@ -638,12 +643,12 @@ def refresh_map(_n: int | None, scope: dict | None, signature: str | None) -> tu
         return (no_update,) * 4 + (t("map_error", lang), no_update)
     if delta is not None:
         areas, cells, points = delta_patches(delta)
-        legend = no_update if delta.breaks is None else create_legend(level=area.level, breaks=update.breaks,
-                                                                      lang=lang)
+        legend = no_update if delta.breaks is None else static_panel(create_legend(level=area.level,
+                                                                                   breaks=update.breaks, lang=lang))
         return areas, cells, points, legend, "", update.signature
     points = update.points if update.points is not None else no_update
     return (update.areas_hideout, update.cells_hideout, points,
-            create_legend(level=area.level, breaks=update.breaks, lang=lang), "", update.signature)
+            static_panel(create_legend(level=area.level, breaks=update.breaks, lang=lang)), "", update.signature)
 
 
 def append_cells(missing: list | None, scope: dict | None) -> Any:

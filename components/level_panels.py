@@ -20,6 +20,7 @@ from components.breadcrumb import create_breadcrumb, level_href
 from components.i18n import pick_language, t
 from components.incident_map import SCOPE, build_map, callbacks_pending, mid, tick_id
 from components.incident_table import GRID_THEME, create_incident_table, filter_from_query
+from components.static_html import static_panel
 from components.vital_panel import create_vital_tile
 from data_access import incident_queries as iq
 from data_access import queries
@@ -245,17 +246,20 @@ def create_level_page(*, key: str, area: Area, lineage: list[Area], lang: str, l
     side: list[Any] = [_panel(t(f"lvl_children_{child or 'cell'}", lang),
                               html.Div(loading(), id=mid(RANK_BOX, key), className="cw-panel__grid"),
                               "cw-panel--rank")]
+    categories = static_panel(create_categories(data.categories, lang)) if cached else loading()
+    funnel = static_panel(create_funnel(data.funnel, data.counts, lang)) if cached else loading()
     side.append(html.Div(className="cw-side__pair", children=[
-        _panel(t("lvl_categories", lang), html.Div(create_categories(data.categories, lang) if cached else loading(),
-                                                   id=mid(CATS, key), className="cw-bars"), "cw-panel--cats"),
-        _panel(t("lvl_funnel", lang), html.Div(create_funnel(data.funnel, data.counts, lang) if cached else loading(),
-                                               id=mid(FUNNEL, key), className="cw-bars cw-funnel"), "cw-panel--funnel"),
+        _panel(t("lvl_categories", lang), html.Div(categories, id=mid(CATS, key), className="cw-bars"),
+               "cw-panel--cats"),
+        _panel(t("lvl_funnel", lang), html.Div(funnel, id=mid(FUNNEL, key), className="cw-bars cw-funnel"),
+               "cw-panel--funnel"),
     ]))
     vitals_style = {} if not data.vitals.empty else {"display": "none"}
     preset = {k: v for k, v in (query or {}).items() if k in LIST_QUERY_KEYS}
     return html.Div(className=f"cw-page cw-page--{area.level}", **{"data-area": area.area_code}, children=[
         header,
-        html.Div(create_kpi_strip(data.counts, lang) if cached else loading(), id=mid(KPIS, key), className="cw-kpis"),
+        html.Div(static_panel(create_kpi_strip(data.counts, lang)) if cached else loading(), id=mid(KPIS, key),
+                 className="cw-kpis"),
         html.Div(id=mid(PERROR, key), className="cw-page__error"),
         html.Main(className="cw-main", children=[
             build_map(key=key, area=area, lang=lang, lang_param=lang_param, runtime=runtime,
@@ -265,7 +269,7 @@ def create_level_page(*, key: str, area: Area, lineage: list[Area], lang: str, l
         html.Div(className="cw-bottom", children=[
             _panel(t("list_title", lang), html.Div(loading(), id=mid(LIST_BOX, key), className="cw-list__box"),
                    "cw-panel--list"),
-            _panel(t("lvl_vitals", lang), html.Div(create_vitals(data.vitals, lang), id=mid(VITALS, key),
+            _panel(t("lvl_vitals", lang), html.Div(static_panel(create_vitals(data.vitals, lang)), id=mid(VITALS, key),
                                                    className="cw-vitals"),
                    "cw-panel--vitals", id=mid(VITALS_BOX, key), style=vitals_style),
         ]),
@@ -349,8 +353,9 @@ def refresh_panels(_n: int | None, scope: dict | None) -> tuple:
     except SQLAlchemyError as exc:
         log.warning("panels refresh failed: %s", str(exc).splitlines()[0])
         return (no_update,) * 5 + (t("map_error", (scope or {}).get("lang") or "zh"),)
-    return (create_kpi_strip(data.counts, lang), create_categories(data.categories, lang),
-            create_funnel(data.funnel, data.counts, lang), create_vitals(data.vitals, lang),
+    # Display-only panels as one component each (components/static_html.py: Dash's cost per component).
+    return (static_panel(create_kpi_strip(data.counts, lang)), static_panel(create_categories(data.categories, lang)),
+            static_panel(create_funnel(data.funnel, data.counts, lang)), static_panel(create_vitals(data.vitals, lang)),
             {} if not data.vitals.empty else {"display": "none"}, "")
 
 

@@ -74,6 +74,7 @@ class TickCache:
         # Keys recomputed at each window start while screens ask for them.
         self._warm: dict[str, _WarmJob] = {}
         self._warm_guard = threading.Lock()
+        self._budgets: dict[str, tuple[int, int]] = {}  # background work done per tick (take_budget)
         self._warmer: threading.Thread | None = None
         # Values of the current ticks this process already holds (``immutable`` keys only).
         self._memo: OrderedDict[str, Any] = OrderedDict()
@@ -97,6 +98,18 @@ class TickCache:
     def recall(self, key: str) -> Any:
         """What ``remember`` kept, or None (expired, another worker without Redis, naive mode)."""
         return self._cache.get(key) if self.enabled else None
+
+    def take_budget(self, name: str, per_tick: int) -> bool:
+        """Whether this process may do one more unit of ``name``'s background work this tick (at
+        most ``per_tick``): read-ahead must never crowd out the screens' own work."""
+        tick = self.tick()
+        with self._warm_guard:
+            seen, used = self._budgets.get(name, (tick, 0))
+            used = used if seen == tick else 0
+            if used >= per_tick:
+                return False
+            self._budgets[name] = (tick, used + 1)
+            return True
 
     def has(self, key: str) -> bool:
         """Whether ``remember`` keeps a value for ``key`` (without fetching it)."""
