@@ -95,3 +95,22 @@ def test_mount_sends_the_ranking_and_the_preset_list(app) -> None:
     forged = callback_payload(app, "cw-lvl-rank-box", {"cw-lvl-mount": {}, "cw-map-scope": {
         "level": "district", "area_code": "<script>", "lang": "en"}}, key="district")
     assert app.server.test_client().post("/_dash-update-component", json=forged).status_code in (200, 204)
+
+
+def test_display_only_panels_are_escaped_html() -> None:
+    from dash import dcc, html
+
+    from components.static_html import static_panel, to_html
+
+    tree = [html.Div(className="kpi kpi--alarm", **{"data-kpi": "open"}, style={"fontSize": "2rem"}, children=[
+        html.Span("<script>alert(1)</script> & co", title='say "hi"'), html.Br(), 12])]
+    assert to_html(tree) == ('<div class="kpi kpi--alarm" style="font-size:2rem" data-kpi="open">'
+                             '<span title="say &quot;hi&quot;">&lt;script&gt;alert(1)&lt;/script&gt; &amp; co</span>'
+                             '<br>12</div>')
+    panel = static_panel(tree)
+    assert isinstance(panel, dcc.Markdown) and panel.dangerously_allow_html
+    assert panel.children.startswith('<div class="cw-html__root">')
+    with pytest.raises(TypeError):  # anything interactive keeps being a real component
+        to_html(html.Button("x", id="b", n_clicks=0))
+    with pytest.raises(TypeError):
+        to_html(dcc.Link("x", href="/"))
