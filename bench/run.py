@@ -315,8 +315,8 @@ def _screen_group(url: str, spec: PageSpec, group: list[tuple[int, float, float]
 def probe_bytes(served: Served) -> int | None:
     """One screen's wall + map reply on its second request (no schedule, no load): what a steady
     tick weighs when the baseline sends everything every tick (its replies do not depend on load).
-    A baseline overwhelmed by the phase before still works off the requests it queued (their
-    clients gave up): hence the long timeout, and None only if it never answers."""
+    Taken before the baseline's load phase (an overwhelmed baseline works off the requests it
+    queued long after their clients gave up); the long timeout is for a slow machine."""
     spec = served.spec
     try:
         return _probe_bytes(served, spec)
@@ -608,6 +608,8 @@ def main() -> int:
                 wanted = [a.screens] if quick and (backend != "sqlite" or mode == "naive") else [1, a.screens]
                 served = Served(demo[backend], workers=a.workers, naive=mode == "naive", refresh_s=a.refresh)
                 try:
+                    if mode == "naive":  # before the load: an overwhelmed baseline answers minutes later
+                        summary[f"naive_probe_bytes_per_tick_{backend}"] = probe_bytes(served)
                     for screens in wanted:
                         # One screen for a whole minute: each minute every age and sparkline moves on once,
                         # so the steady bytes per tick are the mean over a minute, not over a lucky 10 s.
@@ -616,8 +618,6 @@ def main() -> int:
                         result = drive(served, screens=screens, ticks=phase_ticks, refresh_s=a.refresh)
                         rows.append((backend, mode, result))
                         log(f"  {result}")
-                    if mode == "naive":
-                        summary[f"naive_probe_bytes_per_tick_{backend}"] = probe_bytes(served)
                     if mode == "cached" and backend == browser_backend:
                         log(f"Chromium: drill-down on the /city map ({backend})")
                         drill = measure_drilldown(served, samples=6 if quick else 20)
