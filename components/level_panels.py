@@ -378,7 +378,10 @@ def _lang_param(scope: dict | None) -> str | None:
 def mount_grids(preset: dict | None, scope: dict | None) -> tuple:
     """The ranking and the incident list of a level page, once its map is drawn (their rows and the
     list's category choices come from the panels' read of this tick: one read for both)."""
-    runtime, area, lang = _panel_scope(scope)
+    try:
+        runtime, area, lang = _panel_scope(scope)
+    except SQLAlchemyError:  # refresh_panels says the database is away; the next page load mounts them
+        return no_update, no_update
     if area is None:
         return no_update, no_update
     key = dash.ctx.outputs_list[0]["id"]["id"]  # the page's key (MATCH): its grids carry it too
