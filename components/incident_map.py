@@ -311,6 +311,12 @@ def load_map_counts(*, engine: Engine) -> MapCounts:
     return MapCounts.of(*iq.map_count_rows(engine=engine))
 
 
+def cached_map_counts(runtime: CityWallRuntime) -> MapCounts:
+    """This tick's city-wide counts, read once per tick for the maps of every area and level."""
+    return runtime.cache.get_or_compute(MAP_COUNTS_KEY, lambda: load_map_counts(engine=runtime.engine),
+                                        immutable=True)
+
+
 def load_update(*, engine: Engine, area: Area, lang: str, tz: ZoneInfo, counts: MapCounts | None = None) -> MapUpdate:
     """This tick's counts for a map of ``area``, taken from the city-wide ``counts`` (read now
     when not given); a street's map reads its points too."""
@@ -351,9 +357,7 @@ def cached_update(runtime: CityWallRuntime, area: Area, lang: str) -> MapUpdate:
     require_scope(area.area_code)
 
     def compute() -> MapUpdate:
-        # This tick's city-wide counts (one read per tick for the maps of every area and level).
-        counts = runtime.cache.get_or_compute(MAP_COUNTS_KEY, lambda: load_map_counts(engine=runtime.engine),
-                                              immutable=True)
+        counts = cached_map_counts(runtime)
         update = load_update(engine=runtime.engine, area=area, lang=lang, tz=runtime.settings.tz, counts=counts)
         runtime.cache.remember(_sent_key(area, lang, update.signature), MapState.of(update))
         return update
@@ -569,8 +573,7 @@ def prefetch_child_geometry(runtime: CityWallRuntime, area: Area, lang: str, lan
     ready in 8 ticks, then kept an hour). Returns how many it read this time."""
     if not _child_level(area):
         return 0
-    counts = runtime.cache.get_or_compute(MAP_COUNTS_KEY, lambda: load_map_counts(engine=runtime.engine),
-                                          immutable=True)
+    counts = cached_map_counts(runtime)
     done = 0
     for code, _open, _overdue in counts.children.get(area.area_code, []):
         if runtime.cache.has(_geometry_key(code, lang, lang_param)):
@@ -609,7 +612,7 @@ def build_map(*, key: str, area: Area, lang: str, lang_param: str | None, runtim
 
 # --- callbacks (MATCH: one definition serves every map on every page) ---------------------------
 
-def _scope_area(scope: object) -> tuple[Area | None, str]:
+def scope_area(scope: object) -> tuple[Area | None, str]:
     runtime = current_runtime()
     scope = scope if isinstance(scope, dict) else {}
     lang = scope.get("lang") if scope.get("lang") in ("zh", "en") else runtime.settings.lang
@@ -628,7 +631,7 @@ def refresh_map(_n: int | None, scope: dict | None, signature: str | None) -> tu
     everything when the server does not remember that signature (or in naive mode)."""
     try:
         runtime = current_runtime()
-        area, lang = _scope_area(scope)
+        area, lang = scope_area(scope)
         if area is None:
             return (no_update,) * 6
         update = cached_update(runtime, area, lang)
@@ -656,7 +659,7 @@ def append_cells(missing: list | None, scope: dict | None) -> Any:
     if not missing or not isinstance(missing, list):
         return no_update
     try:
-        area, _lang = _scope_area(scope)
+        area, _lang = scope_area(scope)
         if area is None:
             return no_update
         shapes = iq.cell_shapes_by_id(engine=current_runtime().engine, cell_ids=missing[:5000])

@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from components.breadcrumb import create_breadcrumb, level_href
 from components.i18n import pick_language, t
-from components.incident_map import SCOPE, build_map, callbacks_pending, mid, tick_id
+from components.incident_map import SCOPE, build_map, callbacks_pending, mid, scope_area, tick_id
 from components.incident_table import GRID_THEME, create_incident_table, filter_from_query
 from components.static_html import static_panel
 from components.vital_panel import create_vital_tile
@@ -331,25 +331,12 @@ def render_level(level: str, code: object, lang: object, query: dict) -> html.Di
 
 # --- callbacks ---------------------------------------------------------------------------------
 
-def _panel_scope(scope: dict | None) -> tuple[CityWallRuntime, Area | None, str]:
-    """The runtime, the area a page's scope store names (None: malformed or unknown) and its language."""
-    runtime = current_runtime()
-    scope = scope if isinstance(scope, dict) else {}
-    lang = scope.get("lang") if scope.get("lang") in ("zh", "en") else runtime.settings.lang
-    code = scope.get("area_code")
-    if not iq.valid_code(code):
-        return runtime, None, lang
-    area = runtime.cache.get_or_compute(f"area:{code}", lambda: queries.area_by_code(engine=runtime.engine,
-                                                                                    area_code=code))
-    return runtime, area, lang
-
-
 def refresh_panels(_n: int | None, scope: dict | None) -> tuple:
     try:
-        runtime, area, lang = _panel_scope(scope)
+        area, lang = scope_area(scope)
         if area is None:
             return (no_update,) * 6
-        data = load_panels(runtime=runtime, area=area)
+        data = load_panels(runtime=current_runtime(), area=area)
     except SQLAlchemyError as exc:
         log.warning("panels refresh failed: %s", str(exc).splitlines()[0])
         return (no_update,) * 5 + (t("map_error", (scope or {}).get("lang") or "zh"),)
@@ -361,10 +348,10 @@ def refresh_panels(_n: int | None, scope: dict | None) -> tuple:
 
 def refresh_ranking(_n: int | None, scope: dict | None) -> Any:
     try:
-        runtime, area, lang = _panel_scope(scope)
+        area, lang = scope_area(scope)
         if area is None:
             return no_update
-        data = load_panels(runtime=runtime, area=area)
+        data = load_panels(runtime=current_runtime(), area=area)
     except SQLAlchemyError:
         return no_update  # refresh_panels reports it
     return ranking_rows(data.children, lang=lang, lang_param=_lang_param(scope))
@@ -379,14 +366,14 @@ def mount_grids(preset: dict | None, scope: dict | None) -> tuple:
     """The ranking and the incident list of a level page, once its map is drawn (their rows and the
     list's category choices come from the panels' read of this tick: one read for both)."""
     try:
-        runtime, area, lang = _panel_scope(scope)
+        area, lang = scope_area(scope)
     except SQLAlchemyError:  # refresh_panels says the database is away; the next page load mounts them
         return no_update, no_update
     if area is None:
         return no_update, no_update
     key = dash.ctx.outputs_list[0]["id"]["id"]  # the page's key (MATCH): its grids carry it too
     try:
-        data = load_panels(runtime=runtime, area=area)
+        data = load_panels(runtime=current_runtime(), area=area)
         children, categories = data.children, data.categories
     except SQLAlchemyError as exc:  # the grids still come (empty); refresh_panels shows the error
         log.warning("level grids failed: %s", str(exc).splitlines()[0])
