@@ -23,10 +23,10 @@ from pathlib import Path
 
 from sqlalchemy import inspect as sa_inspect
 
-from data_access import security_cli
 from data_access.db import DatabaseUnavailable, check_database, init_db, make_engine, safe_url
-from data_access.security import check_configuration
 from data_access.settings import Settings, SettingsError, load_settings
+from security import check_configuration
+from security import cli as security_cli
 
 LOG = logging.getLogger("citywall")
 # A rainstorm in the demo district 10 minutes after the demo starts, so a newcomer sees alarms.

@@ -17,8 +17,8 @@ from pathlib import Path
 import flask
 import pytest
 
+import security
 from app import create_app
-from data_access import security
 from data_access.db import init_db, make_engine
 from data_access.queries import Area
 from data_access.runtime import current_runtime
@@ -269,7 +269,10 @@ def test_kiosk_tokens_are_bound_to_a_scope_and_revocable(app, settings: Settings
     assert client.get("/wall/100200").status_code == 403
     assert client.post("/_dash-update-component", json=wall_payload(app, WEST)).status_code == 403
     assert client.get("/district/100100").status_code == 403  # a wall token opens walls only
-    assert client.post("/_dash-update-component", json=panels_payload(app, EAST)).status_code == 403
+    # the incident-only wall refreshes its panels and map through the level pages' callbacks (declared "wall")
+    assert client.post("/_dash-update-component", json=panels_payload(app, EAST)).status_code == 200
+    assert client.post("/_dash-update-component", json=panels_payload(app, WEST)).status_code == 403
+    assert client.post("/_dash-update-component", json=rows_payload(app, EAST)).status_code == 403  # lists: leader
     assert client.get("/wall/100100?token=cw_not-a-token").status_code == 401
     assert security.revoke_token(settings.users_file, name="lobby-east")
     assert client.get("/wall/100100").status_code == 401  # revoked: locked out on the next request

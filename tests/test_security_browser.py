@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from data_access import security
+import security
 from data_access.db import init_db, make_engine
 from tests.conftest import PROJECT_ROOT, AppProcess
 from tests.fixtures import seed_small_city
