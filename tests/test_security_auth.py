@@ -350,3 +350,23 @@ def test_token_and_user_commands(tmp_path: Path) -> None:
     bad = cli("user", "add", "bob", "--users-file", str(users), "--role", "leader", "--scope", "x y",
               "--no-password")
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+def test_every_page_declares_its_access_and_an_undeclared_callback_is_refused(settings: Settings) -> None:
+    """Access is declared where a page or callback is defined; what declares nothing is refused to everyone."""
+    import dash
+    from dash import Input, Output
+
+    app = create_app(settings)
+    assert dash.page_registry, "no pages registered"
+    for module, page in dash.page_registry.items():
+        assert security.PageAccess.of(page) is not None, f"{module} declares no min_role"
+    app.callback(Output("cw-undeclared-out", "children"), Input("cw-undeclared-in", "n_clicks"))(
+        lambda _n: "west data")
+    client = app.server.test_client()
+    reply = client.post("/_dash-update-component", json=callback_payload(app, "cw-undeclared-out",
+                                                                         {"cw-undeclared-in": 1}),
+                        headers=basic("chief", "chief-pass"))  # even a city-wide admin
+    assert reply.status_code == 403 and "west data" not in reply.get_data(as_text=True)
+    declared = client.post("/_dash-update-component", json=wall_payload(app, EAST), headers=EAST_AUTH)
+    assert declared.status_code == 200
