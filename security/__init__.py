@@ -10,6 +10,7 @@ Access is declared where the guarded thing is defined: a page passes ``**page_ac
 ``dash.register_page`` (its least role and the URL argument naming its area), a server callback
 is registered with ``security.callback(..., access=role)``. Nothing is inferred from ids or names.
 """
+from data_access.settings import SettingsError
 from security.config import check_configuration
 from security.policy import (
     ANONYMOUS,
@@ -24,7 +25,7 @@ from security.store import TOKEN_PREFIX, UserStore, add_user, create_token, revo
 from security.web import callback, current_principal, install_security, require_scope
 
 __all__ = [
-    "ANONYMOUS", "CITY", "ROLES", "TOKEN_PREFIX", "AccessDenied", "PageAccess", "Principal", "UserStore", "add_user",
-    "callback", "check_configuration", "create_token", "current_principal", "install_security", "page_access",
-    "require_scope", "revoke_token", "token_hash",
+    "ANONYMOUS", "CITY", "ROLES", "TOKEN_PREFIX", "AccessDenied", "PageAccess", "Principal", "SettingsError",
+    "UserStore", "add_user", "callback", "check_configuration", "create_token", "current_principal",
+    "install_security", "page_access", "require_scope", "revoke_token", "token_hash",
 ]

@@ -59,16 +59,16 @@ class Authenticator:
             if record is None:
                 return refusal_response(401, "invalid or revoked token", basic=False)
             session.clear()
-            session["cw_token"] = record.name
+            session["cw_token"] = record.session_id  # the token's own id: a name can be given again
             session.permanent = True
             if request.method == "GET":  # keep the token out of the address bar, history and logs
                 args = [(k, v) for k, v in request.args.items(multi=True) if k != "token"]
                 return flask.redirect(request.path + (("?" + urlencode(args)) if args else ""), code=302)
-        name = session.get("cw_token")
-        if name:
-            record = store.tokens.get(name)
-            if record is not None and not record.revoked:
-                return Principal(name=f"token:{name}", role=record.role, scope=record.scope, via="token")
+        session_id = session.get("cw_token")
+        if session_id:
+            record = store.session_token(session_id)
+            if record is not None:
+                return Principal(name=f"token:{record.name}", role=record.role, scope=record.scope, via="token")
             session.clear()  # a wall whose token was revoked: a clear page, not a browser password prompt
             return refusal_response(401, "this screen's kiosk token was revoked", basic=False)
         if self.settings.auth == "basic":

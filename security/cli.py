@@ -45,6 +45,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     create.add_argument("--name", required=True)
     create.add_argument("--scope", help="area code (default: the whole city)")
     create.add_argument("--role", default="wall", choices=ROLES)
+    create.add_argument("--replace", action="store_true",
+                        help="issue a new token under a revoked token's name (its old walls stay locked out)")
     revoke = token_sub.add_parser("revoke", parents=[files], help="revoke a token: its walls are locked out")
     revoke.add_argument("name")
     token_sub.add_parser("list", parents=[files], help="tokens (names, scopes, state; never the tokens)")
@@ -81,7 +83,8 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
             print(f"{path}: user {args.name} ({args.role}, scope {args.scope or 'city'})")
             return 0
         if args.token_command == "create":
-            token = security.create_token(path, name=args.name, scope=args.scope, role=args.role)
+            token = security.create_token(path, name=args.name, scope=args.scope, role=args.role,
+                                          replace=args.replace)
             print(token)
             print(f"token {args.name} ({args.role}, scope {args.scope or 'city'}) stored hashed in {path}; "
                   f"open the wall as /wall/{args.scope or ''}?token=<token>", file=sys.stderr)

@@ -44,6 +44,7 @@ class TokenRecord:
     token_hash: str
     created: str
     revoked: str | None
+    session_id: str  # what a wall's session cookie names: new for every token, never its name
 
 
 def _scope_value(raw: object, where: str) -> str | None:
@@ -119,9 +120,20 @@ class UserStore:
                 tokens[name] = TokenRecord(name=name, role=_role_value(entry.get("role", "wall"), where),
                                            scope=_scope_value(entry.get("scope"), where),
                                            token_hash=entry["hash"], created=str(entry.get("created", "")),
-                                           revoked=entry.get("revoked"))
+                                           revoked=entry.get("revoked"),
+                                           # files written before ids existed: the hash is unique per token
+                                           session_id=str(entry.get("id") or entry["hash"][7:39]))
             self.users, self.tokens, self._stamp = users, tokens, stamp
         return self
+
+    def session_token(self, session_id: object) -> TokenRecord | None:
+        """The live token a session cookie names (None: unknown, revoked, or replaced under the same name)."""
+        if not isinstance(session_id, str) or not session_id:
+            return None
+        for record in self.tokens.values():
+            if hmac.compare_digest(record.session_id, session_id):
+                return None if record.revoked else record
+        return None
 
     def find_token(self, token: str) -> TokenRecord | None:
         if not isinstance(token, str) or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
@@ -166,17 +178,24 @@ def add_user(path: Path, *, name: str, password: str | None, role: str, scope: s
                                "password_hash": generate_password_hash(password) if password else None}
 
 
-def create_token(path: Path, *, name: str, scope: str | None, role: str = "wall") -> str:
-    """A new kiosk token bound to ``scope``; only its hash is stored. Returns the token (shown once)."""
+def create_token(path: Path, *, name: str, scope: str | None, role: str = "wall", replace: bool = False) -> str:
+    """A new kiosk token bound to ``scope``; only its hash is stored. Returns the token (shown once).
+
+    A name once used is not taken again silently: ``replace`` must say so, and even then the new
+    token has a new session id, so no cookie of the old one opens anything."""
     if not _NAME.match(name):
         raise SettingsError(f"token name {name!r}: letters, digits and _ . @ - only")
     role, scope = _role_value(role, "role"), _scope_value(scope, "scope")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with _editing(path) as data:
-        if name in data["tokens"] and not data["tokens"][name].get("revoked"):
+        old = data["tokens"].get(name)
+        if old is not None and not old.get("revoked"):
             raise SettingsError(f"token {name!r} exists: revoke it first or pick another name")
-        data["tokens"][name] = {"hash": token_hash(token), "role": role, "scope": scope, "created": _now_text(),
-                                "revoked": None}
+        if old is not None and not replace:
+            raise SettingsError(f"token {name!r} was revoked on {old.get('revoked')}: pick another name, "
+                                "or pass --replace to issue a new token under it (the old one's walls stay locked out)")
+        data["tokens"][name] = {"hash": token_hash(token), "id": secrets.token_hex(16), "role": role, "scope": scope,
+                                "created": _now_text(), "revoked": None}
     return token
 
 

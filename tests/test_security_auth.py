@@ -280,6 +280,23 @@ def test_kiosk_tokens_are_bound_to_a_scope_and_revocable(app, settings: Settings
     assert app.server.test_client().get(f"/wall/100100?token={token}").status_code == 401
 
 
+def test_a_revoked_tokens_cookie_stays_dead_when_its_name_is_given_again(app, settings: Settings) -> None:
+    """The session names the token's own id, not its name: re-creating "lobby" as a city-wide admin
+    brings no old wall cookie back to life (issue 12, item 1)."""
+    token = security.create_token(settings.users_file, name="lobby-reused", scope=EAST)
+    old_wall = app.server.test_client()
+    assert old_wall.get(f"/wall/100100?token={token}").status_code == 302
+    assert old_wall.get("/wall/100100").status_code == 200
+    assert security.revoke_token(settings.users_file, name="lobby-reused")
+    with pytest.raises(security.SettingsError, match="revoked"):  # never reused silently
+        security.create_token(settings.users_file, name="lobby-reused", scope=None, role="admin")
+    new = security.create_token(settings.users_file, name="lobby-reused", scope=None, role="admin", replace=True)
+    assert old_wall.get("/city").status_code == 401
+    assert old_wall.post("/_dash-update-component", json=export_payload(app, WEST)).status_code == 401
+    fresh = app.server.test_client()
+    assert fresh.get(f"/city?token={new}").status_code == 302 and fresh.get("/city").status_code == 200
+
+
 def test_header_mode_trusts_the_proxy_user(settings: Settings) -> None:
     app = create_app(replace(settings, auth="header", auth_header="X-Remote-User"))
     client = app.server.test_client()
