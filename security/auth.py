@@ -3,6 +3,8 @@ a trusted reverse proxy. Returns a Principal, or the response that refuses the r
 from __future__ import annotations
 
 import hashlib
+import hmac
+import ipaddress
 import time
 from urllib.parse import urlencode
 
@@ -13,6 +15,7 @@ from data_access.settings import Settings
 from security.policy import ANONYMOUS, Principal
 from security.store import UserRecord, UserStore
 
+PROXY_SECRET_HEADER = "X-CityWall-Proxy-Secret"  # header mode: the proxy adds it, clients cannot know it
 VERIFIED_TTL_S = 300.0  # a checked password is not re-hashed (scrypt) for this long
 
 
@@ -47,6 +50,22 @@ class Authenticator:
         self._verified[key] = now + VERIFIED_TTL_S
         return True
 
+    def _through_the_proxy(self, request: flask.Request) -> bool:
+        """Header mode: the request shows it came through the trusted proxy (its secret header, its address)."""
+        settings = self.settings
+        if settings.proxy_secret:
+            sent = request.headers.get(PROXY_SECRET_HEADER, "")
+            if not hmac.compare_digest(sent.encode("utf-8", "replace"), settings.proxy_secret.encode("utf-8")):
+                return False
+        if settings.trusted_proxies:
+            try:
+                address = ipaddress.ip_address(request.remote_addr or "")
+            except ValueError:
+                return False
+            if not any(address in ipaddress.ip_network(net) for net in settings.trusted_proxies):
+                return False
+        return True
+
     def authenticate(self) -> Principal | flask.Response:
         """The principal of this request, or the response that refuses it (401/403/redirect)."""
         if self.settings.auth == "off" or self.store is None:
@@ -78,6 +97,8 @@ class Authenticator:
                 if user is not None and self._password_ok(user, auth.password or ""):
                     return Principal(name=user.name, role=user.role, scope=user.scope, via="basic")
             return refusal_response(401, "sign in required", basic=True)
+        if not self._through_the_proxy(request):
+            return refusal_response(403, "this server takes requests from its proxy only", basic=False)
         name = request.headers.get(self.settings.auth_header, "").strip()
         if not name:
             return refusal_response(401, f"no {self.settings.auth_header} header from the proxy", basic=False)

@@ -21,6 +21,12 @@ def check_configuration(settings: Settings) -> None:
                 f"CITYWALL_AUTH={settings.auth} needs CITYWALL_SECRET_KEY set to a long random value "
                 f"(at least {MIN_SECRET_LENGTH} characters, not a default), e.g. "
                 "python -c 'import secrets; print(secrets.token_hex(32))'")
+        if settings.auth == "header" and not (settings.proxy_secret or settings.trusted_proxies):
+            raise SettingsError("CITYWALL_AUTH=header needs proof that a request came through the proxy: "
+                                "CITYWALL_PROXY_SECRET (a header the proxy adds) and/or CITYWALL_TRUSTED_PROXIES "
+                                "(the proxy's addresses); otherwise any client can name any user")
+        if settings.auth == "header" and settings.proxy_secret and len(settings.proxy_secret) < MIN_SECRET_LENGTH:
+            raise SettingsError(f"CITYWALL_PROXY_SECRET: at least {MIN_SECRET_LENGTH} characters")
         UserStore(settings.users_file).load()
     if settings.debug and (settings.auth != "off" or settings.host not in _LOOPBACK):
         raise SettingsError("CITYWALL_DEBUG=1 is for local development only (auth off, host 127.0.0.1); "

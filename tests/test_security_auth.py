@@ -298,7 +298,7 @@ def test_a_revoked_tokens_cookie_stays_dead_when_its_name_is_given_again(app, se
 
 
 def test_header_mode_trusts_the_proxy_user(settings: Settings) -> None:
-    app = create_app(replace(settings, auth="header", auth_header="X-Remote-User"))
+    app = create_app(replace(settings, auth="header", auth_header="X-Remote-User", trusted_proxies=("127.0.0.1/32",)))
     client = app.server.test_client()
     assert client.get("/district/100100").status_code == 401
     assert client.get("/district/100100", headers={"X-Remote-User": "proxy_east"}).status_code == 200
@@ -324,11 +324,28 @@ def test_security_headers(client, settings: Settings) -> None:
     assert "X-Frame-Options" not in reply.headers
 
 
+def test_header_mode_needs_proof_that_the_request_came_through_the_proxy(settings: Settings) -> None:
+    """A client that reaches the app directly cannot name a user (issue 12, item 6)."""
+    secret = "proxy-secret-" + "z" * 20
+    app = create_app(replace(settings, auth="header", proxy_secret=secret))
+    client = app.server.test_client()
+    chief = {"X-Forwarded-User": "chief"}
+    assert client.get("/city", headers=chief).status_code == 403  # straight at the app: no secret
+    assert client.get("/city", headers={**chief, "X-CityWall-Proxy-Secret": "guess"}).status_code == 403
+    assert client.get("/city", headers={**chief, "X-CityWall-Proxy-Secret": secret}).status_code == 200
+    by_address = create_app(replace(settings, auth="header", trusted_proxies=("10.9.8.7/32",))).server.test_client()
+    assert by_address.get("/city", headers=chief).status_code == 403  # 127.0.0.1 is not the proxy
+    assert by_address.get("/city", headers=chief, environ_base={"REMOTE_ADDR": "10.9.8.7"}).status_code == 200
+    with pytest.raises(security.SettingsError, match="CITYWALL_PROXY_SECRET"):
+        create_app(replace(settings, auth="header"))  # no proof configured: refused at start-up
+
+
 @pytest.mark.parametrize("env, needle", [
     ({"CITYWALL_AUTH": "basic"}, "CITYWALL_SECRET_KEY"),
     ({"CITYWALL_AUTH": "basic", "CITYWALL_SECRET_KEY": "change-me"}, "CITYWALL_SECRET_KEY"),
-    ({"CITYWALL_AUTH": "header", "CITYWALL_SECRET_KEY": SECRET, "CITYWALL_USERS_FILE": "/nonexistent/u.json"},
-     "CITYWALL_USERS_FILE"),
+    ({"CITYWALL_AUTH": "header", "CITYWALL_SECRET_KEY": SECRET, "CITYWALL_USERS_FILE": "/nonexistent/u.json",
+      "CITYWALL_TRUSTED_PROXIES": "127.0.0.1"}, "CITYWALL_USERS_FILE"),
+    ({"CITYWALL_AUTH": "header", "CITYWALL_SECRET_KEY": SECRET, "CITYWALL_HOST": "0.0.0.0"}, "CITYWALL_PROXY_SECRET"),
     ({"CITYWALL_DEBUG": "1", "CITYWALL_HOST": "0.0.0.0"}, "CITYWALL_DEBUG"),
 ])
 @pytest.mark.parametrize("entry", ["python app.py", "gunicorn app:server"])
