@@ -26,7 +26,7 @@ from data_access.settings import Settings
 from tests.conftest import PROJECT_ROOT
 from tests.fixtures import seed_small_city
 
-SECRET = "s3cret-key-for-tests-" + "x" * 20
+SECRET = "3f9a1c7e5b2d8046a1e9c3b7d5f20864"  # 32 hex characters, as `secrets.token_hex(16)` makes
 EAST, WEST, EAST_STREET, WEST_STREET, CITY = "100100", "100200", "100100001", "100200001", "100000"
 WEST_WORDS = ("西区", "丙街道", "West", "Bing", "i8")  # anything that would show the west's data
 
@@ -326,7 +326,7 @@ def test_security_headers(client, settings: Settings) -> None:
 
 def test_header_mode_needs_proof_that_the_request_came_through_the_proxy(settings: Settings) -> None:
     """A client that reaches the app directly cannot name a user (issue 12, item 6)."""
-    secret = "proxy-secret-" + "z" * 20
+    secret = "0c6e2a8f4b1d9e7a3c5f0b2d8e4a6c1f"
     app = create_app(replace(settings, auth="header", proxy_secret=secret))
     client = app.server.test_client()
     chief = {"X-Forwarded-User": "chief"}
@@ -343,6 +343,11 @@ def test_header_mode_needs_proof_that_the_request_came_through_the_proxy(setting
 @pytest.mark.parametrize("env, needle", [
     ({"CITYWALL_AUTH": "basic"}, "CITYWALL_SECRET_KEY"),
     ({"CITYWALL_AUTH": "basic", "CITYWALL_SECRET_KEY": "change-me"}, "CITYWALL_SECRET_KEY"),
+    # long but guessable (issue 12, item 14)
+    ({"CITYWALL_AUTH": "basic", "CITYWALL_SECRET_KEY": "a" * 40}, "CITYWALL_SECRET_KEY"),
+    ({"CITYWALL_AUTH": "basic", "CITYWALL_SECRET_KEY": "0" * 40}, "CITYWALL_SECRET_KEY"),
+    ({"CITYWALL_AUTH": "basic", "CITYWALL_SECRET_KEY": "change-me-" * 4}, "CITYWALL_SECRET_KEY"),
+    ({"CITYWALL_AUTH": "basic", "CITYWALL_SECRET_KEY": "abcdefghijkl" * 3}, "CITYWALL_SECRET_KEY"),
     ({"CITYWALL_AUTH": "header", "CITYWALL_SECRET_KEY": SECRET, "CITYWALL_USERS_FILE": "/nonexistent/u.json",
       "CITYWALL_TRUSTED_PROXIES": "127.0.0.1"}, "CITYWALL_USERS_FILE"),
     ({"CITYWALL_AUTH": "header", "CITYWALL_SECRET_KEY": SECRET, "CITYWALL_HOST": "0.0.0.0"}, "CITYWALL_PROXY_SECRET"),
