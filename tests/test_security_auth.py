@@ -166,6 +166,29 @@ def test_basic_auth_is_required(client, app) -> None:
     assert client.get("/district/100100", headers=EAST_AUTH).status_code == 200
 
 
+def test_failed_sign_ins_are_throttled_per_user_and_per_address(settings: Settings, caplog) -> None:
+    """Past 5 failures a user, past 20 an address, is refused (429) before any password is hashed:
+    the right password right after a guessing run is refused too (issue 12, item 5)."""
+    app = create_app(settings)  # its own throttle: the module's app keeps serving the other tests
+    client = app.server.test_client()
+
+    def get(path: str, headers: dict, address: str):
+        return client.get(path, headers=headers, environ_base={"REMOTE_ADDR": address})
+
+    caplog.set_level("WARNING", logger="security")
+    for _ in range(5):
+        assert get("/district/100100", basic("east_sup", "wrong"), "192.0.2.1").status_code == 401
+    locked = get("/district/100100", EAST_AUTH, "192.0.2.2")
+    assert locked.status_code == 429 and int(locked.headers["Retry-After"]) > 0
+    assert "WWW-Authenticate" not in locked.headers and "east" not in locked.get_data(as_text=True)
+    assert get("/district/100200", basic("west_leader", "west-pass"), "192.0.2.3").status_code == 200  # others
+    for i in range(20):
+        assert get("/", basic(f"guess{i}", "x"), "198.51.100.7").status_code == 401
+    assert get("/city", basic("chief", "chief-pass"), "198.51.100.7").status_code == 429  # the address is locked
+    assert get("/city", basic("chief", "chief-pass"), "198.51.100.8").status_code == 200
+    assert "failed sign-in for user 'east_sup' from 192.0.2.1" in caplog.text
+
+
 def test_own_district_pages_and_data(client, app) -> None:
     for path in ("/district/100100", "/street/100100001", "/wall/100100", "/?scope=100100", "/"):
         assert client.get(path, headers=EAST_AUTH).status_code == 200, path
