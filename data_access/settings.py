@@ -57,6 +57,7 @@ class Settings:
     # Header mode's proof that a request came through the proxy: a secret header it adds, and/or
     # the addresses it connects from (docs/security.md, "Header mode").
     proxy_secret: str = ""
+    cookie_secure: bool = False  # mark the session cookie Secure even when TLS ends at a proxy
     trusted_proxies: tuple[str, ...] = ()
     statement_timeout_s: float = 15.0  # 0: no limit
     frame_ancestors: str = "'self'"
@@ -136,7 +137,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             values[key.lower()] = raw.strip()
     if (raw := get("CITY_PACK")):
         values["city_pack"] = Path(raw).expanduser()
-    for key in ("FEEDER", "DEBUG", "NAIVE"):
+    for key in ("FEEDER", "DEBUG", "NAIVE", "COOKIE_SECURE"):
         if (raw := get(key)) is not None:
             values[key.lower()] = _flag(raw, f"CITYWALL_{key}")
     for key, minimum in (("FEEDER_SEED", 0), ("FEEDER_SCALE", 1), ("BACKFILL_DAYS", 0), ("PORT", 1)):

@@ -22,6 +22,8 @@ from security.store import UserRecord, UserStore
 log = logging.getLogger("security")
 PROXY_SECRET_HEADER = "X-CityWall-Proxy-Secret"  # header mode: the proxy adds it, clients cannot know it
 VERIFIED_TTL_S = 300.0  # a checked password is not re-hashed (scrypt) for this long
+PERSON_IDLE_S = 12 * 3600.0  # a token session of a person (leader and up) ends after this long unused
+SEEN_STEP_S = 60.0  # how often a person's session notes that it was used (not a new cookie per request)
 
 
 def refusal_response(status: int, reason: str, *, basic: bool) -> flask.Response:
@@ -148,7 +150,8 @@ class Authenticator:
             if record is None:
                 return refusal_response(401, "invalid or revoked token", basic=False)
             session.clear()
-            session["cw_token"] = record.session_id  # the token's own id: a name can be given again
+            session["cw_token"] = record.session_id
+            session["cw_seen"] = int(time.time())  # the token's own id: a name can be given again
             session.permanent = True
             if request.method == "GET":  # keep the token out of the address bar, history and logs
                 args = [(k, v) for k, v in request.args.items(multi=True) if k != "token"]
@@ -156,6 +159,15 @@ class Authenticator:
         session_id = session.get("cw_token")
         if session_id:
             record = store.session_token(session_id)
+            if record is not None and record.role != "wall":
+                # a person at a desk, not a wall: the session ends after a working day unused
+                now, seen = time.time(), session.get("cw_seen")
+                if isinstance(seen, int | float) and now - seen > PERSON_IDLE_S:
+                    session.clear()
+                    return refusal_response(401, "signed out after 12 hours without use: open your sign-in link again",
+                                            basic=False)
+                if not isinstance(seen, int | float) or now - seen > SEEN_STEP_S:
+                    session["cw_seen"] = int(now)
             if record is not None:
                 return Principal(name=f"token:{record.name}", role=record.role, scope=record.scope, via="token")
             session.clear()  # a wall whose token was revoked: a clear page, not a browser password prompt

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import dash
 import flask
+from flask.sessions import SecureCookieSessionInterface
 
 from data_access.incident_queries import valid_code
 from data_access.settings import Settings
@@ -255,6 +256,30 @@ def _mark_page_status(gate: Gate, path: str, args: Mapping[str, Any]) -> None:
         return
 
 
+class _Sessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, marked Secure whenever the request came over HTTPS (or
+    CITYWALL_COOKIE_SECURE says TLS ends at a proxy in front)."""
+
+    def get_cookie_secure(self, app: flask.Flask) -> bool:
+        return bool(app.config.get("SESSION_COOKIE_SECURE")) or (flask.has_request_context()
+                                                                 and flask.request.is_secure)
+
+
+SIGN_OUT_PATH = "_citywall/sign-out"
+
+
+def _sign_out() -> flask.Response:
+    """Ends this browser's session (a kiosk token's or a person's); a password sign-in is the
+    browser's to forget, which the page says."""
+    flask.session.clear()
+    body = ("<!doctype html><meta charset=utf-8><title>CityWall</title><h1>Signed out · 已退出</h1>"
+            "<p>This browser's CityWall session has ended. A password sign-in is kept by the browser until it "
+            "closes. 本浏览器的会话已结束。</p>")
+    response = flask.Response(body, status=200, mimetype="text/html")
+    response.headers["Clear-Site-Data"] = '"cookies"'
+    return response
+
+
 # --- installation ------------------------------------------------------------------------------------
 
 def _json_error(status: int, message: str) -> flask.Response:
@@ -273,12 +298,18 @@ def install_security(dash_app: dash.Dash, settings: Settings, *, lineage: Lineag
     if settings.auth != "off":
         server.secret_key = settings.secret_key
         server.config.update(SESSION_COOKIE_NAME="citywall_session", SESSION_COOKIE_HTTPONLY=True,
-                             SESSION_COOKIE_SAMESITE="Lax", PERMANENT_SESSION_LIFETIME=90 * 24 * 3600)
+                             SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_SECURE=settings.cookie_secure,
+                             PERMANENT_SESSION_LIFETIME=90 * 24 * 3600)  # walls; people: PERSON_IDLE_S
+        server.session_interface = _Sessions()
+    sign_out_path = gate.prefix + SIGN_OUT_PATH
+    server.add_url_rule(sign_out_path, "citywall_sign_out", _sign_out, methods=["GET", "POST"])
     guard_page_layouts()
 
     @server.before_request
     def _citywall_gate() -> flask.Response | None:
         guard_page_layouts()
+        if flask.request.path == sign_out_path:
+            return None  # anyone may end their own session
         result = gate.auth.authenticate()
         if isinstance(result, flask.Response):
             return result

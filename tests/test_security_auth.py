@@ -320,6 +320,33 @@ def test_a_revoked_tokens_cookie_stays_dead_when_its_name_is_given_again(app, se
     assert fresh.get(f"/city?token={new}").status_code == 302 and fresh.get("/city").status_code == 200
 
 
+def test_sessions_are_secure_over_https_end_for_idle_people_and_can_be_signed_out(app, settings: Settings) -> None:
+    """Issue 12, item 15: the cookie is Secure over HTTPS; a person's token session ends after 12 h
+    unused while a wall's does not; anyone can sign out."""
+    import time as _time
+
+    desk = security.create_token(settings.users_file, name="desk-session", scope=None, role="admin")
+    wall = security.create_token(settings.users_file, name="wall-session", scope=EAST)
+    person = app.server.test_client()
+    login = person.get(f"/city?token={desk}", base_url="https://citywall.example.org")
+    assert login.status_code == 302 and "Secure" in login.headers["Set-Cookie"]
+    assert "Secure" not in app.server.test_client().get(f"/wall/100100?token={wall}").headers["Set-Cookie"]
+    screen = app.server.test_client()
+    assert screen.get(f"/wall/100100?token={wall}").status_code == 302
+    https = "https://citywall.example.org"
+    assert person.get("/city", base_url=https).status_code == 200
+    for client, base in ((person, https), (screen, "http://localhost")):
+        with client.session_transaction(base_url=base) as session:
+            session["cw_seen"] = int(_time.time()) - 13 * 3600
+    assert person.get("/city", base_url=https).status_code == 401  # the desk's session lapsed
+    assert screen.get("/wall/100100").status_code == 200  # the wall keeps going
+    assert screen.get("/_citywall/sign-out").status_code == 200
+    assert screen.get("/wall/100100").status_code == 401
+    secure_app = create_app(replace(settings, cookie_secure=True))  # TLS ends at the proxy
+    reply = secure_app.server.test_client().get(f"/wall/100100?token={wall}")
+    assert "Secure" in reply.headers["Set-Cookie"]
+
+
 def test_header_mode_trusts_the_proxy_user(settings: Settings) -> None:
     app = create_app(replace(settings, auth="header", auth_header="X-Remote-User", trusted_proxies=("127.0.0.1/32",)))
     client = app.server.test_client()
