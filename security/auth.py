@@ -17,7 +17,7 @@ from werkzeug.security import check_password_hash
 
 from data_access.settings import Settings
 from security.policy import ANONYMOUS, Principal
-from security.store import UserRecord, UserStore
+from security.store import TokenRecord, UserRecord, UserStore
 
 log = logging.getLogger("security")
 PROXY_SECRET_HEADER = "X-CityWall-Proxy-Secret"  # header mode: the proxy adds it, clients cannot know it
@@ -122,6 +122,15 @@ class Authenticator:
         self._verified[key] = now + VERIFIED_TTL_S
         return True
 
+    @staticmethod
+    def start_session(record: TokenRecord) -> None:
+        """This browser is now the token's screen: the cookie names the token's own id."""
+        session = flask.session
+        session.clear()
+        session["cw_token"] = record.session_id  # the token's own id: a name can be given again
+        session["cw_seen"] = int(time.time())
+        session.permanent = True
+
     def _through_the_proxy(self, request: flask.Request) -> bool:
         """Header mode: the request shows it came through the trusted proxy (its secret header, its address)."""
         settings = self.settings
@@ -149,11 +158,10 @@ class Authenticator:
             record = store.find_token(token)
             if record is None:
                 return refusal_response(401, "invalid or revoked token", basic=False)
-            session.clear()
-            session["cw_token"] = record.session_id
-            session["cw_seen"] = int(time.time())  # the token's own id: a name can be given again
-            session.permanent = True
-            if request.method == "GET":  # keep the token out of the address bar, history and logs
+            self.start_session(record)
+            # The older way in (/_citywall/kiosk#token=… keeps the token out of every request line):
+            # the token leaves the address bar at once, and the access logs redact it.
+            if request.method == "GET":
                 args = [(k, v) for k, v in request.args.items(multi=True) if k != "token"]
                 return flask.redirect(request.path + (("?" + urlencode(args)) if args else ""), code=302)
         session_id = session.get("cw_token")

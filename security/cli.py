@@ -13,6 +13,7 @@ import getpass
 import json
 import sys
 from pathlib import Path
+from urllib.parse import quote
 
 from data_access.settings import Settings, SettingsError
 from security.policy import ROLES
@@ -86,8 +87,9 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
             token = security.create_token(path, name=args.name, scope=args.scope, role=args.role,
                                           replace=args.replace)
             print(token)
+            wall = quote(f"/wall/{args.scope}?kiosk=1" if args.scope else "/?kiosk=1", safe="/")
             print(f"token {args.name} ({args.role}, scope {args.scope or 'city'}) stored hashed in {path}; "
-                  f"open the wall as /wall/{args.scope or ''}?token=<token>", file=sys.stderr)
+                  f"open the wall as /_citywall/kiosk#token=<token>&next={wall}", file=sys.stderr)
             return 0
         if args.token_command == "revoke":
             if not security.revoke_token(path, name=args.name):

@@ -266,7 +266,67 @@ class _Sessions(SecureCookieSessionInterface):
 
 
 SIGN_OUT_PATH = "_citywall/sign-out"
+KIOSK_PATH = "_citywall/kiosk"  # a wall signs in at /_citywall/kiosk#token=cw_…&next=/wall/310115?kiosk=1
+_TOKEN_IN_TEXT = re.compile(r"(token=)[^&\s\"']+")
 
+KIOSK_PAGE = """<!doctype html><meta charset=utf-8><title>CityWall</title>
+<body data-prefix="{prefix}"><h1 id=cw-kiosk-msg>CityWall · 正在登录 signing in…</h1>
+<script src="{prefix}_citywall/kiosk.js"></script>"""
+
+# Reads the token from the address's fragment (never sent in a request line, so never in a log),
+# takes it out of the address bar and history first, then trades it for the session cookie by POST.
+KIOSK_SCRIPT = """(function () {
+  var prefix = document.body.getAttribute('data-prefix') || '/';
+  var params = new URLSearchParams(location.hash.slice(1));
+  var token = params.get('token') || '', next = params.get('next') || '/';
+  history.replaceState(null, '', location.pathname);
+  if (next.charAt(0) !== '/' || next.charAt(1) === '/' || next.charAt(1) === '\\') { next = '/'; }
+  fetch(location.pathname, {method: 'POST', credentials: 'same-origin',
+                            headers: {'Content-Type': 'application/json'}, body: JSON.stringify({token: token})})
+    .then(function (reply) {
+      if (reply.ok) { location.replace(prefix.replace(/\\/$/, '') + next); return; }
+      document.getElementById('cw-kiosk-msg').textContent = 'CityWall · 令牌无效或已撤销 invalid or revoked token';
+    });
+})();
+"""
+
+
+class _RedactTokens(logging.Filter):
+    """Access logs (werkzeug's, gunicorn's) never keep a kiosk token sent in an address."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "token=" in str(record.msg) or any("token=" in str(a) for a in (record.args or ())
+                                              if isinstance(record.args, tuple)):
+            record.msg = _TOKEN_IN_TEXT.sub(r"\1…", str(record.msg))
+            if isinstance(record.args, tuple):
+                record.args = tuple(_TOKEN_IN_TEXT.sub(r"\1…", a) if isinstance(a, str) else a
+                                    for a in record.args)
+        return True
+
+
+def redact_tokens_in_logs() -> None:
+    for name in ("werkzeug", "gunicorn.access"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _RedactTokens) for f in logger.filters):
+            logger.addFilter(_RedactTokens())
+
+
+def _kiosk_page(gate: Gate) -> flask.Response:
+    if flask.request.method == "GET":
+        return flask.Response(KIOSK_PAGE.format(prefix=gate.prefix), mimetype="text/html")
+    origin = flask.request.headers.get("Origin")
+    if origin and urlsplit(origin).netloc != flask.request.host:
+        return _json_error(403, "sign in from this server's own page")
+    body = flask.request.get_json(silent=True)
+    token = body.get("token") if isinstance(body, dict) else None
+    record = gate.auth.store.load().find_token(token) if gate.auth.store and isinstance(token, str) else None
+    if record is None:
+        return _json_error(401, "invalid or revoked token")
+    gate.auth.start_session(record)
+    return flask.Response(json.dumps({"ok": True}), mimetype="application/json")
+
+
+# --- installation ---
 
 def _sign_out() -> flask.Response:
     """Ends this browser's session (a kiosk token's or a person's); a password sign-in is the
@@ -303,13 +363,19 @@ def install_security(dash_app: dash.Dash, settings: Settings, *, lineage: Lineag
         server.session_interface = _Sessions()
     sign_out_path = gate.prefix + SIGN_OUT_PATH
     server.add_url_rule(sign_out_path, "citywall_sign_out", _sign_out, methods=["GET", "POST"])
+    kiosk_path = gate.prefix + KIOSK_PATH
+    if settings.auth != "off":
+        server.add_url_rule(kiosk_path, "citywall_kiosk", lambda: _kiosk_page(gate), methods=["GET", "POST"])
+        server.add_url_rule(kiosk_path + ".js", "citywall_kiosk_js",
+                            lambda: flask.Response(KIOSK_SCRIPT, mimetype="text/javascript"))
+    redact_tokens_in_logs()
     guard_page_layouts()
 
     @server.before_request
     def _citywall_gate() -> flask.Response | None:
         guard_page_layouts()
-        if flask.request.path == sign_out_path:
-            return None  # anyone may end their own session
+        if flask.request.path in (sign_out_path, kiosk_path, kiosk_path + ".js"):
+            return None  # anyone may end their own session, or trade a token for one
         result = gate.auth.authenticate()
         if isinstance(result, flask.Response):
             return result

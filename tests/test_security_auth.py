@@ -347,6 +347,30 @@ def test_sessions_are_secure_over_https_end_for_idle_people_and_can_be_signed_ou
     assert "Secure" in reply.headers["Set-Cookie"]
 
 
+def test_a_wall_signs_in_without_its_token_in_any_request_line_or_log(app, settings: Settings, caplog) -> None:
+    """Issue 12, item 7: /_citywall/kiosk#token=… (a fragment never reaches the server) trades the token
+    for the session by POST; no password prompt on the way; access logs redact a token in an address."""
+    import logging
+
+    token = security.create_token(settings.users_file, name="fragment-wall", scope=EAST)
+    screen = app.server.test_client()
+    page = screen.get("/_citywall/kiosk")
+    assert page.status_code == 200 and "WWW-Authenticate" not in page.headers and "_citywall/kiosk.js" in page.text
+    script = screen.get("/_citywall/kiosk.js")
+    assert script.status_code == 200 and "location.hash" in script.text and "history.replaceState" in script.text
+    assert screen.post("/_citywall/kiosk", json={"token": "cw_wrong"}).status_code == 401
+    assert screen.post("/_citywall/kiosk", data=f"token={token}").status_code == 401  # a cross-site form: no JSON
+    assert screen.post("/_citywall/kiosk", json={"token": token}, headers={"Origin": "https://evil.example"}
+                       ).status_code == 403
+    assert screen.get("/wall/100100").status_code == 401
+    assert screen.post("/_citywall/kiosk", json={"token": token}).status_code == 200
+    assert screen.get("/wall/100100").status_code == 200
+    caplog.set_level("INFO", logger="werkzeug")
+    line = f"GET /wall/100100?kiosk=1&token={token} HTTP/1.1"
+    logging.getLogger("werkzeug").info('%s - - "%s" %s -', "127.0.0.1", line, "302")  # werkzeug's own format
+    assert token not in caplog.text and "token=…" in caplog.text
+
+
 def test_header_mode_trusts_the_proxy_user(settings: Settings) -> None:
     app = create_app(replace(settings, auth="header", auth_header="X-Remote-User", trusted_proxies=("127.0.0.1/32",)))
     client = app.server.test_client()
