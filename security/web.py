@@ -280,7 +280,7 @@ KIOSK_SCRIPT = """(function () {
   var params = new URLSearchParams(location.hash.slice(1));
   var token = params.get('token') || '', next = params.get('next') || '/';
   history.replaceState(null, '', location.pathname);
-  if (next.charAt(0) !== '/' || next.charAt(1) === '/' || next.charAt(1) === '\\') { next = '/'; }
+  if (next.charAt(0) !== '/' || next.charAt(1) === '/' || next.charAt(1) === '\\\\') { next = '/'; }
   fetch(location.pathname, {method: 'POST', credentials: 'same-origin',
                             headers: {'Content-Type': 'application/json'}, body: JSON.stringify({token: token})})
     .then(function (reply) {

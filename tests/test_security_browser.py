@@ -226,3 +226,21 @@ def test_leaders_and_supervisors_open_every_page_they_may_without_a_refusal(
             assert browser.get_logs() == []
     finally:
         browser.driver.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": {}})
+
+
+def test_a_wall_signs_in_with_its_token_in_the_fragment(browser, app_process: AppProcess, users: Path) -> None:
+    """/_citywall/kiosk#token=…&next=… signs the screen in and opens its wall; the token never reaches
+    a request line, and the address bar never keeps it (issue 12, item 7)."""
+    _pin(browser)
+    browser.get_logs()
+    browser.driver.delete_all_cookies()
+    token = security.create_token(users, name="fragment-lobby", scope="100100")
+    browser.driver.get(f"{app_process.url}/_citywall/kiosk#token={token}&next=%2Fwall%2F100100%3Fkiosk%3D1")
+    browser.wait_for_text_to_equal("#connection-badge", "在线", timeout=15)
+    assert browser.driver.current_url == f"{app_process.url}/wall/100100?kiosk=1"
+    assert browser.find_element(".status-bar h1").text == "东区"
+    browser.driver.delete_all_cookies()
+    browser.driver.get(f"{app_process.url}/_citywall/kiosk#token=cw_wrong&next=%2Fwall%2F100100")
+    browser.wait_for_contains_text("#cw-kiosk-msg", "revoked", timeout=10)
+    assert "token" not in browser.driver.current_url
+    assert [e for e in browser.get_logs() if "status of 401" not in e["message"]] == []  # the refused POST only
