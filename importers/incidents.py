@@ -332,7 +332,7 @@ def _objects(series: pd.Series, *, times_as_text: bool) -> list[Any]:
             text = np.datetime_as_string(series.to_numpy().astype("datetime64[s]"), unit="s").astype(object)
             text = np.char.replace(text.astype(str), "T", " ").astype(object)
         else:
-            text = np.asarray(series.dt.to_pydatetime(), dtype=object)
+            text = np.array(series.dt.to_pydatetime(), dtype=object)  # a copy: pandas 3 hands a read-only view
         text[missing] = None
         return text.tolist()
     return series.astype(object).where(series.notna(), None).tolist()
