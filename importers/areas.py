@@ -19,24 +19,19 @@ from sqlalchemy.engine import Engine
 
 from data_access import schema
 from data_access.db import init_db
+from data_access.upsert import upsert
 from importers.common import (
     CODE_PATTERN,
     WALL_CODE_PATTERN,
     Feature,
-    Geom,
     ImportFailure,
-    coverage_simplified,
-    geometry_text,
-    inner_point,
-    polygonal,
     read_polygons,
     slug,
-    snapped,
     stored_areas,
     text_value,
     the_city,
-    upsert_rows,
 )
+from importers.geometry import Geom, coverage_simplified, geometry_text, inner_point, polygonal, snapped
 
 CITY_TIMEZONE_KEY = "city_timezone"  # citywall_meta key: the zone new-city was given
 
@@ -69,7 +64,7 @@ def new_city(engine: Engine, *, code: str, name: str, name_en: str | None, timez
         if existing and existing[0] != code:
             raise ImportFailure(f"new-city: {engine.url.render_as_string(hide_password=True)}: already holds the city "
                                 f"{existing[0]} ({existing[1]}); one city per database or schema")
-        upsert_rows(conn, schema.areas, [{"area_code": code, "level": "city", "parent_code": None, "name": name,
+        upsert(conn, schema.areas, [{"area_code": code, "level": "city", "parent_code": None, "name": name,
                                           "name_en": name_en, "sort_order": 0}])
         conn.execute(schema.meta.delete().where(schema.meta.c.key == CITY_TIMEZONE_KEY))
         conn.execute(schema.meta.insert().values(key=CITY_TIMEZONE_KEY, value=timezone))
@@ -240,10 +235,10 @@ def import_areas(
     shapes_rows = coverage_simplified([r.geom for r in rows], simplify_m)
     with engine.begin() as conn:
         if the_city(conn) is None:
-            upsert_rows(conn, schema.areas, [{"area_code": city[0], "level": "city", "parent_code": None,
+            upsert(conn, schema.areas, [{"area_code": city[0], "level": "city", "parent_code": None,
                                               "name": city[1], "name_en": city[1], "sort_order": 0}])
-        upsert_rows(conn, schema.areas, _area_rows(parents, shapes_parents, "district", approximate=False))
-        upsert_rows(conn, schema.areas, _area_rows(rows, shapes_rows, level, approximate=approximate))
+        upsert(conn, schema.areas, _area_rows(parents, shapes_parents, "district", approximate=False))
+        upsert(conn, schema.areas, _area_rows(rows, shapes_rows, level, approximate=approximate))
         _place_city(conn, city[0])
     return summary
 
