@@ -18,7 +18,8 @@ import sqlalchemy as sa
 
 from data_access.db import make_engine, safe_url, utc_now
 from data_access.settings import SettingsError, load_settings
-from feeder.simulator import EPISODE_KINDS, FeederOptions, run_feeder, start_up
+from feeder.episodes import EPISODE_KINDS
+from feeder.loop import FeederOptions, run_feeder, start_up
 
 LOG = logging.getLogger("citywall.feeder")
 
