@@ -120,6 +120,23 @@ def load_mapping(path: Path) -> Mapping:
     if unknown:
         raise _fail(path, f"[{sorted(unknown)[0]}]", "unknown table (expected csv, columns, times, incidents,"
                     " statuses, categories, category)")
+    columns = _columns(data, path)
+    templates = {role: _parse_template(columns[role], path, role)
+                 for role in TEMPLATE_ROLES if role in columns and "{" in columns[role]}
+    timezone, formats = _times(data, path)
+    incidents = _table(data, "incidents", path)
+    csv_opts = _table(data, "csv", path)
+    statuses = _statuses(data, path, columns)
+    categories = {k.strip().casefold(): v for k, v in _strings(_table(data, "categories", path), "categories",
+                                                                path).items()}
+    return Mapping(path=path, columns=columns, templates=templates, formats=formats, timezone=timezone,
+                   id_prefix=str(incidents.get("id_prefix", "")), channel=str(incidents.get("channel", "import")),
+                   encoding=str(csv_opts.get("encoding", "utf-8-sig")), delimiter=str(csv_opts.get("delimiter", ",")),
+                   statuses=statuses, categories=categories, declared=_declared_categories(data, path))
+
+
+def _columns(data: dict[str, Any], path: Path) -> dict[str, str]:
+    """[columns]: role -> source column (or template); the required roles, lat with lon."""
     columns = _strings(_table(data, "columns", path), "columns", path)
     for role in columns:
         if role not in COLUMN_ROLES:
@@ -129,8 +146,11 @@ def load_mapping(path: Path) -> Mapping:
             raise _fail(path, "[columns]", f"{role!r} is required")
     if ("lat" in columns) != ("lon" in columns):
         raise _fail(path, "[columns]", "name both lat and lon, or neither")
-    templates = {role: _parse_template(columns[role], path, role)
-                 for role in TEMPLATE_ROLES if role in columns and "{" in columns[role]}
+    return columns
+
+
+def _times(data: dict[str, Any], path: Path) -> tuple[str, dict[str, str]]:
+    """[times]: (the source's time zone, time role -> strptime format or "ISO8601")."""
     times = _table(data, "times", path)
     timezone = str(times.get("timezone", "UTC"))
     try:
@@ -143,8 +163,11 @@ def load_mapping(path: Path) -> Mapping:
         if fmt != "ISO8601" and "%" not in fmt:
             raise _fail(path, f"[times] {role}_format" if f"{role}_format" in times else "[times] format",
                         f"{fmt!r} is neither 'ISO8601' nor a strptime format")
-    incidents = _table(data, "incidents", path)
-    csv_opts = _table(data, "csv", path)
+    return timezone, formats
+
+
+def _statuses(data: dict[str, Any], path: Path, columns: dict[str, str]) -> dict[str, str]:
+    """[statuses]: casefolded source value -> CityWall status."""
     statuses = {k.strip().casefold(): v for k, v in _strings(_table(data, "statuses", path), "statuses",
                                                               path).items()}
     for key, target in statuses.items():
@@ -153,8 +176,11 @@ def load_mapping(path: Path) -> Mapping:
                         f"({', '.join(schema.INCIDENT_STATUSES)})")
     if statuses and "status" not in columns:
         raise _fail(path, "[statuses]", "mapping statuses needs [columns] status")
-    categories = {k.strip().casefold(): v for k, v in _strings(_table(data, "categories", path), "categories",
-                                                                path).items()}
+    return statuses
+
+
+def _declared_categories(data: dict[str, Any], path: Path) -> list[dict[str, Any]]:
+    """[[category]]: the incident_categories rows the mapping defines."""
     declared = data.get("category", [])
     if not isinstance(declared, list):
         raise _fail(path, "[[category]]", "expected an array of tables ([[category]])")
@@ -181,10 +207,7 @@ def load_mapping(path: Path) -> Mapping:
                      "category_name_en": item.get("category_name_en", item["category_name"]),
                      "sla_hours": float(item["sla_hours"]), "priority": int(item.get("priority", 1)),
                      "sort_order": int(item.get("sort_order", n))})
-    return Mapping(path=path, columns=columns, templates=templates, formats=formats, timezone=timezone,
-                   id_prefix=str(incidents.get("id_prefix", "")), channel=str(incidents.get("channel", "import")),
-                   encoding=str(csv_opts.get("encoding", "utf-8-sig")), delimiter=str(csv_opts.get("delimiter", ",")),
-                   statuses=statuses, categories=categories, declared=rows)
+    return rows
 
 
 def _category_table(engine: Engine, mapping: Mapping) -> pd.DataFrame:
