@@ -10,13 +10,13 @@ import hashlib
 
 import numpy as np
 
+# --- deterministic noise -----------------------------------------------------------------------------
+
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _C1 = np.uint64(0xBF58476D1CE4E5B9)
 _C2 = np.uint64(0x94D049BB133111EB)
 _S30, _S27, _S31, _S11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(11)
 
-
-# --- deterministic noise -----------------------------------------------------------------------------
 
 def stable_key(*parts: object) -> int:
     """A 64-bit key from text, stable across processes and Python versions (unlike hash())."""
