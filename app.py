@@ -11,9 +11,10 @@ import dash
 from dash import html
 
 from components.status_bar import register_status_bar_callbacks
+from data_access import queries
 from data_access.runtime import attach_runtime
-from data_access.security import install_security
 from data_access.settings import PROJECT_ROOT, Settings, SettingsError, load_settings
+from security import install_security
 
 
 def create_app(settings: Settings | None = None) -> dash.Dash:
@@ -23,8 +24,12 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         update_title=None, suppress_callback_exceptions=True,
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
-    attach_runtime(app.server, settings)
-    install_security(app, settings)  # auth, scopes, payload checks, headers; refuses unsafe settings
+    runtime = attach_runtime(app.server, settings)
+
+    def lineage(code: str) -> tuple[str, ...]:
+        return tuple(a.area_code for a in queries.area_chain(engine=runtime.engine, area_code=code))
+
+    install_security(app, settings, lineage=lineage)  # auth, scopes, payload checks, headers; refuses unsafe settings
     register_status_bar_callbacks(app)
     app.layout = html.Div(dash.page_container, className="shell")
     return app

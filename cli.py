@@ -21,10 +21,10 @@ from pathlib import Path
 
 from sqlalchemy import inspect as sa_inspect
 
-from data_access import security_cli
 from data_access.db import init_db, safe_url
 from data_access.settings import Settings
 from feeder.demo import engine_or_exit, settings_or_exit
+from security import cli as security_cli
 
 IMPORT_COMMANDS = ("new-city", "import-areas", "make-grid", "import-grid", "import-incidents")
 

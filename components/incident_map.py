@@ -28,14 +28,15 @@ from dash import MATCH, ClientsideFunction, Input, Output, Patch, State, dcc, ht
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+import security
 from components.i18n import t
 from components.static_html import static_panel
 from data_access import incident_queries as iq
 from data_access import queries
 from data_access.queries import Area
 from data_access.runtime import CityWallRuntime, current_runtime
-from data_access.security import require_scope
 from data_access.settings import LANGUAGES
+from security import require_scope
 
 log = logging.getLogger(__name__)
 
@@ -694,7 +695,7 @@ def register_map_callbacks() -> None:
     """Register the map's MATCH callbacks once per app; call it from every page module that shows a map."""
     if callbacks_pending(f'"{SIG}"'):
         return
-    dash.callback(
+    security.callback(
         Output(mid(AREAS, MATCH), "hideout"),
         Output(mid(CELLS, MATCH), "hideout"),
         Output(mid(POINTS, MATCH), "data"),
@@ -705,12 +706,14 @@ def register_map_callbacks() -> None:
         State(mid(SCOPE, MATCH), "data"),
         State(mid(SIG, MATCH), "data"),
         prevent_initial_call=True,
+        access="wall",
     )(refresh_map)
-    dash.callback(
+    security.callback(
         Output(mid(CELLS, MATCH), "data"),
         Input(mid(MISSING, MATCH), "data"),
         State(mid(SCOPE, MATCH), "data"),
         prevent_initial_call=True,
+        access="wall",
     )(append_cells)
     dash.clientside_callback(
         ClientsideFunction(namespace="citywallMap", function_name="missingCells"),

@@ -19,12 +19,13 @@ import pandas as pd
 from dash import MATCH, ClientsideFunction, Input, Output, State, dcc, html, no_update
 from sqlalchemy.exc import SQLAlchemyError
 
+import security
 from components.i18n import t
 from components.incident_map import HIGHLIGHT, MAP, POINTS, callbacks_pending, mid
 from data_access import incident_queries as iq
 from data_access.queries import Area
 from data_access.runtime import current_runtime
-from data_access.security import require_scope
+from security import require_scope
 
 log = logging.getLogger(__name__)
 
@@ -259,7 +260,7 @@ def register_table_callbacks() -> None:
     if callbacks_pending(f'"{VERSION}"'):
         return
     filters = [Input(mid(kind, MATCH), "value") for kind in (CATEGORY, STATUS, PRIORITY, OVERDUE, SEARCH)]
-    dash.callback(
+    security.callback(
         Output(mid(GRID, MATCH), "getRowsResponse"),
         Output(mid(COUNT, MATCH), "children"),
         Output(mid(LERROR, MATCH), "children"),
@@ -267,8 +268,9 @@ def register_table_callbacks() -> None:
         *[State(i.component_id, "value") for i in filters],
         State(mid(LSCOPE, MATCH), "data"),
         prevent_initial_call=True,
+        access="leader",
     )(get_rows)
-    dash.callback(
+    security.callback(
         Output(mid(DOWNLOAD, MATCH), "data"),
         Output(mid(LERROR, MATCH), "children", allow_duplicate=True),
         Input(mid(EXPORT, MATCH), "n_clicks"),
@@ -276,6 +278,7 @@ def register_table_callbacks() -> None:
         State(mid(LSCOPE, MATCH), "data"),
         State(mid(GRID, MATCH), "getRowsRequest"),
         prevent_initial_call=True,
+        access="supervisor",
     )(export_csv)
     dash.clientside_callback(
         ClientsideFunction(namespace="citywallMap", function_name="refilter"),

@@ -16,6 +16,7 @@ import pandas as pd
 from dash import MATCH, Input, Output, State, dcc, html, no_update
 from sqlalchemy.exc import SQLAlchemyError
 
+import security
 from components.breadcrumb import create_breadcrumb, level_href
 from components.i18n import pick_language, t
 from components.incident_map import SCOPE, build_map, callbacks_pending, mid, scope_area, tick_id
@@ -27,8 +28,8 @@ from data_access import queries
 from data_access.db import utc_now
 from data_access.queries import Area, IncidentCounts
 from data_access.runtime import CityWallRuntime, current_runtime
-from data_access.security import require_scope
 from data_access.settings import LANGUAGES
+from security import require_scope
 
 log = logging.getLogger(__name__)
 
@@ -392,7 +393,7 @@ def register_panel_callbacks() -> None:
     """Register the panels' MATCH callbacks once per app; call it from every level page module."""
     if callbacks_pending(f'"{FUNNEL}"'):
         return
-    dash.callback(
+    security.callback(
         Output(mid(KPIS, MATCH), "children"),
         Output(mid(CATS, MATCH), "children"),
         Output(mid(FUNNEL, MATCH), "children"),
@@ -402,16 +403,19 @@ def register_panel_callbacks() -> None:
         Input(tick_id(MATCH), "n_intervals"),
         State(mid(SCOPE, MATCH), "data"),
         # Its initial call fills panels a page laid out empty (create_level_page).
+        access="wall",
     )(refresh_panels)
-    dash.callback(
+    security.callback(
         Output(mid(RANK_BOX, MATCH), "children"),
         Output(mid(LIST_BOX, MATCH), "children"),
         Input(mid(MOUNT, MATCH), "data"),
         State(mid(SCOPE, MATCH), "data"),
+        access="leader",
     )(mount_grids)
-    dash.callback(
+    security.callback(
         Output(mid(RANK, MATCH), "rowData"),
         Input(tick_id(MATCH), "n_intervals"),
         State(mid(SCOPE, MATCH), "data"),
         prevent_initial_call=True,
+        access="wall",
     )(refresh_ranking)

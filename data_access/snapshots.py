@@ -14,7 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from data_access import queries
 from data_access.db import utc_now
 from data_access.runtime import CityWallRuntime
-from data_access.security import require_scope
+from security import require_scope
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

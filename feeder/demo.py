@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from data_access.db import DatabaseUnavailable, check_database, init_db, make_engine, safe_url
-from data_access.security import check_configuration
 from data_access.settings import Settings, SettingsError, load_settings
+from security import check_configuration
 
 LOG = logging.getLogger("citywall")
 # A rainstorm in the demo district 10 minutes after the demo starts, so a newcomer sees alarms.

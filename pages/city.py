@@ -14,8 +14,10 @@ from components.level_panels import create_level_page, register_panel_callbacks
 from data_access import queries
 from data_access.runtime import current_runtime
 from data_access.settings import LANGUAGES
+from security import page_access
 
-dash.register_page(__name__, path="/city", title="CityWall · city")
+dash.register_page(__name__, path="/city", title="CityWall · city",
+                   **page_access("leader"))  # the whole city
 register_map_callbacks()
 register_table_callbacks()
 register_panel_callbacks()

@@ -17,9 +17,11 @@ from data_access import incident_queries as iq
 from data_access import queries
 from data_access.runtime import current_runtime
 from data_access.settings import LANGUAGES
+from security import page_access
 
 KEY = "incidents"
-dash.register_page(__name__, path="/incidents", title="CityWall · incidents")
+dash.register_page(__name__, path="/incidents", title="CityWall · incidents",
+                   **page_access("leader"))  # the whole city
 register_map_callbacks()
 register_table_callbacks()
 log = logging.getLogger(__name__)

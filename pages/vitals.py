@@ -19,10 +19,11 @@ from components.wall import create_nav
 from data_access import queries
 from data_access.db import utc_now
 from data_access.runtime import current_runtime
-from data_access.security import require_scope
 from data_access.snapshots import city_area
+from security import callback, page_access, require_scope
 
-dash.register_page(__name__, path="/vitals", title="CityWall · vitals")
+dash.register_page(__name__, path="/vitals", title="CityWall · vitals",
+                   **page_access("leader", area_arg="area", ancestors=True))  # city-wide signs on a district
 log = logging.getLogger(__name__)
 RANGES = {"1h": (timedelta(hours=1), "minute"), "24h": (timedelta(hours=24), "minute"),
           "7d": (timedelta(days=7), "hour")}
@@ -114,11 +115,12 @@ def layout(indicator: str | None = None, range: str | None = None, area: str | N
     ])
 
 
-@dash.callback(
+@callback(
     Output("vx-items", "children"),
     Input("vx-search", "value"),
     State("vx-state", "data"),
     prevent_initial_call=True,
+    access="leader",
 )
 def filter_indicators(search: str | None, state: dict | None) -> list:
     runtime = current_runtime()
@@ -141,11 +143,12 @@ def _state(state: object) -> dict:
             "range": state.get("range") if state.get("range") in RANGES else "24h"}
 
 
-@dash.callback(
+@callback(
     Output("vx-location", "href"),
     Input("vx-area", "value"),
     State("vx-state", "data"),
     prevent_initial_call=True,
+    access="leader",
 )
 def choose_area(area_code: str | None, state: dict | None) -> str:
     state = _state(state)

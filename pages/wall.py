@@ -16,11 +16,12 @@ from components.level_panels import register_panel_callbacks
 from components.wall import WallRender, render_wall, wall_delta
 from data_access import queries
 from data_access.runtime import CityWallRuntime, current_runtime
-from data_access.security import require_scope
 from data_access.snapshots import wall_catalogue, wall_snapshot
 from pages._wall_layout import wall_layout
+from security import callback, page_access, require_scope
 
-dash.register_page(__name__, path="/", title="CityWall")
+dash.register_page(__name__, path="/", title="CityWall",
+                   **page_access("wall", area_arg="scope", own_area=True))  # a scoped user's "/" is their wall
 log = logging.getLogger(__name__)
 register_map_callbacks()
 register_panel_callbacks()  # the incident wall of a city without vital signs reuses the level panels
@@ -82,7 +83,7 @@ def _wall_render(runtime: CityWallRuntime, area: queries.Area, lang: str) -> Wal
     return runtime.cache.get_or_compute(key, compute, immutable=True, stale_ok=usable)
 
 
-@dash.callback(
+@callback(
     Output(ids.WALL_DELTA, "data"),
     Output(ids.WALL_HEALTH, "children"),
     Output(ids.WALL_ALARMS, "children"),
@@ -91,6 +92,7 @@ def _wall_render(runtime: CityWallRuntime, area: queries.Area, lang: str) -> Wal
     Input(ids.WALL_POLL, "data"),
     State(ids.WALL_SCOPE, "data"),
     State(ids.WALL_APPLIED, "data"),
+    access="wall",
 )
 def refresh_wall(_n: int | None, scope: dict | None, applied: dict | None) -> tuple:
     """Fill the wall; parts the screen already shows are not sent again.
