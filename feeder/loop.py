@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from data_access import schema
 from data_access.db import init_db, make_engine, utc_now
+from data_access.errors import first_line
 from data_access.settings import DEFAULT_PACK, Settings
 from data_access.upsert import BATCH_ROWS, execute_batches, insert_ignore, upsert
 from feeder.city import City, load_city
@@ -324,8 +325,7 @@ class FeederOptions:
 
 
 def _one_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}"
+    return f"{type(exc).__name__}: {first_line(getattr(exc, 'orig', None) or exc)}"  # the driver's own words
 
 
 def start_up(engine: Engine, settings: Settings, *, options: FeederOptions | None = None) -> Simulator:

@@ -29,6 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from data_access import schema
+from data_access.errors import first_line
 from data_access.upsert import upsert, upsert_columns
 from importers.common import CODE_PATTERN, ImportFailure, stored_areas
 from importers.geometry import polygonal
@@ -322,7 +323,7 @@ def _header(path: Path, mapping: Mapping) -> list[str]:
         raise ImportFailure(f"{path}: byte {exc.start}: not {mapping.encoding} text"
                             f" (set [csv] encoding in {mapping.path.name})") from None
     except (pd.errors.ParserError, OSError) as exc:
-        raise ImportFailure(f"{path}: header: {str(exc).strip().splitlines()[0]}") from None
+        raise ImportFailure(f"{path}: header: {first_line(exc)}") from None
     header = [str(c) for c in frame.columns]
     for column, place in mapping.source_columns().items():
         if column not in header:
@@ -433,7 +434,7 @@ class IncidentImporter:
             except (pd.errors.ParserError, UnicodeDecodeError) as exc:
                 done = self.summary.rows
                 raise ImportFailure(
-                    f"{self.path}: after row {done:,}: {str(exc).strip().splitlines()[0]}; the {done:,} rows before"
+                    f"{self.path}: after row {done:,}: {first_line(exc)}; the {done:,} rows before"
                     " it are imported (one transaction per batch), fix the file and run again (it updates)") from None
         self.summary.seconds = time.perf_counter() - started
         self.summary.cpu_seconds = time.process_time() - cpu_started
