@@ -49,6 +49,6 @@ def __getattr__(name: str) -> object:
 
 
 if __name__ == "__main__":
-    from cli import run_demo
+    from feeder.demo import run_demo
 
-    raise SystemExit(run_demo())
+    raise SystemExit(run_demo(create_app))

@@ -97,8 +97,8 @@ def new_database(backend: str, tmp: Path, name: str, pg_url: str) -> Database:
 def seed_demo(db: Database, *, days: float) -> float:
     """The demo city with ``days`` of history (readings and incidents), as the feeder writes it."""
     from data_access.db import init_db, make_engine, utc_now
+    from feeder.loop import SimConfig, Simulator
     from feeder.pack import load_city_pack
-    from feeder.simulator import SimConfig, Simulator
 
     started = time.perf_counter()
     engine = make_engine(db.url)
