@@ -38,7 +38,7 @@ from shapely.geometry import MultiPolygon, Polygon, shape
 from shapely.geometry.base import BaseGeometry
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_SOURCE = PROJECT_ROOT / ".." / "shared" / "data" / "shanghai"
+DEFAULT_SOURCE = PROJECT_ROOT / "feeder" / "packs" / "shanghai" / "sources"
 DEFAULT_OUT = PROJECT_ROOT / "feeder" / "packs" / "shanghai"
 
 CITY_CODE, CITY_NAME, CITY_NAME_EN = "310000", "上海市", "Shanghai"

@@ -23,7 +23,8 @@ from sqlalchemy.engine import Engine
 from data_access.db import init_db, make_engine
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
+TEST_DATA = PROJECT_ROOT / "tests" / "data"
+NYC_DATA = TEST_DATA / "nyc311"  # the NYC 311 sample and the (simplified) boroughs: tests/data/nyc311/README.md
 POSTGRES_URL = os.environ.get("CITYWALL_TEST_POSTGRES_URL", "").strip()
 BACKENDS = [
     "sqlite",

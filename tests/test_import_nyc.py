@@ -22,9 +22,9 @@ import cli
 from components import ids
 from data_access.db import make_engine
 from importers.common import slug
-from tests.conftest import AppProcess
+from tests.conftest import NYC_DATA, AppProcess
 
-NYC = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "nyc311"
+NYC = NYC_DATA
 CSV = NYC / "service_requests_2011_sample.csv"
 BOROUGHS = NYC / "boroughs.geojson"
 MAPPING = Path(__file__).resolve().parent / "data" / "nyc311_mapping.toml"
