@@ -147,7 +147,6 @@ def app(city: City) -> Iterator[AppProcess]:
 
 @pytest.mark.browser
 def test_map_district_pages_and_wall_show_the_counts(browser, app: AppProcess, expected: pd.DataFrame) -> None:
-    browser.driver.set_window_size(1920, 1080)
     browser.driver.get(app.url + "/city")
     browser.wait_for_element("path.cw-area-manhattan", timeout=20)
     assert len(browser.find_elements("path.cw-area")) == 5

@@ -18,6 +18,7 @@ from data_access.db import init_db, make_engine
 from tests.conftest import PROJECT_ROOT, AppProcess
 from tests.fixtures import seed_small_city
 
+pytestmark = pytest.mark.browser  # every test here drives Chromium
 SECRET = "3f9a1c7e5b2d8046a1e9c3b7d5f20864"  # 32 hex characters, as `secrets.token_hex(16)` makes
 REPORT_CSP = """
 window.__csp = [];
