@@ -41,7 +41,7 @@ from importers import geometry
 from importers.geometry import M_PER_DEG, Geom, hexagons, simplify_coverage
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_SOURCE = PROJECT_ROOT / ".." / "shared" / "data" / "shanghai"
+DEFAULT_SOURCE = PROJECT_ROOT / "feeder" / "packs" / "shanghai" / "sources"
 DEFAULT_OUT = PROJECT_ROOT / "feeder" / "packs" / "shanghai"
 
 CITY_CODE, CITY_NAME, CITY_NAME_EN = "310000", "上海市", "Shanghai"

@@ -15,9 +15,10 @@ import pytest
 
 import security
 from data_access.db import init_db, make_engine
-from tests.conftest import PROJECT_ROOT, AppProcess
+from tests.conftest import PROJECT_ROOT, AppProcess, pin_viewport
 from tests.fixtures import seed_small_city
 
+pytestmark = pytest.mark.browser  # every test here drives Chromium
 SECRET = "3f9a1c7e5b2d8046a1e9c3b7d5f20864"  # 32 hex characters, as `secrets.token_hex(16)` makes
 REPORT_CSP = """
 window.__csp = [];
@@ -148,15 +149,10 @@ def _failed_responses(browser) -> list[tuple[str, int]]:
         ".map(function (e) { return [e.name, e.responseStatus]; });")]
 
 
-def _pin(browser, width: int = 1920, height: int = 1080) -> None:
-    browser.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
-        "width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
-
-
 def test_a_district_kiosk_wall_refreshes_its_wall_and_map_without_a_refusal(
         browser, app_process: AppProcess, users: Path) -> None:
     """The wall's own map ticks are the wall's: a kiosk token gets every one of them (no 403, no console error)."""
-    _pin(browser)
+    pin_viewport(browser.driver)  # the default already; explicit, as the test asserts the size
     browser.driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": RECORD_CALLBACKS})
     browser.get_logs()  # the module's browser: what earlier tests logged is theirs
     token = security.create_token(users, name="east-hall", scope="100100")
@@ -200,7 +196,7 @@ def test_leaders_and_supervisors_open_every_page_they_may_without_a_refusal(
         browser, app_process: AppProcess, users: Path, role: str, scope: str | None, pages: list) -> None:
     name = f"browser_{role}"
     security.add_user(users, name=name, password=f"{role}-pass", role=role, scope=scope)
-    _pin(browser)
+    pin_viewport(browser.driver)  # the default already; explicit, as the test asserts the size
     browser.driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": RECORD_CALLBACKS})
     browser.get_logs()  # the module's browser: what earlier tests logged is theirs
     _as_user(browser, app_process, name, f"{role}-pass")
