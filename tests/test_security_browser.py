@@ -227,7 +227,7 @@ def test_leaders_and_supervisors_open_every_page_they_may_without_a_refusal(
 def test_a_wall_signs_in_with_its_token_in_the_fragment(browser, app_process: AppProcess, users: Path) -> None:
     """/_citywall/kiosk#token=…&next=… signs the screen in and opens its wall; the token never reaches
     a request line, and the address bar never keeps it (issue 12, item 7)."""
-    _pin(browser)
+    pin_viewport(browser.driver)
     browser.get_logs()
     browser.driver.delete_all_cookies()
     token = security.create_token(users, name="fragment-lobby", scope="100100")
