@@ -169,6 +169,23 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
         }
         return [clock, labels.connecting || "CONNECTING", "badge badge--connecting", asOf];
       }
+      // A refresh missed: ask the server whether this screen may still read (a revoked kiosk
+      // token answers 401 to every refresh; say so instead of a plain OFFLINE). Once per tick.
+      if (silentMs > 1.5 * refreshMs && cfg.session_url && !state.asking &&
+          (!state.askedMs || Date.now() - state.askedMs > refreshMs)) {
+        state.asking = true;
+        state.askedMs = Date.now();
+        fetch(cfg.session_url, {credentials: "same-origin", cache: "no-store"})
+          .then(function (reply) { return reply.json(); })
+          .then(function (body) { state.access = body && body.state; })
+          .catch(function () { /* the server is away: OFFLINE says enough */ })
+          .then(function () { state.asking = false; });
+      }
+      if (silentMs <= 1.5 * refreshMs) { state.access = null; }
+      if (state.access === "revoked") {
+        document.body.classList.add("is-offline");
+        return [clock, labels.access_revoked || "ACCESS REVOKED", "badge badge--offline badge--revoked", asOf];
+      }
       if (silentMs > 3 * refreshMs) {
         const text = (labels.offline || "OFFLINE") + " · " + (labels.last_good_data || "last good data") + " " + asOf;
         document.body.classList.add("is-offline");

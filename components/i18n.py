@@ -9,6 +9,7 @@ WALL_LABELS: dict[str, dict[str, str]] = {
     "data_as_of": {"zh": "数据时间", "en": "Data as of"},
     "live": {"zh": "在线", "en": "LIVE"},
     "offline": {"zh": "离线", "en": "OFFLINE"},
+    "access_revoked": {"zh": "此屏幕的访问权限已被撤销", "en": "THIS SCREEN'S ACCESS WAS REVOKED"},
     "connecting": {"zh": "连接中", "en": "CONNECTING"},
     "db_unavailable": {"zh": "数据库不可用", "en": "DATABASE UNAVAILABLE"},
     "last_good_data": {"zh": "最后有效数据", "en": "last good data"},

@@ -14,7 +14,8 @@ from components.i18n import t
 
 def create_status_bar(*, title: str, subtitle: str, lang: str, timezone: str, refresh_s: float,
                       nav: html.Nav | None = None) -> html.Header:
-    labels = {key: t(key, lang) for key in ("live", "offline", "connecting", "db_unavailable", "last_good_data")}
+    labels = {key: t(key, lang) for key in ("live", "offline", "connecting", "db_unavailable", "last_good_data",
+                                                 "access_revoked")}
     return html.Header(className="status-bar", children=[
         html.Div(className="status-bar__title", children=[
             html.H1(title), html.Span(subtitle, className="status-bar__subtitle"), nav,
@@ -28,7 +29,9 @@ def create_status_bar(*, title: str, subtitle: str, lang: str, timezone: str, re
         ]),
         dcc.Store(id=ids.STATUS_STORE),
         dcc.Store(id=ids.CONNECTION_STORE, data={"labels": labels, "timezone": timezone,
-                                                 "refresh_s": refresh_s, "lang": lang}),
+                                                 "refresh_s": refresh_s, "lang": lang,
+                                                 # security.web.SESSION_PATH: may this screen still read?
+                                                 "session_url": dash.get_relative_path("/_citywall/session")}),
         dcc.Interval(id=ids.CLOCK_INTERVAL, interval=1000),
     ])
 

@@ -178,7 +178,11 @@ class Authenticator:
                     session["cw_seen"] = int(now)
             if record is not None:
                 return Principal(name=f"token:{record.name}", role=record.role, scope=record.scope, via="token")
-            session.clear()  # a wall whose token was revoked: a clear page, not a browser password prompt
+            # A wall whose token was revoked: every later request says so (never a password prompt).
+            session.clear()
+            session["cw_revoked"] = True
+            return refusal_response(401, "this screen's kiosk token was revoked", basic=False)
+        if session.get("cw_revoked"):
             return refusal_response(401, "this screen's kiosk token was revoked", basic=False)
         if self.settings.auth == "basic":
             return self._basic(request, store)

@@ -266,6 +266,7 @@ class _Sessions(SecureCookieSessionInterface):
 
 
 SIGN_OUT_PATH = "_citywall/sign-out"
+SESSION_PATH = "_citywall/session"  # the wall asks it when refreshes fail: {"state": "ok" | "revoked" | "signed-out"}
 KIOSK_PATH = "_citywall/kiosk"  # a wall signs in at /_citywall/kiosk#token=cw_…&next=/wall/310115?kiosk=1
 _TOKEN_IN_TEXT = re.compile(r"(token=)[^&\s\"']+")
 
@@ -328,6 +329,18 @@ def _kiosk_page(gate: Gate) -> flask.Response:
 
 # --- installation ---
 
+def _session_state(gate: Gate) -> flask.Response:
+    """Whether this browser may still read, without a password prompt (a kiosk never answers one)."""
+    result = gate.auth.authenticate()
+    if isinstance(result, Principal):
+        state = "ok"
+    else:
+        state = "revoked" if flask.session.get("cw_revoked") else "signed-out"
+    response = flask.Response(json.dumps({"state": state}), mimetype="application/json")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def _sign_out() -> flask.Response:
     """Ends this browser's session (a kiosk token's or a person's); a password sign-in is the
     browser's to forget, which the page says."""
@@ -363,6 +376,8 @@ def install_security(dash_app: dash.Dash, settings: Settings, *, lineage: Lineag
         server.session_interface = _Sessions()
     sign_out_path = gate.prefix + SIGN_OUT_PATH
     server.add_url_rule(sign_out_path, "citywall_sign_out", _sign_out, methods=["GET", "POST"])
+    session_path = gate.prefix + SESSION_PATH
+    server.add_url_rule(session_path, "citywall_session", lambda: _session_state(gate))
     kiosk_path = gate.prefix + KIOSK_PATH
     if settings.auth != "off":
         server.add_url_rule(kiosk_path, "citywall_kiosk", lambda: _kiosk_page(gate), methods=["GET", "POST"])
@@ -374,10 +389,14 @@ def install_security(dash_app: dash.Dash, settings: Settings, *, lineage: Lineag
     @server.before_request
     def _citywall_gate() -> flask.Response | None:
         guard_page_layouts()
-        if flask.request.path in (sign_out_path, kiosk_path, kiosk_path + ".js"):
+        if flask.request.path in (sign_out_path, session_path, kiosk_path, kiosk_path + ".js"):
             return None  # anyone may end their own session, or trade a token for one
         result = gate.auth.authenticate()
         if isinstance(result, flask.Response):
+            if flask.request.path == gate.callback_path:  # the renderer reads a JSON error, never a prompt
+                return _json_error(result.status_code, "signed out" if result.status_code == 401 else "forbidden")
+            if flask.request.method != "GET" or flask.request.path.startswith(gate.prefix + "_"):
+                result.headers.pop("WWW-Authenticate", None)  # a refresh never opens a password prompt
             return result
         flask.g.cw_principal = result
         request = flask.request

@@ -17,7 +17,9 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
@@ -148,19 +150,34 @@ class AppProcess:
         """The Python the server process runs (subclasses prepend to it)."""
         return f"from app import create_app; create_app().run(host='127.0.0.1', port={self.port})"
 
+    ready_status = 200  # what /_dash-layout answers a stranger once the app is up (401 with auth on)
+
     def start(self, timeout: float = 30.0) -> None:
-        self.process = subprocess.Popen([sys.executable, "-c", self.startup_code()], cwd=PROJECT_ROOT, env=self.env,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # The server's log goes to a file, never a pipe: nobody reads a pipe while the test runs,
+        # and once its 64 KB buffer fills the server blocks on its next log line (every request).
+        self.log_path = Path(tempfile.mkstemp(prefix="citywall-app-", suffix=".log")[1])
+        with self.log_path.open("wb") as log_file:
+            self.process = subprocess.Popen([sys.executable, "-c", self.startup_code()], cwd=PROJECT_ROOT,
+                                            env=self.env, stdout=subprocess.DEVNULL, stderr=log_file)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"app exited: {self.process.stderr.read().decode()[-2000:]}")
+                raise RuntimeError(f"app exited: {self.log_tail()}")
             try:
                 with urllib.request.urlopen(self.url + "/_dash-layout", timeout=2):
+                    if self.ready_status == 200:
+                        return
+                    raise RuntimeError("the app answered a stranger without authentication")
+            except urllib.error.HTTPError as exc:
+                if exc.code == self.ready_status:
                     return
+                raise
             except OSError:
                 time.sleep(0.2)
-        raise RuntimeError("app did not start")
+        raise RuntimeError(f"app did not start: {self.log_tail()}")
+
+    def log_tail(self, size: int = 2000) -> str:
+        return self.log_path.read_text(errors="replace")[-size:]
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
