@@ -33,26 +33,33 @@ HOST = "127.0.0.1"
 
 
 class DemoProcess:
-    """``python app.py`` exactly as a user runs it, on a fresh SQLite database."""
+    """``python app.py`` (or another entry, e.g. ``cli.py run``) exactly as a user runs it, on a fresh
+    SQLite database."""
 
-    def __init__(self, db: Path, **env: str) -> None:
+    def __init__(self, db: Path, *command: str, **env: str) -> None:
         self.port = free_port()
         self.url = f"http://{HOST}:{self.port}"
         self.db_url = f"sqlite:///{db}"
         clean = {k: v for k, v in os.environ.items() if not k.startswith("CITYWALL_")}
+        self.log = db.with_suffix(".log")  # a file, not a pipe: a full pipe would stall the server's logging
+        self._log_file = self.log.open("wb")
         self.process = subprocess.Popen(
-            [sys.executable, "app.py"], cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            [sys.executable, *(command or ("app.py",))], cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL,
+            stderr=self._log_file,
             env={**clean, "CITYWALL_DATABASE_URL": self.db_url, "CITYWALL_PORT": str(self.port),
                  "CITYWALL_BACKFILL_DAYS": "0", **env})
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"python app.py exited: {self.process.stderr.read().decode()[-2000:]}")
+                raise RuntimeError(f"python app.py exited: {self.stderr()[-2000:]}")
             if probe(HOST, self.port, "GET", "/_dash-layout", timeout=2)[1] == 200:
                 return
             time.sleep(0.3)
         self.stop()
         raise RuntimeError("python app.py did not answer within 90 s")
+
+    def stderr(self) -> str:
+        return self.log.read_text(errors="replace")
 
     def server_header(self) -> str:
         import urllib.request
@@ -68,6 +75,7 @@ class DemoProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        self._log_file.close()
         return self.process.returncode
 
 
@@ -127,9 +135,14 @@ def test_page_and_wall_refresh_answer_while_50_slow_clients_hold_connections(dem
     assert open_after == SLOW and failures == 0, "the slow clients were dropped, so nothing held them open"
 
 
-def test_sigterm_stops_the_server_cleanly(tmp_path: Path) -> None:
-    proc = DemoProcess(tmp_path / "stop.db", CITYWALL_FEEDER="0")
-    assert proc.stop() == 0, proc.process.stderr.read().decode()[-2000:]
+@pytest.mark.parametrize("command", [("app.py",), ("cli.py", "run")], ids=["python app.py", "citywall run"])
+def test_both_entries_serve_through_waitress_and_stop_cleanly_on_sigterm(tmp_path: Path, command: tuple) -> None:
+    proc = DemoProcess(tmp_path / "stop.db", *command, CITYWALL_FEEDER="0")
+    try:
+        assert proc.server_header() == "CityWall"
+    finally:
+        code = proc.stop()
+    assert code == 0, proc.stderr()[-2000:]
 
 
 def test_debug_mode_keeps_flasks_development_server(tmp_path: Path) -> None:
