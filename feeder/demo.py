@@ -26,7 +26,7 @@ LOG = logging.getLogger("citywall")
 # A rainstorm in the demo district 10 minutes after the demo starts, so a newcomer sees alarms.
 DEMO_RAINSTORM_AFTER_S = 600
 
-# waitress, as ``python app.py`` runs it (docs/deploy.md, "python app.py on its own"). Its I/O
+# waitress, as ``python app.py`` runs it (docs/deploy.md, "Slow clients"). Its I/O
 # loop reads every request whole (headers and body) and writes every response out of a buffer,
 # so a thread only ever runs the app; a slow or stalled client costs one socket and its buffer.
 SERVER_THREADS = 8  # requests mostly wait for the tick cache or the database
