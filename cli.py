@@ -1,6 +1,6 @@
 """The ``citywall`` command: run the demo, set up a database, feed it.
 
-    citywall run          the demo: init + seed + back-fill, feeder thread, serve (= python app.py)
+    citywall run          the demo: init + seed + back-fill, feeder thread, serve through waitress (= python app.py)
     citywall init-db      create tables and views (idempotent; never drops data)
     citywall load-pack    load a city pack (areas, grid, indicators, categories)
     citywall feed ...     the demo feeder as its own process (see citywall feed --help)

@@ -1,11 +1,15 @@
 """The demo start-up of ``python app.py`` (and ``citywall run``): check the settings, create and
-seed the database if needed, start the feeder thread, serve the app.
+seed the database if needed, start the feeder thread, serve the app through waitress (a
+production WSGI server that buffers each whole request before a thread sees it, so slow
+clients cannot tie up the threads: docs/deploy.md); ``CITYWALL_DEBUG=1`` serves through
+Flask's development server instead (debugging only).
 
 The app is passed in (``run_demo(create_app)``) so imports run one way: cli -> app -> feeder.
 """
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 import threading
 import time
@@ -21,6 +25,15 @@ from security import check_configuration
 LOG = logging.getLogger("citywall")
 # A rainstorm in the demo district 10 minutes after the demo starts, so a newcomer sees alarms.
 DEMO_RAINSTORM_AFTER_S = 600
+
+# waitress, as ``python app.py`` runs it (docs/deploy.md, "Slow clients"). Its I/O
+# loop reads every request whole (headers and body) and writes every response out of a buffer,
+# so a thread only ever runs the app; a slow or stalled client costs one socket and its buffer.
+SERVER_THREADS = 8  # requests mostly wait for the tick cache or the database
+SERVER_CONNECTION_LIMIT = 1000  # open connections (screens, browsers, slow clients); beyond it new ones wait
+SERVER_CHANNEL_TIMEOUT_S = 60  # a connection silent this long is closed (longer than any refresh between polls)
+SERVER_MAX_HEADER_BYTES = 64 * 1024  # request line + headers; a bigger one is refused (431)
+SERVER_MAX_BODY_BYTES = 16 * 1024 * 1024  # the app refuses callbacks far smaller (security.web.MAX_CALLBACK_BYTES)
 
 AppFactory = Callable[[Settings], Any]  # app.create_app: settings -> a Dash app
 
@@ -64,10 +77,60 @@ def run_demo(create_app: AppFactory) -> int:
     engine.dispose()
     LOG.info("serving http://%s:%s/ (database %s)", settings.host, settings.port, safe_url(settings.database_url))
     try:
-        create_app(settings).run(host=settings.host, port=settings.port, debug=settings.debug)
+        serve(create_app(settings), settings)
     finally:
         stop.set()
     return 0
+
+
+def serve(app: Any, settings: Settings) -> None:
+    """Serve the Dash ``app`` on ``settings.host:port`` until SIGTERM or Ctrl-C: waitress, or Flask's
+    development server when ``settings.debug`` (reloader off: the feeder thread runs in this process)."""
+    if settings.debug:
+        app.run(host=settings.host, port=settings.port, debug=True, use_reloader=False)
+        return
+    from waitress import create_server
+
+    limit = _open_files_for(SERVER_CONNECTION_LIMIT)
+    server = create_server(
+        app.server, host=settings.host, port=settings.port, threads=SERVER_THREADS, connection_limit=limit,
+        channel_timeout=SERVER_CHANNEL_TIMEOUT_S, max_request_header_size=SERVER_MAX_HEADER_BYTES,
+        max_request_body_size=SERVER_MAX_BODY_BYTES, asyncore_use_poll=True,  # select() stops at 1,024 sockets
+        ident="CityWall")
+    LOG.info("waitress: %d threads, up to %d connections, idle ones closed after %d s",
+             SERVER_THREADS, limit, SERVER_CHANNEL_TIMEOUT_S)
+
+    def _terminate(_signum: int, _frame: object) -> None:
+        raise SystemExit(0)  # waitress's loop catches it, stops its threads and closes the sockets
+
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        server.run()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _open_files_for(connections: int) -> int:
+    """How many connections waitress may keep open: ``connections``, with the process's open-file
+    limit raised to fit them (up to the hard limit) and the limit lowered if it cannot be."""
+    try:
+        import resource
+    except ImportError:  # not on POSIX
+        return connections
+    spare = 128  # database files, the log, the listening socket, Redis and PostgreSQL connections
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = connections + spare
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        new_soft = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (new_soft, hard))
+            soft = new_soft
+        except (ValueError, OSError):
+            pass
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        LOG.warning("open-file limit %d: serving up to %d connections, not %d", soft, soft - spare, connections)
+        return max(soft - spare, 16)
+    return connections
 
 
 def _start_feeder(engine: Engine, settings: Settings, stop: threading.Event) -> bool:
