@@ -14,14 +14,11 @@ Your own city (docs/importing.md):
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
 
-from sqlalchemy import inspect as sa_inspect
-
-from data_access.db import init_db, safe_url
+from data_access.db import city_settings, init_db, safe_url
 from data_access.settings import Settings
 from feeder.demo import engine_or_exit, settings_or_exit
 from security import cli as security_cli
@@ -72,22 +69,6 @@ def _add_import_commands(sub: argparse._SubParsersAction) -> None:
                            " (default: <file>.rejects.csv beside it)")
 
 
-def _prepare_city_database(engine, settings: Settings) -> None:
-    """init_db with the city's time zone: the one new-city recorded unless CITYWALL_TIMEZONE says
-    otherwise (then warn: the views' "today" follows the setting)."""
-    from importers.areas import city_timezone
-
-    recorded = None
-    if sa_inspect(engine).has_table("citywall_meta"):
-        recorded = city_timezone(engine)
-    explicit = bool(os.environ.get("CITYWALL_TIMEZONE"))
-    timezone = settings.timezone if explicit or not recorded else recorded
-    if recorded and timezone != recorded:
-        print(f"citywall: note: the city's time zone is {recorded} (new-city) but CITYWALL_TIMEZONE={timezone}",
-              file=sys.stderr)
-    init_db(engine, timezone=timezone)
-
-
 def _progress_printer() -> object:
     started = time.perf_counter()
     tty = sys.stderr.isatty()
@@ -111,7 +92,7 @@ def run_import(args: argparse.Namespace, settings: Settings) -> int:
 
             print(new_city(engine, code=args.code, name=args.name, name_en=args.name_en, timezone=args.timezone))
             return 0
-        _prepare_city_database(engine, settings)
+        init_db(engine, timezone=city_settings(settings, engine).timezone)
         if args.command == "import-areas":
             from importers.areas import import_areas
 
@@ -178,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in IMPORT_COMMANDS:
         return run_import(args, settings)
     engine = engine_or_exit(settings)
+    settings = city_settings(settings, engine)  # the zone new-city recorded, unless CITYWALL_TIMEZONE says otherwise
     if args.command == "init-db":
         built = init_db(engine, timezone=settings.timezone)
         print(f"{safe_url(engine)}: tables ready, views {'rebuilt' if built else 'unchanged'}")

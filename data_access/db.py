@@ -2,9 +2,12 @@
 tables, its indexes and every ``v_*`` view on SQLite or PostgreSQL."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 import sqlite3
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from importlib import resources
@@ -21,6 +24,7 @@ VIEWS_PACKAGE = "data_access.views"
 SQLITE_BUSY_TIMEOUT_MS = 5000
 _MACRO = re.compile(r"\{\{([A-Z_]+)(?::([^{}]*))?\}\}")
 _SAFE_TZ = re.compile(r"^[A-Za-z0-9_+\-/]+$")
+CITY_TIMEZONE_KEY = "city_timezone"  # citywall_meta key: the zone `citywall new-city --timezone` recorded
 
 
 class DatabaseUnavailable(RuntimeError):
@@ -141,6 +145,44 @@ def check_database(engine: Engine) -> None:
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
         first = reason[0] if reason else type(exc).__name__
         raise DatabaseUnavailable(f"cannot reach database {safe_url(engine)}: {first}") from None
+
+
+# --- the city's own time zone ----------------------------------------------------------------------
+
+def recorded_timezone(engine: Engine) -> str | None:
+    """The zone ``citywall new-city`` recorded in ``citywall_meta``; None when there is none (the
+    Shanghai demo, a city on its own database) or the role may not read the table."""
+    try:
+        with engine.connect() as conn:
+            if not sa.inspect(conn).has_table(schema.meta.name):
+                return None
+            return conn.execute(sa.select(schema.meta.c.value).where(schema.meta.c.key == CITY_TIMEZONE_KEY)
+                                ).scalar_one_or_none()
+    except sa.exc.SQLAlchemyError:  # e.g. a read-only role granted the views only
+        return None
+
+
+def _stderr_line(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def city_settings(settings: Settings, engine: Engine, *, warn: Callable[[str], None] = _stderr_line) -> Settings:
+    """The settings with the city's recorded time zone, read at start-up (the CLI, ``python app.py``,
+    the feeder): it is the default; a CITYWALL_TIMEZONE that contradicts it is kept, with one line."""
+    if settings.city_timezone:  # already read (and any contradiction said) at this start-up
+        return settings
+    recorded = recorded_timezone(engine)
+    if not recorded:
+        return settings
+    checked = dataclasses.replace(settings, city_timezone=recorded)
+    if recorded == settings.timezone:
+        return checked
+    if not settings.timezone_set:
+        return dataclasses.replace(checked, timezone=recorded)
+    warn(f"citywall: CITYWALL_TIMEZONE={settings.timezone} contradicts the city's time zone {recorded}"
+         f" (recorded by citywall new-city); using {settings.timezone} for \"today\" and clocks. Unset it, or"
+         f" record the new zone: citywall new-city --code … --name … --timezone {settings.timezone}")
+    return checked
 
 
 # --- views ---------------------------------------------------------------------------------------

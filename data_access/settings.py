@@ -33,6 +33,10 @@ class Settings:
     # vs. the burst of requests: 0.8 s keeps a new reading on screen within ~6 s of its insert).
     poll_spread_s: float = 0.8
     timezone: str = "Asia/Shanghai"
+    # CITYWALL_TIMEZONE was given. When not, the zone `citywall new-city` recorded in the database
+    # replaces ``timezone`` at start-up (data_access.db.city_settings), never at import time.
+    timezone_set: bool = False
+    city_timezone: str = ""  # the zone recorded in the database, once city_settings has read it
     lang: str = "zh"
     tile_url: str = ""
     tile_attribution: str = ""
@@ -123,6 +127,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         except (ZoneInfoNotFoundError, ValueError):
             raise SettingsError(f"CITYWALL_TIMEZONE={raw!r}: not an IANA time zone") from None
         values["timezone"] = raw.strip()
+        values["timezone_set"] = True
     if (raw := get("LANG")):
         if raw.strip().lower() not in LANGUAGES:
             raise SettingsError(f"CITYWALL_LANG={raw!r}: expected one of {', '.join(LANGUAGES)}")

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from data_access.db import DatabaseUnavailable, check_database, init_db, make_engine, safe_url
+from data_access.db import DatabaseUnavailable, check_database, city_settings, init_db, make_engine, safe_url
 from data_access.settings import Settings, SettingsError, load_settings
 from security import check_configuration
 
@@ -68,6 +68,7 @@ def run_demo(create_app: AppFactory) -> int:
         print(f"citywall: {exc}", file=sys.stderr)
         return 2
     engine = engine_or_exit(settings)
+    settings = city_settings(settings, engine)  # the city's recorded zone: "today" in the views and on every page
     stop = threading.Event()
     if settings.feeder:
         if not _start_feeder(engine, settings, stop):

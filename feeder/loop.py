@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from data_access import schema
-from data_access.db import init_db, make_engine, utc_now
+from data_access.db import city_settings, init_db, make_engine, utc_now
 from data_access.errors import first_line
 from data_access.settings import DEFAULT_PACK, Settings
 from data_access.upsert import BATCH_ROWS, execute_batches, insert_ignore, upsert
@@ -332,6 +332,7 @@ def start_up(engine: Engine, settings: Settings, *, options: FeederOptions | Non
     """init_db, load the pack when ``areas`` is empty, back-fill when ``readings`` is empty (or a
     back-fill was interrupted), record the requested episodes. Safe to repeat after a failure."""
     options = options or FeederOptions()
+    settings = city_settings(settings, engine, warn=LOG.warning)
     config = SimConfig.from_settings(settings)
     init_db(engine, timezone=settings.timezone)
     with engine.connect() as conn:

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from data_access import schema
-from data_access.db import init_db
+from data_access.db import CITY_TIMEZONE_KEY, init_db
 from data_access.upsert import upsert
 from importers.common import (
     CODE_PATTERN,
@@ -34,8 +34,6 @@ from importers.common import (
 )
 from importers.geometry import Geom, coverage_simplified, geometry_text, inner_point, polygonal, snapped
 
-CITY_TIMEZONE_KEY = "city_timezone"  # citywall_meta key: the zone new-city was given
-
 
 @dataclass(frozen=True)
 class CitySummary:
@@ -46,8 +44,8 @@ class CitySummary:
 
     def __str__(self) -> str:
         verb = "created" if self.created else "updated"
-        return (f"city {self.code} ({self.name}) {verb}; serve it with CITYWALL_TIMEZONE={self.timezone}"
-                f" and CITYWALL_FEEDER=0")
+        return (f"city {self.code} ({self.name}) {verb}, time zone {self.timezone} (recorded: every command and"
+                f" the app use it); serve it with CITYWALL_FEEDER=0")
 
 
 def new_city(engine: Engine, *, code: str, name: str, name_en: str | None, timezone: str) -> CitySummary:
@@ -70,13 +68,6 @@ def new_city(engine: Engine, *, code: str, name: str, name_en: str | None, timez
         conn.execute(schema.meta.delete().where(schema.meta.c.key == CITY_TIMEZONE_KEY))
         conn.execute(schema.meta.insert().values(key=CITY_TIMEZONE_KEY, value=timezone))
     return CitySummary(code, name, timezone, created=existing is None)
-
-
-def city_timezone(engine: Engine) -> str | None:
-    """The time zone recorded by new-city, if any (so commands can warn about a different setting)."""
-    with engine.connect() as conn:
-        return conn.execute(sa.select(schema.meta.c.value).where(schema.meta.c.key == CITY_TIMEZONE_KEY)
-                            ).scalar_one_or_none()
 
 
 @dataclass
