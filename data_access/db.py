@@ -273,6 +273,7 @@ def init_db(engine: Engine, *, timezone: str = "Asia/Shanghai") -> bool:
             # Several workers may start at once: one builds, the others wait and then find it done.
             conn.exec_driver_sql("SELECT pg_advisory_xact_lock(8050)")
         schema.metadata.create_all(conn, checkfirst=True)
+        _add_missing_columns(conn)
         current = conn.execute(
             sa.select(schema.meta.c.value).where(schema.meta.c.key == "views_fingerprint")
         ).scalar_one_or_none()
@@ -289,6 +290,18 @@ def init_db(engine: Engine, *, timezone: str = "Asia/Shanghai") -> bool:
             conn.execute(schema.meta.delete().where(schema.meta.c.key == key))
             conn.execute(schema.meta.insert().values(key=key, value=value))
     return True
+
+
+def _add_missing_columns(conn: sa.Connection) -> None:
+    """Columns added to a table since the database was created (nullable, or with a server
+    default): ``ALTER TABLE … ADD COLUMN``, so an upgrade keeps every row."""
+    inspector = sa.inspect(conn)
+    for table in schema.metadata.sorted_tables:
+        have = {c["name"] for c in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name not in have:
+                spec = sa.schema.CreateColumn(column).compile(dialect=conn.dialect)
+                conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {spec}")
 
 
 def var_dir() -> Path:

@@ -22,7 +22,7 @@ UtcDateTime = sa.DateTime().with_variant(
 )
 
 # Bumped whenever a table or view changes shape; stored in citywall_meta by init_db.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 meta = sa.Table(
     "citywall_meta",
@@ -44,8 +44,20 @@ areas = sa.Table(
     sa.Column("center_lon", sa.Float),
     sa.Column("sort_order", sa.Integer, nullable=False, server_default="0"),
     sa.Column("approximate", sa.Boolean, nullable=False, server_default=sa.false()),
+    # Where the boundary comes from (BOUNDARY_SOURCES): only 'generated' ones are approximate.
+    sa.Column("boundary_source", sa.String(16)),
+    # The box of the area's bulk (its largest parts, 99 % of its area): what a map fits to, so a
+    # tiny fragment far away does not shrink the city into a corner. WGS-84 degrees.
+    sa.Column("fit_west", sa.Float),
+    sa.Column("fit_south", sa.Float),
+    sa.Column("fit_east", sa.Float),
+    sa.Column("fit_north", sa.Float),
     sa.CheckConstraint("level IN ('city','district','street')", name="ck_areas_level"),
 )
+# file: as in the imported file (perhaps simplified for display); dissolved: the union of its imported
+# children; district: a street standing for its whole district (a city without streets); generated:
+# drawn by CityWall (the demo's streets, or marked --approximate).
+BOUNDARY_SOURCES = ("file", "dissolved", "district", "generated")
 sa.Index("ix_areas_parent", areas.c.parent_code)
 
 grid_cells = sa.Table(
@@ -56,8 +68,23 @@ grid_cells = sa.Table(
     sa.Column("geojson", sa.Text),
     sa.Column("center_lat", sa.Float),
     sa.Column("center_lon", sa.Float),
+    sa.Column("name", sa.Text),  # readable: the street's name and a number ("Harlem 3")
+    sa.Column("name_en", sa.Text),
 )
 sa.Index("ix_grid_cells_street", grid_cells.c.street_code)
+
+# What the city calls its levels (new-city or `citywall level-names`); v_level_names fills the
+# defaults (市/区/街道, city/district/street) for a level without a row.
+level_names = sa.Table(
+    "level_names",
+    metadata,
+    sa.Column("level", sa.String(16), primary_key=True),  # city | district | street
+    sa.Column("name", sa.Text, nullable=False),  # local language (zh), singular
+    sa.Column("name_plural", sa.Text, nullable=False),
+    sa.Column("name_en", sa.Text, nullable=False),
+    sa.Column("name_en_plural", sa.Text, nullable=False),
+    sa.CheckConstraint("level IN ('city','district','street')", name="ck_level_names_level"),
+)
 
 indicators = sa.Table(
     "indicators",
