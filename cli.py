@@ -52,6 +52,8 @@ def _add_import_commands(sub: argparse._SubParsersAction) -> None:
                        " (default: a code made from the property's value)")
     areas.add_argument("--simplify-m", type=float, default=0.0, help="simplify for display, tolerance in metres")
     areas.add_argument("--approximate", action="store_true", help="mark the boundaries as approximate")
+    areas.add_argument("--drop-fragments", action="store_true", help="drop the tiny far-away parts of MultiPolygons"
+                       " the import reports (default: keep them; maps fit to each area's bulk)")
     areas.add_argument("--city-name", help="create the city with this name if the database has none")
 
     grid = sub.add_parser("make-grid", help="H3 management grid clipped to the streets (replaces the grid)")
@@ -102,7 +104,7 @@ def run_import(args: argparse.Namespace, settings: Settings) -> int:
                 name_en_property=args.name_en_property, parent_property=args.parent_property,
                 parent_spatial=args.parent_spatial, dissolve_property=args.dissolve_property,
                 dissolve_code_property=args.dissolve_code_property, simplify_m=args.simplify_m,
-                approximate=args.approximate, city_name=args.city_name))
+                approximate=args.approximate, city_name=args.city_name, drop_fragments=args.drop_fragments))
         elif args.command == "make-grid":
             from importers.grid import make_grid
 

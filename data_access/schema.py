@@ -58,6 +58,7 @@ areas = sa.Table(
 # children; district: a street standing for its whole district (a city without streets); generated:
 # drawn by CityWall (the demo's streets, or marked --approximate).
 BOUNDARY_SOURCES = ("file", "dissolved", "district", "generated")
+FIT_COLUMNS = ("fit_west", "fit_south", "fit_east", "fit_north")
 sa.Index("ix_areas_parent", areas.c.parent_code)
 
 grid_cells = sa.Table(

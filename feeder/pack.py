@@ -13,10 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import shapely
 from sqlalchemy.engine import Engine
 
 from data_access import schema
+from data_access.schema import FIT_COLUMNS
 from data_access.upsert import upsert
+from importers.geometry import bulk_bounds
 
 AREAS_FILE = "areas.geojson"
 CELLS_FILE = "cells.geojson"
@@ -93,7 +96,23 @@ def read_areas(pack_dir: Path) -> list[dict[str, Any]]:
             "approximate": bool(p.get("approximate") or False),
         })
     rows.sort(key=lambda r: (LEVEL_ORDER[r["level"]], r["sort_order"], r["area_code"]))
+    _fit_boxes(rows)
     return rows
+
+
+def _fit_boxes(rows: list[dict[str, Any]]) -> None:
+    """Each area's boundary source and the box of its bulk (importers.geometry.bulk_bounds); an area
+    without a boundary (the city) gets the box of its children's boxes."""
+    for r in rows:
+        r["boundary_source"] = None if r["geojson"] is None else ("generated" if r["approximate"] else "file")
+        box = bulk_bounds(shapely.from_geojson(r["geojson"])) if r["geojson"] else (None,) * 4
+        r.update(zip(FIT_COLUMNS, box, strict=True))
+    for r in rows:
+        if r["fit_west"] is None:
+            boxes = [c for c in rows if c["parent_code"] == r["area_code"] and c["fit_west"] is not None]
+            if boxes:
+                r.update(fit_west=min(c["fit_west"] for c in boxes), fit_south=min(c["fit_south"] for c in boxes),
+                         fit_east=max(c["fit_east"] for c in boxes), fit_north=max(c["fit_north"] for c in boxes))
 
 
 def read_cells(pack_dir: Path) -> list[dict[str, Any]]:

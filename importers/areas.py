@@ -6,6 +6,7 @@ street layer on a region property (which creates the districts).
 """
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,12 +28,26 @@ from importers.common import (
     ImportFailure,
     StoredArea,
     read_polygons,
+    shape_columns,
     slug,
     stored_areas,
     text_value,
     the_city,
 )
-from importers.geometry import Geom, coverage_simplified, geometry_text, inner_point, polygonal, snapped
+from importers.geometry import (
+    Geom,
+    coverage_simplified,
+    distance_m,
+    fragments,
+    inner_point,
+    polygonal,
+    share_inside,
+    snapped,
+    without,
+)
+
+FAR_OUTSIDE_SHARE = 0.5  # a child with less than half its area in its parent (widened by the margin) is refused
+FAR_OUTSIDE_MARGIN_M = 1_000.0
 
 
 @dataclass(frozen=True)
@@ -76,6 +91,8 @@ class AreaSummary:
     imported: int
     created_parents: int = 0
     repaired: list[int] = field(default_factory=list)
+    fragments: list[str] = field(default_factory=list)  # one line per feature with far-away fragments
+    fragments_dropped: bool = False
     warnings: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
@@ -85,7 +102,12 @@ class AreaSummary:
         if self.repaired:
             shown = ", ".join(str(n) for n in self.repaired[:10]) + (" …" if len(self.repaired) > 10 else "")
             text += f"; invalid geometry repaired in feature(s) {shown}"
-        return "\n".join([text, *self.warnings])
+        lines = [text]
+        if self.fragments:
+            verb = "dropped" if self.fragments_dropped else "kept (maps fit to the bulk; --drop-fragments removes them)"
+            lines.append(f"far-away fragments {verb}:")
+            lines += [f"  {line}" for line in self.fragments]
+        return "\n".join([*lines, *self.warnings])
 
 
 @dataclass(frozen=True)
@@ -148,7 +170,7 @@ def import_areas(
     engine: Engine, *, path: Path, level: str, name_property: str, code_property: str | None = None,
     code_from_name: bool = False, name_en_property: str | None = None, parent_property: str | None = None,
     parent_spatial: bool = False, dissolve_property: str | None = None, dissolve_code_property: str | None = None,
-    simplify_m: float = 0.0, approximate: bool = False, city_name: str | None = None,
+    simplify_m: float = 0.0, approximate: bool = False, city_name: str | None = None, drop_fragments: bool = False,
 ) -> AreaSummary:
     """Read, check and upsert one layer of districts or streets (and the districts dissolved from
     it) in one transaction; nothing is written when any feature is unusable."""
@@ -156,11 +178,13 @@ def import_areas(
     _check_options(level, code_property=code_property, code_from_name=code_from_name,
                    parent_property=parent_property, parent_spatial=parent_spatial, dissolve_property=dissolve_property)
     features = read_polygons(path)
+    fragment_lines, features = _fragments(features, name_property=name_property, drop=drop_fragments)
     rows = _layer_rows(features, path=path, name_property=name_property, code_property=code_property,
                        code_from_name=code_from_name, parent_property=parent_property,
                        name_en_property=name_en_property)
     _unique(rows, path=path, what=level)
-    summary = AreaSummary(level=level, imported=len(rows), repaired=[f.number for f in features if f.repaired])
+    summary = AreaSummary(level=level, imported=len(rows), repaired=[f.number for f in features if f.repaired],
+                          fragments=fragment_lines, fragments_dropped=drop_fragments)
     existing = {a.area_code: a for a in stored_areas(engine)}
     city = _city_for(engine, path=path, city_name=city_name)
     parents: list[_Row] = []
@@ -182,8 +206,8 @@ def import_areas(
         if the_city(conn) is None:
             upsert(conn, schema.areas, [{"area_code": city[0], "level": "city", "parent_code": None,
                                          "name": city[1], "name_en": city[1], "sort_order": 0}])
-        upsert(conn, schema.areas, _area_rows(parents, shapes_parents, "district", approximate=False))
-        upsert(conn, schema.areas, _area_rows(rows, shapes_rows, level, approximate=approximate))
+        upsert(conn, schema.areas, _area_rows(parents, shapes_parents, "district", source="dissolved"))
+        upsert(conn, schema.areas, _area_rows(rows, shapes_rows, level, source="generated" if approximate else "file"))
         _place_city(conn, city[0])
     return summary
 
@@ -266,6 +290,11 @@ def _check_parents(rows: list[_Row], existing: dict[str, StoredArea], *, path: P
         if district is None or district.level != "district":
             raise ImportFailure(f"{path}: feature {r.number}: {parent_property}={r.parent!r} is not a district"
                                 " code in the database (import the districts first)")
+        if district.geometry is not None and share_inside(r.geom, district.geometry,
+                                                          margin_m=FAR_OUTSIDE_MARGIN_M) < FAR_OUTSIDE_SHARE:
+            raise ImportFailure(f"{path}: feature {r.number}: {r.name!r} lies outside its district {r.parent!r}"
+                                f" ({district.name}), {distance_m(r.geom, district.geometry) / 1000:,.1f} km from it:"
+                                " are longitude and latitude swapped, or is it the wrong district?")
 
 
 def _check_levels(parents: list[_Row], rows: list[_Row], existing: dict[str, StoredArea], *, path: Path,
@@ -283,24 +312,43 @@ def _check_levels(parents: list[_Row], rows: list[_Row], existing: dict[str, Sto
     return warnings
 
 
-def _area_rows(rows: list[_Row], shapes: list[Geom], level: str, *, approximate: bool) -> list[dict[str, Any]]:
+def _area_rows(rows: list[_Row], shapes: list[Geom], level: str, *, source: str) -> list[dict[str, Any]]:
     out = []
     for order, (r, geom) in enumerate(zip(rows, shapes, strict=True)):
-        geom = snapped(geom)
-        lat, lon = inner_point(geom)
         out.append({"area_code": r.code, "level": level, "parent_code": r.parent, "name": r.name,
-                    "name_en": r.name_en, "geojson": geometry_text(geom), "center_lat": lat, "center_lon": lon,
-                    "sort_order": order, "approximate": approximate})
+                    "name_en": r.name_en, "sort_order": order, **shape_columns(snapped(geom), source=source)})
     return out
+
+
+def _fragments(features: list[Feature], *, name_property: str, drop: bool) -> tuple[list[str], list[Feature]]:
+    """(one line per feature with far-away fragments, the features, without them when ``drop``)."""
+    lines, out = [], []
+    for f in features:
+        found = fragments(f.geometry)
+        if found:
+            name = text_value(f.properties.get(name_property)) or "?"
+            share = sum(x.share for x in found)
+            farthest = max(x.distance_m for x in found) / 1000
+            lines.append(f"feature {f.number} ({name}): {len(found)} part(s), {share:.4%} of its area, up to"
+                         f" {farthest:,.1f} km from the rest")
+            if drop:
+                f = dataclasses.replace(f, geometry=without(f.geometry, [x.part for x in found]))
+        out.append(f)
+    return lines, out
 
 
 def _place_city(conn: sa.Connection, city_code: str) -> None:
     """The city's anchor point: inside the union of its districts (the map fits to the districts)."""
-    rows = conn.execute(sa.select(schema.areas.c.geojson).where(schema.areas.c.level == "district",
-                                                                schema.areas.c.geojson.is_not(None))).all()
+    a = schema.areas.c
+    rows = conn.execute(sa.select(a.geojson, a.fit_west, a.fit_south, a.fit_east, a.fit_north)
+                        .where(a.level == "district", a.geojson.is_not(None))).all()
     if not rows:
         return
-    hull = shapely.union_all([shapely.envelope(shapely.from_geojson(r.geojson)) for r in rows])
+    boxes = [shapely.box(r.fit_west, r.fit_south, r.fit_east, r.fit_north) if r.fit_west is not None
+             else shapely.envelope(shapely.from_geojson(r.geojson)) for r in rows]
+    hull = shapely.union_all(boxes)
     lat, lon = inner_point(hull)
-    conn.execute(schema.areas.update().where(schema.areas.c.area_code == city_code)
-                 .values(center_lat=lat, center_lon=lon))
+    west, south, east, north = hull.bounds
+    conn.execute(schema.areas.update().where(a.area_code == city_code)
+                 .values(center_lat=lat, center_lon=lon, fit_west=west, fit_south=south, fit_east=east,
+                         fit_north=north))

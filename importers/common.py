@@ -20,7 +20,7 @@ from shapely.geometry import MultiPolygon, Polygon, shape
 from sqlalchemy.engine import Connection, Engine
 
 from data_access import schema
-from importers.geometry import Geom, polygonal
+from importers.geometry import Geom, bulk_bounds, geometry_text, inner_point, out_of_range, polygonal
 
 # The characters every page accepts in an area code (incident_queries.valid_code) ...
 CODE_PATTERN = re.compile(r"^[0-9A-Za-z_.-]{1,32}$")
@@ -92,6 +92,10 @@ def read_polygons(path: Path) -> list[Feature]:
             raise ImportFailure(f"{place}: unreadable geometry ({exc})") from None
         if not isinstance(geom, Polygon | MultiPolygon):
             raise ImportFailure(f"{place}: a {geom.geom_type}, expected a Polygon or MultiPolygon")
+        if (vertex := out_of_range(geom)) is not None:
+            raise ImportFailure(f"{place}: coordinates outside [-180, 180] x [-90, 90] (lon {vertex[0]:g},"
+                                f" lat {vertex[1]:g}): GeoJSON is longitude first, WGS-84 degrees; are they swapped"
+                                " or in another projection?")
         repaired = not geom.is_valid
         if repaired:  # self-intersections, bow-ties, wrong ring order: repair rather than refuse
             geom = polygonal(geom, repair=True)
@@ -132,3 +136,12 @@ def the_city(conn: Connection) -> tuple[str, str] | None:
     row = conn.execute(sa.select(schema.areas.c.area_code, schema.areas.c.name)
                        .where(schema.areas.c.level == "city").order_by(schema.areas.c.area_code)).first()
     return (row.area_code, row.name) if row else None
+
+
+def shape_columns(geom: Geom, *, source: str) -> dict[str, Any]:
+    """The ``areas`` columns a boundary gives: its GeoJSON, label point, the box of its bulk (what a
+    map fits to), where it comes from and whether it is approximate (only what CityWall generated)."""
+    lat, lon = inner_point(geom)
+    return {"geojson": geometry_text(geom), "center_lat": lat, "center_lon": lon,
+            **dict(zip(schema.FIT_COLUMNS, bulk_bounds(geom), strict=True)), "boundary_source": source,
+            "approximate": source == "generated"}

@@ -1,5 +1,6 @@
 """Geometry helpers of the own-city tools (importers/) and of the demo pack builder (feeder/build_pack.py):
-polygon parts and repair, snapping to a grid, simplification for display, label points, H3 hexagons.
+polygon parts and repair, snapping to a grid, simplification for display, label points, an area's bulk
+(what a map fits to) and its far-away fragments, coordinate ranges, H3 hexagons.
 
 Shapes are shapely geometries in lon/lat degrees (WGS-84). Nothing here reads a file or a database.
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 import h3
 import numpy as np
@@ -51,6 +53,103 @@ def polygonal(geom: BaseGeometry, *, min_area: float = 0.0, repair: bool = False
     if not parts:
         return None
     return parts[0] if len(parts) == 1 else MultiPolygon(parts)
+
+
+# --- bulk and fragments ------------------------------------------------------------------------------
+
+BULK_SHARE = 0.99  # an area's bulk: its largest parts, together this share of its area
+FRAGMENT_MIN_DISTANCE_M = 1_000.0  # a part outside the bulk this far from it (or farther than the bulk is wide)
+
+
+def _largest_first(geom: BaseGeometry) -> list[Polygon]:
+    return sorted((p for p in shapely.get_parts(geom) if isinstance(p, Polygon) and p.area > 0),
+                  key=lambda p: (-p.area, p.bounds))
+
+
+def bulk(geom: BaseGeometry, share: float = BULK_SHARE) -> Geom:
+    """The largest parts of a (Multi)Polygon whose areas add up to ``share`` of its area (at least one)."""
+    parts = _largest_first(geom)
+    if not parts:
+        return geom
+    total, kept, running = sum(p.area for p in parts), [], 0.0
+    for part in parts:
+        kept.append(part)
+        running += part.area
+        if running >= share * total:
+            break
+    return kept[0] if len(kept) == 1 else MultiPolygon(kept)
+
+
+def bulk_bounds(geom: BaseGeometry, share: float = BULK_SHARE) -> tuple[float, float, float, float]:
+    """(west, south, east, north) of the area's bulk: the box a map fits to, so a sliver 100 km away
+    does not make the city a small shape in one corner of the wall."""
+    return tuple(float(v) for v in bulk(geom, share).bounds)
+
+
+def _metres(geom: BaseGeometry, lat0: float) -> BaseGeometry:
+    """Lon/lat degrees to metres on a plane touching latitude ``lat0`` (good to a few % over a city)."""
+    kx = M_PER_DEG * math.cos(math.radians(lat0))
+    return shapely.transform(geom, lambda xy: xy * np.array([kx, M_PER_DEG]))
+
+
+@dataclass(frozen=True)
+class Fragment:
+    part: Polygon
+    share: float  # of the whole area's area
+    distance_m: float  # from the bulk
+
+
+def fragments(geom: BaseGeometry, *, share: float = BULK_SHARE,
+              min_distance_m: float = FRAGMENT_MIN_DISTANCE_M) -> list[Fragment]:
+    """Parts outside the bulk lying far from it: farther than ``min_distance_m`` and than the bulk's
+    own diagonal (an islet off the coast is not a fragment; a 0.3 m sliver 100 km away is)."""
+    main = bulk(geom, share)
+    rest = [p for p in _largest_first(geom) if not main.contains(p) and not p.within(main)]
+    if not rest:
+        return []
+    lat0 = main.centroid.y
+    main_m = _metres(main, lat0)
+    west, south, east, north = main_m.bounds
+    far = max(min_distance_m, math.hypot(east - west, north - south))
+    total = sum(p.area for p in _largest_first(geom))
+    out = []
+    for part in rest:
+        distance = float(shapely.distance(main_m, _metres(part, lat0)))
+        if distance > far:
+            out.append(Fragment(part, part.area / total, distance))
+    return out
+
+
+def without(geom: Geom, parts: Sequence[Polygon]) -> Geom:
+    """``geom`` without the given parts (e.g. its fragments)."""
+    drop = {p.wkb for p in parts}
+    kept = [p for p in shapely.get_parts(geom) if p.wkb not in drop]
+    return kept[0] if len(kept) == 1 else MultiPolygon(kept)
+
+
+def out_of_range(geom: BaseGeometry) -> tuple[float, float] | None:
+    """A (lon, lat) vertex outside [-180, 180] x [-90, 90] (longitude and latitude swapped?), else None."""
+    xy = shapely.get_coordinates(geom)
+    bad = (np.abs(xy[:, 0]) > 180) | (np.abs(xy[:, 1]) > 90)
+    if not bad.any():
+        return None
+    x, y = xy[np.argmax(bad)]
+    return float(x), float(y)
+
+
+def share_inside(child: BaseGeometry, parent: BaseGeometry, *, margin_m: float = 0.0) -> float:
+    """The share of ``child``'s area inside ``parent`` widened by ``margin_m`` metres."""
+    if child.area <= 0:
+        return 1.0
+    lat0 = parent.centroid.y
+    child_m, parent_m = _metres(child, lat0), _metres(parent, lat0)
+    if margin_m:
+        parent_m = parent_m.buffer(margin_m)
+    return float(shapely.area(shapely.intersection(child_m, parent_m)) / child_m.area)
+
+
+def distance_m(a: BaseGeometry, b: BaseGeometry) -> float:
+    return float(shapely.distance(_metres(a, b.centroid.y), _metres(b, b.centroid.y)))
 
 
 # --- on a grid ---------------------------------------------------------------------------------------

@@ -18,7 +18,15 @@ from sqlalchemy.engine import Engine
 
 from data_access import schema
 from data_access.upsert import upsert
-from importers.common import CODE_PATTERN, ImportFailure, StoredArea, read_polygons, stored_areas, text_value
+from importers.common import (
+    CODE_PATTERN,
+    ImportFailure,
+    StoredArea,
+    read_polygons,
+    shape_columns,
+    stored_areas,
+    text_value,
+)
 from importers.geometry import Geom, geometry_text, hexagons, inner_point, polygonal, snapped
 
 WHOLE_DISTRICT_SUFFIX = "00"
@@ -55,10 +63,8 @@ def _streets_with_fallback(areas: list[StoredArea]) -> tuple[list[StoredArea], l
         if code in codes or not CODE_PATTERN.match(code):
             raise ImportFailure(f"grid: district {d.area_code} has no streets and its whole-district street code"
                                 f" {code!r} is taken; import its streets first")
-        lat, lon = inner_point(d.geometry)
         new_rows.append({"area_code": code, "level": "street", "parent_code": d.area_code, "name": d.name,
-                         "name_en": d.name_en, "geojson": geometry_text(d.geometry), "center_lat": lat,
-                         "center_lon": lon, "sort_order": 0, "approximate": False})
+                         "name_en": d.name_en, "sort_order": 0, **shape_columns(d.geometry, source="district")})
         streets.append(StoredArea(code, "street", d.area_code, d.name, d.name_en, d.geometry))
     if not streets:
         raise ImportFailure("grid: the database has no districts or streets with boundaries: run import-areas first")
