@@ -50,6 +50,8 @@ def _add_import_commands(sub: argparse._SubParsersAction) -> None:
                        help="level the dissolved parents get (district)")
     areas.add_argument("--dissolve-code-property", help="with --dissolve-property: property holding the district code"
                        " (default: a code made from the property's value)")
+    areas.add_argument("--replace-districts", action="store_true", help="with --dissolve-property: redraw existing"
+                       " districts from this file even when it holds only some of their streets")
     areas.add_argument("--simplify-m", type=float, default=0.0, help="simplify for display, tolerance in metres")
     areas.add_argument("--approximate", action="store_true", help="mark the boundaries as approximate")
     areas.add_argument("--drop-fragments", action="store_true", help="drop the tiny far-away parts of MultiPolygons"
@@ -104,7 +106,8 @@ def run_import(args: argparse.Namespace, settings: Settings) -> int:
                 name_en_property=args.name_en_property, parent_property=args.parent_property,
                 parent_spatial=args.parent_spatial, dissolve_property=args.dissolve_property,
                 dissolve_code_property=args.dissolve_code_property, simplify_m=args.simplify_m,
-                approximate=args.approximate, city_name=args.city_name, drop_fragments=args.drop_fragments))
+                approximate=args.approximate, city_name=args.city_name, drop_fragments=args.drop_fragments,
+                replace_districts=args.replace_districts))
         elif args.command == "make-grid":
             from importers.grid import make_grid
 

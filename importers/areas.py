@@ -171,6 +171,7 @@ def import_areas(
     code_from_name: bool = False, name_en_property: str | None = None, parent_property: str | None = None,
     parent_spatial: bool = False, dissolve_property: str | None = None, dissolve_code_property: str | None = None,
     simplify_m: float = 0.0, approximate: bool = False, city_name: str | None = None, drop_fragments: bool = False,
+    replace_districts: bool = False,
 ) -> AreaSummary:
     """Read, check and upsert one layer of districts or streets (and the districts dissolved from
     it) in one transaction; nothing is written when any feature is unusable."""
@@ -192,6 +193,13 @@ def import_areas(
         parents, rows = _dissolved(features, rows, path=path, city_code=city[0], dissolve_property=dissolve_property,
                                    dissolve_code_property=dissolve_code_property)
         summary.created_parents = len(parents)
+        changes = _dissolve_changes(parents, rows, existing)
+        if changes and not replace_districts:
+            shown = "; ".join(changes[:5]) + (f"; … ({len(changes)} districts)" if len(changes) > 5 else "")
+            raise ImportFailure(f"{path}: --dissolve-property {dissolve_property}: this file would shrink existing"
+                                f" districts: {shown}. Nothing written; import the whole layer, or pass"
+                                " --replace-districts to redraw them from this file")
+        summary.warnings += [f"district redrawn: {c}" for c in changes]
     elif level == "district":
         rows = [_Row(r.code, r.name, r.name_en, city[0], r.geom, r.number) for r in rows]
     elif parent_spatial:
@@ -269,6 +277,36 @@ def _dissolved(features: list[Feature], rows: list[_Row], *, path: Path, city_co
                 for i, r in enumerate(rows)]
     _unique(parents, path=path, what="district")
     return parents, rows
+
+
+def _dissolve_changes(parents: list[_Row], rows: list[_Row], existing: dict[str, StoredArea]) -> list[str]:
+    """What dissolving would take from districts the database already has: one line per district
+    that would lose streets (missing from the file, or moved to another district)."""
+    new_parent = {r.code: r.parent for r in rows}
+    new_geom = {p.code: p.geom for p in parents}
+    members: dict[str, list[str]] = defaultdict(list)
+    for a in existing.values():
+        if a.level == "street" and a.parent_code:
+            members[a.parent_code].append(a.area_code)
+    out = []
+    for code, streets in sorted(members.items()):
+        district = existing.get(code)
+        if district is None or district.level != "district":
+            continue
+        missing = sorted(s for s in streets if s not in new_parent)
+        moved = sorted(s for s in streets if s in new_parent and new_parent[s] != code)
+        if not missing and not moved:
+            continue
+        kept = len(streets) - len(missing) - len(moved)
+        what = [f"{', '.join(missing[:5])}{' …' if len(missing) > 5 else ''} not in the file"] if missing else []
+        what += [f"{', '.join(moved[:5])}{' …' if len(moved) > 5 else ''} moved to another district"] if moved else []
+        line = f"{code!r} ({district.name}) from {kept} of its {len(streets)} streets ({'; '.join(what)})"
+        if code in new_geom and district.geometry is not None and district.geometry.area > 0:
+            line += f", {new_geom[code].area / district.geometry.area:.0%} of its area"
+        elif code not in new_geom:
+            line += ", its boundary unchanged"
+        out.append(line)
+    return out
 
 
 def _placed_in_districts(rows: list[_Row], existing: dict[str, StoredArea], *, path: Path) -> list[_Row]:

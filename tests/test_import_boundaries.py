@@ -126,3 +126,23 @@ def test_the_demo_pack_marks_its_generated_streets() -> None:
     assert {(r["boundary_source"], r["approximate"]) for r in levels["district"]} == {("file", False)}
     city = levels["city"][0]
     assert city["fit_west"] == min(r["fit_west"] for r in levels["district"])
+
+
+def test_a_partial_dissolve_is_refused_unless_told_to_replace(engine: Engine) -> None:
+    """Item 7: tests/data/neighbourhoods_partial.geojson holds 1 of North's 3 neighbourhoods."""
+    hoods = dict(level="street", code_property="hood_code", name_property="hood", dissolve_property="region")
+    import_areas(engine, path=DATA / "neighbourhoods.geojson", **hoods)
+    before = _areas(engine)
+    partial = DATA / "neighbourhoods_partial.geojson"
+    with pytest.raises(ImportFailure) as failure:
+        import_areas(engine, path=partial, **hoods)
+    text = str(failure.value)
+    assert text.startswith(f"{partial}: --dissolve-property region: this file would shrink existing districts:")
+    assert "'north' (North) from 1 of its 3 streets (n2, n3 not in the file), 33% of its area" in text
+    assert "'south'" not in text and "--replace-districts" in text
+    assert _areas(engine) == before  # nothing written
+    summary = import_areas(engine, path=partial, replace_districts=True, **hoods)
+    assert "district redrawn: 'north' (North) from 1 of its 3 streets" in str(summary)
+    north = shapely.from_geojson(_areas(engine)["north"].geojson)
+    assert north.area == pytest.approx(shapely.from_geojson(before["n1"].geojson).area)
+    import_areas(engine, path=DATA / "neighbourhoods.geojson", **hoods)  # the whole layer again: no question
