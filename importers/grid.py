@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import shapely
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from data_access import schema
@@ -38,6 +40,8 @@ class GridSummary:
     streets: int
     created_streets: list[str] = field(default_factory=list)
     skipped: list[int] = field(default_factory=list)  # features outside every street (import-grid)
+    incidents_placed: int = 0  # incidents with a location, placed again on the new grid
+    incidents_without_cell: int = 0  # of those, in no cell of their street
 
     def __str__(self) -> str:
         text = f"{self.cells} grid cells in {self.streets} streets"
@@ -47,6 +51,9 @@ class GridSummary:
         if self.skipped:
             shown = ", ".join(str(n) for n in self.skipped[:10]) + (" …" if len(self.skipped) > 10 else "")
             text += f"; {len(self.skipped)} feature(s) outside every street not imported: {shown}"
+        if self.incidents_placed:
+            text += (f"\n{self.incidents_placed:,} incidents placed on the new grid"
+                     f" ({self.incidents_without_cell:,} of them in no cell of their street)")
         return text
 
 
@@ -97,9 +104,10 @@ def make_grid(engine: Engine, *, resolution: int) -> GridSummary:
             lat, lon = inner_point(geom)
             rows.append({"cell_id": cell if n == 0 else f"{cell}.{n}", "street_code": street_code,
                          "geojson": geometry_text(geom), "center_lat": lat, "center_lon": lon})
-    _replace_grid(engine, new_streets, rows)
-    return GridSummary(cells=len(rows), streets=len({r["street_code"] for r in rows}),
-                       created_streets=[r["area_code"] for r in new_streets])
+    summary = GridSummary(cells=len(rows), streets=len({r["street_code"] for r in rows}),
+                          created_streets=[r["area_code"] for r in new_streets])
+    _replace_grid(engine, new_streets, rows, streets, summary)
+    return summary
 
 
 def import_grid(engine: Engine, *, path: Path, cell_property: str, street_property: str | None = None) -> GridSummary:
@@ -138,15 +146,57 @@ def import_grid(engine: Engine, *, path: Path, cell_property: str, street_proper
                      "center_lat": lat, "center_lon": lon})
     if not rows:
         raise ImportFailure(f"{path}: no feature lies inside a street of the city")
-    _replace_grid(engine, new_streets, rows)
-    return GridSummary(cells=len(rows), streets=len({r["street_code"] for r in rows}),
-                       created_streets=[r["area_code"] for r in new_streets], skipped=skipped)
+    summary = GridSummary(cells=len(rows), streets=len({r["street_code"] for r in rows}),
+                          created_streets=[r["area_code"] for r in new_streets], skipped=skipped)
+    _replace_grid(engine, new_streets, rows, streets, summary)
+    return summary
 
 
-def _replace_grid(engine: Engine, new_streets: list[dict[str, Any]], rows: list[dict[str, Any]]) -> None:
-    # One transaction: the wall never sees half a grid. Incidents keep their cell ids as text (no
-    # foreign key); re-run import-incidents to place them in the new cells.
+def _replace_grid(engine: Engine, new_streets: list[dict[str, Any]], rows: list[dict[str, Any]],
+                  streets: list[StoredArea], summary: GridSummary) -> None:
+    """One transaction: the new grid, and every located incident placed in it (the wall never sees
+    half a grid, nor incidents pointing at cells that are gone)."""
     with engine.begin() as conn:
         upsert(conn, schema.areas, new_streets)
         conn.execute(schema.grid_cells.delete())
         upsert(conn, schema.grid_cells, rows)
+        summary.incidents_placed, summary.incidents_without_cell = _place_incidents(conn, rows, streets)
+
+
+def _place_incidents(conn: sa.Connection, rows: list[dict[str, Any]], streets: list[StoredArea]) -> tuple[int, int]:
+    """Give every incident the new cell holding its point: the first in cell-id order among the cells
+    of its street (of its district when it has no street yet: it then gets that cell's street too).
+    Incidents without a location hold no cell. Returns (incidents located, of them in no cell)."""
+    i = schema.incidents.c
+    found = conn.execute(sa.select(i.incident_id, i.lat, i.lon, i.cell_id, i.street_code, i.district_code)
+                         .where(sa.or_(i.lat.is_not(None), i.cell_id.is_not(None)))).all()
+    if not found:
+        return 0, 0
+    frame = pd.DataFrame(found, columns=["incident_id", "lat", "lon", "cell_id", "street_code", "district_code"])
+    district_of = {s.area_code: s.parent_code for s in streets}
+    order = sorted(range(len(rows)), key=lambda k: rows[k]["cell_id"])
+    cells = [rows[k] for k in order]
+    new_cell = np.full(len(frame), None, dtype=object)
+    new_street = frame["street_code"].to_numpy(dtype=object).copy()
+    located = frame["lat"].notna().to_numpy() & frame["lon"].notna().to_numpy()
+    if cells and located.any():
+        tree = shapely.STRtree(np.asarray([shapely.from_geojson(c["geojson"]) for c in cells], dtype=object))
+        idx = np.flatnonzero(located)
+        points = shapely.points(frame["lon"].to_numpy()[idx], frame["lat"].to_numpy()[idx])
+        hit, cell = tree.query(points, predicate="intersects")
+        for h, c in sorted(zip(hit.tolist(), cell.tolist(), strict=True)):  # by incident, then cell-id order
+            k = idx[h]
+            if new_cell[k] is not None:
+                continue
+            street = cells[c]["street_code"]
+            mine = frame.at[k, "street_code"]
+            if mine == street or (mine is None and frame.at[k, "district_code"] in (None, district_of.get(street))):
+                new_cell[k], new_street[k] = cells[c]["cell_id"], street
+    changed = (pd.Series(new_cell, dtype=object).fillna("") != frame["cell_id"].fillna("")).to_numpy() | \
+              (pd.Series(new_street, dtype=object).fillna("") != frame["street_code"].fillna("")).to_numpy()
+    if changed.any():
+        update = (schema.incidents.update().where(i.incident_id == sa.bindparam("b_id"))
+                  .values(cell_id=sa.bindparam("b_cell"), street_code=sa.bindparam("b_street")))
+        conn.execute(update, [{"b_id": frame.at[k, "incident_id"], "b_cell": new_cell[k], "b_street": new_street[k]}
+                              for k in np.flatnonzero(changed)])
+    return int(located.sum()), int(sum(1 for k in np.flatnonzero(located) if new_cell[k] is None))
