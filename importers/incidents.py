@@ -12,11 +12,12 @@ Python is what makes naive importers slow.
 from __future__ import annotations
 
 import csv
+import itertools
 import string
 import time
 import tomllib
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,14 +37,16 @@ from importers.geometry import polygonal
 
 BATCH_ROWS = 50_000
 ID_QUERY_SLICE = 10_000  # bound parameters per "which ids exist" query (SQLite allows 32,766)
-COLUMN_ROLES = ("id", "category", "subcategory", "status", "reported_at", "closed_at", "due_at", "lat", "lon",
-                "title", "address", "channel", "district_code", "street_code")
+COLUMN_ROLES = ("id", "category", "subcategory", "status", "reported_at", "closed_at", "closed_at_fallback", "due_at",
+                "lat", "lon", "title", "address", "channel", "district_code", "street_code")
 REQUIRED_ROLES = ("id", "category", "reported_at")
 TEMPLATE_ROLES = ("title", "address")  # may be "{Column A}: {Column B}" instead of one column
-TIME_ROLES = ("reported_at", "closed_at", "due_at")
+TIME_ROLES = ("reported_at", "closed_at", "closed_at_fallback", "due_at")
+FALLBACK_ROLE = "closed_at_fallback"  # e.g. an "updated" date: a closed row's closed time when closed_at is empty
 CATEGORY_KEYS = {"subcategory": str, "category": str, "name": str, "name_en": str, "category_name": str,
                  "category_name_en": str, "sla_hours": (int, float), "priority": int, "sort_order": int}
 WILDCARD = "*"
+REJECT_COLUMNS = ("row", "reason", "detail")  # after the source's own columns in the rejects file
 MAX_ID = 64
 SQLITE_CACHE_KIB = 256_000
 
@@ -294,6 +297,8 @@ class IncidentSummary:
     reasons: Counter = field(default_factory=Counter)
     rejects_path: Path | None = None
     categories_declared: int = 0
+    closed_from_fallback: int = 0  # imported closed rows whose closed time came from the fallback column
+    fallback_column: str | None = None
     seconds: float = 0.0
     cpu_seconds: float = 0.0  # this process's CPU time: the figure a busy shared machine does not inflate
 
@@ -302,7 +307,11 @@ class IncidentSummary:
         lines = [f"{self.path}: {self.rows:,} rows = {self.imported:,} imported ({self.new:,} new,"
                  f" {self.updated:,} updated) + {self.rejected:,} rejected, in {self.seconds:.1f} s"
                  f" ({rate:,.0f} rows/s)"]
-        lines += [f"  rejected, {reason}: {count:,}" for reason, count in self.reasons.most_common()]
+        lines += [f"  rejected, {reason} ({reason_code(reason)}): {count:,}"
+                  for reason, count in self.reasons.most_common()]
+        if self.fallback_column:
+            lines.append(f"  closed time taken from {self.fallback_column!r} ({FALLBACK_ROLE}):"
+                         f" {self.closed_from_fallback:,}")
         if self.rejected:
             lines.append(f"  rejected rows with their reason: {self.rejects_path}")
         return "\n".join(lines)
@@ -372,30 +381,35 @@ def _text_times_table() -> sa.Table:
     return sa.Table(schema.incidents.name, sa.MetaData(), *columns)
 
 
+def reason_code(reason: str) -> str:
+    """The rejects file's ``reason`` column: the reason's words joined by "_" ("outside the city" ->
+    outside_the_city), the same for every row it applies to, so rejects can be grouped."""
+    return reason.replace(" ", "_")
+
+
 class _Batch:
-    """One batch of source rows checked column by column; ``reason`` holds the first problem."""
+    """One batch of source rows checked column by column; ``kind`` holds the first problem (a fixed
+    reason), ``detail`` the row's own data that shows it."""
 
     def __init__(self, frame: pd.DataFrame, first_row: int) -> None:
         self.frame = frame
         self.row_numbers = np.arange(first_row, first_row + len(frame))
-        self.reason = pd.Series(pd.NA, index=frame.index, dtype=object)
         self.kind = pd.Series(pd.NA, index=frame.index, dtype=object)
+        self.detail = pd.Series("", index=frame.index, dtype=object)
 
     def reject(self, mask: pd.Series | np.ndarray, kind: str, detail: pd.Series | str | None = None) -> None:
-        mask = pd.Series(np.asarray(mask, dtype=bool), index=self.frame.index) & self.reason.isna()
+        mask = pd.Series(np.asarray(mask, dtype=bool), index=self.frame.index) & self.kind.isna()
         if not mask.any():
             return
         self.kind[mask] = kind
-        if detail is None:
-            self.reason[mask] = kind
-        elif isinstance(detail, str):
-            self.reason[mask] = f"{kind}: {detail}"
-        else:
-            self.reason[mask] = (kind + ": " + detail[mask].astype(str)).astype(object)
+        if isinstance(detail, pd.Series):
+            self.detail[mask] = detail[mask].astype(str).astype(object)
+        elif detail:
+            self.detail[mask] = detail
 
     @property
     def ok(self) -> pd.Series:
-        return self.reason.isna()
+        return self.kind.isna()
 
 
 class IncidentImporter:
@@ -407,51 +421,84 @@ class IncidentImporter:
         self.header = _header(self.path, mapping)
         self.catalogue = _category_table(engine, mapping)
         self.placer = Placer(engine)
-        self.seen_ids = np.empty(0, dtype=np.uint64)  # hashes of the ids met so far in this file
-        self.summary = IncidentSummary(path=self.path, rejects_path=self.rejects_path)
+        # hashes of the ids of this file's imported rows so far (sorted), and the row each came from
+        self.seen_ids = np.empty(0, dtype=np.uint64)
+        self.seen_rows = np.empty(0, dtype=np.int64)
+        self.summary = IncidentSummary(path=self.path, rejects_path=self.rejects_path,
+                                       fallback_column=mapping.columns.get(FALLBACK_ROLE))
 
     def run(self, *, progress: Progress | None = None) -> IncidentSummary:
         started, cpu_started = time.perf_counter(), time.process_time()
         m = self.mapping
+        # The rejects go to a new file beside the old one, which they replace only when the import
+        # ran to the end: a failed run keeps the previous rejects file.
+        partial = self.rejects_path.with_name(self.rejects_path.name + ".partial")
         try:
-            rejects = self.rejects_path.open("w", encoding="utf-8", newline="")
+            rejects = partial.open("w", encoding="utf-8", newline="")
         except OSError as exc:
             raise ImportFailure(f"{self.rejects_path}: cannot write the rejects file ({exc.strerror or exc});"
                                 " choose another place with --rejects") from None
-        with rejects:
-            writer = csv.writer(rejects)
-            writer.writerow([*self.header, "row", "reason"])
-            with self.engine.begin() as conn:
-                upsert(conn, schema.incident_categories, m.declared)
-            self.summary.categories_declared = len(m.declared)
-            reader = pd.read_csv(self.path, dtype=str, keep_default_na=False, na_filter=False, chunksize=BATCH_ROWS,
-                                 encoding=m.encoding, sep=m.delimiter)
-            try:
-                for frame in reader:
-                    self._batch(frame, writer)
-                    if progress:
-                        progress(self.summary.rows, self.summary.imported, self.summary.rejected)
-            except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-                done = self.summary.rows
-                raise ImportFailure(
-                    f"{self.path}: after row {done:,}: {first_line(exc)}; the {done:,} rows before"
-                    " it are imported (one transaction per batch), fix the file and run again (it updates)") from None
+        try:
+            with rejects:
+                writer = csv.writer(rejects)
+                writer.writerow([*self.header, *REJECT_COLUMNS])
+                with self.engine.begin() as conn:
+                    upsert(conn, schema.incident_categories, m.declared)
+                self.summary.categories_declared = len(m.declared)
+                try:
+                    for frame, widths in self._frames():
+                        self._batch(frame, widths, writer)
+                        if progress:
+                            progress(self.summary.rows, self.summary.imported, self.summary.rejected)
+                except (csv.Error, UnicodeDecodeError) as exc:
+                    done = self.summary.rows
+                    raise ImportFailure(
+                        f"{self.path}: after row {done:,}: {first_line(exc)}; the {done:,} rows before it are"
+                        " imported (one transaction per batch) and the previous rejects file is kept; fix the file"
+                        " and run again (it updates)") from None
+            partial.replace(self.rejects_path)
+        finally:
+            partial.unlink(missing_ok=True)
         self.summary.seconds = time.perf_counter() - started
         self.summary.cpu_seconds = time.process_time() - cpu_started
         return self.summary
 
-    def _batch(self, frame: pd.DataFrame, writer: Any) -> None:
+    def _frames(self) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
+        """The file in batches of BATCH_ROWS records: (every field as text, in the header's columns;
+        how many fields each record really had). A record with too many fields keeps its first ones,
+        one with too few gets empty ones: _batch rejects both as malformed. Blank lines are skipped."""
+        width = len(self.header)
+        with self.path.open(encoding=self.mapping.encoding, newline="") as fh:
+            records = csv.reader(fh, delimiter=self.mapping.delimiter)
+            next(records, None)  # the header, read by _header
+            while True:
+                raw = list(itertools.islice(records, BATCH_ROWS))
+                if not raw:
+                    return
+                chunk = [r for r in raw if r]
+                if not chunk:
+                    continue
+                widths = np.fromiter((len(r) for r in chunk), dtype=np.int64, count=len(chunk))
+                if (widths != width).any():
+                    chunk = [r if len(r) == width else (r + [""] * width)[:width] for r in chunk]
+                yield pd.DataFrame(chunk, columns=self.header, dtype=object), widths
+
+    def _batch(self, frame: pd.DataFrame, widths: np.ndarray, writer: Any) -> None:
         """Check one batch column by column, upsert its good rows, write its rejected ones."""
         b = _Batch(frame.reset_index(drop=True), self.summary.rows + 1)
+        expected = len(self.header)
+        b.reject(widths != expected, "malformed row",
+                 pd.Series(widths, index=b.frame.index).astype(str) + f" fields, expected {expected}")
         incident_id, ids, hashes = self._check_ids(b)
         target = self._check_categories(b)
         times = self._check_times(b)
-        status, closed_at = self._check_status(b, times)
+        status, closed_at, from_fallback = self._check_status(b, times)
         codes, coded = self._check_codes(b)
         lat, lon = self._check_coordinates(b, coded)
         cell, street, district = self._place(b, lat, lon, codes, coded)
-        self.seen_ids = np.concatenate([self.seen_ids, hashes[(ids != "").to_numpy()]])
+        self._check_duplicates(b, ids, hashes)
         ok = b.ok.to_numpy()
+        self.summary.closed_from_fallback += int((from_fallback.to_numpy() & ok).sum())
         subcategory = target.where(b.ok)
         info = self.catalogue.reindex(subcategory.fillna("").to_numpy())
         sla = pd.to_timedelta(info["sla_hours"].to_numpy(), unit="h")
@@ -476,9 +523,31 @@ class IncidentImporter:
         incident_id = self.mapping.id_prefix + ids
         b.reject(incident_id.str.len() > MAX_ID, "id too long", f"more than {MAX_ID} characters with the prefix")
         hashes = pd.util.hash_pandas_object(ids, index=False).to_numpy()
-        repeat = ids.duplicated(keep="first").to_numpy() | np.isin(hashes, self.seen_ids)
-        b.reject(repeat, "duplicate id", "an earlier row of this file has the id " + ids)
         return incident_id, ids, hashes
+
+    def _check_duplicates(self, b: _Batch, ids: pd.Series, hashes: np.ndarray) -> None:
+        """Last, once every other check judged the batch: a row is a duplicate when an earlier row of
+        the file with its id was imported (a repeat of a rejected row is judged on its own)."""
+        ok = b.ok.to_numpy()
+        rows = b.row_numbers
+        earlier = np.full(len(ids), -1, dtype=np.int64)  # the row that first imported the id, else -1
+        if len(self.seen_ids):
+            at = np.minimum(np.searchsorted(self.seen_ids, hashes), len(self.seen_ids) - 1)
+            found = self.seen_ids[at] == hashes
+            earlier[found] = self.seen_rows[at[found]]
+        candidates = pd.Series(np.where(ok & (earlier < 0), ids.to_numpy(), None), dtype=object)
+        first = candidates.notna() & ~candidates.duplicated(keep="first")
+        first_row = pd.Series(rows[first.to_numpy()], index=candidates[first].to_numpy())
+        within = (candidates.notna() & ~first).to_numpy()
+        earlier[within] = first_row.reindex(ids.to_numpy()[within]).to_numpy()
+        repeat = ok & (earlier >= 0)
+        b.reject(repeat, "duplicate id", "row " + pd.Series(earlier, index=b.frame.index).astype(str)
+                 + " has the id " + ids)
+        keep = ok & ~repeat
+        seen_ids = np.concatenate([self.seen_ids, hashes[keep]])
+        seen_rows = np.concatenate([self.seen_rows, rows[keep]])
+        order = np.argsort(seen_ids, kind="stable")
+        self.seen_ids, self.seen_rows = seen_ids[order], seen_rows[order]
 
     def _check_categories(self, b: _Batch) -> pd.Series:
         """CityWall's subcategory of each row: "category / subcategory", then "category", then "*"."""
@@ -503,14 +572,16 @@ class IncidentImporter:
         for role in TIME_ROLES:
             if role in cols:
                 times[role], bad = _utc(frame[cols[role]], m.formats[role], m.timezone)
-                b.reject(bad, f"unparseable {labels[role]}", "'" + frame[cols[role]] + f"' ({cols[role]})")
+                if role != FALLBACK_ROLE:  # the fallback only matters where it is used (_check_status)
+                    b.reject(bad, f"unparseable {labels[role]}", "'" + frame[cols[role]] + f"' ({cols[role]})")
             else:
                 times[role] = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[s]")
         b.reject(times["reported_at"].isna(), "no reported time", f"column {cols['reported_at']!r} is empty")
         return times
 
-    def _check_status(self, b: _Batch, times: dict[str, pd.Series]) -> tuple[pd.Series, pd.Series]:
-        """(CityWall status, closed time): from [statuses], the source's own words, or the closed time."""
+    def _check_status(self, b: _Batch, times: dict[str, pd.Series]) -> tuple[pd.Series, pd.Series, pd.Series]:
+        """(CityWall status, closed time, closed time from the fallback column): from [statuses], the
+        source's own words, or the closed time."""
         m, cols, frame = self.mapping, self.mapping.columns, b.frame
         if "status" in cols:
             raw_status = frame[cols["status"]].str.strip()
@@ -526,9 +597,13 @@ class IncidentImporter:
             status = pd.Series(np.where(times["closed_at"].notna(), "closed", "reported"), index=frame.index,
                                dtype=object)
         closed = (status == "closed").fillna(False).astype(bool)
-        b.reject(closed & times["closed_at"].isna(), "closed without a closed time",
-                 "map [columns] closed_at" if "closed_at" not in cols else f"column {cols.get('closed_at')!r}")
-        return status, times["closed_at"].where(closed)  # open = no closed time, whatever the source says
+        closed_at = times["closed_at"]
+        from_fallback = closed & closed_at.isna() & times[FALLBACK_ROLE].notna()
+        closed_at = closed_at.where(~from_fallback, times[FALLBACK_ROLE])
+        given = [f"column {cols[r]!r}" for r in ("closed_at", FALLBACK_ROLE) if r in cols]
+        b.reject(closed & closed_at.isna(), "closed without a closed time",
+                 " and ".join(given) + " empty or unreadable" if given else "map [columns] closed_at")
+        return status, closed_at.where(closed), from_fallback  # open = no closed time, whatever the source says
 
     def _check_codes(self, b: _Batch) -> tuple[np.ndarray, pd.Series]:
         """((n, 3) cell, street, district codes the source gives, rows with a known code)."""
@@ -595,9 +670,10 @@ class IncidentImporter:
         if rejected.any():
             originals = b.frame[rejected].to_numpy().tolist()
             numbers = b.row_numbers[rejected].tolist()
-            reasons = b.reason[rejected].tolist()
-            writer.writerows(row + [number, reason] for row, number, reason in zip(originals, numbers, reasons,
-                                                                                   strict=True))
+            codes = [reason_code(k) for k in b.kind[rejected].tolist()]
+            details = b.detail[rejected].tolist()
+            writer.writerows(row + [number, code, detail]
+                             for row, number, code, detail in zip(originals, numbers, codes, details, strict=True))
             self.summary.reasons.update(b.kind[rejected].tolist())
         self.summary.rows += len(b.frame)
         self.summary.imported += int(ok.sum())

@@ -111,13 +111,13 @@ def test_each_borough_matches_an_independent_count(city: City, expected: pd.Data
 def test_rejects_file_gives_a_reason_for_every_row(city: City) -> None:
     source = pd.read_csv(CSV, dtype=str, keep_default_na=False)
     rejects = pd.read_csv(city.rejects, dtype=str, keep_default_na=False)
-    assert list(rejects.columns) == [*source.columns, "row", "reason"]
+    assert list(rejects.columns) == [*source.columns, "row", "reason", "detail"]
     assert (rejects["reason"] != "").all()
     no_coordinates = set(source.loc[source["Latitude"] == "", "Unique Key"])
     assert len(no_coordinates) == 294
     reasons = rejects.set_index("Unique Key")["reason"]
     for key in no_coordinates:
-        assert reasons[key].startswith("no coordinates"), key
+        assert reasons[key] == "no_coordinates", key
     # the original row, untouched, beside its reason
     first = rejects.iloc[0]
     original = source.iloc[int(first["row"]) - 1]
