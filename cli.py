@@ -6,7 +6,8 @@
     citywall feed ...     the demo feeder as its own process (see citywall feed --help)
 
 Your own city (docs/importing.md):
-    citywall new-city          start a city in an empty database (code, names, time zone)
+    citywall new-city          start a city in an empty database (code, names, time zone, level names)
+    citywall level-names       what the city calls its levels (--district-level-en "service region", ...)
     citywall import-areas      districts or streets from GeoJSON (parents by property, containment or dissolving)
     citywall make-grid         H3 management grid clipped to the streets   (or: citywall import-grid FILE)
     citywall import-incidents  a hotline / 311 CSV through a TOML column mapping
@@ -23,7 +24,7 @@ from data_access.settings import Settings
 from feeder.demo import engine_or_exit, settings_or_exit
 from security import cli as security_cli
 
-IMPORT_COMMANDS = ("new-city", "import-areas", "make-grid", "import-grid", "import-incidents")
+IMPORT_COMMANDS = ("new-city", "level-names", "import-areas", "make-grid", "import-grid", "import-incidents")
 
 
 def _add_import_commands(sub: argparse._SubParsersAction) -> None:
@@ -32,6 +33,10 @@ def _add_import_commands(sub: argparse._SubParsersAction) -> None:
     city.add_argument("--name", required=True, help="name in the local language")
     city.add_argument("--name-en", help="English name")
     city.add_argument("--timezone", required=True, help="IANA zone, e.g. America/New_York (= CITYWALL_TIMEZONE)")
+
+    _add_level_options(city)
+    levels = sub.add_parser("level-names", help="what the city calls its levels (zh and en, singular/plural)")
+    _add_level_options(levels)
 
     areas = sub.add_parser("import-areas", help="import districts or streets from a GeoJSON FeatureCollection")
     areas.add_argument("file", type=Path)
@@ -65,12 +70,39 @@ def _add_import_commands(sub: argparse._SubParsersAction) -> None:
     igrid.add_argument("file", type=Path)
     igrid.add_argument("--cell-property", required=True, help="property holding the cell id")
     igrid.add_argument("--street-property", help="property holding the street code (default: by containment)")
+    igrid.add_argument("--name-property", help="property holding the cell's name (default: its street's name and"
+                       " a number)")
+    igrid.add_argument("--name-en-property", help="property holding the cell's English name")
 
     incidents = sub.add_parser("import-incidents", help="import a CSV of incidents through a TOML column mapping")
     incidents.add_argument("file", type=Path)
     incidents.add_argument("--mapping", type=Path, required=True, help="the TOML mapping (docs/importing.md)")
     incidents.add_argument("--rejects", type=Path, help="where rejected rows go"
                            " (default: <file>.rejects.csv beside it)")
+
+
+LEVEL_OPTIONS = ("city", "district", "street", "cell")
+
+
+def _add_level_options(parser: argparse.ArgumentParser) -> None:
+    for level in LEVEL_OPTIONS:
+        parser.add_argument(f"--{level}-level", metavar="NAME[/PLURAL]",
+                            help=f"what the city calls its {level} level, local language (default: CityWall's)")
+        parser.add_argument(f"--{level}-level-en", metavar="NAME[/PLURAL]",
+                            help="the same in English, e.g. \"service region/service regions\" (plural default: +s)")
+
+
+def _level_names_given(args: argparse.Namespace) -> dict[str, dict[str, tuple[str, str]]]:
+    from importers.areas import parse_level_name
+
+    given: dict[str, dict[str, tuple[str, str]]] = {}
+    for level in LEVEL_OPTIONS:
+        for lang, suffix in (("zh", ""), ("en", "_en")):
+            text = getattr(args, f"{level}_level{suffix}")
+            if text is not None:
+                option = f"--{level}-level{suffix.replace('_', '-')}"
+                given.setdefault(level, {})[lang] = parse_level_name(text, lang=lang, option=option)
+    return given
 
 
 def _progress_printer() -> object:
@@ -94,10 +126,23 @@ def run_import(args: argparse.Namespace, settings: Settings) -> int:
         if args.command == "new-city":
             from importers.areas import new_city
 
+            given = _level_names_given(args)
             print(new_city(engine, code=args.code, name=args.name, name_en=args.name_en, timezone=args.timezone))
+            if given:
+                from importers.areas import set_level_names
+
+                print(set_level_names(engine, given))
             return 0
         init_db(engine, timezone=city_settings(settings, engine).timezone)
-        if args.command == "import-areas":
+        if args.command == "level-names":
+            from importers.areas import set_level_names
+
+            given = _level_names_given(args)
+            if not given:
+                raise ImportFailure("level-names: name at least one level, e.g. --district-level-en"
+                                    " \"service region/service regions\"")
+            print(set_level_names(engine, given))
+        elif args.command == "import-areas":
             from importers.areas import import_areas
 
             print(import_areas(
@@ -116,7 +161,8 @@ def run_import(args: argparse.Namespace, settings: Settings) -> int:
             from importers.grid import import_grid
 
             print(import_grid(engine, path=args.file, cell_property=args.cell_property,
-                              street_property=args.street_property))
+                              street_property=args.street_property, name_property=args.name_property,
+                              name_en_property=args.name_en_property))
         else:
             from importers.incidents import BATCH_ROWS, import_incidents
 

@@ -75,16 +75,17 @@ grid_cells = sa.Table(
 sa.Index("ix_grid_cells_street", grid_cells.c.street_code)
 
 # What the city calls its levels (new-city or `citywall level-names`); v_level_names fills the
-# defaults (市/区/街道, city/district/street) for a level without a row.
+# defaults (市/区/街道/网格, city/district/street/grid cell) for a level without a row.
+LEVELS = ("city", "district", "street", "cell")
 level_names = sa.Table(
     "level_names",
     metadata,
-    sa.Column("level", sa.String(16), primary_key=True),  # city | district | street
+    sa.Column("level", sa.String(16), primary_key=True),  # city | district | street | cell (the grid)
     sa.Column("name", sa.Text, nullable=False),  # local language (zh), singular
     sa.Column("name_plural", sa.Text, nullable=False),
     sa.Column("name_en", sa.Text, nullable=False),
     sa.Column("name_en_plural", sa.Text, nullable=False),
-    sa.CheckConstraint("level IN ('city','district','street')", name="ck_level_names_level"),
+    sa.CheckConstraint("level IN ('city','district','street','cell')", name="ck_level_names_level"),
 )
 
 indicators = sa.Table(

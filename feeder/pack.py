@@ -20,6 +20,7 @@ from data_access import schema
 from data_access.schema import FIT_COLUMNS
 from data_access.upsert import upsert
 from importers.geometry import bulk_bounds
+from importers.grid import name_cells
 
 AREAS_FILE = "areas.geojson"
 CELLS_FILE = "cells.geojson"
@@ -229,6 +230,7 @@ def load_city_pack(engine: Engine, *, pack_dir: Path) -> PackSummary:
     orphans = sorted({c["street_code"] for c in cells} - codes)
     if orphans:
         raise ValueError(f"{CELLS_FILE}: cells reference unknown streets {orphans[:5]}")
+    name_cells(cells, {a["area_code"]: (a["name"], a["name_en"]) for a in areas if a["level"] == "street"})
     with engine.begin() as conn:
         # Level by level: each batch's parents are already in place (PostgreSQL checks the FK per statement).
         for level in ("city", "district", "street"):

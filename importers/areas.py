@@ -85,6 +85,55 @@ def new_city(engine: Engine, *, code: str, name: str, name_en: str | None, timez
     return CitySummary(code, name, timezone, created=existing is None)
 
 
+def english_plural(word: str) -> str:
+    """"service region" -> "service regions", "borough" -> "boroughs", "community" -> "communities"."""
+    if word.endswith(("s", "x", "z", "ch", "sh")):
+        return word + "es"
+    if len(word) > 1 and word.endswith("y") and word[-2] not in "aeiou":
+        return word[:-1] + "ies"
+    return word + "s"
+
+
+def parse_level_name(text: str, *, lang: str, option: str) -> tuple[str, str]:
+    """(singular, plural) from "singular" or "singular/plural"; a Chinese plural is the singular, an
+    English one the singular + s (es, ies) unless given."""
+    parts = [p.strip() for p in text.split("/")]
+    if not 1 <= len(parts) <= 2 or not all(parts) or any(len(p) > 64 for p in parts):
+        raise ImportFailure(f"{option} {text!r}: expected \"singular\" or \"singular/plural\" (1-64 characters each)")
+    if len(parts) == 2:
+        return parts[0], parts[1]
+    return parts[0], english_plural(parts[0]) if lang == "en" else parts[0]
+
+
+@dataclass(frozen=True)
+class LevelNamesSummary:
+    names: dict[str, tuple[str, str, str, str]]  # level -> name, plural, name_en, plural_en (after the change)
+
+    def __str__(self) -> str:
+        return "levels: " + "; ".join(f"{level} = {n[0]}/{n[1]}, {n[2]}/{n[3]}" for level, n in self.names.items())
+
+
+def set_level_names(engine: Engine, given: dict[str, dict[str, tuple[str, str]]]) -> LevelNamesSummary:
+    """Record what the city calls its levels: ``given`` = level -> {"zh"|"en": (singular, plural)}; a
+    language not given keeps its recorded (or default) words. Pages read them from v_level_names."""
+    from data_access.levels import level_names
+
+    for level in given:
+        if level not in schema.LEVELS:
+            raise ImportFailure(f"level names: unknown level {level!r} (expected {', '.join(schema.LEVELS)})")
+    current = level_names(engine=engine)
+    rows = []
+    for level, words in given.items():
+        now = current[level]
+        zh = words.get("zh", (now.name, now.name_plural))
+        en = words.get("en", (now.name_en, now.name_en_plural))
+        rows.append({"level": level, "name": zh[0], "name_plural": zh[1], "name_en": en[0], "name_en_plural": en[1]})
+    with engine.begin() as conn:
+        upsert(conn, schema.level_names, rows)
+    after = level_names(engine=engine)
+    return LevelNamesSummary({lv: (n.name, n.name_plural, n.name_en, n.name_en_plural) for lv, n in after.items()})
+
+
 @dataclass
 class AreaSummary:
     level: str

@@ -34,6 +34,21 @@ from importers.geometry import Geom, geometry_text, hexagons, inner_point, polyg
 WHOLE_DISTRICT_SUFFIX = "00"
 
 
+def name_cells(cells: list[dict[str, Any]], streets: dict[str, tuple[str, str | None]]) -> None:
+    """Give each cell without a name a readable one: its street's name and a number, numbered within
+    the street in reading order (north to south, then west to east) — "Harlem 3", "张江镇 3".
+    ``streets``: code -> (name, English name)."""
+    by_street: dict[str, list[dict[str, Any]]] = {}
+    for cell in cells:
+        by_street.setdefault(cell["street_code"], []).append(cell)
+    for code, members in by_street.items():
+        name, name_en = streets.get(code, (code, None))
+        members.sort(key=lambda c: (-(c.get("center_lat") or 0.0), c.get("center_lon") or 0.0, c["cell_id"]))
+        for n, cell in enumerate(members, start=1):
+            if not cell.get("name"):
+                cell["name"], cell["name_en"] = f"{name} {n}", f"{name_en or name} {n}"
+
+
 @dataclass
 class GridSummary:
     cells: int
@@ -106,11 +121,13 @@ def make_grid(engine: Engine, *, resolution: int) -> GridSummary:
                          "geojson": geometry_text(geom), "center_lat": lat, "center_lon": lon})
     summary = GridSummary(cells=len(rows), streets=len({r["street_code"] for r in rows}),
                           created_streets=[r["area_code"] for r in new_streets])
+    name_cells(rows, {s.area_code: (s.name, s.name_en) for s in streets})
     _replace_grid(engine, new_streets, rows, streets, summary)
     return summary
 
 
-def import_grid(engine: Engine, *, path: Path, cell_property: str, street_property: str | None = None) -> GridSummary:
+def import_grid(engine: Engine, *, path: Path, cell_property: str, street_property: str | None = None,
+                name_property: str | None = None, name_en_property: str | None = None) -> GridSummary:
     """Replace the grid with the cells of a GeoJSON file; each cell's street from a property or, by
     default, the street holding the cell's inner point (cells outside every street are reported)."""
     path = Path(path)
@@ -143,11 +160,14 @@ def import_grid(engine: Engine, *, path: Path, cell_property: str, street_proper
         geom = snapped(f.geometry)
         lat, lon = inner_point(geom)
         rows.append({"cell_id": cell_id, "street_code": street_code, "geojson": geometry_text(geom),
-                     "center_lat": lat, "center_lon": lon})
+                     "center_lat": lat, "center_lon": lon,
+                     "name": text_value(f.properties.get(name_property)) if name_property else None,
+                     "name_en": text_value(f.properties.get(name_en_property)) if name_en_property else None})
     if not rows:
         raise ImportFailure(f"{path}: no feature lies inside a street of the city")
     summary = GridSummary(cells=len(rows), streets=len({r["street_code"] for r in rows}),
                           created_streets=[r["area_code"] for r in new_streets], skipped=skipped)
+    name_cells(rows, {s.area_code: (s.name, s.name_en) for s in streets})
     _replace_grid(engine, new_streets, rows, streets, summary)
     return summary
 
