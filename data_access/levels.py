@@ -39,6 +39,8 @@ def level_names(*, engine: Engine) -> dict[str, LevelName]:
     words for a level the view does not list (a city's own database without the view's rows)."""
     names = {level: LevelName(level, *words) for level, words in DEFAULT_LEVEL_NAMES.items()}
     with engine.connect() as conn:
+        if not sa.inspect(conn).has_table("v_level_names"):  # (views count as tables here)
+            return names
         rows = conn.execute(sa.text(
             "SELECT level, name, name_plural, name_en, name_en_plural FROM v_level_names")).all()
     for r in rows:

@@ -67,3 +67,11 @@ def test_new_city_sets_them_and_bad_words_get_one_line(url: str, capsys: pytest.
 def test_english_plurals() -> None:
     assert [english_plural(w) for w in ("borough", "community", "parish", "day", "ward")] == [
         "boroughs", "communities", "parishes", "days", "wards"]
+
+
+def test_a_database_without_the_view_gets_citywall_s_words(url: str) -> None:
+    engine = make_engine(url)
+    try:
+        assert level_names(engine=engine)["street"].label("en", plural=True) == "streets"
+    finally:
+        engine.dispose()
