@@ -12,26 +12,18 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from data_access.db import init_db, make_engine
-from importers.areas import import_areas, new_city
 from importers.grid import import_grid, make_grid
 from importers.incidents import import_incidents
-from tests.conftest import BACKENDS, create_database
+from tests.conftest import BACKENDS
+from tests.town import town
 
 DATA = Path(__file__).resolve().parent / "data"
 
 
 @pytest.fixture(params=BACKENDS)
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    url, cleanup = create_database(request.param, tmp_path)
-    eng = make_engine(url)
-    init_db(eng, timezone="America/Los_Angeles")
-    new_city(eng, code="TOWN", name="Town", name_en="Town", timezone="America/Los_Angeles")
-    import_areas(eng, path=DATA / "neighbourhoods.geojson", level="street", code_property="hood_code",
-                 name_property="hood", dissolve_property="region")
-    yield eng
-    eng.dispose()
-    cleanup()
+    with town(request.param, tmp_path) as eng:
+        yield eng
 
 
 def _rows(engine: Engine, sql: str) -> list[sa.Row]:

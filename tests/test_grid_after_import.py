@@ -11,11 +11,11 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from data_access.db import init_db, make_engine
-from importers.areas import import_areas, new_city
+from importers.areas import import_areas
 from importers.grid import make_grid
 from importers.incidents import import_incidents
-from tests.conftest import BACKENDS, create_database
+from tests.conftest import BACKENDS
+from tests.town import HOOD_OPTIONS, HOODS, town
 
 DATA = Path(__file__).resolve().parent / "data"
 REQUESTS = DATA / "town_requests.csv"
@@ -24,13 +24,8 @@ MAPPING = DATA / "town_mapping.toml"
 
 @pytest.fixture(params=BACKENDS)
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    url, cleanup = create_database(request.param, tmp_path)
-    eng = make_engine(url)
-    init_db(eng, timezone="America/Los_Angeles")
-    new_city(eng, code="TOWN", name="Town", name_en="Town", timezone="America/Los_Angeles")
-    yield eng
-    eng.dispose()
-    cleanup()
+    with town(request.param, tmp_path, hoods=False) as eng:
+        yield eng
 
 
 def _state(engine: Engine) -> tuple[int, int, int]:
@@ -47,8 +42,7 @@ def _state(engine: Engine) -> tuple[int, int, int]:
 
 
 def test_a_new_grid_keeps_the_incidents_in_cells(engine: Engine, tmp_path: Path) -> None:
-    import_areas(engine, path=DATA / "neighbourhoods.geojson", level="street", code_property="hood_code",
-                 name_property="hood", dissolve_property="region")
+    import_areas(engine, path=HOODS, **HOOD_OPTIONS)
     make_grid(engine, resolution=9)
     imported = import_incidents(engine, path=REQUESTS, mapping_path=MAPPING,
                                 rejects_path=tmp_path / "rejects.csv").imported

@@ -17,12 +17,13 @@ import shapely
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from data_access.db import init_db, make_engine
-from importers.areas import import_areas, new_city
+from importers.areas import import_areas
 from importers.common import ImportFailure
 from importers.geometry import bulk_bounds, fragments
 from importers.grid import make_grid
-from tests.conftest import BACKENDS, create_database
+from tests.conftest import BACKENDS
+from tests.town import CODE, HOOD_OPTIONS, HOODS, town
+from tests.town import stored_areas as _areas
 
 DATA = Path(__file__).resolve().parent / "data"
 FRAGMENTS = DATA / "fragments.geojson"
@@ -30,18 +31,8 @@ FRAGMENTS = DATA / "fragments.geojson"
 
 @pytest.fixture(params=BACKENDS)
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    url, cleanup = create_database(request.param, tmp_path)
-    eng = make_engine(url)
-    init_db(eng, timezone="America/New_York")
-    new_city(eng, code="TEST", name="Testtown", name_en="Testtown", timezone="America/New_York")
-    yield eng
-    eng.dispose()
-    cleanup()
-
-
-def _areas(engine: Engine) -> dict[str, sa.Row]:
-    with engine.connect() as conn:
-        return {r.area_code: r for r in conn.execute(sa.text("SELECT * FROM v_areas"))}
+    with town(request.param, tmp_path, hoods=False) as eng:
+        yield eng
 
 
 def _box(row: sa.Row) -> tuple[float, float, float, float]:
@@ -64,8 +55,8 @@ def test_fragments_are_reported_and_maps_fit_to_the_bulk(engine: Engine) -> None
     areas = _areas(engine)
     assert _box(areas["hilltop"]) == pytest.approx((-73.96, 40.70, -73.93, 40.72), abs=1e-6)
     assert len(shapely.get_parts(shapely.from_geojson(areas["hilltop"].geojson))) == 3  # kept, not fitted to
-    assert _box(areas["TEST"]) == pytest.approx((-73.99, 40.70, -73.93, 40.72), abs=1e-6)  # the city's box too
-    assert -73.99 < areas["TEST"].center_lon < -73.93
+    assert _box(areas[CODE]) == pytest.approx((-73.99, 40.70, -73.93, 40.72), abs=1e-6)  # the city's box too
+    assert -73.99 < areas[CODE].center_lon < -73.93
 
 
 def test_drop_fragments_removes_them(engine: Engine) -> None:
@@ -77,8 +68,7 @@ def test_drop_fragments_removes_them(engine: Engine) -> None:
 
 
 def test_only_generated_boundaries_are_approximate(engine: Engine) -> None:
-    import_areas(engine, path=DATA / "neighbourhoods.geojson", level="street", code_property="hood_code",
-                 name_property="hood", dissolve_property="region")
+    import_areas(engine, path=HOODS, **HOOD_OPTIONS)
     import_areas(engine, path=FRAGMENTS, level="district", code_from_name=True, name_property="name")
     make_grid(engine, resolution=9)  # riverside and hilltop have no streets: one whole-district street each
     areas = _areas(engine)
@@ -103,8 +93,7 @@ def test_swapped_coordinates_are_refused_naming_the_feature(engine: Engine) -> N
 
 
 def test_a_street_far_outside_its_district_is_refused(engine: Engine) -> None:
-    import_areas(engine, path=DATA / "neighbourhoods.geojson", level="street", code_property="hood_code",
-                 name_property="hood", dissolve_property="region")
+    import_areas(engine, path=HOODS, **HOOD_OPTIONS)
     before = _areas(engine)
     with pytest.raises(ImportFailure) as failure:
         import_areas(engine, path=DATA / "streets_far_outside.geojson", level="street", code_property="code",
@@ -130,8 +119,8 @@ def test_the_demo_pack_marks_its_generated_streets() -> None:
 
 def test_a_partial_dissolve_is_refused_unless_told_to_replace(engine: Engine) -> None:
     """Item 7: tests/data/neighbourhoods_partial.geojson holds 1 of North's 3 neighbourhoods."""
-    hoods = dict(level="street", code_property="hood_code", name_property="hood", dissolve_property="region")
-    import_areas(engine, path=DATA / "neighbourhoods.geojson", **hoods)
+    hoods = HOOD_OPTIONS
+    import_areas(engine, path=HOODS, **hoods)
     before = _areas(engine)
     partial = DATA / "neighbourhoods_partial.geojson"
     with pytest.raises(ImportFailure) as failure:
@@ -145,4 +134,4 @@ def test_a_partial_dissolve_is_refused_unless_told_to_replace(engine: Engine) ->
     assert "district redrawn: 'north' (North) from 1 of its 3 streets" in str(summary)
     north = shapely.from_geojson(_areas(engine)["north"].geojson)
     assert north.area == pytest.approx(shapely.from_geojson(before["n1"].geojson).area)
-    import_areas(engine, path=DATA / "neighbourhoods.geojson", **hoods)  # the whole layer again: no question
+    import_areas(engine, path=HOODS, **hoods)  # the whole layer again: no question

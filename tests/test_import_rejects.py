@@ -18,12 +18,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from data_access.db import init_db, make_engine
 from importers import incidents as importer
-from importers.areas import import_areas, new_city
 from importers.common import ImportFailure
-from importers.grid import make_grid
-from tests.conftest import BACKENDS, create_database
+from tests.conftest import BACKENDS
+from tests.town import town
 
 DATA = Path(__file__).resolve().parent / "data"
 BAD = DATA / "town_bad_rows.csv"
@@ -33,16 +31,8 @@ SOURCE_COLUMNS = ["Request ID", "Type", "State", "Opened", "Closed", "Updated", 
 
 @pytest.fixture(params=BACKENDS)
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    url, cleanup = create_database(request.param, tmp_path)
-    eng = make_engine(url)
-    init_db(eng, timezone="America/Los_Angeles")
-    new_city(eng, code="TOWN", name="Town", name_en="Town", timezone="America/Los_Angeles")
-    import_areas(eng, path=DATA / "neighbourhoods.geojson", level="street", code_property="hood_code",
-                 name_property="hood", dissolve_property="region")
-    make_grid(eng, resolution=9)
-    yield eng
-    eng.dispose()
-    cleanup()
+    with town(request.param, tmp_path, grid=True) as eng:
+        yield eng
 
 
 def _run(engine: Engine, tmp_path: Path, mapping: Path = MAPPING, source: Path = BAD
