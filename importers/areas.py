@@ -35,6 +35,8 @@ from importers.common import (
     the_city,
 )
 from importers.geometry import (
+    FAR_OUTSIDE_MARGIN_M,
+    FAR_OUTSIDE_SHARE,
     Geom,
     coverage_simplified,
     distance_m,
@@ -45,9 +47,6 @@ from importers.geometry import (
     snapped,
     without,
 )
-
-FAR_OUTSIDE_SHARE = 0.5  # a child with less than half its area in its parent (widened by the margin) is refused
-FAR_OUTSIDE_MARGIN_M = 1_000.0
 
 
 @dataclass(frozen=True)

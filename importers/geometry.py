@@ -137,6 +137,10 @@ def out_of_range(geom: BaseGeometry) -> tuple[float, float] | None:
     return float(x), float(y)
 
 
+FAR_OUTSIDE_SHARE = 0.5  # a child with less than half its area in its parent (widened by the margin) is refused
+FAR_OUTSIDE_MARGIN_M = 1_000.0
+
+
 def share_inside(child: BaseGeometry, parent: BaseGeometry, *, margin_m: float = 0.0) -> float:
     """The share of ``child``'s area inside ``parent`` widened by ``margin_m`` metres."""
     if child.area <= 0:

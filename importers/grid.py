@@ -29,7 +29,18 @@ from importers.common import (
     stored_areas,
     text_value,
 )
-from importers.geometry import Geom, geometry_text, hexagons, inner_point, polygonal, snapped
+from importers.geometry import (
+    FAR_OUTSIDE_MARGIN_M,
+    FAR_OUTSIDE_SHARE,
+    Geom,
+    distance_m,
+    geometry_text,
+    hexagons,
+    inner_point,
+    polygonal,
+    share_inside,
+    snapped,
+)
 
 WHOLE_DISTRICT_SUFFIX = "00"
 
@@ -151,6 +162,11 @@ def import_grid(engine: Engine, *, path: Path, cell_property: str, street_proper
             street_code = text_value(f.properties.get(street_property))
             if street_code not in by_code:
                 raise ImportFailure(f"{place}: {street_property}={street_code!r} is not a street in the database")
+            street = by_code[street_code].geometry
+            if share_inside(f.geometry, street, margin_m=FAR_OUTSIDE_MARGIN_M) < FAR_OUTSIDE_SHARE:
+                raise ImportFailure(f"{place}: cell {cell_id!r} lies outside its street {street_code!r}, "
+                                    f"{distance_m(f.geometry, street) / 1000:,.1f} km from it: are longitude and"
+                                    " latitude swapped, or is it the wrong street?")
         else:
             hits = tree.query(shapely.point_on_surface(f.geometry), predicate="intersects")
             if len(hits) == 0:

@@ -130,6 +130,8 @@ def load_mapping(path: Path) -> Mapping:
     timezone, formats = _times(data, path)
     incidents = _table(data, "incidents", path)
     csv_opts = _table(data, "csv", path)
+    if len(str(csv_opts.get("delimiter", ","))) != 1:
+        raise _fail(path, "[csv] delimiter", f"{csv_opts['delimiter']!r}: expected one character")
     statuses = _statuses(data, path, columns)
     categories = {k.strip().casefold(): v for k, v in _strings(_table(data, "categories", path), "categories",
                                                                 path).items()}

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 from importers.areas import import_areas
 from importers.common import ImportFailure
 from importers.geometry import bulk_bounds, fragments
-from importers.grid import make_grid
+from importers.grid import import_grid, make_grid
 from tests.conftest import BACKENDS
 from tests.town import CODE, HOOD_OPTIONS, HOODS, town
 from tests.town import stored_areas as _areas
@@ -135,3 +135,13 @@ def test_a_partial_dissolve_is_refused_unless_told_to_replace(engine: Engine) ->
     north = shapely.from_geojson(_areas(engine)["north"].geojson)
     assert north.area == pytest.approx(shapely.from_geojson(before["n1"].geojson).area)
     import_areas(engine, path=HOODS, **hoods)  # the whole layer again: no question
+
+
+def test_a_cell_far_outside_its_street_is_refused(engine: Engine) -> None:
+    import_areas(engine, path=HOODS, **HOOD_OPTIONS)
+    cells = DATA / "cells_far_outside.geojson"
+    with pytest.raises(ImportFailure) as failure:
+        import_grid(engine, path=cells, cell_property="cell", street_property="street")
+    assert str(failure.value).startswith(f"{cells}: feature 2: cell 'c2' lies outside its street 'n1'")
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM grid_cells")).scalar_one() == 0

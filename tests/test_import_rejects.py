@@ -109,3 +109,10 @@ def test_closed_rows_take_the_fallback_column_counted_apart(engine: Engine, tmp_
     assert "closed time taken from 'Updated' (closed_at_fallback): 1" in str(summary)
     assert rejects.set_index("Request ID").loc["B09", "reason"] == "closed_without_a_closed_time"
     assert summary.imported == 6 and summary.rejected == 6
+
+
+def test_a_delimiter_of_several_characters_is_refused(tmp_path: Path) -> None:
+    mapping = tmp_path / "mapping.toml"
+    mapping.write_text(MAPPING.read_text() + '\n[csv]\ndelimiter = ";;"\n')
+    with pytest.raises(ImportFailure, match=r"\[csv\] delimiter: ';;': expected one character"):
+        importer.load_mapping(mapping)
