@@ -209,30 +209,35 @@ def _place_incidents(conn: sa.Connection, rows: list[dict[str, Any]], streets: l
     if not found:
         return 0, 0
     frame = pd.DataFrame(found, columns=["incident_id", "lat", "lon", "cell_id", "street_code", "district_code"])
+    cells = sorted(rows, key=lambda c: c["cell_id"])
+    cell_ids = np.asarray([c["cell_id"] for c in cells], dtype=object)
+    cell_street = np.asarray([c["street_code"] for c in cells], dtype=object)
     district_of = {s.area_code: s.parent_code for s in streets}
-    order = sorted(range(len(rows)), key=lambda k: rows[k]["cell_id"])
-    cells = [rows[k] for k in order]
+    cell_district = np.asarray([district_of.get(code) for code in cell_street], dtype=object)
     new_cell = np.full(len(frame), None, dtype=object)
     new_street = frame["street_code"].to_numpy(dtype=object).copy()
     located = frame["lat"].notna().to_numpy() & frame["lon"].notna().to_numpy()
     if cells and located.any():
         tree = shapely.STRtree(np.asarray([shapely.from_geojson(c["geojson"]) for c in cells], dtype=object))
         idx = np.flatnonzero(located)
-        points = shapely.points(frame["lon"].to_numpy()[idx], frame["lat"].to_numpy()[idx])
-        hit, cell = tree.query(points, predicate="intersects")
-        for h, c in sorted(zip(hit.tolist(), cell.tolist(), strict=True)):  # by incident, then cell-id order
-            k = idx[h]
-            if new_cell[k] is not None:
-                continue
-            street = cells[c]["street_code"]
-            mine = frame.at[k, "street_code"]
-            if mine == street or (mine is None and frame.at[k, "district_code"] in (None, district_of.get(street))):
-                new_cell[k], new_street[k] = cells[c]["cell_id"], street
+        hit, cell = tree.query(shapely.points(frame["lon"].to_numpy()[idx], frame["lat"].to_numpy()[idx]),
+                               predicate="intersects")
+        order = np.lexsort((cell, hit))  # by incident, then cell-id order
+        hit, cell = hit[order], cell[order]
+        mine_street = frame["street_code"].to_numpy(dtype=object)[idx[hit]]
+        mine_district = frame["district_code"].to_numpy(dtype=object)[idx[hit]]
+        fits = (mine_street == cell_street[cell]) | (
+            pd.isna(mine_street) & (pd.isna(mine_district) | (mine_district == cell_district[cell])))
+        hit, cell = hit[fits], cell[fits]
+        first = np.unique(hit, return_index=True)[1]
+        hit, cell = hit[first], cell[first]
+        new_cell[idx[hit]], new_street[idx[hit]] = cell_ids[cell], cell_street[cell]
     changed = (pd.Series(new_cell, dtype=object).fillna("") != frame["cell_id"].fillna("")).to_numpy() | \
               (pd.Series(new_street, dtype=object).fillna("") != frame["street_code"].fillna("")).to_numpy()
     if changed.any():
         update = (schema.incidents.update().where(i.incident_id == sa.bindparam("b_id"))
                   .values(cell_id=sa.bindparam("b_cell"), street_code=sa.bindparam("b_street")))
-        conn.execute(update, [{"b_id": frame.at[k, "incident_id"], "b_cell": new_cell[k], "b_street": new_street[k]}
+        ids = frame["incident_id"].to_numpy(dtype=object)
+        conn.execute(update, [{"b_id": ids[k], "b_cell": new_cell[k], "b_street": new_street[k]}
                               for k in np.flatnonzero(changed)])
-    return int(located.sum()), int(sum(1 for k in np.flatnonzero(located) if new_cell[k] is None))
+    return int(located.sum()), int(pd.isna(new_cell[located]).sum())
