@@ -31,10 +31,15 @@ def test_an_older_database_gets_the_new_columns(engine: Engine) -> None:
         conn.exec_driver_sql("CREATE TABLE grid_cells (cell_id VARCHAR(32) PRIMARY KEY, street_code VARCHAR(32)"
                              " NOT NULL, geojson TEXT, center_lat FLOAT, center_lon FLOAT)")
         conn.exec_driver_sql("INSERT INTO areas (area_code, level, name) VALUES ('C', 'city', 'Town')")
+        conn.exec_driver_sql("CREATE VIEW v_areas AS SELECT a.area_code, a.level, a.parent_code, a.name, a.name_en,"
+                             " a.geojson, a.center_lat, a.center_lon, a.sort_order, a.approximate FROM areas a")
+        conn.exec_driver_sql("CREATE VIEW v_grid_cells AS SELECT g.cell_id, g.street_code, s.parent_code AS"
+                             " district_code, g.geojson, g.center_lat, g.center_lon FROM grid_cells g"
+                             " JOIN areas s ON s.area_code = g.street_code")
     init_db(engine)
     columns = {c["name"] for c in sa.inspect(engine).get_columns("areas")}
     assert {"boundary_source", "fit_west", "fit_south", "fit_east", "fit_north"} <= columns
     assert {"name", "name_en"} <= {c["name"] for c in sa.inspect(engine).get_columns("grid_cells")}
     with engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT name FROM v_areas")).scalar_one() == "Town"
+        assert conn.execute(sa.text("SELECT name, boundary_source FROM v_areas")).one() == ("Town", None)
     assert init_db(engine) is False  # the second run changes nothing
