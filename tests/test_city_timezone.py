@@ -83,14 +83,11 @@ def test_python_app_py_serves_in_the_city_zone(city_url: str, monkeypatch: pytes
                                                capsys: pytest.CaptureFixture) -> None:
     monkeypatch.setenv("CITYWALL_FEEDER", "0")
     served: list[Settings] = []
+    monkeypatch.setattr(demo, "serve", lambda _app, _settings: None)  # the settings are what we check
 
-    class FakeApp:
-        def run(self, **_kwargs: object) -> None:
-            pass
-
-    def create_app(settings: Settings) -> FakeApp:
+    def create_app(settings: Settings) -> object:
         served.append(settings)
-        return FakeApp()
+        return object()
 
     assert demo.run_demo(create_app) == 0
     assert served[0].timezone == ZONE and served[0].tz.key == ZONE
