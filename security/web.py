@@ -127,11 +127,14 @@ def _mark_checked() -> None:
         flask.g.cw_rule_checked = True
 
 
-def callback(*dependencies: Any, access: str, **options: Any) -> Callable[[F], F]:
-    """``dash.callback`` with the least role that may run it, declared where it is registered::
+def callback(*dependencies: Any, access: str, app: dash.Dash | None = None, **options: Any) -> Callable[[F], F]:
+    """``dash.callback`` (or ``app.callback``) with the least role that may run it, declared where
+    it is registered::
 
         @callback(Output(...), Input(...), access="wall")
         def refresh(...): ...
+
+        callback(Output(...), Input(...), access="leader", app=app)(read_rows)  # shared, registered once
 
     The rule is checked before the function runs; a server callback registered without it is
     refused (403) by the gate, so forgetting the declaration fails closed."""
@@ -145,7 +148,7 @@ def callback(*dependencies: Any, access: str, **options: Any) -> Callable[[F], F
             return function(*args, **kwargs)
 
         checked.cw_access = role  # type: ignore[attr-defined]
-        dash.callback(*dependencies, **options)(checked)
+        (app.callback if app is not None else dash.callback)(*dependencies, **options)(checked)
         return function
 
     return register
