@@ -11,9 +11,10 @@ import dash
 from dash import html
 
 from components.status_bar import register_status_bar_callbacks
-from data_access.runtime import attach_runtime
 from data_access.security import install_security
 from data_access.settings import PROJECT_ROOT, Settings, SettingsError, load_settings
+from pages._callbacks import register_shared_callbacks
+from pages._runtime import attach_runtime, refuse_outside_scope
 
 
 def create_app(settings: Settings | None = None) -> dash.Dash:
@@ -25,7 +26,9 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     )
     attach_runtime(app.server, settings)
     install_security(app, settings)  # auth, scopes, payload checks, headers; refuses unsafe settings
+    refuse_outside_scope(app.server)
     register_status_bar_callbacks(app)
+    register_shared_callbacks(app)
     app.layout = html.Div(dash.page_container, className="shell")
     return app
 

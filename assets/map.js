@@ -46,11 +46,13 @@
       window.scrollTo(0, 0);
     });
   }
+  // components/formatting.py format_duration: its limits and labels come in the hideout (dur_limits).
   function duration(ms, L) {
+    const limits = L.dur_limits;
     const min = Math.max(0, Math.floor(ms / 60000));
-    if (min < 120) { return fmt(L.dur_min, min); }
+    if (min < limits[0]) { return fmt(L.dur_min, min); }
     const h = Math.floor(min / 60);
-    if (h < 48) { return fmt(L.dur_h, h); }
+    if (h < limits[1]) { return fmt(L.dur_h, h); }
     return fmt(L.dur_d, Math.floor(h / 24));
   }
 

@@ -1,0 +1,27 @@
+"""Cached reads of areas: the city, one area by code (after the scope check), its lineage."""
+from __future__ import annotations
+
+from data_access.areas import area_by_code, area_chain, city_area, require_within, valid_code
+from data_access.models import Area
+from data_access.readers import keys
+from data_access.runtime import CityWallRuntime
+
+
+def read_city(*, runtime: CityWallRuntime) -> Area | None:
+    """The city (every principal may know which city it is: its name heads every page)."""
+    return runtime.cache.read(keys.city_key(), lambda: city_area(engine=runtime.engine))
+
+
+def read_area(*, runtime: CityWallRuntime, scope: str | None, code: object) -> Area | None:
+    """The area ``code`` (None: malformed or unknown), after the scope check (OutsideScope)."""
+    if not valid_code(code):
+        return None
+    require_within(runtime.lineage, code, scope)  # type: ignore[arg-type]
+    return runtime.cache.read(keys.area_key(code), lambda: area_by_code(engine=runtime.engine,  # type: ignore[arg-type]
+                                                                         area_code=code))  # type: ignore[arg-type]
+
+
+def read_lineage(*, runtime: CityWallRuntime, code: object) -> list[Area]:
+    """The area ``code`` and its ancestors, nearest first ([]: malformed or unknown), uncached: a
+    page load's breadcrumb (the page's own rule checked the scope)."""
+    return area_chain(engine=runtime.engine, area_code=code)
