@@ -8,7 +8,7 @@ from components import ids
 from components.formatting import format_duration, format_value
 from components.i18n import DIMENSIONS, t
 from components.sparkline import sparkline_src
-from components.theme import status_symbol
+from components.theme import PALETTE, status_symbol
 from components.vital_panel import indicator_name
 from data_access.models import Alarm, HealthScore
 
@@ -25,7 +25,7 @@ def format_score(score: float | None) -> str:
 
 
 def create_health(health: HealthScore, lang: str) -> list:
-    trend = sparkline_src(health.trend, color="#4ea8ff")
+    trend = sparkline_src(health.trend, color=PALETTE["accent"])
     return [
         html.Div(className="health__label", children=[
             html.Div(t("health", lang)), html.Div(t("health_hint", lang), className="health__hint"),

@@ -19,6 +19,7 @@ from dash import dcc, html
 from components import ids
 from components.formatting import local_stamp
 from components.i18n import t
+from components.theme import PALETTE
 from data_access.models import OPEN_STATUSES, Area, IncidentFilter
 
 mid = ids.mid
@@ -28,8 +29,9 @@ EXPORT, DOWNLOAD, LSCOPE, COUNT, LERROR, SELECTED, VERSION = (ids.LIST_EXPORT, i
                                                               ids.LIST_COUNT, ids.LIST_ERROR, ids.LIST_SELECTED,
                                                               ids.LIST_VERSION)
 BLOCK_ROWS = 100
-GRID_THEME = {"function": "themeBalham.withParams({backgroundColor: '#0f1626', foregroundColor: '#e8eef9',"
-                          " headerBackgroundColor: '#16213a', accentColor: '#4ea8ff', borderColor: '#1f2a40',"
+GRID_THEME = {"function": f"themeBalham.withParams({{backgroundColor: '{PALETTE['panel']}',"
+                          f" foregroundColor: '{PALETTE['text']}', headerBackgroundColor: '#16213a',"
+                          f" accentColor: '{PALETTE['accent']}', borderColor: '{PALETTE['panel-edge']}',"
                           " oddRowBackgroundColor: '#121b2e', fontSize: 'max(14px, 0.73vw)',"
                           " headerFontSize: 'max(14px, 0.73vw)', rowHeight: 'max(30px, 1.56vw)',"
                           " headerHeight: 'max(32px, 1.67vw)', fontFamily: 'inherit'})"}  # 1080p: 14/30/32 px; 4K: x2
