@@ -64,11 +64,16 @@ def areas_at_level(*, engine: Engine, level: str, parent_code: str | None = None
     return [_area(row) for row in rows]
 
 
-def area_shapes(*, engine: Engine, parent_code: str | None = None, area_code: str | None = None) -> pd.DataFrame:
-    """Areas with their GeoJSON boundary: the children of ``parent_code`` or the one ``area_code``."""
+def children_or_one(parent_code: str | None, area_code: str | None) -> tuple[str, str]:
+    """(column, value) of a read of the children of ``parent_code`` or of the one ``area_code``."""
     if (parent_code is None) == (area_code is None):
         raise ValueError("give exactly one of parent_code and area_code")
-    column, value = ("parent_code", parent_code) if parent_code is not None else ("area_code", area_code)
+    return ("parent_code", parent_code) if parent_code is not None else ("area_code", area_code)  # type: ignore[return-value]
+
+
+def area_shapes(*, engine: Engine, parent_code: str | None = None, area_code: str | None = None) -> pd.DataFrame:
+    """Areas with their GeoJSON boundary: the children of ``parent_code`` or the one ``area_code``."""
+    column, value = children_or_one(parent_code, area_code)
     return read_frame(
         engine,
         "SELECT area_code, level, parent_code, name, name_en, geojson, center_lat, center_lon, sort_order"

@@ -6,6 +6,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from data_access.areas import children_or_one
 from data_access.models import OPEN_STATUSES, Area, IncidentCounts
 from data_access.sql import read_frame
 
@@ -123,9 +124,7 @@ def child_areas_ranked(*, engine: Engine, parent_code: str) -> pd.DataFrame:
 def open_counts(*, engine: Engine, parent_code: str | None = None, area_code: str | None = None) -> pd.DataFrame:
     """Open and overdue incidents of the children of ``parent_code`` (or of the one ``area_code``),
     zeros included: the map's per-tick area colours (v_incident_open_areas, open incidents only)."""
-    if (parent_code is None) == (area_code is None):
-        raise ValueError("give exactly one of parent_code and area_code")
-    column, value = ("parent_code", parent_code) if parent_code is not None else ("area_code", area_code)
+    column, value = children_or_one(parent_code, area_code)
     return read_frame(
         engine,
         "SELECT a.area_code, a.level, COALESCE(x.open, 0) AS open, COALESCE(x.overdue, 0) AS overdue"

@@ -12,6 +12,13 @@ from data_access.sql import read_frame, utc_text
 
 # A reading is stale when older than this many reporting periods (DESIGN.md: 2 x period_s).
 STALE_PERIODS = 2
+# Each indicator's newest reading per area with the indicator's catalogue columns.
+_LATEST_SQL = """
+        SELECT i.indicator_id, i.dimension, i.name, i.name_en, i.unit, i.level, i.period_s,
+               i.warn_low, i.warn_high, i.alarm_low, i.alarm_high, i.higher_is_better, i.on_wall,
+               i.sort_order, i.decimals, v.area_code, v.ts, v.value, v.status, v.prev_day_value
+        FROM v_vitals_latest v
+        JOIN v_indicators i ON i.indicator_id = v.indicator_id"""
 
 
 def indicator_catalogue(*, engine: Engine) -> pd.DataFrame:
@@ -33,12 +40,7 @@ def vitals_latest(*, engine: Engine, area_code: str, now: datetime, on_wall_only
     yesterday's value, age and staleness at ``now`` (naive UTC)."""
     frame = read_frame(
         engine,
-        """
-        SELECT i.indicator_id, i.dimension, i.name, i.name_en, i.unit, i.level, i.period_s,
-               i.warn_low, i.warn_high, i.alarm_low, i.alarm_high, i.higher_is_better, i.on_wall,
-               i.sort_order, i.decimals, v.area_code, v.ts, v.value, v.status, v.prev_day_value
-        FROM v_vitals_latest v
-        JOIN v_indicators i ON i.indicator_id = v.indicator_id
+        f"""{_LATEST_SQL}
         WHERE v.area_code = :area_code
         ORDER BY i.dimension, i.sort_order, i.indicator_id
         """,
@@ -73,12 +75,7 @@ def vitals_for_scope(*, engine: Engine, chain: list[Area], now: datetime) -> pd.
     codes = [area.area_code for area in chain]
     frame = read_frame(
         engine,
-        """
-        SELECT i.indicator_id, i.dimension, i.name, i.name_en, i.unit, i.level, i.period_s,
-               i.warn_low, i.warn_high, i.alarm_low, i.alarm_high, i.higher_is_better, i.on_wall,
-               i.sort_order, i.decimals, v.area_code, v.ts, v.value, v.status, v.prev_day_value
-        FROM v_vitals_latest v
-        JOIN v_indicators i ON i.indicator_id = v.indicator_id
+        f"""{_LATEST_SQL}
         WHERE v.area_code IN :codes
         """,
         {"codes": codes},
