@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from dash import Patch, html, no_update
 from sqlalchemy.engine import Engine
@@ -19,6 +20,7 @@ from data_access.incident_map import cell_shapes_by_id, load_map_counts, open_ce
 from data_access.models import LANGUAGES, Area, MapCounts, MapGeometry, MapUpdate, child_level
 from data_access.readers.areas import read_area
 from data_access.readers.map import (
+    LoadGeometry,
     holds_current,
     keep_children_ready,
     read_geometry,
@@ -42,7 +44,7 @@ def load_geometry(*, engine: Engine, area: Area, lang: str, lang_param: str | No
                              cells=open_cell_shapes(engine=engine, area=area), lang=lang, lang_param=lang_param)
 
 
-def load_update(*, engine: Engine, area: Area, lang: str, tz: Any, counts: MapCounts | None = None) -> MapUpdate:
+def load_update(*, engine: Engine, area: Area, lang: str, tz: ZoneInfo, counts: MapCounts | None = None) -> MapUpdate:
     """This tick's update of a map of ``area`` from the city-wide ``counts`` (read now when not
     given); a street's map reads its points too."""
     area_rows, cell_rows = (counts or load_map_counts(engine=engine)).rows(area)
@@ -50,7 +52,8 @@ def load_update(*, engine: Engine, area: Area, lang: str, tz: Any, counts: MapCo
     return im.build_update(area=area, area_rows=area_rows, cell_rows=cell_rows, points=points, lang=lang, tz=tz)
 
 
-def geometry_loader(runtime: CityWallRuntime, lang: str, lang_param: str | None):  # noqa: ANN202
+def geometry_loader(runtime: CityWallRuntime, lang: str, lang_param: str | None) -> LoadGeometry:
+    """How the readers load the shapes of a map of any area (its children's, read ahead, too)."""
     return lambda a: load_geometry(engine=runtime.engine, area=a, lang=lang, lang_param=lang_param)
 
 

@@ -3,6 +3,7 @@ read once per tick for every screen."""
 from __future__ import annotations
 
 import pandas as pd
+from sqlalchemy.engine import Engine
 
 from data_access.areas import require_within
 from data_access.db import utc_now
@@ -19,7 +20,7 @@ from data_access.runtime import CityWallRuntime
 from data_access.vitals import vitals_latest
 
 
-def load_panels(*, engine, area: Area) -> PanelData:  # noqa: ANN001 - an Engine
+def load_panels(*, engine: Engine, area: Area) -> PanelData:
     """Everything the panels of one area show, uncached."""
     if child_level(area):
         children = child_areas_ranked(engine=engine, parent_code=area.area_code)
