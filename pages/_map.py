@@ -16,13 +16,14 @@ from components.i18n import t
 from components.static_html import static_panel
 from data_access.areas import area_shapes
 from data_access.errors import first_line
-from data_access.incident_map import cell_shapes_by_id, load_map_counts, open_cell_shapes, open_incident_points
+from data_access.incident_map import load_map_counts, open_cell_shapes, open_incident_points
 from data_access.models import LANGUAGES, Area, MapCounts, MapGeometry, MapUpdate, child_level
 from data_access.readers.areas import read_area
 from data_access.readers.map import (
     LoadGeometry,
     holds_current,
     keep_children_ready,
+    read_cells,
     read_geometry,
     read_map_delta,
     read_map_update,
@@ -135,7 +136,7 @@ def append_cells(missing: list | None, scope: dict | None) -> Any:
         area, _lang = scope_area(scope)
         if area is None:
             return no_update
-        shapes = cell_shapes_by_id(engine=current_runtime().engine, cell_ids=missing[:5000])
+        shapes = read_cells(runtime=current_runtime(), scope=current_principal().scope, area=area, cell_ids=missing)
     except SQLAlchemyError as exc:
         log.warning("map cells failed: %s", first_line(exc))
         return no_update

@@ -10,12 +10,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from components.i18n import pick_language, t
 from components.links import wall_href
 from components.wall import create_db_unavailable, create_incident_body, create_unknown_scope, create_wall, parse_kiosk
-from data_access.areas import area_by_code, areas_at_level, valid_code
+from data_access.areas import valid_code
 from data_access.db import utc_now
 from data_access.errors import first_line
-from data_access.readers.areas import read_city
+from data_access.readers.areas import read_area, read_city, read_districts
 from data_access.readers.wall import read_wall_catalogue
 from data_access.runtime import CityWallRuntime
+from data_access.security import current_principal
 from pages._level import panels
 from pages._map import build_map
 
@@ -32,7 +33,7 @@ def wall_layout(runtime: CityWallRuntime, *, scope: object, lang: object, kiosk:
         if scope in (None, ""):
             area = city
         elif valid_code(scope):
-            area = area_by_code(engine=runtime.engine, area_code=scope)  # type: ignore[arg-type]
+            area = read_area(runtime=runtime, scope=current_principal().scope, code=scope)
         else:
             area = None
         if area is None and scope not in (None, ""):
@@ -40,7 +41,7 @@ def wall_layout(runtime: CityWallRuntime, *, scope: object, lang: object, kiosk:
         if area is None:
             return html.Div(t("no_data", lang), className="not-found")
         catalogue = read_wall_catalogue(runtime=runtime)
-        districts = areas_at_level(engine=runtime.engine, level="district")
+        districts = read_districts(runtime=runtime)
         # The wall's map keeps the page's language in its drill-down links only when the URL set one.
         lang_param = lang if explicit_lang else None
         incident_map = build_map(key="wall", area=area, lang=lang, lang_param=lang_param, runtime=runtime,

@@ -17,11 +17,10 @@ from components.i18n import DIMENSIONS, pick_language, t
 from components.links import page_href
 from components.vital_panel import indicator_name
 from components.wall import create_nav
-from data_access.areas import areas_at_level, require_within
 from data_access.db import utc_now
-from data_access.readers.areas import read_city
+from data_access.readers.areas import read_city, read_districts
+from data_access.readers.vitals import read_catalogue, read_vitals_history
 from data_access.security import current_principal
-from data_access.vitals import indicator_catalogue, vitals_history
 from pages._runtime import current_runtime
 
 dash.register_page(__name__, path="/vitals", title="CityWall · vitals")
@@ -58,9 +57,9 @@ def layout(indicator: str | None = None, range: str | None = None, area: str | N
     lang = pick_language(lang, runtime.settings.lang)
     range_key = range if range in RANGES else "24h"
     try:
-        catalogue = indicator_catalogue(engine=runtime.engine)
+        catalogue = read_catalogue(runtime=runtime)
         city = read_city(runtime=runtime)
-        districts = areas_at_level(engine=runtime.engine, level="district")
+        districts = read_districts(runtime=runtime)
     except SQLAlchemyError:
         return html.Div(className="not-found", children=[html.H1(t("db_unavailable", lang)),
                                                          html.P(t("query_failed", lang))])
@@ -73,11 +72,10 @@ def layout(indicator: str | None = None, range: str | None = None, area: str | N
         row = catalogue.set_index("indicator_id").loc[selected].copy()
         row["indicator_id"] = selected
         span, resolution = RANGES[range_key]
-        # the city's and the own area's vital signs only
-        require_within(runtime.lineage, area_code, current_principal().scope, ancestors=True)
+        scope = current_principal().scope  # the city's and the own area's vital signs only
         try:
-            history = vitals_history(engine=runtime.engine, indicator_id=selected, area_code=area_code,
-                                             since=utc_now() - span, resolution=resolution)
+            history = read_vitals_history(runtime=runtime, scope=scope, indicator_id=selected, area_code=area_code,
+                                          since=utc_now() - span, resolution=resolution)
         except SQLAlchemyError:
             history = pd.DataFrame(columns=["time", "value"])
         area_options = [{"label": city.label(lang) if city else "", "value": city.area_code if city else ""}]
@@ -127,7 +125,7 @@ def filter_indicators(search: str | None, state: dict | None) -> list:
     state = _state(state)
     lang = pick_language(state.get("lang"), runtime.settings.lang)
     try:
-        catalogue = indicator_catalogue(engine=runtime.engine)
+        catalogue = read_catalogue(runtime=runtime)
     except SQLAlchemyError:
         return [html.Div(t("query_failed", lang), className="vx-empty")]
     return _indicator_links(catalogue, lang, selected=state.get("selected"),

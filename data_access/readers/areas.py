@@ -1,7 +1,7 @@
 """Cached reads of areas: the city, one area by code (after the scope check), its lineage."""
 from __future__ import annotations
 
-from data_access.areas import area_by_code, area_chain, city_area, require_within, valid_code
+from data_access.areas import area_by_code, area_chain, areas_at_level, city_area, require_within, valid_code
 from data_access.models import Area
 from data_access.readers import keys
 from data_access.runtime import CityWallRuntime
@@ -25,3 +25,8 @@ def read_lineage(*, runtime: CityWallRuntime, code: object) -> list[Area]:
     """The area ``code`` and its ancestors, nearest first ([]: malformed or unknown), uncached: a
     page load's breadcrumb (the page's own rule checked the scope)."""
     return area_chain(engine=runtime.engine, area_code=code)
+
+
+def read_districts(*, runtime: CityWallRuntime) -> list[Area]:
+    """Every district, in display order (names for pickers and playlists; uncached: page loads only)."""
+    return areas_at_level(engine=runtime.engine, level="district")

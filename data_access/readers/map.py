@@ -10,8 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pandas as pd
+
 from data_access.areas import require_within
-from data_access.incident_map import load_map_counts
+from data_access.incident_map import cell_shapes_by_id, load_map_counts
 from data_access.models import (
     EMPTY_FC,
     LANGUAGES,
@@ -30,6 +32,7 @@ from data_access.runtime import CityWallRuntime
 GEOMETRY_TICKS = 720  # how many refresh windows a map's shapes are kept (~1 hour at 5 s)
 PREFETCH_PER_TICK = 2  # children's shapes read ahead per tick and process, for every watched map (~40-70 ms each)
 MAX_SIGNATURE = 64
+MAX_CELLS = 5000  # cells one request may ask for
 
 BuildUpdate = Callable[[MapCounts], MapUpdate]  # this tick's counts -> the map's update (it may read points)
 LoadGeometry = Callable[[Area], MapGeometry]  # an area -> the shapes of its map
@@ -153,6 +156,13 @@ def prefetch_child_geometry(*, runtime: CityWallRuntime, area: Area, lang: str, 
             _geometry(runtime, child, lang, lang_param, load)
             done += 1
     return done
+
+
+def read_cells(*, runtime: CityWallRuntime, scope: str | None, area: Area, cell_ids: list) -> pd.DataFrame:
+    """The shapes of the named cells (a map's cells that got their first open incident after its
+    page loaded); the caller keeps those inside ``area``."""
+    require_within(runtime.lineage, area.area_code, scope)
+    return cell_shapes_by_id(engine=runtime.engine, cell_ids=cell_ids[:MAX_CELLS])
 
 
 def keep_children_ready(*, runtime: CityWallRuntime, scope: str | None, area: Area, lang: str,
