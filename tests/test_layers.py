@@ -43,6 +43,14 @@ def test_data_access_imports_no_web_framework_and_no_screen() -> None:
     assert {k: v for k, v in bad.items() if v} == {}
 
 
+def test_components_and_pages_stay_on_their_side() -> None:
+    """Components build (no pages, no feeder, no importers); pages compose (no feeder, no importers)."""
+    rules = {"components": ("pages", "feeder", "importers", "app", "cli"), "pages": ("feeder", "importers", "cli")}
+    bad = {str(p.relative_to(ROOT)): sorted(m for m in imports(p) if m.split(".")[0] in banned)
+           for folder, banned in rules.items() for p in modules(folder)}
+    assert {k: v for k, v in bad.items() if v} == {}
+
+
 def test_theme_css_is_generated_from_the_colour_table() -> None:
     assert (ROOT / "assets" / "theme.css").read_text(encoding="utf-8") == theme_css(), \
         "run: python -m components.theme > assets/theme.css"
