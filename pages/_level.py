@@ -64,7 +64,7 @@ def render_level(level: str, code: object, lang: object, query: dict) -> html.Di
     lang = pick_language(lang, runtime.settings.lang)
     shown = str(code)[:MAX_SHOWN_CODE] if code is not None else ""
     try:
-        lineage = list(reversed(read_lineage(runtime=runtime, code=code)))  # city first
+        lineage = list(reversed(read_lineage(runtime=runtime, scope=current_principal().scope, code=code)))
         city = lineage[0] if lineage and lineage[0].level == "city" else None
         if not valid_code(code):
             block = create_not_found(message=t("nf_bad_code", lang, code=shown), up=None, lang=lang,

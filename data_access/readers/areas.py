@@ -21,9 +21,12 @@ def read_area(*, runtime: CityWallRuntime, scope: str | None, code: object) -> A
                                                                          area_code=code))  # type: ignore[arg-type]
 
 
-def read_lineage(*, runtime: CityWallRuntime, code: object) -> list[Area]:
-    """The area ``code`` and its ancestors, nearest first ([]: malformed or unknown), uncached: a
-    page load's breadcrumb (the page's own rule checked the scope)."""
+def read_lineage(*, runtime: CityWallRuntime, scope: str | None, code: object) -> list[Area]:
+    """The area ``code`` and its ancestors, nearest first ([]: malformed or unknown; uncached: a
+    page load's breadcrumb), after the scope check (a scoped principal: OutsideScope for an area
+    outside its scope, and for an unknown one)."""
+    if scope is not None:
+        require_within(runtime.lineage, code, scope)  # type: ignore[arg-type]
     return area_chain(engine=runtime.engine, area_code=code)
 
 
