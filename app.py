@@ -11,10 +11,10 @@ import dash
 from dash import html
 
 from components.status_bar import register_status_bar_callbacks
-from data_access.security import install_security
 from data_access.settings import PROJECT_ROOT, Settings, SettingsError, load_settings
 from pages._callbacks import register_shared_callbacks
-from pages._runtime import attach_runtime, refuse_outside_scope
+from pages._runtime import attach_runtime
+from security import install_security
 
 
 def create_app(settings: Settings | None = None) -> dash.Dash:
@@ -24,11 +24,11 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         update_title=None, suppress_callback_exceptions=True,
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
-    attach_runtime(app.server, settings)
-    install_security(app, settings)  # auth, scopes, payload checks, headers; refuses unsafe settings
-    refuse_outside_scope(app.server)
+    runtime = attach_runtime(app.server, settings)
+    # auth, scopes, payload checks, headers; refuses unsafe settings
+    install_security(app, settings, lineage=runtime.lineage)
     register_status_bar_callbacks(app)
-    register_shared_callbacks(app)
+    register_shared_callbacks()
     app.layout = html.Div(dash.page_container, className="shell")
     return app
 
@@ -47,6 +47,6 @@ def __getattr__(name: str) -> object:
 
 
 if __name__ == "__main__":
-    from cli import run_demo
+    from feeder.demo import run_demo
 
-    raise SystemExit(run_demo())
+    raise SystemExit(run_demo(create_app))

@@ -14,78 +14,17 @@ Your own city (docs/importing.md):
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
-import threading
 import time
 from pathlib import Path
 
 from sqlalchemy import inspect as sa_inspect
 
-from data_access import security_cli
-from data_access.db import DatabaseUnavailable, check_database, init_db, make_engine, safe_url
-from data_access.security import check_configuration
-from data_access.settings import Settings, SettingsError, load_settings
-
-LOG = logging.getLogger("citywall")
-# A rainstorm in the demo district 10 minutes after the demo starts, so a newcomer sees alarms.
-DEMO_RAINSTORM_AFTER_S = 600
-
-
-def _settings_or_exit() -> Settings:
-    try:
-        return load_settings()
-    except SettingsError as exc:
-        print(f"citywall: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
-
-
-def _engine_or_exit(settings: Settings):
-    engine = make_engine(settings.database_url)
-    try:
-        check_database(engine)
-    except DatabaseUnavailable as exc:
-        print(f"citywall: {exc}", file=sys.stderr)  # one clear line, no traceback
-        raise SystemExit(2) from None
-    return engine
-
-
-def run_demo(argv: list[str] | None = None) -> int:
-    """Create and seed the database if needed, start the feeder thread, serve the app."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = _settings_or_exit()
-    try:
-        check_configuration(settings)  # e.g. auth on with the default secret key: refuse before any work
-    except SettingsError as exc:
-        print(f"citywall: {exc}", file=sys.stderr)
-        return 2
-    engine = _engine_or_exit(settings)
-    from app import create_app
-    from feeder.simulator import FeederOptions, run_feeder, start_up
-
-    stop = threading.Event()
-    if settings.feeder:
-        started = time.perf_counter()
-        try:
-            start_up(engine, settings)  # back-fills on the first run, before the first page is served
-        except Exception as exc:  # noqa: BLE001 - report one line, never a traceback
-            print(f"citywall: setting up {safe_url(engine)} failed: {exc}", file=sys.stderr)
-            return 2
-        LOG.info("database ready in %.1f s", time.perf_counter() - started)
-        options = FeederOptions(auto_episode_after_s=DEMO_RAINSTORM_AFTER_S)
-        threading.Thread(target=run_feeder, kwargs={"settings": settings, "stop": stop, "options": options},
-                         name="citywall-feeder", daemon=True).start()
-    else:
-        init_db(engine, timezone=settings.timezone)
-    engine.dispose()
-    LOG.info("serving http://%s:%s/ (database %s)", settings.host, settings.port, safe_url(settings.database_url))
-    try:
-        create_app(settings).run(host=settings.host, port=settings.port, debug=settings.debug)
-    finally:
-        stop.set()
-    return 0
-
+from data_access.db import init_db, safe_url
+from data_access.settings import Settings
+from feeder.demo import engine_or_exit, settings_or_exit
+from security import cli as security_cli
 
 IMPORT_COMMANDS = ("new-city", "import-areas", "make-grid", "import-grid", "import-incidents")
 
@@ -165,7 +104,7 @@ def run_import(args: argparse.Namespace, settings: Settings) -> int:
     """The importer subcommands: one summary on stdout, or one line on stderr and exit 2."""
     from importers.common import ImportFailure
 
-    engine = _engine_or_exit(settings)
+    engine = engine_or_exit(settings)
     try:
         if args.command == "new-city":
             from importers.areas import new_city
@@ -229,13 +168,16 @@ def main(argv: list[str] | None = None) -> int:
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "run":
-        return run_demo()
-    settings = _settings_or_exit()
+        from app import create_app
+        from feeder.demo import run_demo
+
+        return run_demo(create_app)
+    settings = settings_or_exit()
     if args.command in security_cli.COMMANDS:
         return security_cli.run_command(args, settings)
     if args.command in IMPORT_COMMANDS:
         return run_import(args, settings)
-    engine = _engine_or_exit(settings)
+    engine = engine_or_exit(settings)
     if args.command == "init-db":
         built = init_db(engine, timezone=settings.timezone)
         print(f"{safe_url(engine)}: tables ready, views {'rebuilt' if built else 'unchanged'}")

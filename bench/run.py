@@ -97,8 +97,8 @@ def new_database(backend: str, tmp: Path, name: str, pg_url: str) -> Database:
 def seed_demo(db: Database, *, days: float) -> float:
     """The demo city with ``days`` of history (readings and incidents), as the feeder writes it."""
     from data_access.db import init_db, make_engine, utc_now
+    from feeder.loop import SimConfig, Simulator
     from feeder.pack import load_city_pack
-    from feeder.simulator import SimConfig, Simulator
 
     started = time.perf_counter()
     engine = make_engine(db.url)
@@ -561,7 +561,7 @@ def cpu_reference_s() -> float:
     return round(best, 2)
 
 
-def main() -> int:
+def parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="within 5 minutes on 2 cores")
     ap.add_argument("--postgres", default=DEFAULT_PG, help="PostgreSQL URL (a fresh schema per database); "
@@ -569,73 +569,96 @@ def main() -> int:
     ap.add_argument("--screens", type=int, default=200)
     ap.add_argument("--workers", type=int, default=3)
     ap.add_argument("--refresh", type=float, default=5.0)
-    a = ap.parse_args()
-    quick = a.quick
-    ticks = 2 if quick else 4
-    total, n_open = (150_000, 100_000) if quick else (1_000_000, 100_000)
-    history_days = 0.1 if quick else 1.0  # the wall's sparklines need the last hour
-    backends = ["sqlite"] + (["postgresql"] if a.postgres else [])
-    tmp = Path(tempfile.mkdtemp(prefix="cw-run-"))
-    made: list[Database] = []
-    rows: list[tuple[str, str, dict]] = []
-    summary: dict[str, Any] = {"mode": "quick" if quick else "full", "cpus": os.cpu_count(),
-                               "cpu_reference_s": cpu_reference_s(), "workers": a.workers,
-                               "refresh_s": a.refresh, "map_seed": f"{total} incidents, {n_open} open"}
-    began = time.perf_counter()
-    try:
-        demo: dict[str, Database] = {}  # one database per backend: the demo city, then the incidents at scale
-        for backend in backends:
-            demo[backend] = new_database(backend, tmp, "demo", a.postgres)
-            made.append(demo[backend])
-            log(f"seeding the demo city ({history_days:g} d of history) on {backend}: "
-                f"{seed_demo(demo[backend], days=history_days):.1f} s")
-            log(f"seeding {total:,} incidents ({n_open:,} open) on {backend}: "
-                f"{seed_map_scale(demo[backend], total, n_open):.1f} s")
-            agg = map_agg_ms(demo[backend])
-            summary[f"map_agg_ms_{'postgres' if backend == 'postgresql' else 'sqlite'}_100k_open"] = agg["city"]
-            summary[f"map_agg_district_ms_{backend}"] = agg["district"]
-            summary[f"incident_counts_ms_{backend}_{total // 1000}k"] = agg["incident_counts_city"]
-            summary[f"wall_read_ms_{backend}"] = agg["wall_read_city"]
-            log(f"map aggregation and wall read on {backend}: {agg}")
+    return ap.parse_args()
 
-        browser_backend = "postgresql" if "postgresql" in backends else "sqlite"
-        drill: dict[str, Any] = {}
-        fresh: dict[str, Any] = {}
-        for backend in backends:
-            for mode in ("cached", "naive"):
-                if mode == "naive" and quick and backend != "sqlite":
-                    continue  # the quick run's baseline is SQLite's (the full run measures both)
-                # The naive baseline with one screen too: at 200 it falls over and few replies come back.
-                wanted = [a.screens] if quick and (backend != "sqlite" or mode == "naive") else [1, a.screens]
-                served = Served(demo[backend], workers=a.workers, naive=mode == "naive", refresh_s=a.refresh)
-                try:
-                    if mode == "naive":  # before the load: an overwhelmed baseline answers minutes later
-                        summary[f"naive_probe_bytes_per_tick_{backend}"] = probe_bytes(served)
-                    for screens in wanted:
-                        # One screen for a whole minute: each minute every age and sparkline moves on once,
-                        # so the steady bytes per tick are the mean over a minute, not over a lucky 10 s.
-                        phase_ticks = 1 if mode == "naive" else (MINUTE_TICKS if screens == 1 else ticks)
-                        log(f"{backend} {mode}: {screens} screens, {phase_ticks} steady ticks")
-                        result = drive(served, screens=screens, ticks=phase_ticks, refresh_s=a.refresh)
-                        rows.append((backend, mode, result))
-                        log(f"  {result}")
-                    if mode == "cached" and backend == browser_backend:
-                        log(f"Chromium: drill-down on the /city map ({backend})")
-                        drill = measure_drilldown(served, samples=6 if quick else 20)
-                        log(f"  {drill}")
-                        log(f"Chromium: freshness of a new reading on the wall, {a.screens} other screens polling")
-                        fresh = measure_freshness(demo[backend], served, samples=8 if quick else 30,
-                                                  refresh_s=a.refresh, load_screens=a.screens)
-                        log(f"  {fresh}")
-                    if mode == "cached" and not quick and backend == "postgresql":
-                        summary["max_screens_p95_under_250ms"] = find_max_screens(served, a, rows, backend)
-                finally:
-                    served.close()
-    finally:
-        for db in made:
-            db.cleanup()
-        shutil.rmtree(tmp, ignore_errors=True)
 
+@dataclass
+class Plan:
+    """What one run measures: the sizes of --quick or of the full run."""
+
+    quick: bool
+    ticks: int
+    total: int
+    n_open: int
+    history_days: float
+    backends: list[str]
+
+    @classmethod
+    def of(cls, a: argparse.Namespace) -> Plan:
+        total, n_open = (150_000, 100_000) if a.quick else (1_000_000, 100_000)
+        return cls(quick=a.quick, ticks=2 if a.quick else 4, total=total, n_open=n_open,
+                   history_days=0.1 if a.quick else 1.0,  # the wall's sparklines need the last hour
+                   backends=["sqlite"] + (["postgresql"] if a.postgres else []))
+
+
+def seed_and_time_reads(plan: Plan, a: argparse.Namespace, tmp: Path, made: list[Database],
+                        summary: dict[str, Any]) -> dict[str, Database]:
+    """One database per backend: the demo city, then the incidents at scale; the per-tick reads timed."""
+    demo: dict[str, Database] = {}
+    for backend in plan.backends:
+        demo[backend] = new_database(backend, tmp, "demo", a.postgres)
+        made.append(demo[backend])
+        log(f"seeding the demo city ({plan.history_days:g} d of history) on {backend}: "
+            f"{seed_demo(demo[backend], days=plan.history_days):.1f} s")
+        log(f"seeding {plan.total:,} incidents ({plan.n_open:,} open) on {backend}: "
+            f"{seed_map_scale(demo[backend], plan.total, plan.n_open):.1f} s")
+        agg = map_agg_ms(demo[backend])
+        summary[f"map_agg_ms_{'postgres' if backend == 'postgresql' else 'sqlite'}_100k_open"] = agg["city"]
+        summary[f"map_agg_district_ms_{backend}"] = agg["district"]
+        summary[f"incident_counts_ms_{backend}_{plan.total // 1000}k"] = agg["incident_counts_city"]
+        summary[f"wall_read_ms_{backend}"] = agg["wall_read_city"]
+        log(f"map aggregation and wall read on {backend}: {agg}")
+    return demo
+
+
+def drive_and_browse(plan: Plan, a: argparse.Namespace, demo: dict[str, Database], rows: list,
+                     summary: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Every backend served cached and naive, driven by screens; the browser measures on one of them."""
+    browser_backend = "postgresql" if "postgresql" in plan.backends else "sqlite"
+    drill: dict[str, Any] = {}
+    fresh: dict[str, Any] = {}
+    for backend in plan.backends:
+        for mode in ("cached", "naive"):
+            if mode == "naive" and plan.quick and backend != "sqlite":
+                continue  # the quick run's baseline is SQLite's (the full run measures both)
+            # The naive baseline with one screen too: at 200 it falls over and few replies come back.
+            wanted = [a.screens] if plan.quick and (backend != "sqlite" or mode == "naive") else [1, a.screens]
+            served = Served(demo[backend], workers=a.workers, naive=mode == "naive", refresh_s=a.refresh)
+            try:
+                if mode == "naive":  # before the load: an overwhelmed baseline answers minutes later
+                    summary[f"naive_probe_bytes_per_tick_{backend}"] = probe_bytes(served)
+                for screens in wanted:
+                    # One screen for a whole minute: each minute every age and sparkline moves on once,
+                    # so the steady bytes per tick are the mean over a minute, not over a lucky 10 s.
+                    phase_ticks = 1 if mode == "naive" else (MINUTE_TICKS if screens == 1 else plan.ticks)
+                    log(f"{backend} {mode}: {screens} screens, {phase_ticks} steady ticks")
+                    result = drive(served, screens=screens, ticks=phase_ticks, refresh_s=a.refresh)
+                    rows.append((backend, mode, result))
+                    log(f"  {result}")
+                if mode == "cached" and backend == browser_backend:
+                    log(f"Chromium: drill-down on the /city map ({backend})")
+                    drill = measure_drilldown(served, samples=6 if plan.quick else 20)
+                    log(f"  {drill}")
+                    log(f"Chromium: freshness of a new reading on the wall, {a.screens} other screens polling")
+                    fresh = measure_freshness(demo[backend], served, samples=8 if plan.quick else 30,
+                                              refresh_s=a.refresh, load_screens=a.screens)
+                    log(f"  {fresh}")
+                if mode == "cached" and not plan.quick and backend == "postgresql":
+                    summary["max_screens_p95_under_250ms"] = find_max_screens(served, a, rows, backend)
+            finally:
+                served.close()
+    summary["drilldown_db"] = f"{browser_backend}, {plan.n_open} open of {plan.total}"
+    return drill, fresh
+
+
+def ratio(a_value: object, b_value: object) -> float | None:
+    return round(a_value / b_value, 1) if isinstance(a_value, int | float) and isinstance(
+        b_value, int | float) and b_value else None
+
+
+def summarize(plan: Plan, a: argparse.Namespace, rows: list, summary: dict[str, Any], drill: dict[str, Any],
+              fresh: dict[str, Any]) -> None:
+    """The headline figures, each against the naive baseline of the same run where there is one."""
     def pick(backend: str, mode: str, screens: int) -> dict:
         return next((r for b, m, r in rows if b == backend and m == mode and r["screens"] == screens), {})
 
@@ -655,7 +678,7 @@ def main() -> int:
         "naive_bytes_per_tick": naive.get("bytes_per_tick") or pick(main_backend, "naive", 1).get("bytes_per_tick")
         or summary.get(f"naive_probe_bytes_per_tick_{main_backend}"),
     })
-    if "postgresql" in backends:
+    if "postgresql" in plan.backends:
         pg_many, pg_naive = pick("postgresql", "cached", a.screens), pick("postgresql", "naive", a.screens)
         summary.update({
             f"postgres_queries_per_tick_{a.screens}_screens": pg_many.get("queries_per_tick"),
@@ -663,10 +686,6 @@ def main() -> int:
             f"postgres_callback_p95_ms_{a.screens}_screens": pg_many.get("p95_ms"),
             f"postgres_naive_callback_p95_ms_{a.screens}_screens": pg_naive.get("p95_ms"),
         })
-    def ratio(a_value: object, b_value: object) -> float | None:
-        return round(a_value / b_value, 1) if isinstance(a_value, int | float) and isinstance(
-            b_value, int | float) and b_value else None
-
     summary.update({  # the naive baseline over CityWall, measured in this run
         "ratio_queries_naive_over_cached": ratio(naive.get("queries_per_tick"), many.get("queries_per_tick")),
         "ratio_bytes_naive_over_cached": ratio(summary["naive_bytes_per_tick"], one.get("bytes_per_tick")),
@@ -675,11 +694,12 @@ def main() -> int:
     summary.update({
         "drilldown_p95_ms_browser": drill["p95_ms"],
         "drilldown_lists_p95_ms_browser": drill.get("lists_p95_ms"),
-        "drilldown_db": f"{browser_backend}, {n_open} open of {total}",
         "freshness_load_screens": fresh.get("load_screens"),
         "freshness_p95_s": fresh["p95_s"],
-        "elapsed_s": round(time.perf_counter() - began, 1),
     })
+
+
+def print_table(rows: list, drill: dict[str, Any], fresh: dict[str, Any]) -> None:
     header = (f"{'backend':10} {'mode':7} {'screens':>7} {'queries/tick':>12} {'p50 ms':>8} {'p95 ms':>8} "
               f"{'srv p95':>8} {'wall p95':>8} {'map p95':>8} {'B/tick':>8} {'wall B':>8} {'map B':>7} "
               f"{'req B':>7} {'requests':>8} {'errors':>6}")
@@ -692,7 +712,29 @@ def main() -> int:
     print(f"(p50/p95: each screen's HTTP round trip, load generator on the same cores; srv: gunicorn's own time; "
           f"B/tick: one screen's wall + map replies; freshness {fresh.get('samples')} s; "
           f"drill-down {drill.get('samples_ms')} ms)")
-    print(json.dumps(summary))
+
+
+def main() -> int:
+    a = parse_args()
+    plan = Plan.of(a)
+    tmp = Path(tempfile.mkdtemp(prefix="cw-run-"))
+    made: list[Database] = []
+    rows: list[tuple[str, str, dict]] = []
+    summary: dict[str, Any] = {"mode": "quick" if plan.quick else "full", "cpus": os.cpu_count(),
+                               "cpu_reference_s": cpu_reference_s(), "workers": a.workers,
+                               "refresh_s": a.refresh, "map_seed": f"{plan.total} incidents, {plan.n_open} open"}
+    began = time.perf_counter()
+    try:
+        demo = seed_and_time_reads(plan, a, tmp, made, summary)
+        drill, fresh = drive_and_browse(plan, a, demo, rows, summary)
+    finally:
+        for db in made:
+            db.cleanup()
+        shutil.rmtree(tmp, ignore_errors=True)
+    summarize(plan, a, rows, summary, drill, fresh)
+    summary["elapsed_s"] = round(time.perf_counter() - began, 1)
+    print_table(rows, drill, fresh)
+    print(json.dumps(summary))  # the LAST line: every headline figure
     return 0
 
 

@@ -55,7 +55,7 @@ from data_access.db import make_engine, render_sql, utc_now  # noqa: E402
 from data_access.models import Area  # noqa: E402
 from data_access.schema import rollup_watermarks as schema_w  # noqa: E402
 from feeder import rollups  # noqa: E402
-from feeder.simulator import SimConfig, Simulator  # noqa: E402
+from feeder.loop import SimConfig, Simulator  # noqa: E402
 
 EPOCH = datetime(1970, 1, 1)
 DISTRICT = "310115"  # 浦东新区, the biggest district

@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 from app import create_app  # noqa: E402
 from bench.wall_client import PageSpec  # noqa: E402
 from data_access.settings import Settings  # noqa: E402
-from feeder.simulator import SimConfig, Simulator  # noqa: E402
+from feeder.loop import SimConfig, Simulator  # noqa: E402
 
 
 def seed(url: str) -> None:

@@ -1,9 +1,10 @@
-"""What the logs say about a failure: one line, never a traceback in a warning."""
+"""What an error says in one line: logs and on-screen messages never carry a traceback or a
+multi-line driver message."""
 from __future__ import annotations
 
 
-def first_line(exc: BaseException) -> str:
-    """The first line of ``exc``'s message (SQLAlchemy's run to pages: the SQL, the parameters, a
-    link), or its type's name when it says nothing."""
+def first_line(exc: BaseException, limit: int = 300) -> str:
+    """The first line of ``str(exc)`` (the class name when it says nothing), at most ``limit`` characters."""
     text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    line = text.splitlines()[0] if text else type(exc).__name__
+    return line[:limit]

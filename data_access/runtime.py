@@ -4,7 +4,6 @@ layer keeps it on its server (pages/_runtime.py)."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
@@ -41,12 +40,3 @@ def build_runtime(settings: Settings) -> CityWallRuntime:
     return CityWallRuntime(settings=settings, engine=engine, cache=build_cache(settings, version=version),
                            version=version, lineage=Lineage(engine))
 
-
-# Transitional, for data_access/security.py only (it moves to security/ and then imports
-# pages._runtime.current_runtime itself): the web layer installs how to find the current runtime.
-_provider: list[Callable[[], CityWallRuntime]] = []
-
-
-def current_runtime() -> CityWallRuntime:
-    """The runtime of the app serving the current request (transitional: see ``_provider``)."""
-    return _provider[0]()

@@ -5,6 +5,7 @@ so importing this module is free and tests can build settings from a plain dict.
 """
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -54,6 +55,11 @@ class Settings:
     users_file: Path = field(default_factory=lambda: PROJECT_ROOT / "var" / "users.json")
     secret_key: str = ""
     auth_header: str = "X-Forwarded-User"
+    # Header mode's proof that a request came through the proxy: a secret header it adds, and/or
+    # the addresses it connects from (docs/security.md, "Header mode").
+    proxy_secret: str = ""
+    cookie_secure: bool = False  # mark the session cookie Secure even when TLS ends at a proxy
+    trusted_proxies: tuple[str, ...] = ()
     statement_timeout_s: float = 15.0  # 0: no limit
     frame_ancestors: str = "'self'"
 
@@ -83,6 +89,19 @@ def _number(raw: str, name: str, kind: type, minimum: float) -> float | int:
     if value < minimum:
         raise SettingsError(f"{name}={raw!r}: must be at least {minimum}")
     return value
+
+
+def _networks(raw: str, name: str) -> tuple[str, ...]:
+    """Comma-separated addresses or networks (192.0.2.10, 10.0.0.0/8, ::1)."""
+    found = []
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        try:
+            found.append(str(ipaddress.ip_network(part, strict=False)))
+        except ValueError:
+            raise SettingsError(f"{name}: {part!r} is not an IP address or network") from None
+    return tuple(found)
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -119,7 +138,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             values[key.lower()] = raw.strip()
     if (raw := get("CITY_PACK")):
         values["city_pack"] = Path(raw).expanduser()
-    for key in ("FEEDER", "DEBUG", "NAIVE"):
+    for key in ("FEEDER", "DEBUG", "NAIVE", "COOKIE_SECURE"):
         if (raw := get(key)) is not None:
             values[key.lower()] = _flag(raw, f"CITYWALL_{key}")
     for key, minimum in (("FEEDER_SEED", 0), ("FEEDER_SCALE", 1), ("BACKFILL_DAYS", 0), ("PORT", 1)):
@@ -137,6 +156,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         if not _HEADER_NAME.match(raw.strip()):
             raise SettingsError(f"CITYWALL_AUTH_HEADER={raw!r}: not an HTTP header name")
         values["auth_header"] = raw.strip()
+    if (raw := get("PROXY_SECRET")) is not None:
+        values["proxy_secret"] = raw.strip()
+    if (raw := get("TRUSTED_PROXIES")):
+        values["trusted_proxies"] = _networks(raw, "CITYWALL_TRUSTED_PROXIES")
     if (raw := get("STATEMENT_TIMEOUT_S")):
         values["statement_timeout_s"] = float(_number(raw, "CITYWALL_STATEMENT_TIMEOUT_S", float, 0))
     if (raw := get("FRAME_ANCESTORS")):

@@ -17,8 +17,10 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from data_access.db import make_engine, safe_url, utc_now
+from data_access.errors import first_line
 from data_access.settings import SettingsError, load_settings
-from feeder.simulator import EPISODE_KINDS, FeederOptions, run_feeder, start_up
+from feeder.episodes import EPISODE_KINDS
+from feeder.loop import FeederOptions, run_feeder, start_up
 
 LOG = logging.getLogger("citywall.feeder")
 
@@ -83,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
             sim = start_up(engine, settings, options=options)
             stats = sim.step(engine, now=utc_now())
         except (sa.exc.SQLAlchemyError, ValueError, OSError) as exc:
-            print(f"error: {type(exc).__name__}: {str(exc).strip().splitlines()[0]}", file=sys.stderr)
+            print(f"error: {type(exc).__name__}: {first_line(exc)}", file=sys.stderr)
             return 1
         finally:
             engine.dispose()

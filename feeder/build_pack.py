@@ -37,8 +37,11 @@ from pypinyin import lazy_pinyin
 from shapely.geometry import MultiPolygon, Polygon, shape
 from shapely.geometry.base import BaseGeometry
 
+from importers import geometry
+from importers.geometry import M_PER_DEG, Geom, hexagons, simplify_coverage
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_SOURCE = PROJECT_ROOT / ".." / "shared" / "data" / "shanghai"
+DEFAULT_SOURCE = PROJECT_ROOT / "feeder" / "packs" / "shanghai" / "sources"
 DEFAULT_OUT = PROJECT_ROOT / "feeder" / "packs" / "shanghai"
 
 CITY_CODE, CITY_NAME, CITY_NAME_EN = "310000", "上海市", "Shanghai"
@@ -46,10 +49,11 @@ DECIMALS = 5
 GRID = 10.0**-DECIMALS  # coordinate grid; 1e-5° ≈ 1.1 m
 # Coverage (Visvalingam) tolerance: measured max deviation ≈ 0.0007° ≈ 65 m, i.e. the "~60 m" display target.
 SIMPLIFY_TOLERANCE = 0.0004
-KM_PER_DEG = 111.32
+KM_PER_DEG = M_PER_DEG / 1000
 REF_LAT = 31.2  # Shanghai; scale for the local equirectangular plane
 KX = math.cos(math.radians(REF_LAT))  # km per degree of longitude / km per degree of latitude
 MIN_PART_KM2 = 0.01  # polygon parts / holes smaller than this are simplification slivers, not land
+MIN_PART_DEG2 = MIN_PART_KM2 / (KM_PER_DEG**2 * KX)
 DOWNTOWN = (121.4737, 31.2304)  # People's Square (lon, lat)
 PACK_SEED = 20231123
 LLOYD_ITERATIONS = 8
@@ -57,8 +61,6 @@ LLOYD_ITERATIONS = 8
 # central street gets several cells; ~36 km² ones on rural Chongming, which alone would add ~800 cells.
 RESOLUTION_BY_STREET_KM2 = ((12.0, 8), (80.0, 7), (math.inf, 6))
 SLIVER_HEX_FRACTION = 0.02  # clipped hex pieces below 2 % of a hexagon are merged into a neighbour
-
-Geom = Polygon | MultiPolygon
 
 
 @dataclass(frozen=True)
@@ -173,25 +175,15 @@ def km2(geom: BaseGeometry) -> float:
     return float(geom.area) * KM_PER_DEG**2 * KX
 
 
-def polygonal(geom: BaseGeometry, min_area: float = MIN_PART_KM2 / (KM_PER_DEG**2 * KX)) -> Geom:
-    """Keep only the polygon parts of a (make_valid) result, dropping sliver parts and pinhole holes."""
-    parts = []
-    for part in shapely.get_parts(shapely.make_valid(geom)):
-        if isinstance(part, MultiPolygon | shapely.GeometryCollection):
-            sub = polygonal(part, min_area)
-            parts.extend(shapely.get_parts(sub))
-        elif isinstance(part, Polygon) and part.area >= min_area:
-            holes = [h for h in part.interiors if Polygon(h).area >= min_area]
-            parts.append(Polygon(part.exterior, holes))
-    parts.sort(key=lambda p: (-p.area, p.bounds))  # stable part order -> stable output bytes
-    if not parts:
-        return Polygon()
-    return parts[0] if len(parts) == 1 else MultiPolygon(parts)
+def cleaned(geom: BaseGeometry, min_area: float = MIN_PART_DEG2) -> Geom:
+    """The polygon parts of a repaired geometry, sliver parts and pinhole holes dropped, largest first
+    (stable part order -> stable output bytes); an empty Polygon when nothing is left."""
+    return geometry.polygonal(geom, min_area=min_area, repair=True, ordered=True) or Polygon()
 
 
 def snap(geom: BaseGeometry) -> Geom:
     """Round vertices to the output grid, then repair: shared edges stay identical in both neighbours."""
-    return polygonal(shapely.transform(geom, lambda xy: np.round(xy, DECIMALS)))  # polygonal make_valids
+    return geometry.rounded(geom, DECIMALS, min_area=MIN_PART_DEG2) or Polygon()
 
 
 def to_plane(geom: BaseGeometry) -> BaseGeometry:
@@ -229,27 +221,13 @@ def best_overlap(faces: np.ndarray, targets: Sequence[BaseGeometry]) -> np.ndarr
 
 def dissolve(faces: np.ndarray, owner: np.ndarray, count: int) -> list[Geom]:
     """Union the faces of each owner 0..count-1 (exact, since faces share noded edges)."""
-    return [polygonal(shapely.union_all(faces[owner == i], grid_size=GRID), min_area=0.0)
+    return [cleaned(shapely.union_all(faces[owner == i], grid_size=GRID), min_area=0.0)
             for i in range(count)]
 
 
 def inner_point(geom: BaseGeometry, fallback: BaseGeometry | None = None) -> tuple[float, float]:
     """(lat, lon) on the grid strictly inside geom: rounding point_on_surface may leave a thin shape."""
-    shapely.prepare(geom)
-    candidates = [shapely.point_on_surface(geom)]
-    candidates += [shapely.point_on_surface(geom.buffer(-k * GRID)) for k in (1, 2, 4, 8)]
-    for point in candidates:
-        if point.is_empty:
-            continue
-        x0, y0 = round(point.x, DECIMALS), round(point.y, DECIMALS)
-        for dx in (0, -1, 1):
-            for dy in (0, -1, 1):
-                x, y = round(x0 + dx * GRID, DECIMALS), round(y0 + dy * GRID, DECIMALS)
-                if shapely.contains_xy(geom, x, y):
-                    return y, x
-    if fallback is not None:  # a sub-metre sliver: any point of the enclosing area will do
-        return inner_point(fallback)
-    raise ValueError("no interior grid point found")
+    return geometry.inner_point(geom, decimals=DECIMALS, largest_part=False, fallback=fallback)
 
 
 # ------------------------------------------------------------------------------------------- loading
@@ -261,10 +239,7 @@ def load_districts(path: Path) -> list[District]:
     geoms = np.array([shape(f["geometry"]) for f in raw], dtype=object)
     # Coverage simplification keeps shared district borders identical; plain per-district simplify
     # opened ~80 gaps between neighbours.
-    if shapely.coverage_is_valid(geoms):
-        simplified = shapely.coverage_simplify(geoms, SIMPLIFY_TOLERANCE)
-    else:
-        simplified = shapely.simplify(geoms, 0.0006, preserve_topology=True)  # Douglas-Peucker, ~60 m
+    simplified = simplify_coverage(geoms, SIMPLIFY_TOLERANCE, fallback_tolerance=0.0006)  # Douglas-Peucker, ~60 m
     out = []
     for feature, geom in zip(raw, simplified, strict=True):
         p = feature["properties"]
@@ -354,7 +329,7 @@ def attach_islets(streets: list[Geom], islets: Sequence[Geom]) -> list[Geom]:
     """Parts too small for a seed of their own join the nearest street."""
     for islet in islets:
         t = int(np.argmin(shapely.distance(np.array(streets, dtype=object), islet)))
-        streets[t] = polygonal(shapely.union_all([streets[t], islet], grid_size=GRID), min_area=0.0)
+        streets[t] = cleaned(shapely.union_all([streets[t], islet], grid_size=GRID), min_area=0.0)
     return streets
 
 
@@ -372,7 +347,7 @@ def absorb_exclaves(streets: list[Geom]) -> list[Geom]:
             shared[s] = 0.0
             t = int(np.argmax(shared))
             if shared[t] > 0:
-                streets[t] = polygonal(shapely.union_all([streets[t], part], grid_size=GRID), min_area=0.0)
+                streets[t] = cleaned(shapely.union_all([streets[t], part], grid_size=GRID), min_area=0.0)
             else:
                 keep.append(part)
         streets[s] = keep[0] if len(keep) == 1 else MultiPolygon(keep)
@@ -416,16 +391,6 @@ def grid_resolution(district: District, street_count: int) -> int:
     return next(res for limit, res in RESOLUTION_BY_STREET_KM2 if mean_km2 < limit)
 
 
-def hexagons(region: BaseGeometry, res: int) -> tuple[list[str], np.ndarray]:
-    """H3 cells touching region (sorted) and their polygons in lon/lat."""
-    pad = 1.5 * h3.average_hexagon_edge_length(res, unit="km") / (KM_PER_DEG * KX)
-    ids = sorted(h3.geo_to_cells(region.buffer(pad, quad_segs=2), res))  # centres within pad => full cover
-    polys = np.array([Polygon([(lng, lat) for lat, lng in h3.cell_to_boundary(i)]) for i in ids],
-                     dtype=object)
-    keep = shapely.intersects(polys, region)
-    return [i for i, k in zip(ids, keep, strict=True) if k], polys[keep]
-
-
 def merge_slivers(pieces: list[tuple[int, Geom]], hex_area: np.ndarray) -> list[tuple[int, Geom]]:
     """Merge pieces under 2 % of their hexagon into the same-street piece sharing the longest edge.
 
@@ -450,7 +415,7 @@ def merge_slivers(pieces: list[tuple[int, Geom]], hex_area: np.ndarray) -> list[
         j = int(np.argmax(shared))
         j += j >= i  # index in pieces (others skipped i)
         key, target = pieces[j]
-        pieces[j] = (key, polygonal(shapely.union_all([target, sliver], grid_size=GRID), min_area=0.0))
+        pieces[j] = (key, cleaned(shapely.union_all([target, sliver], grid_size=GRID), min_area=0.0))
         del pieces[i]
 
 
@@ -477,7 +442,7 @@ def district_cells(district: District, streets: list[Street], polys: list[Geom],
         for k, geom in merge_slivers(pieces, hex_area):
             grouped[k].append(geom)
         for k in sorted(grouped):
-            geom = polygonal(shapely.union_all(grouped[k], grid_size=GRID), min_area=0.0)
+            geom = cleaned(shapely.union_all(grouped[k], grid_size=GRID), min_area=0.0)
             cells.append(Cell(street.code, district.code, ids[k], geom))
     return cells
 
@@ -559,7 +524,7 @@ Generated by `python -m feeder.build_pack` (deterministic, seed {PACK_SEED}); do
 def build(source: Path, out: Path) -> dict[str, Any]:
     districts = load_districts(source / "districts_wgs84.geojson")
     streets = load_streets(source / "streets.csv", {d.code for d in districts})
-    city = polygonal(shapely.union_all([d.geom for d in districts], grid_size=GRID))
+    city = cleaned(shapely.union_all([d.geom for d in districts], grid_size=GRID))
 
     features = [feature(area_props(CITY_CODE, "city", None, CITY_NAME, CITY_NAME_EN, 1), city)]
     street_features: list[dict[str, Any]] = []

@@ -8,22 +8,20 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
 from data_access import schema
+from data_access.upsert import upsert
 
 AREAS_FILE = "areas.geojson"
 CELLS_FILE = "cells.geojson"
 INDICATORS_FILE = "indicators.csv"
 CATEGORIES_FILE = "categories.csv"
-BATCH_ROWS = 5000
 LEVEL_ORDER = {"city": 0, "district": 1, "street": 2}
 
 # Columns of indicators.csv that are text; everything else is numeric (empty = NaN = no value).
@@ -197,52 +195,6 @@ def category_rows(categories: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 # --- writing ------------------------------------------------------------------------------------
-
-def _batches(rows: Sequence[dict[str, Any]], size: int = BATCH_ROWS) -> Iterable[Sequence[dict[str, Any]]]:
-    for start in range(0, len(rows), size):
-        yield rows[start:start + size]
-
-
-def upsert(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert rows, updating the non-key columns of rows whose primary key already exists.
-
-    Uses the dialect's native ON CONFLICT on SQLite and PostgreSQL (one executemany per batch);
-    any other dialect falls back to UPDATE-then-INSERT-missing.
-    """
-    if not rows:
-        return
-    keys = [c.name for c in table.primary_key.columns]
-    columns = list(rows[0].keys())
-    updatable = [c for c in columns if c not in keys]
-    dialect = conn.dialect.name
-    if dialect in ("sqlite", "postgresql"):
-        if dialect == "sqlite":
-            from sqlalchemy.dialects.sqlite import insert as dialect_insert
-        else:
-            from sqlalchemy.dialects.postgresql import insert as dialect_insert
-        stmt = dialect_insert(table)
-        if updatable:
-            stmt = stmt.on_conflict_do_update(index_elements=keys,
-                                              set_={c: stmt.excluded[c] for c in updatable})
-        else:
-            stmt = stmt.on_conflict_do_nothing(index_elements=keys)
-        for batch in _batches(rows):
-            conn.execute(stmt, list(batch))
-        return
-    # Generic path: find which keys exist, update those, insert the rest.
-    key_cols = [table.c[k] for k in keys]
-    existing = {tuple(r) for r in conn.execute(sa.select(*key_cols))}
-    old = [r for r in rows if tuple(r[k] for k in keys) in existing]
-    new = [r for r in rows if tuple(r[k] for k in keys) not in existing]
-    if old and updatable:
-        stmt = table.update().where(*[table.c[k] == sa.bindparam(f"k_{k}") for k in keys]).values(
-            {c: sa.bindparam(f"v_{c}") for c in updatable})
-        params = [{**{f"k_{k}": r[k] for k in keys}, **{f"v_{c}": r[c] for c in updatable}} for r in old]
-        for batch in _batches(params):
-            conn.execute(stmt, list(batch))
-    for batch in _batches(new):
-        conn.execute(table.insert(), list(batch))
-
 
 def load_city_pack(engine: Engine, *, pack_dir: Path) -> PackSummary:
     """Upsert the pack in ``pack_dir`` into areas, grid_cells, indicators and incident_categories.

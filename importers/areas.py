@@ -19,24 +19,20 @@ from sqlalchemy.engine import Engine
 
 from data_access import schema
 from data_access.db import init_db
+from data_access.upsert import upsert
 from importers.common import (
     CODE_PATTERN,
     WALL_CODE_PATTERN,
     Feature,
-    Geom,
     ImportFailure,
-    coverage_simplified,
-    geometry_text,
-    inner_point,
-    polygonal,
+    StoredArea,
     read_polygons,
     slug,
-    snapped,
     stored_areas,
     text_value,
     the_city,
-    upsert_rows,
 )
+from importers.geometry import Geom, coverage_simplified, geometry_text, inner_point, polygonal, snapped
 
 CITY_TIMEZONE_KEY = "city_timezone"  # citywall_meta key: the zone new-city was given
 
@@ -69,7 +65,7 @@ def new_city(engine: Engine, *, code: str, name: str, name_en: str | None, timez
         if existing and existing[0] != code:
             raise ImportFailure(f"new-city: {engine.url.render_as_string(hide_password=True)}: already holds the city "
                                 f"{existing[0]} ({existing[1]}); one city per database or schema")
-        upsert_rows(conn, schema.areas, [{"area_code": code, "level": "city", "parent_code": None, "name": name,
+        upsert(conn, schema.areas, [{"area_code": code, "level": "city", "parent_code": None, "name": name,
                                           "name_en": name_en, "sort_order": 0}])
         conn.execute(schema.meta.delete().where(schema.meta.c.key == CITY_TIMEZONE_KEY))
         conn.execute(schema.meta.insert().values(key=CITY_TIMEZONE_KEY, value=timezone))
@@ -166,6 +162,43 @@ def import_areas(
     """Read, check and upsert one layer of districts or streets (and the districts dissolved from
     it) in one transaction; nothing is written when any feature is unusable."""
     path = Path(path)
+    _check_options(level, code_property=code_property, code_from_name=code_from_name,
+                   parent_property=parent_property, parent_spatial=parent_spatial, dissolve_property=dissolve_property)
+    features = read_polygons(path)
+    rows = _layer_rows(features, path=path, name_property=name_property, code_property=code_property,
+                       code_from_name=code_from_name, parent_property=parent_property,
+                       name_en_property=name_en_property)
+    _unique(rows, path=path, what=level)
+    summary = AreaSummary(level=level, imported=len(rows), repaired=[f.number for f in features if f.repaired])
+    existing = {a.area_code: a for a in stored_areas(engine)}
+    city = _city_for(engine, path=path, city_name=city_name)
+    parents: list[_Row] = []
+    if dissolve_property:
+        parents, rows = _dissolved(features, rows, path=path, city_code=city[0], dissolve_property=dissolve_property,
+                                   dissolve_code_property=dissolve_code_property)
+        summary.created_parents = len(parents)
+    elif level == "district":
+        rows = [_Row(r.code, r.name, r.name_en, city[0], r.geom, r.number) for r in rows]
+    elif parent_spatial:
+        rows = _placed_in_districts(rows, existing, path=path)
+    else:
+        _check_parents(rows, existing, path=path, parent_property=parent_property)
+    summary.warnings += _check_levels(parents, rows, existing, path=path, level=level,
+                                      dissolve_property=dissolve_property)
+    shapes_parents = coverage_simplified([p.geom for p in parents], simplify_m)
+    shapes_rows = coverage_simplified([r.geom for r in rows], simplify_m)
+    with engine.begin() as conn:
+        if the_city(conn) is None:
+            upsert(conn, schema.areas, [{"area_code": city[0], "level": "city", "parent_code": None,
+                                         "name": city[1], "name_en": city[1], "sort_order": 0}])
+        upsert(conn, schema.areas, _area_rows(parents, shapes_parents, "district", approximate=False))
+        upsert(conn, schema.areas, _area_rows(rows, shapes_rows, level, approximate=approximate))
+        _place_city(conn, city[0])
+    return summary
+
+
+def _check_options(level: str, *, code_property: str | None, code_from_name: bool, parent_property: str | None,
+                   parent_spatial: bool, dissolve_property: str | None) -> None:
     if level not in ("district", "street"):
         raise ImportFailure(f"import-areas: --level {level!r}: expected district or street")
     if not code_property and not code_from_name:
@@ -175,7 +208,10 @@ def import_areas(
     if level == "street" and sum(bool(x) for x in (parent_property, parent_spatial, dissolve_property)) != 1:
         raise ImportFailure("import-areas: streets need exactly one of --parent-property P, --parent-spatial"
                             " or --dissolve-property P")
-    features = read_polygons(path)
+
+
+def _layer_rows(features: list[Feature], *, path: Path, name_property: str, code_property: str | None,
+                code_from_name: bool, parent_property: str | None, name_en_property: str | None) -> list[_Row]:
     rows: list[_Row] = []
     for f in features:
         place = f"{path}: feature {f.number}"
@@ -185,9 +221,11 @@ def import_areas(
         parent = _prop(f, parent_property, path=path, required=True) if parent_property else None
         name_en = _prop(f, name_en_property, path=path, required=False) if name_en_property else None
         rows.append(_Row(code, name, name_en, parent, f.geometry, f.number))
-    _unique(rows, path=path, what=level)
-    summary = AreaSummary(level=level, imported=len(rows), repaired=[f.number for f in features if f.repaired])
-    existing = {a.area_code: a for a in stored_areas(engine)}
+    return rows
+
+
+def _city_for(engine: Engine, *, path: Path, city_name: str | None) -> tuple[str, str]:
+    """(code, name) of the database's city, or of the one --city-name creates."""
     with engine.connect() as conn:
         city = the_city(conn)
     if city is None and city_name:
@@ -195,57 +233,63 @@ def import_areas(
     if city is None:
         raise ImportFailure(f"{path}: the database has no city yet: run citywall new-city --code C --name N"
                             " --timezone TZ first (or pass --city-name)")
+    return city
+
+
+def _dissolved(features: list[Feature], rows: list[_Row], *, path: Path, city_code: str, dissolve_property: str,
+               dissolve_code_property: str | None) -> tuple[list[_Row], list[_Row]]:
+    """(districts dissolved from the streets on ``dissolve_property``, the streets under them)."""
     parents: list[_Row] = []
-    if dissolve_property:
-        groups: dict[str, list[int]] = defaultdict(list)
-        for i, f in enumerate(features):
-            groups[_prop(f, dissolve_property, path=path, required=True)].append(i)
-        for value, members in sorted(groups.items()):
-            first = features[members[0]]
-            raw_code = _prop(first, dissolve_code_property, path=path, required=True) if dissolve_code_property \
-                else value
-            code = _code(raw_code, from_name=not dissolve_code_property, place=f"{path}: {dissolve_property}={value!r}")
-            geom = polygonal(shapely.union_all([rows[i].geom for i in members]))
-            parents.append(_Row(code, value, None, city[0], geom, None))
-            rows = [r if i not in members else _Row(r.code, r.name, r.name_en, code, r.geom, r.number)
-                    for i, r in enumerate(rows)]
-        _unique(parents, path=path, what="district")
-        summary.created_parents = len(parents)
-    elif level == "district":
-        rows = [_Row(r.code, r.name, r.name_en, city[0], r.geom, r.number) for r in rows]
-    elif parent_spatial:
-        districts = [a for a in existing.values() if a.level == "district" and a.geometry is not None]
-        owner = _containing([r.geom for r in rows], [d.geometry for d in districts])
-        for r, o in zip(rows, owner, strict=True):
-            if o == -1:
-                raise ImportFailure(f"{path}: feature {r.number}: {r.name!r} lies in no district"
-                                    " (import the districts first, or use --parent-property)")
-        rows = [_Row(r.code, r.name, r.name_en, districts[o].area_code, r.geom, r.number)
-                for r, o in zip(rows, owner, strict=True)]
-    else:
-        for r in rows:
-            district = existing.get(r.parent)
-            if district is None or district.level != "district":
-                raise ImportFailure(f"{path}: feature {r.number}: {parent_property}={r.parent!r} is not a district"
-                                    " code in the database (import the districts first)")
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, f in enumerate(features):
+        groups[_prop(f, dissolve_property, path=path, required=True)].append(i)
+    for value, members in sorted(groups.items()):
+        first = features[members[0]]
+        raw_code = _prop(first, dissolve_code_property, path=path, required=True) if dissolve_code_property \
+            else value
+        code = _code(raw_code, from_name=not dissolve_code_property, place=f"{path}: {dissolve_property}={value!r}")
+        geom = polygonal(shapely.union_all([rows[i].geom for i in members]))
+        parents.append(_Row(code, value, None, city_code, geom, None))
+        rows = [r if i not in members else _Row(r.code, r.name, r.name_en, code, r.geom, r.number)
+                for i, r in enumerate(rows)]
+    _unique(parents, path=path, what="district")
+    return parents, rows
+
+
+def _placed_in_districts(rows: list[_Row], existing: dict[str, StoredArea], *, path: Path) -> list[_Row]:
+    """The streets under the stored district that contains each one."""
+    districts = [a for a in existing.values() if a.level == "district" and a.geometry is not None]
+    owner = _containing([r.geom for r in rows], [d.geometry for d in districts])
+    for r, o in zip(rows, owner, strict=True):
+        if o == -1:
+            raise ImportFailure(f"{path}: feature {r.number}: {r.name!r} lies in no district"
+                                " (import the districts first, or use --parent-property)")
+    return [_Row(r.code, r.name, r.name_en, districts[o].area_code, r.geom, r.number)
+            for r, o in zip(rows, owner, strict=True)]
+
+
+def _check_parents(rows: list[_Row], existing: dict[str, StoredArea], *, path: Path,
+                   parent_property: str | None) -> None:
+    for r in rows:
+        district = existing.get(r.parent)
+        if district is None or district.level != "district":
+            raise ImportFailure(f"{path}: feature {r.number}: {parent_property}={r.parent!r} is not a district"
+                                " code in the database (import the districts first)")
+
+
+def _check_levels(parents: list[_Row], rows: list[_Row], existing: dict[str, StoredArea], *, path: Path,
+                  level: str, dissolve_property: str | None) -> list[str]:
+    """Refuse a code the database holds at another level; warnings for codes /wall/<code> refuses."""
+    warnings = []
     for want, r in [*(("district", p) for p in parents), *((level, r) for r in rows)]:
         other = existing.get(r.code)
         if other is not None and other.level != want:
             where = f"feature {r.number}" if r.number else f"{dissolve_property}={r.name!r}"
             raise ImportFailure(f"{path}: {where}: code {r.code!r} is already a {other.level} ({other.name})")
         if not WALL_CODE_PATTERN.match(r.code):
-            summary.warnings.append(f"note: code {r.code!r} is not letters and digits only; its map pages work,"
-                                    " but /wall/<code> does not accept it")
-    shapes_parents = coverage_simplified([p.geom for p in parents], simplify_m)
-    shapes_rows = coverage_simplified([r.geom for r in rows], simplify_m)
-    with engine.begin() as conn:
-        if the_city(conn) is None:
-            upsert_rows(conn, schema.areas, [{"area_code": city[0], "level": "city", "parent_code": None,
-                                              "name": city[1], "name_en": city[1], "sort_order": 0}])
-        upsert_rows(conn, schema.areas, _area_rows(parents, shapes_parents, "district", approximate=False))
-        upsert_rows(conn, schema.areas, _area_rows(rows, shapes_rows, level, approximate=approximate))
-        _place_city(conn, city[0])
-    return summary
+            warnings.append(f"note: code {r.code!r} is not letters and digits only; its map pages work,"
+                            " but /wall/<code> does not accept it")
+    return warnings
 
 
 def _area_rows(rows: list[_Row], shapes: list[Geom], level: str, *, approximate: bool) -> list[dict[str, Any]]:

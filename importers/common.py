@@ -1,5 +1,6 @@
 """What every importer shares: the one-line failure, GeoJSON reading with feature numbers, codes,
-the areas as the database holds them (read through the views), and upserts.
+and the areas as the database holds them (read through the views). Geometry: importers/geometry.py;
+writes: data_access/upsert.py.
 
 An importer validates everything it can *before* its first write; when it cannot go on it raises
 ``ImportFailure`` whose text is one line, "<file>: <place>: <problem>", which the CLI prints as is.
@@ -9,29 +10,22 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import shapely
 import sqlalchemy as sa
 from shapely.geometry import MultiPolygon, Polygon, shape
-from shapely.geometry.base import BaseGeometry
 from sqlalchemy.engine import Connection, Engine
 
 from data_access import schema
-from feeder.pack import upsert
+from importers.geometry import Geom, polygonal
 
 # The characters every page accepts in an area code (incident_queries.valid_code) ...
 CODE_PATTERN = re.compile(r"^[0-9A-Za-z_.-]{1,32}$")
 # ... and the wall's scope (/wall/<code>) is stricter: letters and digits only.
 WALL_CODE_PATTERN = re.compile(r"^[0-9A-Za-z]{1,32}$")
-GRID_DEG = 1e-6  # stored coordinates are snapped to ~0.1 m: enough for a wall, a third less text
-M_PER_DEG = 111_320.0
-
-Geom = Polygon | MultiPolygon
 
 
 class ImportFailure(ValueError):
@@ -62,15 +56,6 @@ def text_value(value: Any) -> str | None:
         value = int(value)
     text = str(value).strip()
     return text or None
-
-
-def polygonal(geom: BaseGeometry) -> Geom | None:
-    """The polygon parts of a geometry (make_valid can return collections with lines), or None."""
-    parts = [p for p in shapely.get_parts(geom) if isinstance(p, Polygon | MultiPolygon)]
-    flat = [q for p in parts for q in shapely.get_parts(p) if not q.is_empty and q.area > 0]
-    if not flat:
-        return None
-    return flat[0] if len(flat) == 1 else MultiPolygon(flat)
 
 
 def read_polygons(path: Path) -> list[Feature]:
@@ -109,43 +94,13 @@ def read_polygons(path: Path) -> list[Feature]:
             raise ImportFailure(f"{place}: a {geom.geom_type}, expected a Polygon or MultiPolygon")
         repaired = not geom.is_valid
         if repaired:  # self-intersections, bow-ties, wrong ring order: repair rather than refuse
-            geom = polygonal(shapely.make_valid(geom))
+            geom = polygonal(geom, repair=True)
             if geom is None:
                 raise ImportFailure(f"{place}: invalid geometry that has no area once repaired")
         if geom.is_empty:
             raise ImportFailure(f"{place}: empty geometry")
         out.append(Feature(number, dict(item.get("properties") or {}), geom, repaired))
     return out
-
-
-def snapped(geom: BaseGeometry) -> Geom:
-    """Snap to the storage grid (valid output; a vanishing sliver keeps its unsnapped form)."""
-    result = polygonal(shapely.set_precision(geom, GRID_DEG))
-    return result if result is not None else geom
-
-
-def geometry_text(geom: BaseGeometry) -> str:
-    return shapely.to_geojson(geom)
-
-
-def inner_point(geom: BaseGeometry) -> tuple[float, float]:
-    """(lat, lon) of a point inside the shape (a label anchor; a centroid can fall in the sea)."""
-    parts = shapely.get_parts(geom)  # the largest part: a borough's label belongs on its mainland, not an islet
-    point = shapely.point_on_surface(max(parts, key=lambda p: p.area) if len(parts) else geom)
-    return round(point.y, 6), round(point.x, 6)
-
-
-def coverage_simplified(geoms: Sequence[Geom], metres: float) -> list[Geom]:
-    """Simplify for display; neighbours keep shared borders when the layer is a clean coverage."""
-    if metres <= 0:
-        return list(geoms)
-    tolerance = metres / M_PER_DEG
-    array = np.asarray(geoms, dtype=object)
-    if shapely.coverage_is_valid(array):
-        result = shapely.coverage_simplify(array, tolerance)
-    else:
-        result = shapely.simplify(array, tolerance, preserve_topology=True)
-    return [snapped(g) for g in result]
 
 
 @dataclass(frozen=True)
@@ -177,8 +132,3 @@ def the_city(conn: Connection) -> tuple[str, str] | None:
     row = conn.execute(sa.select(schema.areas.c.area_code, schema.areas.c.name)
                        .where(schema.areas.c.level == "city").order_by(schema.areas.c.area_code)).first()
     return (row.area_code, row.name) if row else None
-
-
-def upsert_rows(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
-    """The pack loader's upsert (ON CONFLICT on both dialects), shared so there is one way to write."""
-    upsert(conn, table, rows)

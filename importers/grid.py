@@ -12,28 +12,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import h3
 import numpy as np
 import shapely
-from shapely.geometry import Polygon
 from sqlalchemy.engine import Engine
 
 from data_access import schema
-from importers.common import (
-    CODE_PATTERN,
-    M_PER_DEG,
-    Geom,
-    ImportFailure,
-    StoredArea,
-    geometry_text,
-    inner_point,
-    polygonal,
-    read_polygons,
-    snapped,
-    stored_areas,
-    text_value,
-    upsert_rows,
-)
+from data_access.upsert import upsert
+from importers.common import CODE_PATTERN, ImportFailure, StoredArea, read_polygons, stored_areas, text_value
+from importers.geometry import Geom, geometry_text, hexagons, inner_point, polygonal, snapped
 
 WHOLE_DISTRICT_SUFFIX = "00"
 
@@ -79,15 +65,6 @@ def _streets_with_fallback(areas: list[StoredArea]) -> tuple[list[StoredArea], l
     return streets, new_rows
 
 
-def _hexagons(region: Geom, resolution: int) -> tuple[list[str], np.ndarray]:
-    """H3 cells touching ``region`` and their polygons (padding so border cells are not missed)."""
-    pad = 1.5 * h3.average_hexagon_edge_length(resolution, unit="m") / M_PER_DEG
-    ids = sorted(h3.geo_to_cells(region.envelope.buffer(pad, join_style="mitre"), resolution))
-    polys = np.array([Polygon([(lng, lat) for lat, lng in h3.cell_to_boundary(i)]) for i in ids], dtype=object)
-    keep = shapely.intersects(polys, region)
-    return [i for i, k in zip(ids, keep, strict=True) if k], polys[keep]
-
-
 def make_grid(engine: Engine, *, resolution: int) -> GridSummary:
     """Replace the grid with H3 cells at ``resolution`` clipped to the streets: a hexagon split by a
     street border becomes one cell per street (``<h3>``, then ``<h3>.1``, ``<h3>.2`` by size)."""
@@ -97,7 +74,7 @@ def make_grid(engine: Engine, *, resolution: int) -> GridSummary:
     pieces: dict[str, list[tuple[float, str, Geom]]] = {}
     for street in streets:
         shapely.prepare(street.geometry)
-        ids, polys = _hexagons(street.geometry, resolution)
+        ids, polys = hexagons(street.geometry, resolution)
         inside = shapely.contains_properly(street.geometry, polys)
         clipped = polys.copy()  # only border hexagons need the (costly) intersection
         clipped[~inside] = shapely.intersection(polys[~inside], street.geometry)
@@ -164,6 +141,6 @@ def _replace_grid(engine: Engine, new_streets: list[dict[str, Any]], rows: list[
     # One transaction: the wall never sees half a grid. Incidents keep their cell ids as text (no
     # foreign key); re-run import-incidents to place them in the new cells.
     with engine.begin() as conn:
-        upsert_rows(conn, schema.areas, new_streets)
+        upsert(conn, schema.areas, new_streets)
         conn.execute(schema.grid_cells.delete())
-        upsert_rows(conn, schema.grid_cells, rows)
+        upsert(conn, schema.grid_cells, rows)

@@ -29,7 +29,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from data_access import schema
-from importers.common import CODE_PATTERN, ImportFailure, polygonal, stored_areas, upsert_rows
+from data_access.errors import first_line
+from data_access.upsert import upsert, upsert_columns
+from importers.common import CODE_PATTERN, ImportFailure, stored_areas
+from importers.geometry import polygonal
 
 BATCH_ROWS = 50_000
 ID_QUERY_SLICE = 10_000  # bound parameters per "which ids exist" query (SQLite allows 32,766)
@@ -118,6 +121,23 @@ def load_mapping(path: Path) -> Mapping:
     if unknown:
         raise _fail(path, f"[{sorted(unknown)[0]}]", "unknown table (expected csv, columns, times, incidents,"
                     " statuses, categories, category)")
+    columns = _columns(data, path)
+    templates = {role: _parse_template(columns[role], path, role)
+                 for role in TEMPLATE_ROLES if role in columns and "{" in columns[role]}
+    timezone, formats = _times(data, path)
+    incidents = _table(data, "incidents", path)
+    csv_opts = _table(data, "csv", path)
+    statuses = _statuses(data, path, columns)
+    categories = {k.strip().casefold(): v for k, v in _strings(_table(data, "categories", path), "categories",
+                                                                path).items()}
+    return Mapping(path=path, columns=columns, templates=templates, formats=formats, timezone=timezone,
+                   id_prefix=str(incidents.get("id_prefix", "")), channel=str(incidents.get("channel", "import")),
+                   encoding=str(csv_opts.get("encoding", "utf-8-sig")), delimiter=str(csv_opts.get("delimiter", ",")),
+                   statuses=statuses, categories=categories, declared=_declared_categories(data, path))
+
+
+def _columns(data: dict[str, Any], path: Path) -> dict[str, str]:
+    """[columns]: role -> source column (or template); the required roles, lat with lon."""
     columns = _strings(_table(data, "columns", path), "columns", path)
     for role in columns:
         if role not in COLUMN_ROLES:
@@ -127,8 +147,11 @@ def load_mapping(path: Path) -> Mapping:
             raise _fail(path, "[columns]", f"{role!r} is required")
     if ("lat" in columns) != ("lon" in columns):
         raise _fail(path, "[columns]", "name both lat and lon, or neither")
-    templates = {role: _parse_template(columns[role], path, role)
-                 for role in TEMPLATE_ROLES if role in columns and "{" in columns[role]}
+    return columns
+
+
+def _times(data: dict[str, Any], path: Path) -> tuple[str, dict[str, str]]:
+    """[times]: (the source's time zone, time role -> strptime format or "ISO8601")."""
     times = _table(data, "times", path)
     timezone = str(times.get("timezone", "UTC"))
     try:
@@ -141,8 +164,11 @@ def load_mapping(path: Path) -> Mapping:
         if fmt != "ISO8601" and "%" not in fmt:
             raise _fail(path, f"[times] {role}_format" if f"{role}_format" in times else "[times] format",
                         f"{fmt!r} is neither 'ISO8601' nor a strptime format")
-    incidents = _table(data, "incidents", path)
-    csv_opts = _table(data, "csv", path)
+    return timezone, formats
+
+
+def _statuses(data: dict[str, Any], path: Path, columns: dict[str, str]) -> dict[str, str]:
+    """[statuses]: casefolded source value -> CityWall status."""
     statuses = {k.strip().casefold(): v for k, v in _strings(_table(data, "statuses", path), "statuses",
                                                               path).items()}
     for key, target in statuses.items():
@@ -151,8 +177,11 @@ def load_mapping(path: Path) -> Mapping:
                         f"({', '.join(schema.INCIDENT_STATUSES)})")
     if statuses and "status" not in columns:
         raise _fail(path, "[statuses]", "mapping statuses needs [columns] status")
-    categories = {k.strip().casefold(): v for k, v in _strings(_table(data, "categories", path), "categories",
-                                                                path).items()}
+    return statuses
+
+
+def _declared_categories(data: dict[str, Any], path: Path) -> list[dict[str, Any]]:
+    """[[category]]: the incident_categories rows the mapping defines."""
     declared = data.get("category", [])
     if not isinstance(declared, list):
         raise _fail(path, "[[category]]", "expected an array of tables ([[category]])")
@@ -179,10 +208,7 @@ def load_mapping(path: Path) -> Mapping:
                      "category_name_en": item.get("category_name_en", item["category_name"]),
                      "sla_hours": float(item["sla_hours"]), "priority": int(item.get("priority", 1)),
                      "sort_order": int(item.get("sort_order", n))})
-    return Mapping(path=path, columns=columns, templates=templates, formats=formats, timezone=timezone,
-                   id_prefix=str(incidents.get("id_prefix", "")), channel=str(incidents.get("channel", "import")),
-                   encoding=str(csv_opts.get("encoding", "utf-8-sig")), delimiter=str(csv_opts.get("delimiter", ",")),
-                   statuses=statuses, categories=categories, declared=rows)
+    return rows
 
 
 def _category_table(engine: Engine, mapping: Mapping) -> pd.DataFrame:
@@ -297,7 +323,7 @@ def _header(path: Path, mapping: Mapping) -> list[str]:
         raise ImportFailure(f"{path}: byte {exc.start}: not {mapping.encoding} text"
                             f" (set [csv] encoding in {mapping.path.name})") from None
     except (pd.errors.ParserError, OSError) as exc:
-        raise ImportFailure(f"{path}: header: {str(exc).strip().splitlines()[0]}") from None
+        raise ImportFailure(f"{path}: header: {first_line(exc)}") from None
     header = [str(c) for c in frame.columns]
     for column, place in mapping.source_columns().items():
         if column not in header:
@@ -332,7 +358,7 @@ def _objects(series: pd.Series, *, times_as_text: bool) -> list[Any]:
             text = np.datetime_as_string(series.to_numpy().astype("datetime64[s]"), unit="s").astype(object)
             text = np.char.replace(text.astype(str), "T", " ").astype(object)
         else:
-            text = np.asarray(series.dt.to_pydatetime(), dtype=object)
+            text = np.array(series.dt.to_pydatetime(), dtype=object)  # a copy: pandas 3 hands a read-only view
         text[missing] = None
         return text.tolist()
     return series.astype(object).where(series.notna(), None).tolist()
@@ -396,7 +422,7 @@ class IncidentImporter:
             writer = csv.writer(rejects)
             writer.writerow([*self.header, "row", "reason"])
             with self.engine.begin() as conn:
-                upsert_rows(conn, schema.incident_categories, m.declared)
+                upsert(conn, schema.incident_categories, m.declared)
             self.summary.categories_declared = len(m.declared)
             reader = pd.read_csv(self.path, dtype=str, keep_default_na=False, na_filter=False, chunksize=BATCH_ROWS,
                                  encoding=m.encoding, sep=m.delimiter)
@@ -408,26 +434,55 @@ class IncidentImporter:
             except (pd.errors.ParserError, UnicodeDecodeError) as exc:
                 done = self.summary.rows
                 raise ImportFailure(
-                    f"{self.path}: after row {done:,}: {str(exc).strip().splitlines()[0]}; the {done:,} rows before"
+                    f"{self.path}: after row {done:,}: {first_line(exc)}; the {done:,} rows before"
                     " it are imported (one transaction per batch), fix the file and run again (it updates)") from None
         self.summary.seconds = time.perf_counter() - started
         self.summary.cpu_seconds = time.process_time() - cpu_started
         return self.summary
 
     def _batch(self, frame: pd.DataFrame, writer: Any) -> None:
-        m, cols = self.mapping, self.mapping.columns
-        frame = frame.reset_index(drop=True)
-        b = _Batch(frame, self.summary.rows + 1)
-        n = len(frame)
+        """Check one batch column by column, upsert its good rows, write its rejected ones."""
+        b = _Batch(frame.reset_index(drop=True), self.summary.rows + 1)
+        incident_id, ids, hashes = self._check_ids(b)
+        target = self._check_categories(b)
+        times = self._check_times(b)
+        status, closed_at = self._check_status(b, times)
+        codes, coded = self._check_codes(b)
+        lat, lon = self._check_coordinates(b, coded)
+        cell, street, district = self._place(b, lat, lon, codes, coded)
+        self.seen_ids = np.concatenate([self.seen_ids, hashes[(ids != "").to_numpy()]])
+        ok = b.ok.to_numpy()
+        subcategory = target.where(b.ok)
+        info = self.catalogue.reindex(subcategory.fillna("").to_numpy())
+        sla = pd.to_timedelta(info["sla_hours"].to_numpy(), unit="h")
+        channel = self._channel(b.frame)
+        out = pd.DataFrame({
+            "incident_id": incident_id, "category": info["category"].to_numpy(), "subcategory": subcategory,
+            "source": channel.where(channel != "", self.mapping.channel), "priority": info["priority"].to_numpy(),
+            "status": status, "title": self._text("title", b.frame), "address": self._text("address", b.frame),
+            "lat": lat, "lon": lon, "cell_id": cell, "street_code": street, "district_code": district,
+            "reported_at": times["reported_at"], "closed_at": closed_at,
+            "due_at": times["due_at"].fillna(times["reported_at"] + sla),
+        })[ok]
+        out["priority"] = out["priority"].astype(int)
+        self._write(out)
+        self._report(b, ok, writer)
 
-        ids = frame[cols["id"]].str.strip()
+    def _check_ids(self, b: _Batch) -> tuple[pd.Series, pd.Series, np.ndarray]:
+        """(incident ids with the prefix, source ids, their hashes); rejects empty, long and repeated ids."""
+        cols = self.mapping.columns
+        ids = b.frame[cols["id"]].str.strip()
         b.reject(ids == "", "no id", f"column {cols['id']!r} is empty")
-        incident_id = m.id_prefix + ids
+        incident_id = self.mapping.id_prefix + ids
         b.reject(incident_id.str.len() > MAX_ID, "id too long", f"more than {MAX_ID} characters with the prefix")
         hashes = pd.util.hash_pandas_object(ids, index=False).to_numpy()
         repeat = ids.duplicated(keep="first").to_numpy() | np.isin(hashes, self.seen_ids)
         b.reject(repeat, "duplicate id", "an earlier row of this file has the id " + ids)
+        return incident_id, ids, hashes
 
+    def _check_categories(self, b: _Batch) -> pd.Series:
+        """CityWall's subcategory of each row: "category / subcategory", then "category", then "*"."""
+        m, cols, frame = self.mapping, self.mapping.columns, b.frame
         category = frame[cols["category"]].str.strip()
         key = category.str.casefold()
         target = pd.Series(pd.NA, index=frame.index, dtype=object)
@@ -438,7 +493,11 @@ class IncidentImporter:
         if WILDCARD in m.categories:
             target = target.fillna(m.categories[WILDCARD])
         b.reject(target.isna(), "unknown category", "'" + category + "'")
+        return target
 
+    def _check_times(self, b: _Batch) -> dict[str, pd.Series]:
+        """Every time role in naive UTC (NaT where the mapping names no column or the cell is empty)."""
+        m, cols, frame = self.mapping, self.mapping.columns, b.frame
         times = {}
         labels = {"reported_at": "reported time", "closed_at": "closed time", "due_at": "due time"}
         for role in TIME_ROLES:
@@ -448,7 +507,11 @@ class IncidentImporter:
             else:
                 times[role] = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[s]")
         b.reject(times["reported_at"].isna(), "no reported time", f"column {cols['reported_at']!r} is empty")
+        return times
 
+    def _check_status(self, b: _Batch, times: dict[str, pd.Series]) -> tuple[pd.Series, pd.Series]:
+        """(CityWall status, closed time): from [statuses], the source's own words, or the closed time."""
+        m, cols, frame = self.mapping, self.mapping.columns, b.frame
         if "status" in cols:
             raw_status = frame[cols["status"]].str.strip()
             status = raw_status.str.casefold().map(m.statuses).astype(object)
@@ -465,9 +528,12 @@ class IncidentImporter:
         closed = (status == "closed").fillna(False).astype(bool)
         b.reject(closed & times["closed_at"].isna(), "closed without a closed time",
                  "map [columns] closed_at" if "closed_at" not in cols else f"column {cols.get('closed_at')!r}")
-        closed_at = times["closed_at"].where(closed)  # open = no closed time, whatever the source says
+        return status, times["closed_at"].where(closed)  # open = no closed time, whatever the source says
 
-        codes = np.full((n, 3), None, dtype=object)
+    def _check_codes(self, b: _Batch) -> tuple[np.ndarray, pd.Series]:
+        """((n, 3) cell, street, district codes the source gives, rows with a known code)."""
+        cols, frame = self.mapping.columns, b.frame
+        codes = np.full((len(frame), 3), None, dtype=object)
         coded = pd.Series(False, index=frame.index)
         for level, role in (("district", "district_code"), ("street", "street_code")):
             if role not in cols:
@@ -481,7 +547,11 @@ class IncidentImporter:
                 codes[:, 1] = np.where(known, given, codes[:, 1])
                 codes[:, 2] = np.where(known, given.map(self.placer.street_parent).astype(object), codes[:, 2])
             coded |= known
+        return codes, coded
 
+    def _check_coordinates(self, b: _Batch, coded: pd.Series) -> tuple[pd.Series, pd.Series]:
+        """(lat, lon), NaN where missing or unusable; a row needs them unless the source coded its area."""
+        cols, frame = self.mapping.columns, b.frame
         lat = lon = pd.Series(np.nan, index=frame.index)
         if "lat" in cols:
             lat_raw, lon_raw = frame[cols["lat"]].str.strip(), frame[cols["lon"]].str.strip()
@@ -494,7 +564,12 @@ class IncidentImporter:
             lat, lon = lat.where(~(missing | bad | out)), lon.where(~(missing | bad | out))
         b.reject(lat.isna() & ~coded, "no coordinates",
                  f"{cols['lat']!r}/{cols['lon']!r} empty" if "lat" in cols else "the mapping names no lat/lon")
+        return lat, lon
 
+    def _place(self, b: _Batch, lat: pd.Series, lon: pd.Series, codes: np.ndarray, coded: pd.Series
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(cell, street, district) of each row; rejects points outside the city."""
+        n = len(b.frame)
         locate = (b.ok & lat.notna()).to_numpy()
         placed = np.full((n, 3), None, dtype=object)
         if locate.any():
@@ -505,38 +580,26 @@ class IncidentImporter:
         cell = np.where(coded_np, np.where(same_street, placed[:, 0], None), placed[:, 0])
         street = np.where(coded_np, codes[:, 1], placed[:, 1])
         district = np.where(coded_np, codes[:, 2], placed[:, 2])
-        b.reject(pd.Series(district, index=frame.index).isna() & lat.notna(), "outside the city",
+        b.reject(pd.Series(district, index=b.frame.index).isna() & lat.notna(), "outside the city",
                  lat.round(6).astype(str) + ", " + lon.round(6).astype(str))
+        return cell, street, district
 
-        ok = b.ok.to_numpy()
-        self.seen_ids = np.concatenate([self.seen_ids, hashes[(ids != "").to_numpy()]])
-        subcategory = target.where(b.ok)
-        info = self.catalogue.reindex(subcategory.fillna("").to_numpy())
-        reported = times["reported_at"]
-        sla = pd.to_timedelta(info["sla_hours"].to_numpy(), unit="h")
-        due = times["due_at"].fillna(reported + sla)
-        title = self._text("title", frame)
-        address = self._text("address", frame)
-        channel = frame[cols["channel"]].str.strip() if "channel" in cols else pd.Series(m.channel, index=frame.index)
-        out = pd.DataFrame({
-            "incident_id": incident_id, "category": info["category"].to_numpy(), "subcategory": subcategory,
-            "source": channel.where(channel != "", m.channel), "priority": info["priority"].to_numpy(),
-            "status": status, "title": title, "address": address, "lat": lat, "lon": lon, "cell_id": cell,
-            "street_code": street, "district_code": district, "reported_at": reported, "closed_at": closed_at,
-            "due_at": due,
-        })[ok]
-        out["priority"] = out["priority"].astype(int)
-        self._write(out)
+    def _channel(self, frame: pd.DataFrame) -> pd.Series:
+        cols = self.mapping.columns
+        return frame[cols["channel"]].str.strip() if "channel" in cols else pd.Series(self.mapping.channel,
+                                                                                     index=frame.index)
 
+    def _report(self, b: _Batch, ok: np.ndarray, writer: Any) -> None:
+        """Write the rejected rows with their number and reason; count the batch into the summary."""
         rejected = ~ok
         if rejected.any():
-            originals = frame[rejected].to_numpy().tolist()
+            originals = b.frame[rejected].to_numpy().tolist()
             numbers = b.row_numbers[rejected].tolist()
             reasons = b.reason[rejected].tolist()
             writer.writerows(row + [number, reason] for row, number, reason in zip(originals, numbers, reasons,
                                                                                    strict=True))
             self.summary.reasons.update(b.kind[rejected].tolist())
-        self.summary.rows += n
+        self.summary.rows += len(b.frame)
         self.summary.imported += int(ok.sum())
         self.summary.rejected += int(rejected.sum())
 
@@ -570,31 +633,9 @@ class IncidentImporter:
                 chunk = ids[start:start + ID_QUERY_SLICE]
                 existing += conn.execute(sa.select(sa.func.count()).select_from(table)
                                          .where(table.c.incident_id.in_(chunk))).scalar_one()
-            columns = {name: _objects(out[name], times_as_text=sqlite) for name in out.columns}
-            if sqlite:
-                _sqlite_upsert(conn, table, columns)
-            else:
-                rows = [dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)]
-                upsert_rows(conn, table, rows)
+            upsert_columns(conn, table, {name: _objects(out[name], times_as_text=sqlite) for name in out.columns})
         self.summary.new += len(ids) - existing
         self.summary.updated += existing
-
-
-def _sqlite_upsert(conn: sa.Connection, table: sa.Table, columns: dict[str, list[Any]]) -> None:
-    """The Core upsert, compiled once and handed to the driver's executemany with plain tuples:
-    SQLAlchemy's per-row parameter handling cost more than SQLite's own work at a million rows."""
-    from sqlalchemy.dialects.sqlite import insert
-
-    names = list(columns)
-    stmt = insert(table)
-    stmt = stmt.on_conflict_do_update(index_elements=["incident_id"],
-                                      set_={n: stmt.excluded[n] for n in names if n != "incident_id"})
-    compiled = stmt.compile(dialect=conn.dialect, column_keys=names)
-    order = [names.index(key) for key in compiled.positiontup]
-    values = list(columns.values())
-    rows = [tuple(row[i] for i in order) for row in zip(*values, strict=True)] if order != list(range(len(names))) \
-        else list(zip(*values, strict=True))
-    conn.exec_driver_sql(str(compiled), rows)
 
 
 def import_incidents(engine: Engine, *, path: Path, mapping_path: Path, rejects_path: Path | None = None,

@@ -20,8 +20,8 @@ from data_access.readers.incident_list import (
     read_incident_rows,
     scoped_filter,
 )
-from data_access.security import current_principal
 from pages._runtime import current_runtime
+from security import current_principal
 
 log = logging.getLogger(__name__)
 

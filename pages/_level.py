@@ -33,9 +33,9 @@ from data_access.models import LANGUAGES, Area, PanelData
 from data_access.readers.areas import read_lineage
 from data_access.readers.panels import read_panels, recent_panels
 from data_access.runtime import CityWallRuntime
-from data_access.security import current_principal
 from pages._map import build_map, lang_param_of, scope_area
 from pages._runtime import current_runtime
+from security import current_principal
 
 log = logging.getLogger(__name__)
 MAX_SHOWN_CODE = 40

@@ -29,8 +29,8 @@ from data_access.readers.map import (
     read_map_update,
 )
 from data_access.runtime import CityWallRuntime
-from data_access.security import current_principal
 from pages._runtime import current_runtime
+from security import current_principal
 
 log = logging.getLogger(__name__)
 

@@ -16,9 +16,9 @@ from data_access.errors import first_line
 from data_access.readers.areas import read_area, read_city, read_districts
 from data_access.readers.wall import read_wall_catalogue
 from data_access.runtime import CityWallRuntime
-from data_access.security import current_principal
 from pages._level import panels
 from pages._map import build_map
+from security import current_principal
 
 log = logging.getLogger(__name__)
 

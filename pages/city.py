@@ -14,8 +14,10 @@ from data_access.models import LANGUAGES
 from data_access.readers.areas import read_city
 from pages._level import level_page
 from pages._runtime import current_runtime
+from security import page_access
 
-dash.register_page(__name__, path="/city", title="CityWall · city")
+dash.register_page(__name__, path="/city", title="CityWall · city",
+                   **page_access("leader"))  # the whole city
 log = logging.getLogger(__name__)
 
 

@@ -6,9 +6,11 @@ import dash
 from dash import html
 
 from pages._level import render_level
+from security import page_access
 
 LEVEL = "district"
-dash.register_page(__name__, path_template=f"/{LEVEL}/<code>", title="CityWall · district")
+dash.register_page(__name__, path_template=f"/{LEVEL}/<code>", title="CityWall · district",
+                   **page_access("leader", area_arg="code"))
 
 
 def layout(code: str | None = None, lang: str | None = None, **query: object) -> html.Div:

@@ -18,12 +18,13 @@ from data_access.errors import first_line
 from data_access.models import LANGUAGES
 from data_access.readers.areas import read_city
 from data_access.readers.incident_list import read_category_options
-from data_access.security import current_principal
 from pages._map import build_map
 from pages._runtime import current_runtime
+from security import current_principal, page_access
 
 KEY = "incidents"
-dash.register_page(__name__, path="/incidents", title="CityWall · incidents")
+dash.register_page(__name__, path="/incidents", title="CityWall · incidents",
+                   **page_access("leader"))  # the whole city
 log = logging.getLogger(__name__)
 
 

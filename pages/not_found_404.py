@@ -7,8 +7,10 @@ from dash import dcc, html
 from components.i18n import pick_language, t
 from components.links import wall_href
 from pages._runtime import current_runtime
+from security import page_access
 
-dash.register_page(__name__, path="/404", title="CityWall · not found")
+dash.register_page(__name__, path="/404", title="CityWall · not found",
+                   **page_access("wall", shows_area=False))
 
 
 def layout(lang: str | None = None, **_query: object) -> html.Div:

@@ -20,10 +20,11 @@ from components.wall import create_nav
 from data_access.db import utc_now
 from data_access.readers.areas import read_city, read_districts
 from data_access.readers.vitals import read_catalogue, read_vitals_history
-from data_access.security import current_principal
 from pages._runtime import current_runtime
+from security import callback, current_principal, page_access
 
-dash.register_page(__name__, path="/vitals", title="CityWall · vitals")
+dash.register_page(__name__, path="/vitals", title="CityWall · vitals",
+                   **page_access("leader", area_arg="area", ancestors=True))  # city-wide signs on a district
 log = logging.getLogger(__name__)
 RANGES = {"1h": (timedelta(hours=1), "minute"), "24h": (timedelta(hours=24), "minute"),
           "7d": (timedelta(days=7), "hour")}
@@ -114,11 +115,12 @@ def layout(indicator: str | None = None, range: str | None = None, area: str | N
     ])
 
 
-@dash.callback(
+@callback(
     Output(ids.VX_ITEMS, "children"),
     Input(ids.VX_SEARCH, "value"),
     State(ids.VX_STATE, "data"),
     prevent_initial_call=True,
+    access="leader",
 )
 def filter_indicators(search: str | None, state: dict | None) -> list:
     runtime = current_runtime()
@@ -141,11 +143,12 @@ def _state(state: object) -> dict:
             "range": state.get("range") if state.get("range") in RANGES else "24h"}
 
 
-@dash.callback(
+@callback(
     Output(ids.VX_LOCATION, "href"),
     Input(ids.VX_AREA, "value"),
     State(ids.VX_STATE, "data"),
     prevent_initial_call=True,
+    access="leader",
 )
 def choose_area(area_code: str | None, state: dict | None) -> str:
     state = _state(state)

@@ -16,11 +16,12 @@ from data_access.errors import first_line
 from data_access.models import Area
 from data_access.readers.wall import read_wall, read_wall_catalogue, read_wall_render, read_wall_reply
 from data_access.runtime import CityWallRuntime
-from data_access.security import current_principal
 from pages._runtime import current_runtime
 from pages._wall_layout import wall_layout
+from security import callback, current_principal, page_access
 
-dash.register_page(__name__, path="/", title="CityWall")
+dash.register_page(__name__, path="/", title="CityWall",
+                   **page_access("wall", area_arg="scope", own_area=True))  # a scoped user's "/" is their wall
 log = logging.getLogger(__name__)
 
 dash.clientside_callback(  # the "database unavailable" page reloads itself until the database is back
@@ -73,7 +74,7 @@ def _wall_render(runtime: CityWallRuntime, scope: str | None, area: Area, lang: 
                             signatures=lambda value: value.signatures if value.ok else None)
 
 
-@dash.callback(
+@callback(
     Output(ids.WALL_DELTA, "data"),
     Output(ids.WALL_HEALTH, "children"),
     Output(ids.WALL_ALARMS, "children"),
@@ -82,6 +83,7 @@ def _wall_render(runtime: CityWallRuntime, scope: str | None, area: Area, lang: 
     Input(ids.WALL_POLL, "data"),
     State(ids.WALL_SCOPE, "data"),
     State(ids.WALL_APPLIED, "data"),
+    access="wall",
 )
 def refresh_wall(_n: int | None, scope: dict | None, applied: dict | None) -> tuple:
     """Fill the wall; parts the screen already shows are not sent again.

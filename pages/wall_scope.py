@@ -6,8 +6,10 @@ from dash import html
 
 from pages._runtime import current_runtime
 from pages._wall_layout import wall_layout
+from security import page_access
 
-dash.register_page(__name__, path_template="/wall/<code>", title="CityWall")
+dash.register_page(__name__, path_template="/wall/<code>", title="CityWall",
+                   **page_access("wall", area_arg="code"))
 
 
 def layout(code: str | None = None, lang: str | None = None, kiosk: str | None = None,

@@ -1,8 +1,15 @@
-"""Shared fixtures: fresh, real databases (SQLite file, and PostgreSQL when configured).
+"""Shared fixtures: fresh, real databases (SQLite file, and PostgreSQL when configured), the app
+in its own process, and Chromium with its viewport pinned.
 
 PostgreSQL tests run when CITYWALL_TEST_POSTGRES_URL is set (CI sets it). Each database
 fixture gets its own schema, dropped afterwards. When the variable is set and the server is
 unreachable the tests fail: a missing service must never turn into a quiet skip.
+
+Every browser (``browser``, ``dash_duo``, ``dash_duo_mp``, ``dash_br``) starts each test with a
+page of exactly ``VIEWPORT`` CSS pixels; a test that measures another screen calls
+``pin_viewport(driver, width, height)``. A test that uses one of them must carry
+``@pytest.mark.browser`` (collection fails otherwise), so ``pytest -m "not browser"`` is the fast
+suite.
 """
 from __future__ import annotations
 
@@ -23,7 +30,8 @@ from sqlalchemy.engine import Engine
 from data_access.db import init_db, make_engine
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
+TEST_DATA = PROJECT_ROOT / "tests" / "data"
+NYC_DATA = TEST_DATA / "nyc311"  # the NYC 311 sample and the (simplified) boroughs: tests/data/nyc311/README.md
 POSTGRES_URL = os.environ.get("CITYWALL_TEST_POSTGRES_URL", "").strip()
 BACKENDS = [
     "sqlite",
@@ -79,15 +87,45 @@ def new_database(tmp_path: Path) -> Iterator[Callable[[str], Engine]]:
         cleanup()
 
 
+VIEWPORT = (1920, 1080)  # the page every browser test starts with (CSS px): a 1080p wall screen
+BROWSER_FIXTURES = frozenset({"browser", "dash_duo", "dash_duo_mp", "dash_br"})  # the fixtures that drive Chromium
+
+
 def pytest_setup_options():  # dash[testing] hook: how dash_duo starts Chromium
     from selenium.webdriver.chrome.options import Options
 
     options = Options()
     options.binary_location = os.environ.get("DASH_TEST_CHROMEPATH", "/usr/bin/chromium")
+    # The window size is the window's, frame included (1920x1080 gives a 1920x937 page): pin_viewport
+    # sets the page's own size.
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1920,1080"):
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 f"--window-size={VIEWPORT[0]},{VIEWPORT[1]}"):
         options.add_argument(flag)
     return options
+
+
+def pin_viewport(driver, width: int = VIEWPORT[0], height: int = VIEWPORT[1]) -> None:
+    """Make the page exactly ``width`` x ``height`` CSS pixels (``window.innerWidth``/``innerHeight``),
+    as on a wall screen of that size, the way ../shared/tools/shot.py does: the window first (so a
+    screenshot has that size too), then the viewport through CDP ``Emulation.setDeviceMetricsOverride``,
+    which holds for every later page of the tab."""
+    driver.set_window_size(width, height)
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects anything: every collected test is checked
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Refuse to run when a test drives Chromium without ``@pytest.mark.browser``: it would sit in
+    the fast suite (``-m "not browser"``)."""
+    unmarked = [item.nodeid for item in items
+                if BROWSER_FIXTURES & set(getattr(item, "fixturenames", ()))
+                and item.get_closest_marker("browser") is None]
+    if unmarked:
+        raise pytest.UsageError(
+            f"{len(unmarked)} test(s) use a browser fixture ({', '.join(sorted(BROWSER_FIXTURES))}) without "
+            "@pytest.mark.browser (or a module-level pytestmark):\n  " + "\n  ".join(unmarked))
 
 
 def free_port() -> int:
@@ -132,10 +170,37 @@ class AppProcess:
 
 @pytest.fixture(scope="module")
 def browser(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator:
-    """One Chromium for a whole module (dash_duo is per test); drive it with dash.testing's API."""
+    """One Chromium for a whole module (dash_duo is per test); drive it with dash.testing's API.
+    Each test gets it back at ``VIEWPORT`` (``_browser_at_default_viewport``), whatever the last one pinned."""
     from dash.testing.browser import Browser
 
     with Browser(browser="Chrome", headless=True, options=request.config.hook.pytest_setup_options(),
                  download_path=str(tmp_path_factory.mktemp("download")), percy_run=False,
                  percy_finalize=False) as chrome:
+        pin_viewport(chrome.driver)
         yield chrome
+
+
+@pytest.fixture(autouse=True)
+def _browser_at_default_viewport(request: pytest.FixtureRequest) -> None:
+    if "browser" in request.fixturenames:  # module-scoped: already set up, so the fixture order is unchanged
+        pin_viewport(request.getfixturevalue("browser").driver)
+
+
+# dash[testing]'s per-test browsers, pinned (each overrides the plugin's fixture of the same name).
+@pytest.fixture
+def dash_duo(dash_duo):
+    pin_viewport(dash_duo.driver)
+    return dash_duo
+
+
+@pytest.fixture
+def dash_duo_mp(dash_duo_mp):
+    pin_viewport(dash_duo_mp.driver)
+    return dash_duo_mp
+
+
+@pytest.fixture
+def dash_br(dash_br):
+    pin_viewport(dash_br.driver)
+    return dash_br

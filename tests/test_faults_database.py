@@ -114,6 +114,7 @@ def _reading(engine: Engine, value: float) -> None:
                                                      value=value))
 
 
+@pytest.mark.browser
 def test_database_down_for_a_while_then_back(browser, app_process: AppProcess, pg: OwnPostgres,
                                             admin: Engine) -> None:
     browser.driver.get(app_process.url + "/")
@@ -146,6 +147,7 @@ def test_database_down_for_a_while_then_back(browser, app_process: AppProcess, p
     assert browser.get_logs() == []
 
 
+@pytest.mark.browser
 def test_a_slow_view_fails_only_its_own_panel(browser, app_process: AppProcess, admin: Engine) -> None:
     browser.driver.get(app_process.url + "/")
     browser.wait_for_text_to_equal("#connection-badge", "在线", timeout=15)

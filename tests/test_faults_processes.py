@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 from data_access.db import make_engine
 from tests.conftest import PROJECT_ROOT, AppProcess
 
+pytestmark = pytest.mark.browser  # every test here drives Chromium
 REFRESH_S = 1.0
 FAST = "bridge_deflection_mm"  # a 5-second indicator of the demo pack: stale 10 s after its last reading
 FRAME = f'[data-indicator="{FAST}"]'

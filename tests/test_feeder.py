@@ -20,15 +20,9 @@ from data_access import schema
 from data_access.db import init_db, make_engine
 from data_access.settings import DEFAULT_PACK, Settings
 from feeder.__main__ import main as feeder_main
+from feeder.episodes import Episode, parse_episode, start_episode
+from feeder.loop import SimConfig, Simulator, run_feeder
 from feeder.pack import load_city_pack, read_categories, read_indicator_catalogue
-from feeder.simulator import (
-    Episode,
-    SimConfig,
-    Simulator,
-    parse_episode,
-    run_feeder,
-    start_episode,
-)
 from tests.conftest import BACKENDS, create_database
 
 SEED = 4242
@@ -385,7 +379,7 @@ def test_steps_keep_the_minute_roll_up_current(day: SimulatedDay) -> None:
 
 
 def test_copies_get_a_realistic_mix_of_periods() -> None:
-    from feeder.simulator import COPY_PERIOD_MIX, scale_catalogue
+    from feeder.vitals import COPY_PERIOD_MIX, scale_catalogue
 
     scaled = scale_catalogue(CATALOGUE, scale=22)
     copies = scaled[scaled["indicator_id"].str.contains("__")]

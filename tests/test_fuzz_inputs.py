@@ -51,7 +51,7 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
 @pytest.fixture(scope="module")
 def last_resort() -> Iterator[_LastResort]:
     handler = _LastResort()
-    logger = logging.getLogger("data_access.security")
+    logger = logging.getLogger("security")
     logger.addHandler(handler)
     yield handler
     logger.removeHandler(handler)

@@ -12,9 +12,10 @@ import sqlalchemy as sa
 
 import cli
 from data_access.db import make_engine
+from tests.conftest import NYC_DATA
 
 DATA = Path(__file__).resolve().parent / "data"
-NYC = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "nyc311"
+NYC = NYC_DATA
 TABLES = ("areas", "grid_cells", "incidents", "incident_categories")
 
 

@@ -22,9 +22,9 @@ import cli
 from components import ids
 from data_access.db import make_engine
 from importers.common import slug
-from tests.conftest import AppProcess
+from tests.conftest import NYC_DATA, AppProcess
 
-NYC = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "nyc311"
+NYC = NYC_DATA
 CSV = NYC / "service_requests_2011_sample.csv"
 BOROUGHS = NYC / "boroughs.geojson"
 MAPPING = Path(__file__).resolve().parent / "data" / "nyc311_mapping.toml"
@@ -147,7 +147,6 @@ def app(city: City) -> Iterator[AppProcess]:
 
 @pytest.mark.browser
 def test_map_district_pages_and_wall_show_the_counts(browser, app: AppProcess, expected: pd.DataFrame) -> None:
-    browser.driver.set_window_size(1920, 1080)
     browser.driver.get(app.url + "/city")
     browser.wait_for_element("path.cw-area-manhattan", timeout=20)
     assert len(browser.find_elements("path.cw-area")) == 5

@@ -103,7 +103,6 @@ def test_the_reader_sees_the_views_only(city_schema: str) -> None:
 
 
 def test_wall_and_map_show_the_citys_own_data(browser, app: AppProcess) -> None:
-    browser.driver.set_window_size(1920, 1080)
     browser.driver.get(app.url + "/")
     open_kpi = f"#{ids.WALL_STRIP} div[id*='\"open\"'] .kpi__value"  # the pattern-matching id, as JSON text
     browser.wait_for_text_to_equal(open_kpi, "4", timeout=20)

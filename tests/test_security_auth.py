@@ -17,8 +17,8 @@ from pathlib import Path
 import flask
 import pytest
 
+import security
 from app import create_app
-from data_access import security
 from data_access.db import init_db, make_engine
 from data_access.models import Area
 from data_access.settings import Settings
@@ -26,7 +26,7 @@ from pages._runtime import current_runtime
 from tests.conftest import PROJECT_ROOT
 from tests.fixtures import seed_small_city
 
-SECRET = "s3cret-key-for-tests-" + "x" * 20
+SECRET = "3f9a1c7e5b2d8046a1e9c3b7d5f20864"  # 32 hex characters, as `secrets.token_hex(16)` makes
 EAST, WEST, EAST_STREET, WEST_STREET, CITY = "100100", "100200", "100100001", "100200001", "100000"
 WEST_WORDS = ("西区", "丙街道", "West", "Bing", "i8")  # anything that would show the west's data
 
@@ -166,6 +166,29 @@ def test_basic_auth_is_required(client, app) -> None:
     assert client.get("/district/100100", headers=EAST_AUTH).status_code == 200
 
 
+def test_failed_sign_ins_are_throttled_per_user_and_per_address(settings: Settings, caplog) -> None:
+    """Past 5 failures a user, past 20 an address, is refused (429) before any password is hashed:
+    the right password right after a guessing run is refused too (issue 12, item 5)."""
+    app = create_app(settings)  # its own throttle: the module's app keeps serving the other tests
+    client = app.server.test_client()
+
+    def get(path: str, headers: dict, address: str):
+        return client.get(path, headers=headers, environ_base={"REMOTE_ADDR": address})
+
+    caplog.set_level("WARNING", logger="security")
+    for _ in range(5):
+        assert get("/district/100100", basic("east_sup", "wrong"), "192.0.2.1").status_code == 401
+    locked = get("/district/100100", EAST_AUTH, "192.0.2.2")
+    assert locked.status_code == 429 and int(locked.headers["Retry-After"]) > 0
+    assert "WWW-Authenticate" not in locked.headers and "east" not in locked.get_data(as_text=True)
+    assert get("/district/100200", basic("west_leader", "west-pass"), "192.0.2.3").status_code == 200  # others
+    for i in range(20):
+        assert get("/", basic(f"guess{i}", "x"), "198.51.100.7").status_code == 401
+    assert get("/city", basic("chief", "chief-pass"), "198.51.100.7").status_code == 429  # the address is locked
+    assert get("/city", basic("chief", "chief-pass"), "198.51.100.8").status_code == 200
+    assert "failed sign-in for user 'east_sup' from 192.0.2.1" in caplog.text
+
+
 def test_own_district_pages_and_data(client, app) -> None:
     for path in ("/district/100100", "/street/100100001", "/wall/100100", "/?scope=100100", "/"):
         assert client.get(path, headers=EAST_AUTH).status_code == 200, path
@@ -275,7 +298,10 @@ def test_kiosk_tokens_are_bound_to_a_scope_and_revocable(app, settings: Settings
     assert client.get("/wall/100200").status_code == 403
     assert client.post("/_dash-update-component", json=wall_payload(app, WEST)).status_code == 403
     assert client.get("/district/100100").status_code == 403  # a wall token opens walls only
-    assert client.post("/_dash-update-component", json=panels_payload(app, EAST)).status_code == 403
+    # the incident-only wall refreshes its panels and map through the level pages' callbacks (declared "wall")
+    assert client.post("/_dash-update-component", json=panels_payload(app, EAST)).status_code == 200
+    assert client.post("/_dash-update-component", json=panels_payload(app, WEST)).status_code == 403
+    assert client.post("/_dash-update-component", json=rows_payload(app, EAST)).status_code == 403  # lists: leader
     assert client.get("/wall/100100?token=cw_not-a-token").status_code == 401
     assert security.revoke_token(settings.users_file, name="lobby-east")
     assert client.get("/wall/100100").status_code == 401  # revoked: locked out on the next request
@@ -283,8 +309,76 @@ def test_kiosk_tokens_are_bound_to_a_scope_and_revocable(app, settings: Settings
     assert app.server.test_client().get(f"/wall/100100?token={token}").status_code == 401
 
 
+def test_a_revoked_tokens_cookie_stays_dead_when_its_name_is_given_again(app, settings: Settings) -> None:
+    """The session names the token's own id, not its name: re-creating "lobby" as a city-wide admin
+    brings no old wall cookie back to life (issue 12, item 1)."""
+    token = security.create_token(settings.users_file, name="lobby-reused", scope=EAST)
+    old_wall = app.server.test_client()
+    assert old_wall.get(f"/wall/100100?token={token}").status_code == 302
+    assert old_wall.get("/wall/100100").status_code == 200
+    assert security.revoke_token(settings.users_file, name="lobby-reused")
+    with pytest.raises(security.SettingsError, match="revoked"):  # never reused silently
+        security.create_token(settings.users_file, name="lobby-reused", scope=None, role="admin")
+    new = security.create_token(settings.users_file, name="lobby-reused", scope=None, role="admin", replace=True)
+    assert old_wall.get("/city").status_code == 401
+    assert old_wall.post("/_dash-update-component", json=export_payload(app, WEST)).status_code == 401
+    fresh = app.server.test_client()
+    assert fresh.get(f"/city?token={new}").status_code == 302 and fresh.get("/city").status_code == 200
+
+
+def test_sessions_are_secure_over_https_end_for_idle_people_and_can_be_signed_out(app, settings: Settings) -> None:
+    """Issue 12, item 15: the cookie is Secure over HTTPS; a person's token session ends after 12 h
+    unused while a wall's does not; anyone can sign out."""
+    import time as _time
+
+    desk = security.create_token(settings.users_file, name="desk-session", scope=None, role="admin")
+    wall = security.create_token(settings.users_file, name="wall-session", scope=EAST)
+    person = app.server.test_client()
+    login = person.get(f"/city?token={desk}", base_url="https://citywall.example.org")
+    assert login.status_code == 302 and "Secure" in login.headers["Set-Cookie"]
+    assert "Secure" not in app.server.test_client().get(f"/wall/100100?token={wall}").headers["Set-Cookie"]
+    screen = app.server.test_client()
+    assert screen.get(f"/wall/100100?token={wall}").status_code == 302
+    https = "https://citywall.example.org"
+    assert person.get("/city", base_url=https).status_code == 200
+    for client, base in ((person, https), (screen, "http://localhost")):
+        with client.session_transaction(base_url=base) as session:
+            session["cw_seen"] = int(_time.time()) - 13 * 3600
+    assert person.get("/city", base_url=https).status_code == 401  # the desk's session lapsed
+    assert screen.get("/wall/100100").status_code == 200  # the wall keeps going
+    assert screen.get("/_citywall/sign-out").status_code == 200
+    assert screen.get("/wall/100100").status_code == 401
+    secure_app = create_app(replace(settings, cookie_secure=True))  # TLS ends at the proxy
+    reply = secure_app.server.test_client().get(f"/wall/100100?token={wall}")
+    assert "Secure" in reply.headers["Set-Cookie"]
+
+
+def test_a_wall_signs_in_without_its_token_in_any_request_line_or_log(app, settings: Settings, caplog) -> None:
+    """Issue 12, item 7: /_citywall/kiosk#token=… (a fragment never reaches the server) trades the token
+    for the session by POST; no password prompt on the way; access logs redact a token in an address."""
+    import logging
+
+    token = security.create_token(settings.users_file, name="fragment-wall", scope=EAST)
+    screen = app.server.test_client()
+    page = screen.get("/_citywall/kiosk")
+    assert page.status_code == 200 and "WWW-Authenticate" not in page.headers and "_citywall/kiosk.js" in page.text
+    script = screen.get("/_citywall/kiosk.js")
+    assert script.status_code == 200 and "location.hash" in script.text and "history.replaceState" in script.text
+    assert screen.post("/_citywall/kiosk", json={"token": "cw_wrong"}).status_code == 401
+    assert screen.post("/_citywall/kiosk", data=f"token={token}").status_code == 401  # a cross-site form: no JSON
+    assert screen.post("/_citywall/kiosk", json={"token": token}, headers={"Origin": "https://evil.example"}
+                       ).status_code == 403
+    assert screen.get("/wall/100100").status_code == 401
+    assert screen.post("/_citywall/kiosk", json={"token": token}).status_code == 200
+    assert screen.get("/wall/100100").status_code == 200
+    caplog.set_level("INFO", logger="werkzeug")
+    line = f"GET /wall/100100?kiosk=1&token={token} HTTP/1.1"
+    logging.getLogger("werkzeug").info('%s - - "%s" %s -', "127.0.0.1", line, "302")  # werkzeug's own format
+    assert token not in caplog.text and "token=…" in caplog.text
+
+
 def test_header_mode_trusts_the_proxy_user(settings: Settings) -> None:
-    app = create_app(replace(settings, auth="header", auth_header="X-Remote-User"))
+    app = create_app(replace(settings, auth="header", auth_header="X-Remote-User", trusted_proxies=("127.0.0.1/32",)))
     client = app.server.test_client()
     assert client.get("/district/100100").status_code == 401
     assert client.get("/district/100100", headers={"X-Remote-User": "proxy_east"}).status_code == 200
@@ -310,11 +404,33 @@ def test_security_headers(client, settings: Settings) -> None:
     assert "X-Frame-Options" not in reply.headers
 
 
+def test_header_mode_needs_proof_that_the_request_came_through_the_proxy(settings: Settings) -> None:
+    """A client that reaches the app directly cannot name a user (issue 12, item 6)."""
+    secret = "0c6e2a8f4b1d9e7a3c5f0b2d8e4a6c1f"
+    app = create_app(replace(settings, auth="header", proxy_secret=secret))
+    client = app.server.test_client()
+    chief = {"X-Forwarded-User": "chief"}
+    assert client.get("/city", headers=chief).status_code == 403  # straight at the app: no secret
+    assert client.get("/city", headers={**chief, "X-CityWall-Proxy-Secret": "guess"}).status_code == 403
+    assert client.get("/city", headers={**chief, "X-CityWall-Proxy-Secret": secret}).status_code == 200
+    by_address = create_app(replace(settings, auth="header", trusted_proxies=("10.9.8.7/32",))).server.test_client()
+    assert by_address.get("/city", headers=chief).status_code == 403  # 127.0.0.1 is not the proxy
+    assert by_address.get("/city", headers=chief, environ_base={"REMOTE_ADDR": "10.9.8.7"}).status_code == 200
+    with pytest.raises(security.SettingsError, match="CITYWALL_PROXY_SECRET"):
+        create_app(replace(settings, auth="header"))  # no proof configured: refused at start-up
+
+
 @pytest.mark.parametrize("env, needle", [
     ({"CITYWALL_AUTH": "basic"}, "CITYWALL_SECRET_KEY"),
     ({"CITYWALL_AUTH": "basic", "CITYWALL_SECRET_KEY": "change-me"}, "CITYWALL_SECRET_KEY"),
-    ({"CITYWALL_AUTH": "header", "CITYWALL_SECRET_KEY": SECRET, "CITYWALL_USERS_FILE": "/nonexistent/u.json"},
-     "CITYWALL_USERS_FILE"),
+    # long but guessable (issue 12, item 14)
+    ({"CITYWALL_AUTH": "basic", "CITYWALL_SECRET_KEY": "a" * 40}, "CITYWALL_SECRET_KEY"),
+    ({"CITYWALL_AUTH": "basic", "CITYWALL_SECRET_KEY": "0" * 40}, "CITYWALL_SECRET_KEY"),
+    ({"CITYWALL_AUTH": "basic", "CITYWALL_SECRET_KEY": "change-me-" * 4}, "CITYWALL_SECRET_KEY"),
+    ({"CITYWALL_AUTH": "basic", "CITYWALL_SECRET_KEY": "abcdefghijkl" * 3}, "CITYWALL_SECRET_KEY"),
+    ({"CITYWALL_AUTH": "header", "CITYWALL_SECRET_KEY": SECRET, "CITYWALL_USERS_FILE": "/nonexistent/u.json",
+      "CITYWALL_TRUSTED_PROXIES": "127.0.0.1"}, "CITYWALL_USERS_FILE"),
+    ({"CITYWALL_AUTH": "header", "CITYWALL_SECRET_KEY": SECRET, "CITYWALL_HOST": "0.0.0.0"}, "CITYWALL_PROXY_SECRET"),
     ({"CITYWALL_DEBUG": "1", "CITYWALL_HOST": "0.0.0.0"}, "CITYWALL_DEBUG"),
 ])
 @pytest.mark.parametrize("entry", ["python app.py", "gunicorn app:server"])
@@ -353,3 +469,23 @@ def test_token_and_user_commands(tmp_path: Path) -> None:
     bad = cli("user", "add", "bob", "--users-file", str(users), "--role", "leader", "--scope", "x y",
               "--no-password")
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+def test_every_page_declares_its_access_and_an_undeclared_callback_is_refused(settings: Settings) -> None:
+    """Access is declared where a page or callback is defined; what declares nothing is refused to everyone."""
+    import dash
+    from dash import Input, Output
+
+    app = create_app(settings)
+    assert dash.page_registry, "no pages registered"
+    for module, page in dash.page_registry.items():
+        assert security.PageAccess.of(page) is not None, f"{module} declares no min_role"
+    app.callback(Output("cw-undeclared-out", "children"), Input("cw-undeclared-in", "n_clicks"))(
+        lambda _n: "west data")
+    client = app.server.test_client()
+    reply = client.post("/_dash-update-component", json=callback_payload(app, "cw-undeclared-out",
+                                                                         {"cw-undeclared-in": 1}),
+                        headers=basic("chief", "chief-pass"))  # even a city-wide admin
+    assert reply.status_code == 403 and "west data" not in reply.get_data(as_text=True)
+    declared = client.post("/_dash-update-component", json=wall_payload(app, EAST), headers=EAST_AUTH)
+    assert declared.status_code == 200

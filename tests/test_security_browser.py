@@ -13,12 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from data_access import security
+import security
 from data_access.db import init_db, make_engine
-from tests.conftest import PROJECT_ROOT, AppProcess
+from tests.conftest import PROJECT_ROOT, AppProcess, pin_viewport
 from tests.fixtures import seed_small_city
 
-SECRET = "browser-test-secret-" + "y" * 24
+pytestmark = pytest.mark.browser  # every test here drives Chromium
+SECRET = "3f9a1c7e5b2d8046a1e9c3b7d5f20864"  # 32 hex characters, as `secrets.token_hex(16)` makes
 REPORT_CSP = """
 window.__csp = [];
 document.addEventListener('securitypolicyviolation', function (e) {
@@ -115,3 +116,127 @@ def test_a_district_kiosk_token_sees_its_own_wall_only(browser, app_process: App
     browser.driver.refresh()  # revoked: the wall's session opens nothing, and says why
     browser.wait_for_contains_text("h1", "401", timeout=10)
     assert "revoked" in browser.find_element("body").text and "东区" not in browser.driver.page_source
+
+
+# Every reply to the Dash renderer's callback requests, as the page saw it: (output, HTTP status).
+RECORD_CALLBACKS = """
+(function () {
+  if (window.__callbacks) { return; }  // added once per test: one recorder per document
+  window.__callbacks = [];
+  const send = window.fetch;
+  window.fetch = function (resource, init) {
+    const url = typeof resource === 'string' ? resource : resource.url;
+    let output = null;
+    try { output = JSON.parse(init && init.body).output; } catch (e) { output = null; }
+    return send.apply(this, arguments).then(function (reply) {
+      if (url.indexOf('_dash-update-component') >= 0) { window.__callbacks.push([output, reply.status]); }
+      return reply;
+    });
+  };
+})();
+"""
+
+
+def _callbacks(browser) -> list[tuple[str, int]]:
+    return [tuple(c) for c in browser.driver.execute_script("return window.__callbacks || [];")]
+
+
+def _failed_responses(browser) -> list[tuple[str, int]]:
+    """Every response of the page (documents, scripts, callbacks) with a status of 400 or more."""
+    return [tuple(e) for e in browser.driver.execute_script(
+        "return performance.getEntriesByType('resource').concat(performance.getEntriesByType('navigation'))"
+        ".filter(function (e) { return e.responseStatus >= 400; })"
+        ".map(function (e) { return [e.name, e.responseStatus]; });")]
+
+
+def test_a_district_kiosk_wall_refreshes_its_wall_and_map_without_a_refusal(
+        browser, app_process: AppProcess, users: Path) -> None:
+    """The wall's own map ticks are the wall's: a kiosk token gets every one of them (no 403, no console error)."""
+    pin_viewport(browser.driver)  # the default already; explicit, as the test asserts the size
+    browser.driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": RECORD_CALLBACKS})
+    browser.get_logs()  # the module's browser: what earlier tests logged is theirs
+    token = security.create_token(users, name="east-hall", scope="100100")
+    _sign_in(browser, app_process, token, "/wall/100100?kiosk=1")
+    browser.wait_for_text_to_equal("#connection-badge", "在线", timeout=15)
+    assert browser.driver.execute_script("return window.innerWidth + 'x' + window.innerHeight;") == "1920x1080"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        seen = _callbacks(browser)
+        walls = [s for o, s in seen if o and "status-store" in o]
+        maps = [s for o, s in seen if o and "cw-map-sig" in o]
+        if len(walls) >= 2 and len(maps) >= 2:
+            break
+        time.sleep(0.5)
+    assert len(walls) >= 2 and len(maps) >= 2, seen  # two wall ticks and two map ticks
+    assert [c for c in seen if c[1] >= 400] == [], seen
+    assert _failed_responses(browser) == []
+    assert browser.get_logs() == []
+
+
+def _as_user(browser, app_process: AppProcess, name: str, password: str) -> None:
+    import base64
+
+    browser.driver.delete_all_cookies()
+    browser.driver.execute_cdp_cmd("Network.enable", {})
+    credentials = base64.b64encode(f"{name}:{password}".encode()).decode()
+    browser.driver.execute_cdp_cmd("Network.setExtraHTTPHeaders",
+                                   {"headers": {"Authorization": f"Basic {credentials}"}})
+
+
+LEADER_PAGES = [("/", "#wall-strip .kpi"), ("/wall/100100", "#wall-strip .kpi"),
+                ("/district/100100", ".leaflet-container"), ("/street/100100001", ".cw-kpis .kpi"),
+                ("/vitals?indicator=aqi&range=24h&area=100100", ".vx-graph .main-svg")]
+SUPERVISOR_PAGES = [*LEADER_PAGES, ("/city", ".leaflet-container"), ("/incidents", ".ag-row"),
+                    ("/district/100200", ".leaflet-container"), ("/wall/100200", "#wall-strip .kpi")]
+
+
+@pytest.mark.parametrize("role, scope, pages", [("leader", "100100", LEADER_PAGES),
+                                                ("supervisor", None, SUPERVISOR_PAGES)])
+def test_leaders_and_supervisors_open_every_page_they_may_without_a_refusal(
+        browser, app_process: AppProcess, users: Path, role: str, scope: str | None, pages: list) -> None:
+    name = f"browser_{role}"
+    security.add_user(users, name=name, password=f"{role}-pass", role=role, scope=scope)
+    pin_viewport(browser.driver)  # the default already; explicit, as the test asserts the size
+    browser.driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": RECORD_CALLBACKS})
+    browser.get_logs()  # the module's browser: what earlier tests logged is theirs
+    _as_user(browser, app_process, name, f"{role}-pass")
+    try:
+        for path, ready in pages:
+            browser.driver.get(app_process.url + path)
+            browser.wait_for_element(ready, timeout=20)
+            time.sleep(2.5)  # a few ticks of the page's own refreshes
+            seen = _callbacks(browser)
+            assert seen and [c for c in seen if c[1] >= 400] == [], (role, path, seen)
+            assert _failed_responses(browser) == [], (role, path)
+            assert browser.get_logs() == [], (role, path)
+        if role == "supervisor":  # the list's export is the supervisor's: the file is sent, nothing refused
+            browser.driver.get(app_process.url + "/incidents")
+            browser.wait_for_element(".ag-row", timeout=20)
+            browser.find_element("[id*='cw-list-export']").click()
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline and not any(o and "cw-list-download" in o
+                                                          for o, _s in _callbacks(browser)):
+                time.sleep(0.3)
+            seen = _callbacks(browser)
+            assert any(o and "cw-list-download" in o and s == 200 for o, s in seen), seen
+            assert browser.get_logs() == []
+    finally:
+        browser.driver.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": {}})
+
+
+def test_a_wall_signs_in_with_its_token_in_the_fragment(browser, app_process: AppProcess, users: Path) -> None:
+    """/_citywall/kiosk#token=…&next=… signs the screen in and opens its wall; the token never reaches
+    a request line, and the address bar never keeps it (issue 12, item 7)."""
+    pin_viewport(browser.driver)
+    browser.get_logs()
+    browser.driver.delete_all_cookies()
+    token = security.create_token(users, name="fragment-lobby", scope="100100")
+    browser.driver.get(f"{app_process.url}/_citywall/kiosk#token={token}&next=%2Fwall%2F100100%3Fkiosk%3D1")
+    browser.wait_for_text_to_equal("#connection-badge", "在线", timeout=15)
+    assert browser.driver.current_url == f"{app_process.url}/wall/100100?kiosk=1"
+    assert browser.find_element(".status-bar h1").text == "东区"
+    browser.driver.delete_all_cookies()
+    browser.driver.get(f"{app_process.url}/_citywall/kiosk#token=cw_wrong&next=%2Fwall%2F100100")
+    browser.wait_for_contains_text("#cw-kiosk-msg", "revoked", timeout=10)
+    assert "token" not in browser.driver.current_url
+    assert [e for e in browser.get_logs() if "status of 401" not in e["message"]] == []  # the refused POST only

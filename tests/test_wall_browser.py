@@ -13,9 +13,10 @@ from sqlalchemy.engine import Engine
 
 from data_access import schema
 from data_access.db import init_db, make_engine, utc_now
-from tests.conftest import AppProcess
+from tests.conftest import AppProcess, pin_viewport
 from tests.fixtures import seed_small_city
 
+pytestmark = pytest.mark.browser  # every test here drives Chromium
 REFRESH_S = 1.0
 TICK_WAIT = 2 * REFRESH_S + 2.0  # "within two ticks", plus the browser's own scheduling
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -57,8 +58,9 @@ def _no_overflow(browser) -> tuple[int, int]:
 
 @pytest.mark.parametrize("size", [(1920, 1080), (3840, 2160)])
 def test_wall_shows_six_panels_without_scrollbars(browser, app_process: AppProcess, size: tuple[int, int]) -> None:
-    browser.driver.set_window_size(*size)
+    pin_viewport(browser.driver, *size)
     browser.driver.get(app_process.url + "/")
+    assert browser.driver.execute_script("return [window.innerWidth, window.innerHeight]") == list(size)
     browser.wait_for_text_to_equal(f"{tile('aqi')} .tile__number", "150", timeout=15)
     panels = browser.find_elements(".panel")
     assert len(panels) == 6
@@ -70,7 +72,6 @@ def test_wall_shows_six_panels_without_scrollbars(browser, app_process: AppProce
 
 
 def test_alarm_reading_reaches_tile_and_alarm_list(browser, app_process: AppProcess, engine: Engine) -> None:
-    browser.driver.set_window_size(1920, 1080)
     browser.driver.get(app_process.url + "/")
     browser.wait_for_text_to_equal(f"{tile('aqi')} .tile__number", "150", timeout=15)
     assert "tile--warn" in browser.find_element(tile("aqi")).get_attribute("class")

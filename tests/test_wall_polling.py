@@ -16,6 +16,7 @@ from data_access.db import init_db, make_engine, utc_now
 from tests.conftest import AppProcess
 from tests.fixtures import seed_small_city
 
+pytestmark = pytest.mark.browser  # every test here drives Chromium
 REFRESH_S = 2.0
 SPREAD_S = 0.2
 # Where in its window a poll may leave: the tick's data ready (a few ms here) + the 100-ms

@@ -13,8 +13,10 @@ import getpass
 import json
 import sys
 from pathlib import Path
+from urllib.parse import quote
 
 from data_access.settings import Settings, SettingsError
+from security.policy import ROLES
 
 COMMANDS = ("db", "user", "token")
 
@@ -32,7 +34,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     user_sub = user.add_subparsers(dest="user_command", required=True)
     add = user_sub.add_parser("add", parents=[files], help="add or replace a user")
     add.add_argument("name")
-    add.add_argument("--role", required=True, choices=("wall", "leader", "supervisor", "admin"))
+    add.add_argument("--role", required=True, choices=ROLES)
     add.add_argument("--scope", help="area code the user may see (default: the whole city)")
     pw = add.add_mutually_exclusive_group()
     pw.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
@@ -43,7 +45,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     create = token_sub.add_parser("create", parents=[files], help="a new token bound to a scope (printed once)")
     create.add_argument("--name", required=True)
     create.add_argument("--scope", help="area code (default: the whole city)")
-    create.add_argument("--role", default="wall", choices=("wall", "leader", "supervisor", "admin"))
+    create.add_argument("--role", default="wall", choices=ROLES)
+    create.add_argument("--replace", action="store_true",
+                        help="issue a new token under a revoked token's name (its old walls stay locked out)")
     revoke = token_sub.add_parser("revoke", parents=[files], help="revoke a token: its walls are locked out")
     revoke.add_argument("name")
     token_sub.add_parser("list", parents=[files], help="tokens (names, scopes, state; never the tokens)")
@@ -61,7 +65,7 @@ def _password(args: argparse.Namespace) -> str | None:
 
 
 def run_command(args: argparse.Namespace, settings: Settings) -> int:
-    from data_access import security
+    from security import store as security
 
     try:
         if args.command == "db":
@@ -80,10 +84,12 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
             print(f"{path}: user {args.name} ({args.role}, scope {args.scope or 'city'})")
             return 0
         if args.token_command == "create":
-            token = security.create_token(path, name=args.name, scope=args.scope, role=args.role)
+            token = security.create_token(path, name=args.name, scope=args.scope, role=args.role,
+                                          replace=args.replace)
             print(token)
+            wall = quote(f"/wall/{args.scope}?kiosk=1" if args.scope else "/?kiosk=1", safe="/")
             print(f"token {args.name} ({args.role}, scope {args.scope or 'city'}) stored hashed in {path}; "
-                  f"open the wall as /wall/{args.scope or ''}?token=<token>", file=sys.stderr)
+                  f"open the wall as /_citywall/kiosk#token=<token>&next={wall}", file=sys.stderr)
             return 0
         if args.token_command == "revoke":
             if not security.revoke_token(path, name=args.name):

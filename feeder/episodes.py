@@ -1,0 +1,136 @@
+"""Episodes: what disturbs the city for a while (a rainstorm over one district), as data.
+
+An episode is a row of ``sim_episodes``; every running simulator on the database picks it up at
+its next step. Its effect ramps up, holds and ramps down (``Episode.intensity``); what it does to
+each indicator is the catalogue's ``sim_*_factor`` column, and it brings incidents of its own
+(feeder/incidents.py).
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+
+import numpy as np
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from data_access.upsert import upsert
+from feeder.clock import LocalClock, epoch
+from feeder.state import create_sim_tables, sim_episodes
+
+DEFAULT_STORM_DISTRICT = "310115"  # 浦东新区
+
+
+@dataclass(frozen=True)
+class EpisodeKind:
+    """What an episode does to the city, as data."""
+
+    name: str
+    factor_column: str  # catalogue column with each indicator's multiplier at full intensity
+    alarm_min_factor: float  # district indicators with a factor this large are driven past alarm_high
+    alarm_overshoot: float  # ... to at least alarm_high x this at full intensity
+    city_effect: float  # share of the effect on city-level indicators (the storm hits one district)
+    incident_category: str  # extra incidents of this category in the affected area
+    incidents_per_hour: float  # at full intensity
+    duration_s: int
+    ramp_s: int
+
+
+EPISODE_KINDS: dict[str, EpisodeKind] = {
+    "rainstorm": EpisodeKind(
+        name="rainstorm", factor_column="sim_rain_factor", alarm_min_factor=10.0, alarm_overshoot=1.5,
+        city_effect=0.35, incident_category="waterlogging", incidents_per_hour=20.0,
+        duration_s=90 * 60, ramp_s=30 * 60,
+    ),
+}
+
+
+@dataclass(frozen=True)
+class ScheduledEpisode:
+    """An episode placed in the back-filled history, relative to the back-fill's ``now``."""
+
+    kind: str
+    area_code: str | None  # None: the pack's default storm district
+    days_ago: int
+    local_start: time
+    duration_s: int
+    ramp_s: int
+
+
+# A 4-hour afternoon rainstorm three days back, building up over 90 minutes.
+HISTORY_EPISODES: tuple[ScheduledEpisode, ...] = (
+    ScheduledEpisode("rainstorm", "310115", days_ago=3, local_start=time(14, 30), duration_s=4 * 3600,
+                     ramp_s=90 * 60),
+)
+
+
+@dataclass(frozen=True)
+class Episode:
+    kind: str
+    area_code: str
+    start: datetime
+    end: datetime
+    ramp_s: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}:{self.area_code}:{self.start:%Y%m%dT%H%M%S}"
+
+    def intensity(self, t: np.ndarray) -> np.ndarray:
+        """0..1 at epoch seconds ``t``: linear ramp up, plateau, linear ramp down."""
+        s, e = epoch(self.start), epoch(self.end)
+        ramp = max(1.0, min(float(self.ramp_s), (e - s) / 2))
+        up = np.clip((t - s) / ramp, 0.0, 1.0)
+        down = np.clip((e - t) / ramp, 0.0, 1.0)
+        return np.where((t >= s) & (t <= e), np.minimum(up, down), 0.0)
+
+
+def storm_area(district_codes: Sequence[str], city_code: str) -> str:
+    """Where storms go by default: the pack's storm district, else the first district, else the city."""
+    if DEFAULT_STORM_DISTRICT in district_codes:
+        return DEFAULT_STORM_DISTRICT
+    return district_codes[0] if district_codes else city_code
+
+
+def parse_episode(spec: str, *, now: datetime) -> Episode:
+    """``kind:area[:minutes]`` (e.g. ``rainstorm:310115`` or ``rainstorm:310115:45``), starting now."""
+    parts = spec.split(":")
+    if len(parts) not in (2, 3) or parts[0] not in EPISODE_KINDS or not parts[1]:
+        raise ValueError(f"episode {spec!r}: expected KIND:AREA[:MINUTES], KIND in {sorted(EPISODE_KINDS)}")
+    kind = EPISODE_KINDS[parts[0]]
+    duration = int(float(parts[2]) * 60) if len(parts) == 3 else kind.duration_s
+    if duration <= 0:
+        raise ValueError(f"episode {spec!r}: duration must be positive")
+    end = now + timedelta(seconds=duration)
+    return Episode(parts[0], parts[1], now, end, min(kind.ramp_s, duration // 3))
+
+
+def start_episode(engine: Engine, *, episode: Episode) -> None:
+    """Record an episode; every running simulator on this database picks it up at its next step."""
+    create_sim_tables(engine)
+    with engine.begin() as conn:
+        upsert(conn, sim_episodes, [{
+            "episode_key": episode.key, "kind": episode.kind, "area_code": episode.area_code,
+            "start_at": episode.start, "end_at": episode.end, "ramp_s": int(episode.ramp_s),
+        }])
+
+
+def schedule_history(engine: Engine, clock: LocalClock, *, first: int, now: datetime,
+                     district_codes: Sequence[str], storm_district: str) -> None:
+    """Record the HISTORY_EPISODES that fall between epoch ``first`` and ``now`` (a back-fill's span)."""
+    for sched in HISTORY_EPISODES:
+        local_day = clock.day_of(epoch(now)) - timedelta(days=sched.days_ago)
+        start = clock.utc_at(local_day, sched.local_start)
+        end = start + timedelta(seconds=sched.duration_s)
+        area = sched.area_code if sched.area_code in district_codes else storm_district
+        if epoch(start) >= first and end <= now.replace(microsecond=0):
+            start_episode(engine, episode=Episode(sched.kind, area, start, end, sched.ramp_s))
+
+
+def recorded_episodes(conn: Connection, *, since: datetime) -> list[Episode]:
+    """Every recorded episode of a known kind that ends at or after ``since``, in start order."""
+    rows = conn.execute(sa.select(sim_episodes).where(sim_episodes.c.end_at >= since)
+                        .order_by(sim_episodes.c.start_at, sim_episodes.c.episode_key)).mappings().all()
+    return [Episode(r["kind"], r["area_code"], r["start_at"], r["end_at"], int(r["ramp_s"]))
+            for r in rows if r["kind"] in EPISODE_KINDS]
