@@ -11,9 +11,9 @@ import dash
 from dash import html
 
 from components.status_bar import register_status_bar_callbacks
-from data_access import queries
-from data_access.runtime import attach_runtime
 from data_access.settings import PROJECT_ROOT, Settings, SettingsError, load_settings
+from pages._callbacks import register_shared_callbacks
+from pages._runtime import attach_runtime
 from security import install_security
 
 
@@ -25,12 +25,10 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
     runtime = attach_runtime(app.server, settings)
-
-    def lineage(code: str) -> tuple[str, ...]:
-        return tuple(a.area_code for a in queries.area_chain(engine=runtime.engine, area_code=code))
-
-    install_security(app, settings, lineage=lineage)  # auth, scopes, payload checks, headers; refuses unsafe settings
+    # auth, scopes, payload checks, headers; refuses unsafe settings
+    install_security(app, settings, lineage=runtime.lineage)
     register_status_bar_callbacks(app)
+    register_shared_callbacks()
     app.layout = html.Div(dash.page_container, className="shell")
     return app
 

@@ -4,10 +4,15 @@
 // dash-leaflet calls every function here with its usual arguments and the layer's context last.
 (function () {
   "use strict";
-  const AREA_RAMP = ["#18243a", "#3a4a2c", "#7a6a16", "#c0651a", "#e8382d"];
-  const CELL_RAMP = ["#18243a", "#2f7dbf", "#d9a514", "#f0702a", "#ff3b3b"];
-  const PRIO = { 1: "#4ea8ff", 2: "#f5b700", 3: "#ff3b3b" };
-  const ALARM = "#ff3b3b";
+  // Colours: the CSS custom properties of assets/theme.css (generated from components/theme.py),
+  // read once from the document's root.
+  const colours = {};
+  function colour(name) {
+    if (!(name in colours)) {
+      colours[name] = getComputedStyle(document.documentElement).getPropertyValue("--" + name).trim();
+    }
+    return colours[name];
+  }
 
   function esc(text) {
     return String(text == null ? "" : text).replace(/[&<>"']/g, function (c) {
@@ -46,11 +51,13 @@
       window.scrollTo(0, 0);
     });
   }
+  // components/formatting.py format_duration: its limits and labels come in the hideout (dur_limits).
   function duration(ms, L) {
+    const limits = L.dur_limits;
     const min = Math.max(0, Math.floor(ms / 60000));
-    if (min < 120) { return fmt(L.dur_min, min); }
+    if (min < limits[0]) { return fmt(L.dur_min, min); }
     const h = Math.floor(min / 60);
-    if (h < 48) { return fmt(L.dur_h, h); }
+    if (h < limits[1]) { return fmt(L.dur_h, h); }
     return fmt(L.dur_d, Math.floor(h / 24));
   }
 
@@ -60,12 +67,13 @@
       const c = (h.counts || {})[feature.properties.code] || [0, 0];
       const k = h.self ? 0 : areaClass(c[0], h.breaks || []);
       return {
-        fillColor: AREA_RAMP[k], fillOpacity: h.self ? 0.5 : 0.62, color: h.self ? "#c8d3e6" : "#7f93b8",
+        fillColor: colour("area-" + k), fillOpacity: h.self ? 0.5 : 0.62,
+        color: colour(h.self ? "stroke-self" : "stroke-area"),
         weight: h.self ? 2 : 1.2, opacity: 0.9,
         className: "cw-area cw-area-" + feature.properties.code,
       };
     },
-    hoverArea: function () { return { weight: 3, color: "#e8eef9" }; },
+    hoverArea: function () { return { weight: 3, color: colour("stroke-hover") }; },
     areaEach: function (feature, layer, ctx) {
       const h = hide(ctx);
       const L = h.labels || {};
@@ -100,8 +108,8 @@
       const c = (h.counts || {})[feature.properties.code] || [0, 0, 0];
       const hot = c[1] > 0 || c[2] >= 3;
       return {
-        fillColor: CELL_RAMP[cellClass(c[0], h.breaks || [1, 3, 9])], fillOpacity: h.fill || 0.8,
-        color: hot ? ALARM : "#0b1220", weight: hot ? (h.hotWeight || 2) : 0.5, opacity: hot ? 0.9 : 0.6,
+        fillColor: colour("cell-" + cellClass(c[0], h.breaks || [1, 3, 9])), fillOpacity: h.fill || 0.8,
+        color: colour(hot ? "stroke-hot" : "stroke-cell"), weight: hot ? (h.hotWeight || 2) : 0.5, opacity: hot ? 0.9 : 0.6,
         className: "cw-cell cw-cell-id-" + feature.properties.code + (hot ? " cw-cell--hot" : ""),
       };
     },
@@ -119,8 +127,8 @@
     pointToLayer: function (feature, latlng) {
       const p = feature.properties;
       return L.circleMarker(latlng, {
-        radius: p.p >= 3 ? 8 : 6.5, fillColor: PRIO[p.p] || PRIO[1], fillOpacity: 0.95,
-        color: p.od ? "#ffffff" : "#0b1220", weight: p.od ? 2 : 1,
+        radius: p.p >= 3 ? 8 : 6.5, fillColor: colour("prio-" + p.p) || colour("prio-1"), fillOpacity: 0.95,
+        color: colour(p.od ? "stroke-overdue" : "stroke-cell"), weight: p.od ? 2 : 1,
         className: "cw-point cw-point-id-" + String(p.iid).replace(/[^A-Za-z0-9_-]/g, "_"),
       });
     },
@@ -153,7 +161,7 @@
     },
     highlightToLayer: function (feature, latlng) {
       return L.circleMarker(latlng, {
-        radius: 16, fill: false, color: "#ffffff", weight: 3, className: "cw-highlight", interactive: false,
+        radius: 16, fill: false, color: colour("stroke-highlight"), weight: 3, className: "cw-highlight", interactive: false,
       });
     },
   };

@@ -34,12 +34,13 @@ import pandas as pd  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
 
-from components import incident_map as im  # noqa: E402
-from data_access import incident_queries as iq  # noqa: E402
-from data_access import queries  # noqa: E402
+from data_access import areas as queries  # noqa: E402
+from data_access import incident_list, incidents  # noqa: E402
 from data_access.db import init_db, make_engine, utc_now  # noqa: E402
+from data_access.models import Area, IncidentFilter  # noqa: E402
 from data_access.settings import DEFAULT_PACK  # noqa: E402
 from feeder.pack import load_city_pack, read_categories  # noqa: E402
+from pages import _map as im  # noqa: E402
 
 COLUMNS = ("incident_id", "category", "subcategory", "source", "priority", "status", "title", "address", "lat",
            "lon", "cell_id", "street_code", "district_code", "reported_at", "dispatched_at", "started_at",
@@ -151,12 +152,12 @@ def nbytes(value: Any) -> int:
     return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str).encode())
 
 
-def pick_areas(engine: Engine) -> dict[str, queries.Area]:
+def pick_areas(engine: Engine) -> dict[str, Area]:
     """The city, its busiest district and that district's busiest street."""
     city = queries.city_area(engine=engine)
     assert city is not None
-    district = iq.child_areas_ranked(engine=engine, parent_code=city.area_code).sort_values("open").iloc[-1]
-    street = iq.child_areas_ranked(engine=engine, parent_code=district.area_code).sort_values("open").iloc[-1]
+    district = incidents.child_areas_ranked(engine=engine, parent_code=city.area_code).sort_values("open").iloc[-1]
+    street = incidents.child_areas_ranked(engine=engine, parent_code=district.area_code).sort_values("open").iloc[-1]
     return {"city": city, "district": queries.area_by_code(engine=engine, area_code=district.area_code),
             "street": queries.area_by_code(engine=engine, area_code=street.area_code)}
 
@@ -188,9 +189,9 @@ def measure(engine: Engine) -> dict[str, Any]:
         return nbytes({"type": "FeatureCollection", "features": features}), counts
     naive_ms, (naive_bytes, _) = timed(naive, runs=1)
     out["naive_city"] = {"query_and_pandas_ms": naive_ms, "tick_bytes": naive_bytes}
-    ms, filtered = timed(lambda: iq.list_incidents(engine=engine, filt=iq.IncidentFilter.from_values(
+    ms, filtered = timed(lambda: incident_list.list_incidents(engine=engine, filt=IncidentFilter.from_values(
         categories=["facilities"], overdue="1"), limit=100))
-    count_ms, count = timed(lambda: iq.count_incidents(engine=engine, filt=iq.IncidentFilter.from_values(
+    count_ms, count = timed(lambda: incident_list.count_incidents(engine=engine, filt=IncidentFilter.from_values(
         categories=["facilities"], overdue="1")))
     out["list"] = {"first_page_ms": ms, "count_ms": count_ms, "matched": count, "rows": len(filtered)}
     return out

@@ -14,8 +14,8 @@
    the naive baseline (CITYWALL_NAIVE=1: no tick cache, full payloads every tick).
    SQL statements are counted across all workers by a SQLAlchemy ``before_cursor_execute``
    listener that increments one Redis key (bench/gunicorn_conf.py).
-3. Times the map's per-tick aggregation (components.incident_map.load_update, city level) and
-   the wall's whole per-tick read (data_access.snapshots.read_wall) at 100,000 open incidents.
+3. Times the map's per-tick aggregation (pages._map.load_update, city level) and
+   the wall's whole per-tick read (data_access.wall.load_wall) at 100,000 open incidents.
 4. In headless Chromium: a new reading's insert -> its value on the wall (freshness), and a
    click on a district of the /city map -> the district level drawn (drill-down).
 5. Full run only: raises the number of screens until the callback p95 exceeds 250 ms.
@@ -130,9 +130,10 @@ def map_agg_ms(db: Database, runs: int = 7) -> dict[str, float]:
     """Median time of the map's per-tick reads (load_update) at city and district level."""
     import pandas as pd
 
-    from components import incident_map as im
-    from data_access import queries
+    from data_access import areas as queries
+    from data_access import incidents
     from data_access.db import make_engine
+    from pages import _map as im
 
     engine = make_engine(db.url)
     tz = pd.Timestamp.now(tz="Asia/Shanghai").tz
@@ -150,16 +151,16 @@ def map_agg_ms(db: Database, runs: int = 7) -> dict[str, float]:
                 times.append((time.perf_counter() - t0) * 1000)
             out[level] = round(statistics.median(times), 1)
         t0 = time.perf_counter()
-        queries.incident_counts(engine=engine, area_code=city.area_code)
+        incidents.incident_counts(engine=engine, area_code=city.area_code)
         out["incident_counts_city"] = round((time.perf_counter() - t0) * 1000, 1)
         # The wall's whole per-tick read (every panel's query, before the tick cache shares it).
         from data_access.db import utc_now
-        from data_access.snapshots import read_wall
+        from data_access.wall import load_wall
 
         times = []
         for _ in range(3):
             t0 = time.perf_counter()
-            read_wall(engine=engine, area=city, now=utc_now())
+            load_wall(engine=engine, area=city, now=utc_now())
             times.append((time.perf_counter() - t0) * 1000)
         out["wall_read_city"] = round(statistics.median(times), 1)
     finally:

@@ -17,7 +17,7 @@ deployment the roll-up would have written on earlier days, is generated directly
 value per bucket, its count the readings the period implies).
 
 Then, warm, median of ``--runs``: ``SELECT * FROM v_vitals_latest``; the wall's per-tick read
-(``snapshots.read_wall``) for the city and for one district; ``v_vitals_recent`` for the last
+(``data_access.wall.load_wall``) for the city and for one district; ``v_vitals_recent`` for the last
 hour of every on-wall series; ``v_vitals_hourly`` for 7 days of one series; the roll-up's own
 steps (one minute step, with its late window, and one hour step). The naive baseline runs the
 same reads in the same process on a connection whose ``v_vitals_recent`` / ``v_vitals_hourly``
@@ -49,8 +49,10 @@ from sqlalchemy.engine import Engine  # noqa: E402
 
 from bench.map_scale import TZ, postgres_schema  # noqa: E402
 from bench.map_scale import seed as seed_incidents  # noqa: E402
-from data_access import queries, snapshots  # noqa: E402
+from data_access import areas, vitals  # noqa: E402
+from data_access import wall as wall_reads  # noqa: E402
 from data_access.db import make_engine, render_sql, utc_now  # noqa: E402
+from data_access.models import Area  # noqa: E402
 from data_access.schema import rollup_watermarks as schema_w  # noqa: E402
 from feeder import rollups  # noqa: E402
 from feeder.loop import SimConfig, Simulator  # noqa: E402
@@ -356,8 +358,8 @@ def measure(url: str, *, runs: int, policy: rollups.RetentionPolicy) -> dict[str
     naive = naive_engine(url)
     out: dict[str, Any] = {}
     try:
-        city = queries.city_area(engine=engine)
-        district = queries.area_by_code(engine=engine, area_code=DISTRICT)
+        city = areas.city_area(engine=engine)
+        district = areas.area_by_code(engine=engine, area_code=DISTRICT)
         assert city is not None and district is not None
         series = on_wall_series(engine)
         hourly_series = next(s for s in series if s[1] == city.area_code and "__" not in s[0])
@@ -367,29 +369,29 @@ def measure(url: str, *, runs: int, policy: rollups.RetentionPolicy) -> dict[str
             with e.connect() as conn:
                 return len(conn.exec_driver_sql("SELECT * FROM v_vitals_latest").all())
 
-        def wall(e: Engine, area: queries.Area) -> int:
-            snap = snapshots.read_wall(engine=e, area=area, now=utc_now())
+        def wall(e: Engine, area: Area) -> int:
+            snap = wall_reads.load_wall(engine=e, area=area, now=utc_now())
             assert not snap.failed, snap.failed
             return sum(len(v) for v in snap.sparks.values())
 
-        strip = snapshots.read_wall_incidents(engine=engine, area=city)
+        strip = wall_reads.load_wall_incidents(engine=engine, area=city)
 
-        def wall_vitals(e: Engine, area: queries.Area) -> int:
+        def wall_vitals(e: Engine, area: Area) -> int:
             """The part of the tick a new reading waits for (the strip is read apart, pages/wall.py)."""
-            snap = snapshots.read_wall(engine=e, area=area, now=utc_now(), incidents=lambda: strip)
+            snap = wall_reads.load_wall(engine=e, area=area, now=utc_now(), incidents=lambda: strip)
             assert not snap.failed, snap.failed
             return sum(len(v) for v in snap.sparks.values())
 
-        def wall_strip(e: Engine, area: queries.Area) -> int:
-            found = snapshots.read_wall_incidents(engine=e, area=area)
+        def wall_strip(e: Engine, area: Area) -> int:
+            found = wall_reads.load_wall_incidents(engine=e, area=area)
             assert not found.failed
             return 1
 
         def recent(e: Engine) -> int:
-            return len(queries.vitals_trends(engine=e, series=series, since=utc_now() - timedelta(hours=1)))
+            return len(vitals.vitals_trends(engine=e, series=series, since=utc_now() - timedelta(hours=1)))
 
         def hourly(e: Engine) -> int:
-            return len(queries.vitals_history(engine=e, indicator_id=hourly_series[0], area_code=hourly_series[1],
+            return len(vitals.vitals_history(engine=e, indicator_id=hourly_series[0], area_code=hourly_series[1],
                                               since=utc_now() - timedelta(days=7), resolution="hour"))
 
         reads = [("v_vitals_latest (all rows)", "latest", latest, False),

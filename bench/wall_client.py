@@ -10,6 +10,10 @@ from typing import Any
 
 import requests
 
+from components import ids
+
+WALL_KEY = "wall"  # the wall's map key (pages/_wall_layout.py)
+
 
 @dataclass
 class PollSchedule:
@@ -75,13 +79,13 @@ class PageSpec:
                 props = node.get("props", {})
                 ident = props.get("id")
                 if isinstance(ident, dict):
-                    if ident.get("type") == "cw-map-scope" and ident.get("id") == "wall":
+                    if ident == ids.mid(ids.MAP_SCOPE, WALL_KEY):
                         found["map_scope"] = props.get("data")
-                    if ident.get("type") == "cw-map-sig" and ident.get("id") == "wall":
+                    if ident == ids.mid(ids.MAP_SIG, WALL_KEY):
                         found["map_sig"] = props.get("data")
-                elif ident == "wall-scope":
+                elif ident == ids.WALL_SCOPE:
                     found["scope"] = props.get("data")
-                elif ident == "wall-poll-config":
+                elif ident == ids.WALL_POLL_CONFIG:
                     found["poll"] = props.get("data")
                 for value in node.values():
                     walk(value)
@@ -90,9 +94,9 @@ class PageSpec:
                     walk(value)
 
         walk(reply)
-        wall = next(d for d in deps if any(i["id"] == "wall-poll" for i in d["inputs"]))
-        tick = next(d for d in deps if any(isinstance(i["id"], str) and '"cw-tick"' in i["id"] for i in d["inputs"])
-                    and "cw-map-areas" in d["output"])
+        wall = next(d for d in deps if any(i["id"] == ids.WALL_POLL for i in d["inputs"]))
+        tick = next(d for d in deps if any(isinstance(i["id"], str) and f'"{ids.TICK}"' in i["id"] for i in d["inputs"])
+                    and ids.MAP_AREAS in d["output"])
         return cls(wall_output=wall["output"], map_output=tick["output"],
                    scope=found["scope"], map_scope=found.get("map_scope") or {}, map_sig=found.get("map_sig"),
                    poll=found.get("poll") or {})
@@ -100,25 +104,25 @@ class PageSpec:
     @staticmethod
     def wall_kept(response: dict, applied: dict) -> dict:
         """What a screen keeps from a wall reply for its next request: the tick it applied."""
-        return response.get("wall-applied", {}).get("data", applied)
+        return response.get(ids.WALL_APPLIED, {}).get("data", applied)
 
     def wall_payload(self, n: int, applied: dict) -> dict:
         outputs = [{"id": ident, "property": prop}
                    for ident, prop in (part.rsplit(".", 1) for part in self.wall_output.strip(".").split("..."))]
         return {"output": self.wall_output, "outputs": outputs,
-                "inputs": [{"id": "wall-poll", "property": "data", "value": n}],
-                "state": [{"id": "wall-scope", "property": "data", "value": self.scope},
-                          {"id": "wall-applied", "property": "data", "value": applied}],
-                "changedPropIds": ["wall-poll.data"]}
+                "inputs": [{"id": ids.WALL_POLL, "property": "data", "value": n}],
+                "state": [{"id": ids.WALL_SCOPE, "property": "data", "value": self.scope},
+                          {"id": ids.WALL_APPLIED, "property": "data", "value": applied}],
+                "changedPropIds": [f"{ids.WALL_POLL}.data"]}
 
     def map_payload(self, n: int, sig: str | None) -> dict:
         outputs = []
         for part in self.map_output.strip(".").split("..."):
             ident, prop = part.rsplit(".", 1)
-            outputs.append({"id": {"id": "wall", "type": json.loads(ident)["type"]}, "property": prop})
-        tick = {"id": "wall", "type": "cw-tick"}
+            outputs.append({"id": ids.mid(json.loads(ident)["type"], WALL_KEY), "property": prop})
+        tick = ids.tick_id(WALL_KEY)
         return {"output": self.map_output, "outputs": outputs,
                 "inputs": [{"id": tick, "property": "n_intervals", "value": n}],
-                "state": [{"id": {"id": "wall", "type": "cw-map-scope"}, "property": "data", "value": self.map_scope},
-                          {"id": {"id": "wall", "type": "cw-map-sig"}, "property": "data", "value": sig}],
-                "changedPropIds": ['{"id":"wall","type":"cw-tick"}.n_intervals']}
+                "state": [{"id": ids.mid(ids.MAP_SCOPE, WALL_KEY), "property": "data", "value": self.map_scope},
+                          {"id": ids.mid(ids.MAP_SIG, WALL_KEY), "property": "data", "value": sig}],
+                "changedPropIds": [json.dumps(tick, sort_keys=True, separators=(",", ":")) + ".n_intervals"]}

@@ -5,14 +5,10 @@ from collections.abc import Sequence
 
 from dash import dcc, html
 
+from components import ids
 from components.i18n import t
-from data_access.queries import Area
-
-
-def level_href(area: Area, lang_param: str | None = None) -> str:
-    """The page of an area at its level: /city, /district/<code>, /street/<code>."""
-    path = "/city" if area.level == "city" else f"/{area.level}/{area.area_code}"
-    return path + (f"?lang={lang_param}" if lang_param else "")
+from components.links import level_href
+from data_access.models import Area
 
 
 def create_breadcrumb(lineage: Sequence[Area], lang: str, *, lang_param: str | None = None,
@@ -24,14 +20,14 @@ def create_breadcrumb(lineage: Sequence[Area], lang: str, *, lang_param: str | N
         label = area.label(lang)
         if i < last:
             items.append(dcc.Link(label, href=level_href(area, lang_param), className="cw-crumb cw-crumb--link",
-                                  id=f"cw-crumb-{area.level}"))
+                                  id=ids.crumb(area.level)))
         else:
-            items.append(html.Span(label, className="cw-crumb cw-crumb--current", id=f"cw-crumb-{area.level}",
+            items.append(html.Span(label, className="cw-crumb cw-crumb--current", id=ids.crumb(area.level),
                                    **{"aria-current": "page"}))
         if i < last:
             items.append(html.Span("›", className="cw-crumb__sep", **{"aria-hidden": "true"}))
     if tail is not None:
-        items.append(html.Span(tail, className="cw-crumb cw-crumb--current", id="cw-crumb-tail",
+        items.append(html.Span(tail, className="cw-crumb cw-crumb--current", id=ids.CRUMB_TAIL,
                                **{"aria-current": "page"}))
     if not lineage and tail is None:
         items.append(html.Span(t("lvl_city", lang), className="cw-crumb"))

@@ -1,11 +1,23 @@
-"""Numbers, ages and times formatted for the screen and the language."""
+"""Numbers, rates, ages, durations and local times formatted for the screen and the language:
+the one place each of them is written.
+
+One duration rule (``format_duration``): whole minutes below DURATION_LIMITS[0] minutes, whole
+hours below DURATION_LIMITS[1] hours, else whole days. The map's popups count an incident's age
+in the browser (it grows while the popup is open); they get the same limits and labels through the
+map's ``hideout`` (components/incident_map.py ``map_labels``: ``dur_limits``), so assets/map.js
+applies this rule, not its own.
+"""
 from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+import pandas as pd
+
 from components.i18n import t
+
+DURATION_LIMITS = (120, 48)  # minutes below which a duration is said in minutes; hours, in hours
 
 
 def _missing(value: float | None) -> bool:
@@ -45,13 +57,15 @@ def format_age(age_s: float | None, lang: str, *, precise: bool = False) -> str:
     return t("ago_d", lang, n=seconds // 86400)
 
 
-def format_duration(seconds: float, lang: str) -> str:
-    seconds = max(0, int(seconds))
-    if seconds < 3600:
-        return t("dur_min", lang, n=max(1, seconds // 60))
-    if seconds < 86400:
-        return t("dur_h_min", lang, h=seconds // 3600, m=(seconds % 3600) // 60)
-    return t("dur_over_day", lang)
+def format_duration(seconds: float | None, lang: str) -> str:
+    """How long something has lasted (an alarm, the oldest incident of a stage); "" when unknown."""
+    if seconds is None or pd.isna(seconds):
+        return ""
+    minutes = max(0, int(seconds // 60))
+    if minutes < DURATION_LIMITS[0]:
+        return t("dur_min", lang, n=minutes)
+    hours = minutes // 60
+    return t("dur_h", lang, n=hours) if hours < DURATION_LIMITS[1] else t("dur_d", lang, n=hours // 24)
 
 
 def format_change(value: float | None, previous: float | None) -> str:
@@ -65,5 +79,24 @@ def format_rate(rate: float | None) -> str:
     return "—" if _missing(rate) else f"{rate * 100:.1f}%"
 
 
+def format_count(n: int | float | None) -> str:
+    """A count with grouped digits (``1,234``); "—" when unknown."""
+    return "—" if _missing(n) else f"{int(n):,}"  # type: ignore[arg-type]
+
+
+def rate_state(rate: float | None) -> str:
+    """The state of an on-time rate: the KPI strips' one threshold rule (≥ 90 % normal, ≥ 80 % warn)."""
+    if _missing(rate):
+        return "none"
+    return "normal" if rate >= 0.9 else "warn" if rate >= 0.8 else "alarm"  # type: ignore[operator]
+
+
 def local_time(moment_utc: datetime, tz: ZoneInfo) -> str:
     return moment_utc.replace(tzinfo=UTC).astimezone(tz).strftime("%H:%M:%S")
+
+
+def local_stamp(value: object, tz: ZoneInfo, fmt: str = "%m-%d %H:%M") -> str:
+    """A naive-UTC time from a view in the city's zone ("" when missing)."""
+    if value is None or pd.isna(value):
+        return ""
+    return pd.Timestamp(value).tz_localize("UTC").tz_convert(tz).strftime(fmt)

@@ -8,9 +8,9 @@ from components import ids
 from components.formatting import format_duration, format_value
 from components.i18n import DIMENSIONS, t
 from components.sparkline import sparkline_src
-from components.theme import status_symbol
+from components.theme import PALETTE, status_symbol
 from components.vital_panel import indicator_name
-from data_access.snapshots import Alarm, HealthScore
+from data_access.models import Alarm, HealthScore
 
 
 def score_class(score: float | None) -> str:
@@ -25,12 +25,12 @@ def format_score(score: float | None) -> str:
 
 
 def create_health(health: HealthScore, lang: str) -> list:
-    trend = sparkline_src(health.trend, color="#4ea8ff")
+    trend = sparkline_src(health.trend, color=PALETTE["accent"])
     return [
         html.Div(className="health__label", children=[
             html.Div(t("health", lang)), html.Div(t("health_hint", lang), className="health__hint"),
         ]),
-        html.Div(className=score_class(health.overall) + " health__overall", id="health-overall",
+        html.Div(className=score_class(health.overall) + " health__overall", id=ids.HEALTH_OVERALL,
                  children=[html.Span(format_score(health.overall)), html.Small("%")]),
         html.Img(src=trend, className="health__trend", alt="") if trend else html.Div(className="health__trend"),
         html.Div(className="health__dims", children=[

@@ -7,7 +7,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from components.i18n import t
-from components.theme import STATUS_COLOR
+from components.theme import PALETTE, STATUS_COLOR
 
 
 def _bound(value: object) -> float | None:
@@ -18,7 +18,7 @@ def create_history_figure(history: pd.DataFrame, indicator: pd.Series, lang: str
     """Line of the values in local time; bands shade the warning and alarm zones."""
     times = pd.to_datetime(history["time"]).dt.tz_localize("UTC").dt.tz_convert(timezone) if not history.empty \
         else pd.Series(dtype="datetime64[ns]")
-    fig = go.Figure(go.Scatter(x=times, y=history["value"], mode="lines", line={"color": "#4ea8ff", "width": 2},
+    fig = go.Figure(go.Scatter(x=times, y=history["value"], mode="lines", line={"color": PALETTE["accent"], "width": 2},
                                name=(indicator["name_en"] or indicator["name"]) if lang == "en" else indicator["name"]))
     values = [v for v in history["value"].tolist() if v is not None and not pd.isna(v)]
     bounds = {k: _bound(indicator[k]) for k in ("warn_low", "warn_high", "alarm_low", "alarm_high")}
@@ -46,7 +46,7 @@ def create_history_figure(history: pd.DataFrame, indicator: pd.Series, lang: str
     if bounds["alarm_low"] is not None:
         band(min(lo, bounds["alarm_low"] - pad), bounds["alarm_low"], STATUS_COLOR["alarm"], alarm_label)
     fig.update_layout(
-        template="plotly_dark", paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="#0f1626",
+        template="plotly_dark", paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor=PALETTE["panel"],
         margin={"l": 60, "r": 20, "t": 20, "b": 40}, showlegend=False, font={"size": 14},
         yaxis={"title": indicator["unit"] or "", "range": [lo, hi]}, uirevision=str(indicator["indicator_id"]),
     )

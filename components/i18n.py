@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from components.labels_map import MAP_LABELS
-from data_access.settings import LANGUAGES
+from data_access.models import LANGUAGES
 
 WALL_LABELS: dict[str, dict[str, str]] = {
     "app_title": {"zh": "城市运行体征", "en": "City vital signs"},

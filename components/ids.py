@@ -1,21 +1,18 @@
-"""Component IDs shared between layouts and callbacks."""
+"""Every component id of CityWall, and every pattern-matching id factory: layouts, callbacks,
+assets/*.js (by value), tests and bench/ refer to these values.
+
+Pattern-matching ids are ``{"type": <kind>, "id": <key>}``: the map, the level panels and the
+incident list of one page share one key, so several can sit on one page and one MATCH callback
+serves them all."""
+from __future__ import annotations
+
+from typing import Any
+
+# --- the wall (plain ids: one wall per page) ------------------------------------------------------
 WALL_INTERVAL = "wall-interval"
 WALL_SCOPE = "wall-scope"
 WALL_PANELS = "wall-panels"
 WALL_STRIP = "wall-strip"
-STATUS_STORE = "status-store"
-CONNECTION_STORE = "connection-store"
-CLOCK_INTERVAL = "clock-interval"
-CLOCK = "clock"
-DATA_AS_OF = "data-as-of"
-CONNECTION_BADGE = "connection-badge"
-
-
-def kpi(key: str) -> dict[str, str]:
-    """Pattern-matching ID of one incident KPI."""
-    return {"type": "kpi", "id": key}
-
-
 WALL_HEALTH = "wall-health"
 WALL_ALARMS = "wall-alarms"
 WALL_APPLIED = "wall-applied"  # {"tick": k}: the last tick this screen applied
@@ -23,7 +20,76 @@ WALL_DELTA = "wall-delta"  # what changed since then (assets/citywall.js applyWa
 WALL_APPLY_TARGET = "wall-apply-target"
 WALL_POLL = "wall-poll"  # a counter the browser's poll scheduler raises: the wall refresh's input
 WALL_POLL_CONFIG = "wall-poll-config"
+HEALTH_OVERALL = "health-overall"
 KIOSK_STORE = "kiosk-store"
 KIOSK_TIMER = "kiosk-timer"
 RETRY_INTERVAL = "retry-interval"
 RETRY_TARGET = "retry-target"
+
+# --- the status bar (every page with one) -------------------------------------------------------
+STATUS_STORE = "status-store"
+CONNECTION_STORE = "connection-store"
+CLOCK_INTERVAL = "clock-interval"
+CLOCK = "clock"
+DATA_AS_OF = "data-as-of"
+CONNECTION_BADGE = "connection-badge"
+
+# --- the map (pattern-matching kinds) -------------------------------------------------------------
+MAP, MAP_AREAS, MAP_CELLS, MAP_POINTS, MAP_HIGHLIGHT = ("cw-map", "cw-map-areas", "cw-map-cells", "cw-map-points",
+                                                        "cw-map-highlight")
+MAP_LEGEND, MAP_MISSING, MAP_SCOPE, MAP_SIG, MAP_ERROR = ("cw-map-legend", "cw-map-missing", "cw-map-scope",
+                                                          "cw-map-sig", "cw-map-error")
+TICK = "cw-tick"
+
+# --- the level pages' panels (pattern-matching kinds) -----------------------------------------------
+LVL_KPIS, LVL_RANK, LVL_CATS, LVL_FUNNEL = "cw-lvl-kpis", "cw-lvl-rank", "cw-lvl-cats", "cw-lvl-funnel"
+LVL_VITALS, LVL_VITALS_BOX, LVL_ERROR = "cw-lvl-vitals", "cw-lvl-vitals-box", "cw-lvl-error"
+LVL_RANK_BOX, LVL_LIST_BOX, LVL_MOUNT = "cw-lvl-rank-box", "cw-lvl-list-box", "cw-lvl-mount"
+
+# --- the incident list (pattern-matching kinds) ---------------------------------------------------
+LIST_GRID, LIST_CATEGORY, LIST_STATUS, LIST_PRIORITY = ("cw-grid", "cw-list-category", "cw-list-status",
+                                                        "cw-list-priority")
+LIST_OVERDUE, LIST_SEARCH, LIST_EXPORT, LIST_DOWNLOAD = ("cw-list-overdue", "cw-list-search", "cw-list-export",
+                                                         "cw-list-download")
+LIST_SCOPE, LIST_COUNT, LIST_ERROR, LIST_SELECTED, LIST_VERSION = ("cw-list-scope", "cw-list-count", "cw-list-error",
+                                                                   "cw-list-selected", "cw-list-version")
+
+# --- page roots, breadcrumb, not-found block ------------------------------------------------------
+PAGE_CITY = "cw-page-city"
+PAGE_INCIDENTS = "cw-page-incidents"
+CRUMB_TAIL = "cw-crumb-tail"
+NF_INSTEAD, NF_UP, NF_MESSAGE = "cw-nf-instead", "cw-nf-up", "cw-nf-message"
+
+# --- the vitals explorer --------------------------------------------------------------------------
+VX_ITEM = "vx-item"  # pattern-matching kind: one indicator's link
+VX_AREA, VX_CHART, VX_SEARCH, VX_ITEMS, VX_STATE, VX_LOCATION = ("vx-area", "vx-chart", "vx-search", "vx-items",
+                                                                 "vx-state", "vx-location")
+
+
+def mid(kind: str, key: Any) -> dict[str, Any]:
+    """The pattern-matching id of one part (``kind``) of the map, panels or list ``key`` (or MATCH)."""
+    return {"type": kind, "id": key}
+
+
+
+def tick_id(key: Any) -> dict[str, Any]:
+    """The id of a map's refresh interval: other panels of the page listen to it too."""
+    return mid(TICK, key)
+
+
+def kpi(key: str) -> dict[str, str]:
+    """Pattern-matching ID of one incident KPI of the wall's strip."""
+    return {"type": "kpi", "id": key}
+
+
+def vx_item(indicator_id: str) -> dict[str, str]:
+    return {"type": VX_ITEM, "id": indicator_id}
+
+
+def crumb(level: str) -> str:
+    return f"cw-crumb-{level}"
+
+
+def level_page(level: str, code: str | None) -> str:
+    """The root of a district or street page (``code`` None: its not-found block)."""
+    return f"cw-page-{level}-{code or 'notfound'}"

@@ -1,42 +1,37 @@
 """The incident list: filters as Dash controls, a dash-ag-grid paging through the server
-(infinite row model), CSV export of the filtered list, and the link to the map of the same key.
+(infinite row model), the rows and the CSV export of the filtered list. Pure builders; its
+callbacks are in pages/_incident_list.py.
 
-Ids are pattern-matching ``{"type": ..., "id": key}`` and the callbacks use MATCH; the map and
-the list of one page share the key, so a selected row is highlighted on that page's map and a
-click on an incident point selects its row.
+Ids are pattern-matching (components/ids.py); the map and the list of one page share the key, so
+a selected row is highlighted on that page's map and a click on an incident point selects its row.
 """
 from __future__ import annotations
 
 import io
-import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import dash
 import dash_ag_grid as dag
 import pandas as pd
-from dash import MATCH, ClientsideFunction, Input, Output, State, dcc, html, no_update
-from sqlalchemy.exc import SQLAlchemyError
+from dash import dcc, html
 
-import security
+from components import ids
+from components.formatting import local_stamp
 from components.i18n import t
-from components.incident_map import HIGHLIGHT, MAP, POINTS, callbacks_pending, mid
-from data_access import incident_queries as iq
-from data_access.queries import Area
-from data_access.runtime import current_runtime
-from security import require_scope
+from components.theme import PALETTE
+from data_access.models import OPEN_STATUSES, Area, IncidentFilter
 
-log = logging.getLogger(__name__)
-
-GRID, CATEGORY, STATUS, PRIORITY, OVERDUE, SEARCH = ("cw-grid", "cw-list-category", "cw-list-status",
-                                                     "cw-list-priority", "cw-list-overdue", "cw-list-search")
-EXPORT, DOWNLOAD, LSCOPE, COUNT, LERROR, SELECTED, VERSION = ("cw-list-export", "cw-list-download", "cw-list-scope",
-                                                              "cw-list-count", "cw-list-error", "cw-list-selected",
-                                                              "cw-list-version")
+mid = ids.mid
+GRID, CATEGORY, STATUS, PRIORITY, OVERDUE, SEARCH = (ids.LIST_GRID, ids.LIST_CATEGORY, ids.LIST_STATUS,
+                                                     ids.LIST_PRIORITY, ids.LIST_OVERDUE, ids.LIST_SEARCH)
+EXPORT, DOWNLOAD, LSCOPE, COUNT, LERROR, SELECTED, VERSION = (ids.LIST_EXPORT, ids.LIST_DOWNLOAD, ids.LIST_SCOPE,
+                                                              ids.LIST_COUNT, ids.LIST_ERROR, ids.LIST_SELECTED,
+                                                              ids.LIST_VERSION)
 BLOCK_ROWS = 100
-GRID_THEME = {"function": "themeBalham.withParams({backgroundColor: '#0f1626', foregroundColor: '#e8eef9',"
-                          " headerBackgroundColor: '#16213a', accentColor: '#4ea8ff', borderColor: '#1f2a40',"
+GRID_THEME = {"function": f"themeBalham.withParams({{backgroundColor: '{PALETTE['panel']}',"
+                          f" foregroundColor: '{PALETTE['text']}', headerBackgroundColor: '#16213a',"
+                          f" accentColor: '{PALETTE['accent']}', borderColor: '{PALETTE['panel-edge']}',"
                           " oddRowBackgroundColor: '#121b2e', fontSize: 'max(14px, 0.73vw)',"
                           " headerFontSize: 'max(14px, 0.73vw)', rowHeight: 'max(30px, 1.56vw)',"
                           " headerHeight: 'max(32px, 1.67vw)', fontFamily: 'inherit'})"}  # 1080p: 14/30/32 px; 4K: x2
@@ -46,30 +41,12 @@ CSV_COLUMNS = ("incident_id", "category", "category_name", "priority", "status",
 
 def filter_from_query(query: Mapping[str, Any]) -> dict[str, Any]:
     """The list's control values from a URL query string (``?category=gas&overdue=1&q=...``)."""
-    filt = iq.IncidentFilter.from_values(categories=query.get("category"), statuses=query.get("status"),
+    filt = IncidentFilter.from_values(categories=query.get("category"), statuses=query.get("status"),
                                          priorities=query.get("priority"), overdue=query.get("overdue"),
                                          search=query.get("q"))
     return {"categories": list(filt.categories), "statuses": list(filt.statuses),
             "priorities": list(filt.priorities),
             "overdue": "any" if filt.overdue is None else ("1" if filt.overdue else "0"), "search": filt.search}
-
-
-def make_filter(scope: Mapping[str, Any] | None, categories: object, statuses: object, priorities: object,
-                overdue: object, search: object) -> iq.IncidentFilter:
-    """The list's filter; raises PermissionError when its area (None: the city) is outside the
-    user's scope, so a forged or malformed scope can never widen the list."""
-    scope = scope if isinstance(scope, Mapping) else {}
-    filt = iq.IncidentFilter.from_values(area_level=scope.get("level"), area_code=scope.get("area_code"),
-                                         categories=categories, statuses=statuses, priorities=priorities,
-                                         overdue=None if overdue in (None, "any") else overdue, search=search)
-    require_scope(filt.area_code if filt.area_level in ("district", "street") else None)
-    return filt
-
-
-def _local_text(value: object, tz: ZoneInfo, fmt: str = "%m-%d %H:%M") -> str:
-    if value is None or pd.isna(value):
-        return ""
-    return pd.Timestamp(value).tz_localize("UTC").tz_convert(tz).strftime(fmt)
 
 
 def _clean(value: object) -> object:
@@ -91,7 +68,7 @@ def grid_rows(frame: pd.DataFrame, *, lang: str, tz: ZoneInfo) -> list[dict[str,
             "priority_label": t(f"prio_{int(r.priority)}", lang), "priority": int(r.priority),
             "category_name": r.category_name_en if lang == "en" else r.category_name,
             "status_label": t(f"ist_{r.status}", lang),
-            "reported_local": _local_text(r.reported_at, tz), "due_local": _local_text(r.due_at, tz),
+            "reported_local": local_stamp(r.reported_at, tz), "due_local": local_stamp(r.due_at, tz),
             "overdue": int(r.overdue), "overdue_label": t("map_overdue_flag", lang) if int(r.overdue) else "",
             "title": _clean(r.title), "address": _clean(r.address),
             "street_name": _clean(r.street_name_en if lang == "en" and r.street_name_en else r.street_name),
@@ -107,7 +84,7 @@ def csv_text(chunks: Iterable[pd.DataFrame], *, tz: ZoneInfo) -> str:
     for chunk in chunks:
         out = chunk.reindex(columns=list(CSV_COLUMNS)).copy()
         for column in ("reported_at", "due_at"):
-            out[column] = [_local_text(v, tz, "%Y-%m-%dT%H:%M:%S%z") for v in out[column]]
+            out[column] = [local_stamp(v, tz, "%Y-%m-%dT%H:%M:%S%z") for v in out[column]]
         out.to_csv(buffer, index=False, header=header, lineterminator="\n")
         header = False
     if header:
@@ -161,7 +138,7 @@ def create_incident_table(*, key: str, area: Area | None, lang: str, categories:
     controls = html.Div(className="cw-list__filters", children=[
         dcc.Dropdown(id=mid(CATEGORY, key), options=_options(category_pairs), value=initial.get("categories", []),
                      multi=True, placeholder=t("list_category", lang), className="cw-filter cw-filter--wide"),
-        dcc.Dropdown(id=mid(STATUS, key), options=_options((s, t(f"ist_{s}", lang)) for s in iq.OPEN_STATUSES),
+        dcc.Dropdown(id=mid(STATUS, key), options=_options((s, t(f"ist_{s}", lang)) for s in OPEN_STATUSES),
                      value=initial.get("statuses", []), multi=True, placeholder=t("list_status", lang),
                      className="cw-filter"),
         dcc.Dropdown(id=mid(PRIORITY, key), options=_options((p, t(f"prio_{p}", lang)) for p in (3, 2, 1)),
@@ -201,105 +178,3 @@ def create_incident_table(*, key: str, area: Area | None, lang: str, categories:
                                               "lang": lang, "grid_id": mid(GRID, key),
                                               "selected_label": t("list_selected", lang)}),
     ])
-
-
-# --- callbacks ---------------------------------------------------------------------------------
-
-def _lang(scope: Mapping[str, Any] | None) -> str:
-    lang = scope.get("lang") if isinstance(scope, Mapping) else None
-    return lang if lang in ("zh", "en") else current_runtime().settings.lang
-
-
-def _int(value: object, default: int) -> int:
-    """A row index from the grid's request; anything else (forged, odd) is the default."""
-    return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**9 else default
-
-
-def get_rows(request: dict | None, categories: object, statuses: object, priorities: object, overdue: object,
-             search: object, scope: dict | None) -> tuple:
-    """One block of rows for the grid, read from the view with the filters as bound parameters."""
-    if not isinstance(request, dict):
-        return no_update, no_update, no_update
-    runtime = current_runtime()
-    lang = _lang(scope)
-    filt = make_filter(scope, categories, statuses, priorities, overdue, search)
-    sort = iq.sort_from_model(request.get("sortModel"))
-    start = _int(request.get("startRow"), 0)
-    end = max(start, _int(request.get("endRow"), start + BLOCK_ROWS))
-    try:
-        total = runtime.cache.get_or_compute(f"list-count:{filt!r}",
-                                             lambda: iq.count_incidents(engine=runtime.engine, filt=filt))
-        frame = iq.list_incidents(engine=runtime.engine, filt=filt, sort=sort, offset=start,
-                                  limit=min(end - start, 1000))
-    except SQLAlchemyError as exc:
-        log.warning("incident list failed: %s", str(exc).splitlines()[0])
-        return no_update, no_update, t("list_error", lang)
-    rows = grid_rows(frame, lang=lang, tz=runtime.settings.tz)
-    return {"rowData": rows, "rowCount": total}, t("list_matched", lang, n=f"{total:,}"), ""
-
-
-def export_csv(n_clicks: int | None, categories: object, statuses: object, priorities: object, overdue: object,
-               search: object, scope: dict | None, request: dict | None) -> tuple:
-    """The filtered list (same query, same order as the grid) as CSV, read in chunks, at most 100,000 rows."""
-    if not n_clicks:
-        return no_update, no_update
-    runtime = current_runtime()
-    filt = make_filter(scope, categories, statuses, priorities, overdue, search)
-    sort = iq.sort_from_model(request.get("sortModel") if isinstance(request, dict) else None)
-    try:
-        text = csv_text(iq.iter_incidents(engine=runtime.engine, filt=filt, sort=sort), tz=runtime.settings.tz)
-    except SQLAlchemyError as exc:
-        log.warning("incident export failed: %s", str(exc).splitlines()[0])
-        return no_update, t("list_error", _lang(scope))
-    code = filt.area_code or "city"
-    return dcc.send_string(text, f"citywall-incidents-{code}.csv", type="text/csv"), ""
-
-
-def register_table_callbacks() -> None:
-    """Register the list's MATCH callbacks once per app; call it from every page module showing a list."""
-    if callbacks_pending(f'"{VERSION}"'):
-        return
-    filters = [Input(mid(kind, MATCH), "value") for kind in (CATEGORY, STATUS, PRIORITY, OVERDUE, SEARCH)]
-    security.callback(
-        Output(mid(GRID, MATCH), "getRowsResponse"),
-        Output(mid(COUNT, MATCH), "children"),
-        Output(mid(LERROR, MATCH), "children"),
-        Input(mid(GRID, MATCH), "getRowsRequest"),
-        *[State(i.component_id, "value") for i in filters],
-        State(mid(LSCOPE, MATCH), "data"),
-        prevent_initial_call=True,
-        access="leader",
-    )(get_rows)
-    security.callback(
-        Output(mid(DOWNLOAD, MATCH), "data"),
-        Output(mid(LERROR, MATCH), "children", allow_duplicate=True),
-        Input(mid(EXPORT, MATCH), "n_clicks"),
-        *[State(i.component_id, "value") for i in filters],
-        State(mid(LSCOPE, MATCH), "data"),
-        State(mid(GRID, MATCH), "getRowsRequest"),
-        prevent_initial_call=True,
-        access="supervisor",
-    )(export_csv)
-    dash.clientside_callback(
-        ClientsideFunction(namespace="citywallMap", function_name="refilter"),
-        Output(mid(VERSION, MATCH), "data"),
-        *filters,
-        State(mid(LSCOPE, MATCH), "data"),
-        State(mid(VERSION, MATCH), "data"),
-        prevent_initial_call=True,
-    )
-    dash.clientside_callback(
-        ClientsideFunction(namespace="citywallMap", function_name="highlight"),
-        Output(mid(HIGHLIGHT, MATCH), "data"),
-        Output(mid(MAP, MATCH), "viewport"),
-        Output(mid(SELECTED, MATCH), "children"),
-        Input(mid(GRID, MATCH), "selectedRows"),
-        State(mid(LSCOPE, MATCH), "data"),
-        prevent_initial_call=True,
-    )
-    dash.clientside_callback(
-        ClientsideFunction(namespace="citywallMap", function_name="pointToRow"),
-        Output(mid(GRID, MATCH), "selectedRows"),
-        Input(mid(POINTS, MATCH), "clickData"),
-        prevent_initial_call=True,
-    )

@@ -4,10 +4,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from components.theme import PALETTE
+
 WIDTH, HEIGHT = 120, 30  # integer coordinates on this grid keep the URI short
 
 
-def sparkline_src(values: Sequence[float | None], *, color: str = "#4ea8ff") -> str:
+def sparkline_src(values: Sequence[float | None], *, color: str = PALETTE["accent"]) -> str:
     """A data-URI SVG polyline of ``values`` scaled to the box; empty string when < 2 points."""
     points = [(i, v) for i, v in enumerate(values) if v is not None and not math.isnan(v)]
     if len(points) < 2:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -15,26 +15,14 @@ from components import ids
 from components.formatting import local_time
 from components.health import create_alarm_list, create_health, format_score, score_class
 from components.i18n import t
-from components.incident_map import mid
 from components.kpi_tile import create_incident_strip, strip_state
-from components.level_panels import (
-    CATS,
-    FUNNEL,
-    KPIS,
-    PERROR,
-    VITALS,
-    VITALS_BOX,
-    PanelData,
-    create_categories,
-    create_funnel,
-    create_ranking,
-    ranking_rows,
-)
+from components.level_panels import create_categories, create_funnel, create_ranking, ranking_rows
+from components.links import page_href, wall_href
 from components.status_bar import create_status_bar
 from components.vital_panel import create_vital_panels, spark_code, tile_state
-from data_access import incident_queries as iq
-from data_access.queries import Area
-from data_access.snapshots import WallSnapshot
+from data_access.models import Area, PanelData, WallSnapshot, child_level
+
+mid = ids.mid
 
 ROTATE_RANGE_S = (10, 3600)
 POLL_CHECK_MS = 1000  # the poll scheduler's watchdog (the polls themselves leave on a timer)
@@ -53,19 +41,18 @@ def parse_kiosk(kiosk: object, rotate: object, playlist: object) -> dict:
 
 
 def create_nav(lang: str, query: dict[str, str]) -> html.Nav:
-    suffix = ("?" + urlencode(query)) if query else ""
-    links = [("nav_wall", "/"), ("nav_city", "/city"), ("nav_incidents", "/incidents"), ("nav_vitals", "/vitals")]
+    links = [("nav_wall", "wall"), ("nav_city", "city"), ("nav_incidents", "incidents"), ("nav_vitals", "vitals")]
     return html.Nav(className="nav", children=[
-        dcc.Link(t(key, lang), href=href + suffix, className="nav__link") for key, href in links
+        dcc.Link(t(key, lang), href=page_href(page, **query), className="nav__link") for key, page in links
     ])
 
 
 def create_incident_body(*, key: str, area: Area, panels: PanelData, lang: str, lang_param: str | None,
-                         incident_map: html.Div | None) -> html.Div:
+                         incident_map: html.Div | None, now: datetime) -> html.Div:
     """The wall of a city without vital signs (only incidents imported, say): a large map beside
     the child areas ranked worst first, open incidents by category and the closed-loop funnel.
     These panels refresh through the level pages' MATCH callback on the map's own tick."""
-    child = iq.LEVEL_CHILD.get(area.level)
+    child = child_level(area)
     hidden = {"display": "none"}
     return html.Div(className="wall__incidents", children=[
         html.Div(incident_map, className="wall__map wall__map--large"),
@@ -77,18 +64,18 @@ def create_incident_body(*, key: str, area: Area, panels: PanelData, lang: str, 
             ]),
             html.Section(className="cw-panel", children=[
                 html.H2(t("lvl_categories", lang), className="cw-panel__title"),
-                html.Div(create_categories(panels.categories, lang), id=mid(CATS, key), className="cw-bars"),
+                html.Div(create_categories(panels.categories, lang), id=mid(ids.LVL_CATS, key), className="cw-bars"),
             ]),
             html.Section(className="cw-panel", children=[
                 html.H2(t("lvl_funnel", lang), className="cw-panel__title"),
-                html.Div(create_funnel(panels.funnel, panels.counts, lang), id=mid(FUNNEL, key),
+                html.Div(create_funnel(panels.funnel, panels.counts, lang, now=now), id=mid(ids.LVL_FUNNEL, key),
                          className="cw-bars cw-funnel"),
             ]),
         ]),
         # Targets of the shared panel callback that this wall shows elsewhere (the strip) or not at all.
-        html.Div(id=mid(KPIS, key), style=hidden),
-        html.Div(id=mid(PERROR, key), className="cw-page__error"),
-        html.Div(html.Div(id=mid(VITALS, key)), id=mid(VITALS_BOX, key), style=hidden),
+        html.Div(id=mid(ids.LVL_KPIS, key), style=hidden),
+        html.Div(id=mid(ids.LVL_ERROR, key), className="cw-page__error"),
+        html.Div(html.Div(id=mid(ids.LVL_VITALS, key)), id=mid(ids.LVL_VITALS_BOX, key), style=hidden),
     ])
 
 
@@ -142,7 +129,7 @@ def create_unknown_scope(code: str, lang: str) -> html.Div:
     return html.Div(className="not-found", children=[
         html.H1(t("not_found_title", lang)),
         html.P(t("unknown_area", lang, code=shown)),
-        dcc.Link(t("back_to_city", lang), href="/"),
+        dcc.Link(t("back_to_city", lang), href=wall_href()),
     ])
 
 

@@ -1,9 +1,17 @@
 """The tick cache: one database read per panel per refresh window, whatever the number of screens.
 
 Keys carry the tick number (``floor(now / refresh_s)``), so every screen asking within the same
-window shares one result. In-process (flask-caching SimpleCache) by default; Redis, shared by
-every worker and host, when CITYWALL_REDIS_URL is set (values are pickled: snapshots are plain
-dataclasses and DataFrames).
+window shares one result. In-process (cachelib SimpleCache) by default; Redis, shared by every
+worker and host, when CITYWALL_REDIS_URL is set (values are pickled: snapshots are plain
+dataclasses and DataFrames). Every key is built in data_access/readers/keys.py; the readers
+(data_access/readers/) are the only users.
+
+The API: ``read`` (this tick's value, computed at most once; ``warm``: recomputed at each window's
+start while asked for), ``latest`` (this tick's or the previous tick's, for a panel that may lag a
+tick; without ``compute`` it never computes), ``remember``/``recall``/``has`` (a value kept for a
+few ticks, not per tick), ``budget`` (background work per tick) and the clock (``tick``,
+``ready_ms``). ``NeverCache`` has the same API and caches nothing: the benchmarks' naive baseline,
+chosen once at start-up (``build_cache``).
 
 Stampede protection: the first request of a window computes, the others do not read the
 database too. In one process a lock per key does it; across workers and hosts
@@ -25,9 +33,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from flask import Flask
-from flask_caching import Cache
+import redis
+from cachelib import BaseCache, RedisCache, SimpleCache
 
+from data_access.errors import first_line
 from data_access.settings import Settings
 
 T = TypeVar("T")
@@ -55,26 +64,70 @@ def _usable(previous: Any, stale_ok: Callable[[Any], bool] | None) -> bool:
     return previous is not None and (stale_ok is None or stale_ok(previous))
 
 
-class TickCache:
-    def __init__(self, server: Flask, settings: Settings, *, version: str = "") -> None:
+class _Clock:
+    """Tick windows of ``refresh_s`` seconds (shared by both caches)."""
+
+    refresh_s: float
+
+    def ready_ms(self, now: float | None = None) -> int:
+        """Milliseconds since the current window started (when a value computed now is ready)."""
+        now = time.time() if now is None else now
+        return int((now - self.tick(now) * self.refresh_s) * 1000)
+
+    def tick(self, now: float | None = None) -> int:
+        return int((time.time() if now is None else now) // self.refresh_s)
+
+
+class NeverCache(_Clock):
+    """The naive baseline (CITYWALL_NAIVE=1, benchmarks only): the tick cache's API, caching nothing,
+    so every request reads the database and every screen is sent everything."""
+
+    def __init__(self, settings: Settings) -> None:
         self.refresh_s = settings.refresh_s
-        self.enabled = not settings.naive
+
+    def read(self, key: str, compute: Callable[[], T], *, immutable: bool = False,
+             stale_ok: Callable[[Any], bool] | None = None, warm: bool = False) -> T:
+        return compute()
+
+    def latest(self, key: str, compute: Callable[[], T] | None = None, *, immutable: bool = False) -> T | None:
+        return None if compute is None else compute()
+
+    def remember(self, key: str, value: object, *, ticks: int = 12) -> None:
+        return None
+
+    def recall(self, key: str) -> Any:
+        return None
+
+    def has(self, key: str) -> bool:
+        return False
+
+    def keep_warm(self, key: str, compute: Callable[[], Any], **_options: Any) -> None:
+        return None
+
+    def budget(self, name: str, per_tick: int) -> bool:
+        return True
+
+
+class TickCache(_Clock):
+    def __init__(self, settings: Settings, *, version: str = "") -> None:
+        self.refresh_s = settings.refresh_s
         timeout = max(2, math.ceil(settings.refresh_s * 3))
         # A holder that has not stored its value after this long is presumed gone.
         self.lock_ms = int(max(2.0, settings.refresh_s) * 1000)
+        self._redis: Any = None
+        self._cache: BaseCache
         if settings.redis_url:
-            config = {"CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": settings.redis_url,
-                      # The app's version in every key: during a rolling deploy old and new hosts never
-                      # share values (a reply carries its version; walls reload on a new one).
-                      "CACHE_KEY_PREFIX": f"citywall:{version}:" if version else "citywall:",
-                      "CACHE_DEFAULT_TIMEOUT": timeout}
+            self._redis = redis.Redis.from_url(settings.redis_url)
+            # The app's version in every key: during a rolling deploy old and new hosts never share
+            # values (a reply carries its version; walls reload on a new one).
+            self._cache = RedisCache(host=self._redis, default_timeout=timeout,
+                                     key_prefix=f"citywall:{version}:" if version else "citywall:")
         else:
-            config = {"CACHE_TYPE": "SimpleCache", "CACHE_THRESHOLD": 2000, "CACHE_DEFAULT_TIMEOUT": timeout}
-        self._cache = Cache(server, config=config)
+            self._cache = SimpleCache(threshold=2000, default_timeout=timeout)
         # Keys recomputed at each window start while screens ask for them.
         self._warm: dict[str, _WarmJob] = {}
         self._warm_guard = threading.Lock()
-        self._budgets: dict[str, tuple[int, int]] = {}  # background work done per tick (take_budget)
+        self._budgets: dict[str, tuple[int, int]] = {}  # background work done per tick (budget)
         self._warmer: threading.Thread | None = None
         # Values of the current ticks this process already holds (``immutable`` keys only).
         self._memo: OrderedDict[str, Any] = OrderedDict()
@@ -86,20 +139,17 @@ class TickCache:
         # reads the database do not all read it too. Striped (a fixed number, hashed by key): keys
         # that carry ticks never grow the table.
         self._locks = [threading.RLock() for _ in range(LOCK_STRIPES)]  # re-entrant: computes nest
-        backend = self._cache.cache
-        self._redis: Any = getattr(backend, "_write_client", None) if settings.redis_url else None
-        self._prefix = getattr(backend, "key_prefix", "")
+        self._prefix = getattr(self._cache, "key_prefix", "")
 
     def remember(self, key: str, value: object, *, ticks: int = 12) -> None:
         """Keep ``value`` for a few ticks (what a screen was last sent, keyed by tick)."""
-        if self.enabled:
-            self._cache.set(key, value, timeout=max(2, math.ceil(self.refresh_s * ticks)))
+        self._cache.set(key, value, timeout=max(2, math.ceil(self.refresh_s * ticks)))
 
     def recall(self, key: str) -> Any:
         """What ``remember`` kept, or None (expired, another worker without Redis, naive mode)."""
-        return self._cache.get(key) if self.enabled else None
+        return self._cache.get(key)
 
-    def take_budget(self, name: str, per_tick: int) -> bool:
+    def budget(self, name: str, per_tick: int) -> bool:
         """Whether this process may do one more unit of ``name``'s background work this tick (at
         most ``per_tick``): read-ahead must never crowd out the screens' own work."""
         tick = self.tick()
@@ -113,16 +163,15 @@ class TickCache:
 
     def has(self, key: str) -> bool:
         """Whether ``remember`` keeps a value for ``key`` (without fetching it)."""
-        return bool(self.enabled and self._cache.has(key))
+        return bool(self._cache.has(key))
 
     def keep_warm(self, key: str, compute: Callable[[], Any], *, immutable: bool = False,
-                  stale_ok: Callable[[Any], bool] | None = None, last: bool = False) -> None:
+                   stale_ok: Callable[[Any], bool] | None = None, last: bool = False) -> None:
         """Compute ``key`` at the start of every tick window while screens keep asking for it (one
         background thread per process, gone when nothing was asked for a minute). Screens polling
         just after a window starts (assets/citywall.js) then find this window's value ready, so a
-        new reading reaches them one window after its insert at most, plus the read itself."""
-        if not self.enabled:
-            return
+        new reading reaches them one window after its insert at most, plus the read itself.
+        Alone (not through ``read``): a background job of the readers (e.g. the map's read-ahead)."""
         with self._warm_guard:
             self._warm[key] = _WarmJob(compute=compute, immutable=immutable, stale_ok=stale_ok, last=last,
                                        asked=self.tick())
@@ -150,18 +199,14 @@ class TickCache:
                         late_at = tick * self.refresh_s + min(WARM_LATE_S, self.refresh_s / 2)
                         time.sleep(max(0.0, late_at - time.time()))
                     try:  # another worker holding the key's lock computes it: this one moves on
-                        self.get_or_compute(key, job.compute, immutable=job.immutable, stale_ok=job.stale_ok)
+                        self._read(key, job.compute, immutable=job.immutable, stale_ok=job.stale_ok)
                     except Exception as exc:  # noqa: BLE001 - a failed warm-up is retried by the next request
-                        log.warning("tick warm-up of %s failed: %s", key, str(exc).splitlines()[0] if str(exc) else exc)
+                        log.warning("tick warm-up of %s failed: %s", key, first_line(exc))
         except SystemExit:  # a test server's thread killer (dash.testing) ends it: end quietly
             return
         finally:
             with self._warm_guard:
                 self._warmer = None
-
-    def peek(self, key: str) -> Any:
-        """This tick's or the previous tick's value of ``key``, or None; never computes."""
-        return self._recent(key, self.tick())[0] if self.enabled else None
 
     def _recent(self, key: str, tick: int) -> tuple[Any, bool]:
         """(``tick``'s value of ``key``, True), else (the tick before's, False), else (None, False)."""
@@ -171,14 +216,15 @@ class TickCache:
                 return hit, current
         return None, False
 
-    def latest(self, key: str, compute: Callable[[], T], *, immutable: bool = False) -> T:
+    def latest(self, key: str, compute: Callable[[], T] | None = None, *, immutable: bool = False) -> T | None:
         """This tick's value of ``key`` when there is one, else the previous tick's while the tick
         warmer computes this one (late in the window), else computed now (the first time): for a
-        panel that may lag one tick so that its read never delays the wall's."""
-        if not self.enabled:
-            return compute()
-        self.keep_warm(key, compute, immutable=immutable, last=True)
+        panel that may lag one tick so that its read never delays the wall's. Without ``compute``:
+        this tick's or the previous tick's value of a ``read`` key, or None (never computes)."""
         tick = self.tick()
+        if compute is None:
+            return self._recent(key, tick)[0]
+        self.keep_warm(key, compute, immutable=immutable, last=True)
         if immutable:
             with self._memo_guard:
                 for candidate in (f"{key}@{tick}", f"{key}@{tick - 1}"):
@@ -187,7 +233,7 @@ class TickCache:
                         return hit
         hit, current = self._recent(key, tick)
         if hit is None:
-            return self.get_or_compute(key, compute, immutable=immutable)
+            return self._read(key, compute, immutable=immutable)
         if immutable and current:
             self._keep_local(f"{key}@{tick}", hit)
         return hit
@@ -199,24 +245,21 @@ class TickCache:
             while len(self._memo) > MEMO_ENTRIES:
                 self._memo.popitem(last=False)
 
-    def ready_ms(self, now: float | None = None) -> int:
-        """Milliseconds since the current window started (when a value computed now is ready)."""
-        now = time.time() if now is None else now
-        return int((now - self.tick(now) * self.refresh_s) * 1000)
-
-    def tick(self, now: float | None = None) -> int:
-        return int((time.time() if now is None else now) // self.refresh_s)
-
-    def get_or_compute(self, key: str, compute: Callable[[], T], *, immutable: bool = False,
-                       stale_ok: Callable[[Any], bool] | None = None) -> T:
+    def read(self, key: str, compute: Callable[[], T], *, immutable: bool = False,
+             stale_ok: Callable[[Any], bool] | None = None, warm: bool = False) -> T:
         """The value cached for ``key`` in the current tick window, computing it at most once.
 
         ``immutable``: the caller never changes the value, so this process may keep the object
         itself for the tick instead of unpickling it from the cache on every request.
         ``stale_ok``: whether the previous tick's value may stand in while this one is computed
-        (e.g. not when it records a failure: then wait for the new read)."""
-        if not self.enabled:
-            return compute()
+        (e.g. not when it records a failure: then wait for the new read).
+        ``warm``: also compute it at the start of every window while screens keep asking for it."""
+        if warm:
+            self.keep_warm(key, compute, immutable=immutable, stale_ok=stale_ok)
+        return self._read(key, compute, immutable=immutable, stale_ok=stale_ok)
+
+    def _read(self, key: str, compute: Callable[[], T], *, immutable: bool = False,
+              stale_ok: Callable[[Any], bool] | None = None) -> T:
         tick = self.tick()
         full_key = f"{key}@{tick}"
         if not immutable:
@@ -307,3 +350,8 @@ class TickCache:
                         self._redis.delete(lock_key)
                 except Exception:  # noqa: BLE001 - the lock expires by itself
                     pass
+
+
+def build_cache(settings: Settings, *, version: str = "") -> TickCache | NeverCache:
+    """The app's cache, chosen once at start-up: the naive baseline (``settings.naive``) caches nothing."""
+    return NeverCache(settings) if settings.naive else TickCache(settings, version=version)

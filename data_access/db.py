@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from data_access import schema
+from data_access.errors import first_line
 from data_access.settings import PROJECT_ROOT, Settings
 
 VIEWS_PACKAGE = "data_access.views"
@@ -142,8 +143,7 @@ def check_database(engine: Engine) -> None:
         with engine.connect() as conn:
             conn.exec_driver_sql("SELECT 1")
     except sa.exc.SQLAlchemyError as exc:
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-        first = reason[0] if reason else type(exc).__name__
+        first = first_line(getattr(exc, "orig", None) or exc)
         raise DatabaseUnavailable(f"cannot reach database {safe_url(engine)}: {first}") from None
 
 

@@ -1,26 +1,26 @@
-"""What a running app holds: its settings, its engine and its tick cache, kept on the Flask
-server (``server.extensions``), so nothing lives in module-level mutable state."""
+"""What a running app holds: its settings, its engine, its tick cache, its version and the lineage
+of area codes (for scope checks). A plain value built once per app by ``build_runtime``; the web
+layer keeps it on its server (pages/_runtime.py)."""
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
 
-import flask
 from sqlalchemy.engine import Engine
 
-from data_access.cache import TickCache
+from data_access.areas import Lineage
+from data_access.cache import NeverCache, TickCache, build_cache
 from data_access.db import engine_from_settings
 from data_access.settings import PROJECT_ROOT, Settings
-
-EXTENSION_KEY = "citywall"
 
 
 @dataclass(frozen=True)
 class CityWallRuntime:
     settings: Settings
     engine: Engine
-    cache: TickCache
+    cache: TickCache | NeverCache
     version: str  # changes with any deployed code or asset: open walls reload once when it does
+    lineage: Lineage  # area code -> its codes up to the city, nearest first (kept a few minutes)
 
 
 def build_version() -> str:
@@ -34,14 +34,9 @@ def build_version() -> str:
     return digest.hexdigest()
 
 
-def attach_runtime(server: flask.Flask, settings: Settings) -> CityWallRuntime:
+def build_runtime(settings: Settings) -> CityWallRuntime:
     version = build_version()
-    runtime = CityWallRuntime(settings=settings, engine=engine_from_settings(settings),
-                              cache=TickCache(server, settings, version=version), version=version)
-    server.extensions[EXTENSION_KEY] = runtime
-    return runtime
+    engine = engine_from_settings(settings)
+    return CityWallRuntime(settings=settings, engine=engine, cache=build_cache(settings, version=version),
+                           version=version, lineage=Lineage(engine))
 
-
-def current_runtime() -> CityWallRuntime:
-    """The runtime of the app serving the current request (layouts and callbacks)."""
-    return flask.current_app.extensions[EXTENSION_KEY]

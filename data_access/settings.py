@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from data_access.models import LANGUAGES
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PACK = PROJECT_ROOT / "feeder" / "packs" / "shanghai"
-LANGUAGES = ("zh", "en")
 AUTH_MODES = ("off", "basic", "header")
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 _FRAME_ANCESTORS = re.compile(r"^[A-Za-z0-9'*:/._ -]{1,500}$")

@@ -9,21 +9,22 @@ import dash
 from dash import dcc, html
 from sqlalchemy.exc import SQLAlchemyError
 
+from components import ids
 from components.breadcrumb import create_breadcrumb
 from components.i18n import pick_language, t
-from components.incident_map import build_map, register_map_callbacks
-from components.incident_table import create_incident_table, filter_from_query, register_table_callbacks
-from data_access import incident_queries as iq
-from data_access import queries
-from data_access.runtime import current_runtime
-from data_access.settings import LANGUAGES
-from security import page_access
+from components.incident_table import create_incident_table, filter_from_query
+from components.links import page_href
+from data_access.errors import first_line
+from data_access.models import LANGUAGES
+from data_access.readers.areas import read_city
+from data_access.readers.incident_list import read_category_options
+from pages._map import build_map
+from pages._runtime import current_runtime
+from security import current_principal, page_access
 
 KEY = "incidents"
 dash.register_page(__name__, path="/incidents", title="CityWall · incidents",
                    **page_access("leader"))  # the whole city
-register_map_callbacks()
-register_table_callbacks()
 log = logging.getLogger(__name__)
 
 
@@ -32,19 +33,19 @@ def layout(lang: str | None = None, **query: object) -> html.Div:
     lang_param = lang if lang in LANGUAGES else None
     lang = pick_language(lang, runtime.settings.lang)
     try:
-        city = queries.city_area(engine=runtime.engine)
+        city = read_city(runtime=runtime)
         if city is None:
             return html.Div(t("no_data", lang), className="cw-page cw-page--empty")
-        categories = iq.category_options(engine=runtime.engine, area_code=city.area_code)
+        categories = read_category_options(runtime=runtime, scope=current_principal().scope, area_code=city.area_code)
         table = create_incident_table(key=KEY, area=None, lang=lang, categories=categories,
                                       initial=filter_from_query(query))
         city_map = build_map(key=KEY, area=city, lang=lang, lang_param=lang_param, runtime=runtime,
                              class_name="cw-incidents__map")
     except SQLAlchemyError as exc:
-        log.warning("incident list failed: %s", str(exc).splitlines()[0])
+        log.warning("incident list failed: %s", first_line(exc))
         return html.Div(t("map_error", lang), className="cw-page cw-page--error")
-    city_href = "/city" + (f"?lang={lang_param}" if lang_param else "")
-    return html.Div(id="cw-page-incidents", className="cw-root", children=html.Div(
+    city_href = page_href("city", lang=lang_param)
+    return html.Div(id=ids.PAGE_INCIDENTS, className="cw-root", children=html.Div(
         className="cw-page cw-page--incidents", children=[
             html.Header(className="cw-head", children=[
                 html.Div(className="cw-head__left", children=[

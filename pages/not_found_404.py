@@ -5,7 +5,8 @@ import dash
 from dash import dcc, html
 
 from components.i18n import pick_language, t
-from data_access.runtime import current_runtime
+from components.links import wall_href
+from pages._runtime import current_runtime
 from security import page_access
 
 dash.register_page(__name__, path="/404", title="CityWall · not found",
@@ -17,5 +18,5 @@ def layout(lang: str | None = None, **_query: object) -> html.Div:
     return html.Div(className="not-found", children=[
         html.H1(t("not_found_title", lang)),
         html.P(t("not_found_body", lang)),
-        dcc.Link(t("back_to_city", lang), href="/"),
+        dcc.Link(t("back_to_city", lang), href=wall_href()),
     ])

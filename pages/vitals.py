@@ -5,22 +5,23 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from urllib.parse import urlencode
 
 import dash
 import pandas as pd
 from dash import Input, Output, State, dcc, html
 from sqlalchemy.exc import SQLAlchemyError
 
+from components import ids
 from components.history_chart import create_history_figure
 from components.i18n import DIMENSIONS, pick_language, t
+from components.links import page_href
 from components.vital_panel import indicator_name
 from components.wall import create_nav
-from data_access import queries
 from data_access.db import utc_now
-from data_access.runtime import current_runtime
-from data_access.snapshots import city_area
-from security import callback, page_access, require_scope
+from data_access.readers.areas import read_city, read_districts
+from data_access.readers.vitals import read_catalogue, read_vitals_history
+from pages._runtime import current_runtime
+from security import callback, current_principal, page_access
 
 dash.register_page(__name__, path="/vitals", title="CityWall · vitals",
                    **page_access("leader", area_arg="area", ancestors=True))  # city-wide signs on a district
@@ -30,8 +31,7 @@ RANGES = {"1h": (timedelta(hours=1), "minute"), "24h": (timedelta(hours=24), "mi
 
 
 def _href(lang: str, **params: str | None) -> str:
-    query = {k: v for k, v in {"lang": lang, **params}.items() if v}
-    return "/vitals?" + urlencode(query)
+    return page_href("vitals", lang=lang, **params)
 
 
 def _indicator_links(catalogue: pd.DataFrame, lang: str, *, selected: str | None, search: str,
@@ -43,7 +43,7 @@ def _indicator_links(catalogue: pd.DataFrame, lang: str, *, selected: str | None
         links = [
             dcc.Link(indicator_name(r, lang), href=_href(lang, indicator=r["indicator_id"], range=range_key),
                      className="vx-item" + (" vx-item--selected" if r["indicator_id"] == selected else ""),
-                     id={"type": "vx-item", "id": r["indicator_id"]})
+                     id=ids.vx_item(r["indicator_id"]))
             for _, r in rows.iterrows()
             if not needle or needle in f"{r['name']} {r['name_en']} {r['indicator_id']}".lower()
         ]
@@ -58,9 +58,9 @@ def layout(indicator: str | None = None, range: str | None = None, area: str | N
     lang = pick_language(lang, runtime.settings.lang)
     range_key = range if range in RANGES else "24h"
     try:
-        catalogue = queries.indicator_catalogue(engine=runtime.engine)
-        city = city_area(runtime=runtime)
-        districts = queries.areas_at_level(engine=runtime.engine, level="district")
+        catalogue = read_catalogue(runtime=runtime)
+        city = read_city(runtime=runtime)
+        districts = read_districts(runtime=runtime)
     except SQLAlchemyError:
         return html.Div(className="not-found", children=[html.H1(t("db_unavailable", lang)),
                                                          html.P(t("query_failed", lang))])
@@ -73,10 +73,10 @@ def layout(indicator: str | None = None, range: str | None = None, area: str | N
         row = catalogue.set_index("indicator_id").loc[selected].copy()
         row["indicator_id"] = selected
         span, resolution = RANGES[range_key]
-        require_scope(area_code, ancestors=True)  # the city's and the own area's vital signs only
+        scope = current_principal().scope  # the city's and the own area's vital signs only
         try:
-            history = queries.vitals_history(engine=runtime.engine, indicator_id=selected, area_code=area_code,
-                                             since=utc_now() - span, resolution=resolution)
+            history = read_vitals_history(runtime=runtime, scope=scope, indicator_id=selected, area_code=area_code,
+                                          since=utc_now() - span, resolution=resolution)
         except SQLAlchemyError:
             history = pd.DataFrame(columns=["time", "value"])
         area_options = [{"label": city.label(lang) if city else "", "value": city.area_code if city else ""}]
@@ -90,10 +90,10 @@ def layout(indicator: str | None = None, range: str | None = None, area: str | N
                              className="vx-range" + (" vx-range--selected" if key == range_key else ""))
                     for key in RANGES
                 ]),
-                dcc.Dropdown(id="vx-area", options=area_options, value=area_code, clearable=False,
+                dcc.Dropdown(id=ids.VX_AREA, options=area_options, value=area_code, clearable=False,
                              className="vx-area") if len(area_options) > 1 else None,
             ]),
-            dcc.Graph(id="vx-chart", figure=create_history_figure(history, row, lang,
+            dcc.Graph(id=ids.VX_CHART, figure=create_history_figure(history, row, lang,
                                                                   timezone=runtime.settings.timezone),
                       config={"displaylogo": False}, className="vx-graph"),
         ]
@@ -103,22 +103,22 @@ def layout(indicator: str | None = None, range: str | None = None, area: str | N
         ]),
         html.Div(className="vx", children=[
             html.Aside(className="vx-list", children=[
-                dcc.Input(id="vx-search", type="search", placeholder=t("search_placeholder", lang), debounce=0.3,
+                dcc.Input(id=ids.VX_SEARCH, type="search", placeholder=t("search_placeholder", lang), debounce=0.3,
                           className="vx-search", value=""),
                 html.Div(_indicator_links(catalogue, lang, selected=selected, search="", range_key=range_key),
-                         id="vx-items"),
+                         id=ids.VX_ITEMS),
             ]),
             html.Section(chart, className="vx-chart"),
         ]),
-        dcc.Store(id="vx-state", data={"lang": lang, "selected": selected, "range": range_key}),
-        dcc.Location(id="vx-location", refresh=True),
+        dcc.Store(id=ids.VX_STATE, data={"lang": lang, "selected": selected, "range": range_key}),
+        dcc.Location(id=ids.VX_LOCATION, refresh=True),
     ])
 
 
 @callback(
-    Output("vx-items", "children"),
-    Input("vx-search", "value"),
-    State("vx-state", "data"),
+    Output(ids.VX_ITEMS, "children"),
+    Input(ids.VX_SEARCH, "value"),
+    State(ids.VX_STATE, "data"),
     prevent_initial_call=True,
     access="leader",
 )
@@ -127,7 +127,7 @@ def filter_indicators(search: str | None, state: dict | None) -> list:
     state = _state(state)
     lang = pick_language(state.get("lang"), runtime.settings.lang)
     try:
-        catalogue = queries.indicator_catalogue(engine=runtime.engine)
+        catalogue = read_catalogue(runtime=runtime)
     except SQLAlchemyError:
         return [html.Div(t("query_failed", lang), className="vx-empty")]
     return _indicator_links(catalogue, lang, selected=state.get("selected"),
@@ -144,9 +144,9 @@ def _state(state: object) -> dict:
 
 
 @callback(
-    Output("vx-location", "href"),
-    Input("vx-area", "value"),
-    State("vx-state", "data"),
+    Output(ids.VX_LOCATION, "href"),
+    Input(ids.VX_AREA, "value"),
+    State(ids.VX_STATE, "data"),
     prevent_initial_call=True,
     access="leader",
 )

@@ -11,20 +11,18 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from components import ids
 from components.i18n import pick_language
-from components.incident_map import register_map_callbacks
-from components.level_panels import register_panel_callbacks
 from components.wall import WallRender, render_wall, wall_delta
-from data_access import queries
-from data_access.runtime import CityWallRuntime, current_runtime
-from data_access.snapshots import wall_catalogue, wall_snapshot
+from data_access.errors import first_line
+from data_access.models import Area
+from data_access.readers.wall import read_wall, read_wall_catalogue, read_wall_render, read_wall_reply
+from data_access.runtime import CityWallRuntime
+from pages._runtime import current_runtime
 from pages._wall_layout import wall_layout
-from security import callback, page_access, require_scope
+from security import callback, current_principal, page_access
 
 dash.register_page(__name__, path="/", title="CityWall",
                    **page_access("wall", area_arg="scope", own_area=True))  # a scoped user's "/" is their wall
 log = logging.getLogger(__name__)
-register_map_callbacks()
-register_panel_callbacks()  # the incident wall of a city without vital signs reuses the level panels
 
 dash.clientside_callback(  # the "database unavailable" page reloads itself until the database is back
     "function (n) { if (n) { window.location.reload(); } return window.dash_clientside.no_update; }",
@@ -59,28 +57,21 @@ dash.clientside_callback(  # writes each tick's delta into the laid-out tiles, s
 )
 
 
-def _wall_render(runtime: CityWallRuntime, area: queries.Area, lang: str) -> WallRender:
+def _wall_render(runtime: CityWallRuntime, scope: str | None, area: Area, lang: str) -> WallRender:
     """The wall of one scope and language at this tick, rendered once for every screen showing it
     (the signatures of what it holds are remembered for a few ticks: the base of later deltas)."""
-    def compute() -> WallRender:
-        tick = runtime.cache.tick()
+    def render(tick: int) -> WallRender:
         try:
-            snap = wall_snapshot(runtime=runtime, area=area)
-            catalogue = wall_catalogue(runtime=runtime)
+            snap = read_wall(runtime=runtime, scope=scope, area=area)
+            catalogue = read_wall_catalogue(runtime=runtime)
         except SQLAlchemyError as exc:  # cached for this tick too: 200 screens do not retry a dead database
-            log.warning("wall refresh failed: %s", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            log.warning("wall refresh failed: %s", first_line(exc))
             return WallRender(tick=tick, ok=False)
-        render = render_wall(snap, catalogue, lang, tick=tick, tz=runtime.settings.tz,
-                             ready_ms=runtime.cache.ready_ms())
-        runtime.cache.remember(f"wall-sent:{area.area_code}:{lang}:{tick}", render.signatures)
-        return render
+        return render_wall(snap, catalogue, lang, tick=tick, tz=runtime.settings.tz, ready_ms=runtime.cache.ready_ms())
 
-    key = f"wall-render:{area.area_code}:{lang}"
-    def usable(previous: WallRender) -> bool:  # a failed read never stands in for the next one
-        return previous.ok
-
-    runtime.cache.keep_warm(key, compute, immutable=True, stale_ok=usable)  # ready at each window's start
-    return runtime.cache.get_or_compute(key, compute, immutable=True, stale_ok=usable)
+    return read_wall_render(runtime=runtime, scope=scope, area=area, lang=lang, render=render,
+                            usable=lambda previous: previous.ok,  # a failed read never stands in for the next one
+                            signatures=lambda value: value.signatures if value.ok else None)
 
 
 @callback(
@@ -106,24 +97,23 @@ def refresh_wall(_n: int | None, scope: dict | None, applied: dict | None) -> tu
     code = scope.get("area_code")
     if not isinstance(code, str) or not code:
         return no_update, no_update, no_update, {"ok": False, "version": runtime.version}, no_update
-    require_scope(code)  # before any cached value: a user scoped elsewhere gets 403, never the cache
-    area = queries.Area(area_code=code, level=str(scope.get("level", "city")), parent_code=None, name="",
-                        name_en=None, center_lat=None, center_lon=None)
-    render = _wall_render(runtime, area, lang)
+    principal_scope = current_principal().scope  # checked before any cached value: never the cache
+    area = Area(area_code=code, level=str(scope.get("level", "city")), parent_code=None, name="",
+                name_en=None, center_lat=None, center_lon=None)
+    render = _wall_render(runtime, principal_scope, area, lang)
     if not render.ok:  # keep the last data on screen; the badge goes OFFLINE after 3 ticks without success
         return no_update, no_update, no_update, {"ok": False, "tick": render.tick, "version": runtime.version}, \
             no_update
     applied_tick = applied.get("tick") if isinstance(applied, dict) else None
     applied_tick = applied_tick if isinstance(applied_tick, int) and not isinstance(applied_tick, bool) else None
 
-    def reply() -> tuple:
-        sent = runtime.cache.recall(f"wall-sent:{code}:{lang}:{applied_tick}") if applied_tick is not None else None
-        out = wall_delta(render, sent if isinstance(sent, dict) else None)
+    def reply(sent: dict[str, str] | None) -> tuple:
+        out = wall_delta(render, sent)
         status = {"ok": True, "as_of": render.as_of, "tick": render.tick, "ready_ms": render.ready_ms,
                   "version": runtime.version}
         return out["delta"], out["health"], out["alarms"], status, {"tick": render.tick}
 
-    delta, health, alarms, status, tick = runtime.cache.get_or_compute(
-        f"wall-reply:{code}:{lang}:{render.tick}:{applied_tick}", reply, immutable=True)
+    delta, health, alarms, status, tick = read_wall_reply(runtime=runtime, scope=principal_scope, area=area, lang=lang,
+                                                          tick=render.tick, applied_tick=applied_tick, reply=reply)
     status = {**status, "now_ms": int(time.time() * 1000)}  # the browser's poll scheduler allows for clock skew
     return (delta, no_update if health is None else health, no_update if alarms is None else alarms, status, tick)

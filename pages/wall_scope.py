@@ -4,7 +4,7 @@ from __future__ import annotations
 import dash
 from dash import html
 
-from data_access.runtime import current_runtime
+from pages._runtime import current_runtime
 from pages._wall_layout import wall_layout
 from security import page_access
 

@@ -12,12 +12,15 @@ import pytest
 from dash._utils import to_json
 
 from app import create_app
-from components import incident_map as im
-from components.level_panels import render_level
-from data_access import queries
+from data_access.areas import area_by_code, city_area
 from data_access.db import init_db, make_engine
-from data_access.runtime import current_runtime
+from data_access.incident_map import load_map_counts
+from data_access.readers import keys
+from data_access.readers import map as readers_map
 from data_access.settings import Settings
+from pages._level import render_level
+from pages._map import geometry_loader, map_geometry
+from pages._runtime import current_runtime
 from tests.test_incident_queries import HUANGPU, NANJING, seed_map_city
 from tests.test_security_auth import callback_payload
 
@@ -37,25 +40,30 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
 def test_children_shapes_are_read_ahead_once(app) -> None:
     with app.server.app_context():
         runtime = current_runtime()
-        city = queries.city_area(engine=runtime.engine)
-        codes = [row[0] for row in im.load_map_counts(engine=runtime.engine).children[city.area_code]]
+
+        def prefetch(area) -> int:
+            return readers_map.prefetch_child_geometry(runtime=runtime, area=area, lang="en", lang_param="en",
+                                                       load=geometry_loader(runtime, "en", "en"))
+
+        city = city_area(engine=runtime.engine)
+        codes = [row[0] for row in load_map_counts(engine=runtime.engine).children[city.area_code]]
         assert len(codes) == 16
-        assert not any(runtime.cache.has(im._geometry_key(c, "en", "en")) for c in codes)
+        assert not any(runtime.cache.has(keys.geometry_key(c, "en", "en")) for c in codes)
         # A few per tick and process (the warmer calls it once per window), until all are kept.
         per_tick = []
         while len(per_tick) < 30 and sum(per_tick) < 16:
-            per_tick.append(im.prefetch_child_geometry(runtime, city, "en", "en"))
-            assert im.prefetch_child_geometry(runtime, city, "en", "en") == 0  # this tick's budget is spent
+            per_tick.append(prefetch(city))
+            assert prefetch(city) == 0  # this tick's budget is spent
             time.sleep(REFRESH_S - time.time() % REFRESH_S + 0.02)  # into the next tick
-        assert per_tick == [im.PREFETCH_PER_TICK] * (16 // im.PREFETCH_PER_TICK)
-        assert all(runtime.cache.has(im._geometry_key(c, "en", "en")) for c in codes)
-        assert im.prefetch_child_geometry(runtime, city, "en", "en") == 0  # kept: nothing read again
+        assert per_tick == [readers_map.PREFETCH_PER_TICK] * (16 // readers_map.PREFETCH_PER_TICK)
+        assert all(runtime.cache.has(keys.geometry_key(c, "en", "en")) for c in codes)
+        assert prefetch(city) == 0  # kept: nothing read again
         # What a click then finds: the district's streets, linked in the language of the link followed.
-        huangpu = queries.area_by_code(engine=runtime.engine, area_code=HUANGPU)
-        shapes = im.cached_geometry(runtime, huangpu, "en", "en")
+        huangpu = area_by_code(engine=runtime.engine, area_code=HUANGPU)
+        shapes = map_geometry(runtime, huangpu, "en", "en")
         assert f"/street/{NANJING}?lang=en" in {f["properties"]["href"] for f in shapes.areas["features"]}
-        street = queries.area_by_code(engine=runtime.engine, area_code=NANJING)
-        assert im.prefetch_child_geometry(runtime, street, "en", "en") == 0  # a street has no children
+        street = area_by_code(engine=runtime.engine, area_code=NANJING)
+        assert prefetch(street) == 0  # a street has no children
 
 
 def test_level_page_is_laid_out_without_its_grids(app) -> None:

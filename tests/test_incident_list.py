@@ -16,8 +16,9 @@ from selenium.webdriver.common.keys import Keys
 
 from app import create_app
 from components.incident_table import csv_text
-from data_access import incident_queries as iq
 from data_access.db import init_db, make_engine
+from data_access.incident_list import iter_incidents
+from data_access.models import IncidentFilter
 from data_access.settings import Settings
 from tests.test_incident_queries import DEFAULT_ORDER, seed_map_city
 
@@ -92,11 +93,11 @@ def test_csv_text_of_the_export_query(tmp_path: Path) -> None:
     seed_map_city(engine)
     from zoneinfo import ZoneInfo
 
-    filt = iq.IncidentFilter.from_values(categories=["facilities"], overdue="1")
-    text = csv_text(iq.iter_incidents(engine=engine, filt=filt, chunk_rows=1), tz=ZoneInfo("Asia/Shanghai"))
+    filt = IncidentFilter.from_values(categories=["facilities"], overdue="1")
+    text = csv_text(iter_incidents(engine=engine, filt=filt, chunk_rows=1), tz=ZoneInfo("Asia/Shanghai"))
     rows = list(csv.DictReader(io.StringIO(text)))
     assert [r["incident_id"] for r in rows] == ["m01", "m03", "m08"] and rows[0]["reported_at"].endswith("+0800")
-    empty = csv_text(iq.iter_incidents(engine=engine, filt=iq.IncidentFilter.from_values(search="zzz")),
+    empty = csv_text(iter_incidents(engine=engine, filt=IncidentFilter.from_values(search="zzz")),
                      tz=ZoneInfo("Asia/Shanghai"))
     assert empty.startswith("incident_id,") and empty.count("\n") == 1
     engine.dispose()

@@ -14,12 +14,16 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from components import incident_map as im
-from data_access import incident_queries as iq
-from data_access import queries, schema
+from data_access import schema
+from data_access.areas import area_by_code, area_chain, valid_code
 from data_access.db import init_db, make_engine, utc_now
+from data_access.incident_list import count_incidents, iter_incidents, list_incidents
+from data_access.incident_map import cell_shapes_by_id, load_map_counts, open_cell_shapes, open_incident_points
+from data_access.incidents import child_areas_ranked, incident_funnel, open_counts, open_incidents_by_cell
+from data_access.models import OPEN_STATUSES, Area, IncidentFilter, MapCounts
 from data_access.settings import DEFAULT_PACK
 from feeder.pack import load_city_pack
+from pages._map import load_update
 from tests.conftest import BACKENDS, create_database
 
 T = utc_now()
@@ -79,65 +83,70 @@ def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     cleanup()
 
 
-def _area(engine: Engine, code: str) -> queries.Area:
-    area = queries.area_by_code(engine=engine, area_code=code)
+def _area(engine: Engine, code: str) -> Area:
+    area = area_by_code(engine=engine, area_code=code)
     assert area is not None
     return area
 
 
 def test_valid_code_rejects_odd_input() -> None:
-    assert iq.valid_code("310101") and iq.valid_code("abc")
+    assert valid_code("310101") and valid_code("abc")
     for bad in ("", "x" * 33, "31'01", "a b", "../etc", None, 310101, "%"):
-        assert not iq.valid_code(bad), bad
+        assert not valid_code(bad), bad
+
+
+def area_lineage(**kwargs: object) -> list:
+    """The lineage city first (the breadcrumb's order): ``area_chain`` reversed."""
+    return list(reversed(area_chain(**kwargs)))
 
 
 def test_area_lineage(engine: Engine) -> None:
-    assert [a.area_code for a in iq.area_lineage(engine=engine, area_code=NANJING)] == [CITY, HUANGPU, NANJING]
-    assert [a.level for a in iq.area_lineage(engine=engine, area_code=HUANGPU)] == ["city", "district"]
-    assert iq.area_lineage(engine=engine, area_code="999999") == []
-    assert iq.area_lineage(engine=engine, area_code="a'b") == []
+    assert [a.area_code for a in area_lineage(engine=engine, area_code=NANJING)] == [CITY, HUANGPU, NANJING]
+    assert [a.level for a in area_lineage(engine=engine, area_code=HUANGPU)] == ["city", "district"]
+    assert area_lineage(engine=engine, area_code="999999") == []
+    assert area_lineage(engine=engine, area_code="a'b") == []
 
 
 def test_child_areas_ranked_worst_first(engine: Engine) -> None:
-    districts = iq.child_areas_ranked(engine=engine, parent_code=CITY)
+    districts = child_areas_ranked(engine=engine, parent_code=CITY)
     assert len(districts) == 16
     top = districts.head(2)
     assert list(zip(top["area_code"], top["open"], top["overdue"], strict=True)) == [(HUANGPU, 6, 4), (XUHUI, 2, 0)]
     assert districts["open"].iloc[2:].sum() == 0
-    streets = iq.child_areas_ranked(engine=engine, parent_code=HUANGPU)
+    streets = child_areas_ranked(engine=engine, parent_code=HUANGPU)
     assert list(streets["area_code"].head(2)) == [NANJING, WAITAN]
     assert list(streets["open"].head(2)) == [4, 2]
 
 
 def test_cells_and_shapes(engine: Engine) -> None:
-    got = iq.cell_counts(engine=engine, area=None)
+    got = open_incidents_by_cell(engine=engine, area=None)
     assert [tuple(r) for r in got[["cell_id", "open", "overdue", "max_priority"]].itertuples(index=False)] == [
         (C_NJ1, 2, 1, 3), (C_NJ2, 2, 2, 2), (C_WT1, 1, 1, 1), (C_TP1, 2, 0, 3)]
     huangpu = _area(engine, HUANGPU)
-    assert list(iq.open_cell_shapes(engine=engine, area=huangpu)["cell_id"]) == [C_NJ1, C_NJ2, C_WT1]
-    assert list(iq.open_cell_shapes(engine=engine, area=_area(engine, TIANPING))["cell_id"]) == [C_TP1]
-    shapes = iq.cell_shapes_by_id(engine=engine, cell_ids=[C_TP1, "nope", "x'y", C_WT1])
+    assert list(open_cell_shapes(engine=engine, area=huangpu)["cell_id"]) == [C_NJ1, C_NJ2, C_WT1]
+    assert list(open_cell_shapes(engine=engine, area=_area(engine, TIANPING))["cell_id"]) == [C_TP1]
+    shapes = cell_shapes_by_id(engine=engine, cell_ids=[C_TP1, "nope", "x'y", C_WT1])
     assert list(shapes["cell_id"]) == [C_WT1, C_TP1] and shapes["geojson"].str.startswith("{").all()
-    assert iq.cell_shapes_by_id(engine=engine, cell_ids=[]).empty
+    assert cell_shapes_by_id(engine=engine, cell_ids=[]).empty
 
 
 def test_points_of_a_street(engine: Engine) -> None:
-    points = iq.open_incident_points(engine=engine, street_code=NANJING)
+    points = open_incident_points(engine=engine, street_code=NANJING)
     assert list(points["incident_id"]) == ["m01", "m03", "m08", "m02"]
     assert points.set_index("incident_id").loc["m01", "category_name_en"] == "Public facilities"
-    assert iq.open_incident_points(engine=engine, street_code=WAITAN)["incident_id"].tolist() == ["m04"]  # m07: no lat
+    assert open_incident_points(engine=engine, street_code=WAITAN)["incident_id"].tolist() == ["m04"]  # m07: no lat
 
 
 def test_funnel_every_level(engine: Engine) -> None:
-    city = iq.incident_funnel(engine=engine, area_code=CITY)
-    assert list(city["status"]) == list(iq.OPEN_STATUSES)
+    city = incident_funnel(engine=engine, area_code=CITY)
+    assert list(city["status"]) == list(OPEN_STATUSES)
     assert list(city["open"]) == [4, 2, 1, 1] and list(city["overdue"]) == [0, 2, 1, 1]
     oldest = city.set_index("status")["oldest_reported_at"]
     assert oldest["dispatched"] == pd.Timestamp(T - 50 * H) and oldest["resolved"] == pd.Timestamp(T - 48 * H)
-    street = iq.incident_funnel(engine=engine, area_code=NANJING)
+    street = incident_funnel(engine=engine, area_code=NANJING)
     assert list(street["open"]) == [1, 2, 1, 0] and pd.isna(street["oldest_reported_at"].iloc[3])
-    assert list(iq.incident_funnel(engine=engine, area_code=XUHUI)["open"]) == [2, 0, 0, 0]
-    assert iq.incident_funnel(engine=engine, area_code="999999")["open"].sum() == 0
+    assert list(incident_funnel(engine=engine, area_code=XUHUI)["open"]) == [2, 0, 0, 0]
+    assert incident_funnel(engine=engine, area_code="999999")["open"].sum() == 0
 
 
 def _ids(frame: pd.DataFrame) -> list[str]:
@@ -145,30 +154,30 @@ def _ids(frame: pd.DataFrame) -> list[str]:
 
 
 def test_list_filters_sorting_paging(engine: Engine) -> None:
-    every = iq.IncidentFilter()
-    assert _ids(iq.list_incidents(engine=engine, filt=every)) == DEFAULT_ORDER
-    assert _ids(iq.list_incidents(engine=engine, filt=every, offset=2, limit=3)) == DEFAULT_ORDER[2:5]
-    assert iq.count_incidents(engine=engine, filt=every) == 8
-    f = iq.IncidentFilter.from_values(categories=["facilities"], overdue="1")
-    assert sorted(_ids(iq.list_incidents(engine=engine, filt=f))) == ["m01", "m03", "m08"]
-    assert iq.count_incidents(engine=engine, filt=f) == 3
+    every = IncidentFilter()
+    assert _ids(list_incidents(engine=engine, filt=every)) == DEFAULT_ORDER
+    assert _ids(list_incidents(engine=engine, filt=every, offset=2, limit=3)) == DEFAULT_ORDER[2:5]
+    assert count_incidents(engine=engine, filt=every) == 8
+    f = IncidentFilter.from_values(categories=["facilities"], overdue="1")
+    assert sorted(_ids(list_incidents(engine=engine, filt=f))) == ["m01", "m03", "m08"]
+    assert count_incidents(engine=engine, filt=f) == 3
     with engine.connect() as conn:
         view = [r[0] for r in conn.execute(sa.text(
             "SELECT incident_id FROM v_open_incidents WHERE category = 'facilities' AND overdue = 1"))]
     assert sorted(view) == ["m01", "m03", "m08"]
-    by_status = iq.IncidentFilter.from_values(statuses=["reported", "bogus"], priorities=["3", "9"])
-    assert _ids(iq.list_incidents(engine=engine, filt=by_status)) == ["m05"]
-    scoped = iq.IncidentFilter.from_values(area_level="street", area_code=NANJING, overdue="0")
-    assert _ids(iq.list_incidents(engine=engine, filt=scoped)) == ["m02"]
-    district = iq.IncidentFilter.from_values(area_level="district", area_code=XUHUI)
-    assert _ids(iq.list_incidents(engine=engine, filt=district, sort=[("reported_at", "desc")])) == ["m09", "m05"]
-    by_due = _ids(iq.list_incidents(engine=engine, filt=every, sort=[("due_at", "asc"), ("bogus; DROP", "asc")]))
+    by_status = IncidentFilter.from_values(statuses=["reported", "bogus"], priorities=["3", "9"])
+    assert _ids(list_incidents(engine=engine, filt=by_status)) == ["m05"]
+    scoped = IncidentFilter.from_values(area_level="street", area_code=NANJING, overdue="0")
+    assert _ids(list_incidents(engine=engine, filt=scoped)) == ["m02"]
+    district = IncidentFilter.from_values(area_level="district", area_code=XUHUI)
+    assert _ids(list_incidents(engine=engine, filt=district, sort=[("reported_at", "desc")])) == ["m09", "m05"]
+    by_due = _ids(list_incidents(engine=engine, filt=every, sort=[("due_at", "asc"), ("bogus; DROP", "asc")]))
     assert by_due[:2] == ["m04", "m03"] and by_due[-1] == "m07"  # no deadline: last, on both dialects
 
 
 def test_search_escapes_like_wildcards(engine: Engine) -> None:
     def search(text: str) -> list[str]:
-        return sorted(_ids(iq.list_incidents(engine=engine, filt=iq.IncidentFilter.from_values(search=text))))
+        return sorted(_ids(list_incidents(engine=engine, filt=IncidentFilter.from_values(search=text))))
 
     assert search("100%") == ["m04"]  # unescaped, "100%" would also match "1000 bags"
     assert search("_") == ["m04"]  # unescaped, "_" matches everything
@@ -178,11 +187,11 @@ def test_search_escapes_like_wildcards(engine: Engine) -> None:
 
 
 def test_export_chunks_hold_the_filtered_rows(engine: Engine) -> None:
-    f = iq.IncidentFilter.from_values(categories=["facilities"])
-    chunks = list(iq.iter_incidents(engine=engine, filt=f, chunk_rows=2))
+    f = IncidentFilter.from_values(categories=["facilities"])
+    chunks = list(iter_incidents(engine=engine, filt=f, chunk_rows=2))
     assert [len(c) for c in chunks] == [2, 2]
     assert sorted(pd.concat(chunks)["incident_id"]) == ["m01", "m03", "m08", "m09"]
-    assert len(list(iq.iter_incidents(engine=engine, filt=f, max_rows=3))[0]) == 3
+    assert len(list(iter_incidents(engine=engine, filt=f, max_rows=3))[0]) == 3
 
 
 def test_map_update_counts_equal_the_views(engine: Engine) -> None:
@@ -191,11 +200,11 @@ def test_map_update_counts_equal_the_views(engine: Engine) -> None:
             "SELECT area_code, open, overdue FROM v_incident_counts"))}
         cells = {r.cell_id: [r.open, r.overdue, r.max_priority] for r in conn.execute(sa.text(
             "SELECT cell_id, open, overdue, max_priority FROM v_incident_cells"))}
-    city = im.load_update(engine=engine, area=_area(engine, CITY), lang="en", tz=ZoneInfo("Asia/Shanghai"))
+    city = load_update(engine=engine, area=_area(engine, CITY), lang="en", tz=ZoneInfo("Asia/Shanghai"))
     assert city.areas_hideout["counts"] == {code: counts[code] for code in city.areas_hideout["counts"]}
     assert len(city.areas_hideout["counts"]) == 16 and city.cells_hideout["counts"] == cells
     assert city.points is None
-    street = im.load_update(engine=engine, area=_area(engine, NANJING), lang="en", tz=ZoneInfo("Asia/Shanghai"))
+    street = load_update(engine=engine, area=_area(engine, NANJING), lang="en", tz=ZoneInfo("Asia/Shanghai"))
     assert street.areas_hideout["counts"] == {NANJING: counts[NANJING]}
     assert street.cells_hideout["counts"] == {k: v for k, v in cells.items() if k.startswith(NANJING)}
     assert sorted(f["properties"]["iid"] for f in street.points["features"]) == ["m01", "m02", "m03", "m08"]
@@ -211,10 +220,10 @@ def test_one_city_wide_read_serves_the_map_of_every_area(engine: Engine) -> None
 
     sa.event.listen(engine, "before_cursor_execute", count)
     try:
-        counts = im.load_map_counts(engine=engine)
-        areas = [queries.area_by_code(engine=engine, area_code=c) for c in (CITY, HUANGPU, XUHUI, NANJING, TIANPING)]
+        counts = load_map_counts(engine=engine)
+        areas = [area_by_code(engine=engine, area_code=c) for c in (CITY, HUANGPU, XUHUI, NANJING, TIANPING)]
         before = len(statements)
-        updates = {a.area_code: im.load_update(engine=engine, area=a, lang="zh", tz=ZoneInfo("Asia/Shanghai"),
+        updates = {a.area_code: load_update(engine=engine, area=a, lang="zh", tz=ZoneInfo("Asia/Shanghai"),
                                                counts=counts) for a in areas if a.level != "street"}
         assert len(statements) == before, "a city or district map read again"
     finally:
@@ -236,8 +245,8 @@ def test_one_city_wide_read_serves_the_map_of_every_area(engine: Engine) -> None
     assert list(updates[XUHUI].cells_hideout["counts"]) == [C_TP1]
     assert counts.rows(areas[3]) == ([(NANJING, 4, 3)], [(C_NJ1, 2, 1, 3), (C_NJ2, 2, 2, 2)])
     # A NULL from a view is a zero, never a crash.
-    assert im.MapCounts.of([("1", None, None, None)], [("c", "1", None, None, None, None)]).rows(
-        queries.Area("1", "city", None, "x", None, None, None)) == ([], [("c", 0, 0, 0)])
+    assert MapCounts.of([("1", None, None, None)], [("c", "1", None, None, None, None)]).rows(
+        Area("1", "city", None, "x", None, None, None)) == ([], [("c", 0, 0, 0)])
 
 
 def test_open_counts_agree_with_v_incident_counts(engine: Engine) -> None:
@@ -245,11 +254,11 @@ def test_open_counts_agree_with_v_incident_counts(engine: Engine) -> None:
         full = {r.area_code: (r.open, r.overdue) for r in conn.execute(sa.text(
             "SELECT area_code, open, overdue FROM v_incident_counts"))}
     for parent in (CITY, HUANGPU, XUHUI, NANJING):
-        got = iq.open_counts(engine=engine, parent_code=parent)
+        got = open_counts(engine=engine, parent_code=parent)
         assert {r.area_code: (r.open, r.overdue) for r in got.itertuples(index=False)} == {
             code: full[code] for code in got["area_code"]}
-    assert iq.open_counts(engine=engine, parent_code=NANJING).empty
-    own = iq.open_counts(engine=engine, area_code=CITY)
+    assert open_counts(engine=engine, parent_code=NANJING).empty
+    own = open_counts(engine=engine, area_code=CITY)
     assert (own["open"].iloc[0], own["overdue"].iloc[0]) == full[CITY] == (8, 4)
     with pytest.raises(ValueError):
-        iq.open_counts(engine=engine)
+        open_counts(engine=engine)

@@ -20,9 +20,9 @@ import pytest
 import security
 from app import create_app
 from data_access.db import init_db, make_engine
-from data_access.queries import Area
-from data_access.runtime import current_runtime
+from data_access.models import Area
 from data_access.settings import Settings
+from pages._runtime import current_runtime
 from tests.conftest import PROJECT_ROOT
 from tests.fixtures import seed_small_city
 
@@ -244,9 +244,15 @@ def test_forged_callbacks_naming_another_area_get_403(client, app, build) -> Non
 
 def test_the_data_layer_refuses_even_without_the_request_hook(app) -> None:
     """The hook is one line of defence; the reads themselves check the scope too."""
-    from components.incident_table import make_filter
-    from components.level_panels import load_panels
-    from data_access.snapshots import wall_snapshot
+    from data_access.readers.wall import read_wall
+    from pages._incident_list import make_filter
+    from pages._level import panels
+
+    def wall_snapshot(*, runtime, area):  # noqa: ANN001, ANN202 - the reader, for the request's principal
+        return read_wall(runtime=runtime, scope=security.current_principal().scope, area=area)
+
+    def load_panels(*, runtime, area):  # noqa: ANN001, ANN202
+        return panels(runtime, area)
 
     west = Area(area_code=WEST, level="district", parent_code=CITY, name="", name_en=None, center_lat=None,
                 center_lon=None)

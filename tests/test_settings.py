@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from components.kpi_tile import create_incident_strip
-from data_access.queries import IncidentCounts
+from data_access.models import IncidentCounts
 from data_access.settings import SettingsError, load_settings
 
 

@@ -12,9 +12,8 @@ import uuid
 
 import pytest
 import redis
-from flask import Flask
 
-from data_access.cache import TickCache
+from data_access.cache import NeverCache, TickCache, build_cache
 from data_access.settings import Settings
 
 REDIS_URL = os.environ.get("CITYWALL_TEST_REDIS_URL", "").strip()
@@ -23,11 +22,11 @@ BACKENDS = ["memory", pytest.param("redis", marks=pytest.mark.skipif(
     not REDIS_URL, reason="CITYWALL_TEST_REDIS_URL is not set"))]
 
 
-def new_cache(backend: str, **settings: object) -> TickCache:
+def new_cache(backend: str, **settings: object) -> TickCache | NeverCache:
     redis_url = REDIS_URL if backend == "redis" else ""
     if redis_url:
         redis.Redis.from_url(redis_url).ping()  # set but unreachable: this fails the test
-    return TickCache(Flask(f"t{uuid.uuid4().hex[:6]}"), Settings(refresh_s=REFRESH_S, redis_url=redis_url, **settings))
+    return build_cache(Settings(refresh_s=REFRESH_S, redis_url=redis_url, **settings))
 
 
 def start_of_tick(cache: TickCache, margin: float = 0.05) -> int:
@@ -58,7 +57,7 @@ def test_many_threads_one_computation(backend: str) -> None:
     compute = Counted(seconds=0.2)
     start_of_tick(caches[0])
     results: list[dict] = []
-    threads = [threading.Thread(target=lambda c=c: results.append(c.get_or_compute(key, compute)))
+    threads = [threading.Thread(target=lambda c=c: results.append(c.read(key, compute)))
                for c in caches for _ in range(10)]
     for thread in threads:
         thread.start()
@@ -75,20 +74,20 @@ def test_previous_tick_is_served_while_one_request_computes(backend: str) -> Non
     key = f"k-{uuid.uuid4().hex}"
     compute = Counted(seconds=0.5)
     start_of_tick(cache)
-    assert cache.get_or_compute(key, compute, immutable=True) == {"n": 1}
+    assert cache.read(key, compute, immutable=True) == {"n": 1}
     start_of_tick(cache)  # the next window: nothing cached for it yet
-    slow = threading.Thread(target=lambda: cache.get_or_compute(key, compute, immutable=True))
+    slow = threading.Thread(target=lambda: cache.read(key, compute, immutable=True))
     slow.start()
     time.sleep(0.1)
     began = time.monotonic()
-    meanwhile = other.get_or_compute(key, compute, immutable=True)
+    meanwhile = other.read(key, compute, immutable=True)
     waited = time.monotonic() - began
     assert meanwhile == {"n": 1}  # the previous tick's value ...
     assert waited < 0.3  # ... at once, not after the 0.5-s computation
     slow.join()
     # The stale answer was not kept as this tick's value, in this process or another.
-    assert other.get_or_compute(key, compute, immutable=True) == {"n": 2}
-    assert cache.get_or_compute(key, compute, immutable=True) == {"n": 2}
+    assert other.read(key, compute, immutable=True) == {"n": 2}
+    assert cache.read(key, compute, immutable=True) == {"n": 2}
     assert compute.calls == 2
 
 
@@ -97,10 +96,10 @@ def test_without_a_previous_value_requests_wait_for_the_computation() -> None:
     key = f"k-{uuid.uuid4().hex}"
     compute = Counted(seconds=0.3)
     start_of_tick(cache)
-    first = threading.Thread(target=lambda: cache.get_or_compute(key, compute))
+    first = threading.Thread(target=lambda: cache.read(key, compute))
     first.start()
     time.sleep(0.05)
-    assert cache.get_or_compute(key, compute) == {"n": 1}  # waited for it: nothing older to show
+    assert cache.read(key, compute) == {"n": 1}  # waited for it: nothing older to show
     first.join()
     assert compute.calls == 1
 
@@ -109,7 +108,7 @@ def test_naive_mode_computes_every_time() -> None:
     cache = new_cache("memory", naive=True)
     compute = Counted()
     for _ in range(3):
-        cache.get_or_compute("k", compute, immutable=True)
+        cache.read("k", compute, immutable=True)
     assert compute.calls == 3
     cache.remember("sent", {"a": 1})
     assert cache.recall("sent") is None
@@ -123,7 +122,7 @@ def test_nested_computations_of_keys_sharing_a_lock_do_not_deadlock() -> None:
     done = threading.Event()
 
     def run() -> None:
-        cache.get_or_compute(outer_key, lambda: cache.get_or_compute(inner_key, lambda: 1) + 1)
+        cache.read(outer_key, lambda: cache.read(inner_key, lambda: 1) + 1)
         done.set()
 
     threading.Thread(target=run, daemon=True).start()

@@ -10,8 +10,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from data_access import queries
+from data_access.areas import area_by_code
 from data_access.db import init_db, make_engine
+from data_access.incidents import incident_channel, incident_counts, open_incidents_by_cell
+from data_access.vitals import last_normal_minute, vitals_latest, vitals_recent
 from tests.conftest import BACKENDS, create_database
 from tests.fixtures import M, T, seed_small_city
 
@@ -71,14 +73,14 @@ def test_v_vitals_latest_status_and_yesterday(engine: Engine) -> None:
 
 
 def test_staleness_at_a_frozen_time(engine: Engine) -> None:
-    east = queries.vitals_latest(engine=engine, area_code="100100", now=T)
-    west = queries.vitals_latest(engine=engine, area_code="100200", now=T)
+    east = vitals_latest(engine=engine, area_code="100100", now=T)
+    west = vitals_latest(engine=engine, area_code="100200", now=T)
     assert east.loc[0, "age_s"] == 30 and not east.loc[0, "stale"]
     assert west.loc[0, "age_s"] == 600 and west.loc[0, "stale"]  # 600 s > 2 x 60 s
-    city = queries.vitals_latest(engine=engine, area_code="100000", now=T + timedelta(hours=1))
+    city = vitals_latest(engine=engine, area_code="100000", now=T + timedelta(hours=1))
     aqi = city.set_index("indicator_id").loc["aqi"]
     assert aqi["age_s"] == 7200 and not aqi["stale"]  # exactly 2 periods: still fresh
-    later = queries.vitals_latest(engine=engine, area_code="100000", now=T + timedelta(hours=1, seconds=1))
+    later = vitals_latest(engine=engine, area_code="100000", now=T + timedelta(hours=1, seconds=1))
     assert later.set_index("indicator_id").loc["aqi", "stale"]
     assert later.set_index("indicator_id").loc["water_pressure", "stale"]
 
@@ -91,7 +93,7 @@ def test_v_vitals_recent_minute_averages_of_last_day(engine: Engine) -> None:
     two_min_ago = pd.Timestamp(M - timedelta(minutes=2))
     assert (two_min_ago, 110.0) in east  # mean of 100 and 120 in the same minute
     assert {m for m, _ in east} == minute_of | {two_min_ago}  # 25 h and 24 h old readings excluded
-    recent = queries.vitals_recent(engine=engine, indicator_id="power_load", area_code="100100",
+    recent = vitals_recent(engine=engine, indicator_id="power_load", area_code="100100",
                                    since=M - timedelta(minutes=2))
     assert list(recent["value"]) == [110.0, 130.0]
 
@@ -123,9 +125,9 @@ def test_v_incident_counts_every_area(engine: Engine) -> None:
         assert got == (n_open, overdue, rep, closed, on_time), code
         assert float(row["on_time_rate_30d"]) == pytest.approx(rate), code
     assert rows["100000"]["level"] == "city" and rows["100100001"]["level"] == "street"
-    counts = queries.incident_counts(engine=engine, area_code="100100")
+    counts = incident_counts(engine=engine, area_code="100100")
     assert counts is not None and (counts.open, counts.overdue) == (3, 2)
-    assert queries.incident_counts(engine=engine, area_code="999999") is None
+    assert incident_counts(engine=engine, area_code="999999") is None
 
 
 def test_v_incident_cells(engine: Engine) -> None:
@@ -135,8 +137,8 @@ def test_v_incident_cells(engine: Engine) -> None:
         ("c1", "100100001", "100100", 2, 1, 3),
         ("c3", "100100002", "100100", 1, 1, 1),
     ]
-    east = queries.area_by_code(engine=engine, area_code="100100002")
-    assert list(queries.open_incidents_by_cell(engine=engine, area=east)["cell_id"]) == ["c3"]
+    east = area_by_code(engine=engine, area_code="100100002")
+    assert list(open_incidents_by_cell(engine=engine, area=east)["cell_id"]) == ["c3"]
 
 
 def test_v_incident_categories(engine: Engine) -> None:
@@ -166,7 +168,7 @@ def test_v_incident_sources_per_channel(engine: Engine) -> None:
     city = rows[("100000", "patrol")]
     assert (city["open"], city["overdue"], city["reported_today"], city["closed_today"]) == (4, 2, 2, 2)
     assert float(city["on_time_rate_30d"]) == pytest.approx(3 / 4)
-    assert queries.incident_channel(engine=engine, area_code="100000", source="hotline_12345") == {
+    assert incident_channel(engine=engine, area_code="100000", source="hotline_12345") == {
         "open": 0, "overdue": 0, "reported_today": 0, "closed_today": 0, "on_time_rate_30d": None}
 
 
@@ -186,7 +188,7 @@ def test_v_vitals_recent_status_and_hourly(engine: Engine) -> None:
         expected.setdefault(pd.Timestamp(ts.replace(minute=0, second=0)), []).append(value)
     assert {pd.Timestamp(r["hour"]): pytest.approx(r["value"]) for r in hourly} == {
         hour: sum(values) / len(values) for hour, values in expected.items()}
-    last_normal = queries.last_normal_minute(engine=engine, series=[("power_load", "100100")])
+    last_normal = last_normal_minute(engine=engine, series=[("power_load", "100100")])
     hour_ago_minute = pd.Timestamp((T - timedelta(hours=1)).replace(second=0))
     assert pd.Timestamp(last_normal[("power_load", "100100")]) == hour_ago_minute
 
@@ -211,7 +213,7 @@ def test_an_areas_own_thresholds_override_the_catalogue(engine: Engine) -> None:
         bounds = _rows(engine, "SELECT warn_high, alarm_high FROM v_vitals_latest"
                                " WHERE indicator_id = 'power_load' AND area_code = '100200'")
         assert bounds == [{"warn_high": 80.0, "alarm_high": 120.0}]  # a NULL override inherits
-        frame = queries.vitals_latest(engine=engine, area_code="100200", now=T)
+        frame = vitals_latest(engine=engine, area_code="100200", now=T)
         assert frame.loc[0, "status"] == "warn"
     finally:
         with engine.begin() as conn:

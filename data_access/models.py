@@ -1,0 +1,262 @@
+"""The values pages and components exchange: plain frozen dataclasses (pickled by the tick cache)
+and the few domain constants both sides need. No reads here, no Dash."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+
+LANGUAGES = ("zh", "en")
+LEVEL_CHILD = {"city": "district", "district": "street", "street": None}
+OPEN_STATUSES = ("reported", "dispatched", "in_progress", "resolved")
+PRIORITIES = (1, 2, 3)
+STATUS_ORDER = {"alarm": 0, "warn": 1, "normal": 2}
+EMPTY_FC: dict[str, Any] = {"type": "FeatureCollection", "features": []}
+
+
+# --- areas and incidents ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Area:
+    area_code: str
+    level: str
+    parent_code: str | None
+    name: str
+    name_en: str | None
+    center_lat: float | None
+    center_lon: float | None
+
+    def label(self, lang: str) -> str:
+        return (self.name_en or self.name) if lang == "en" else self.name
+
+
+def child_level(area: Area) -> str | None:
+    """The level a map or ranking of ``area`` shows (None: a street shows its grid cells)."""
+    return LEVEL_CHILD.get(area.level)
+
+
+@dataclass(frozen=True)
+class IncidentCounts:
+    area_code: str
+    open: int
+    overdue: int
+    reported_today: int
+    closed_today: int
+    closed_on_time_today: int
+    on_time_rate_30d: float | None  # None: nothing closed in the last 30 days
+
+
+# --- the wall ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class HealthScore:
+    """Share of wall indicators that are fresh and normal (stale counts against the score)."""
+    overall: float | None
+    by_dimension: dict[str, float | None]
+    trend: list[float | None]  # overall share per minute over the last hour, oldest first
+
+
+@dataclass(frozen=True)
+class Alarm:
+    indicator_id: str
+    area_code: str
+    status: str
+    value: float | None
+    since: datetime | None  # naive UTC; None: not normal for 24 h (or no history)
+
+
+@dataclass(frozen=True)
+class WallIncidents:
+    """The incident strip of one scope: read on its own, so its slower views never delay the vital signs."""
+    counts: IncidentCounts | None
+    hotline: dict[str, float | int | None]
+    failed: bool = False
+
+
+@dataclass(frozen=True)
+class WallSnapshot:
+    area: Area
+    vitals: pd.DataFrame  # one row per indicator, from the nearest area reporting it
+    sparks: dict[str, list[float | None]]  # indicator_id -> minute values of the last hour
+    health: HealthScore
+    alarms: list[Alarm]  # worst first
+    counts: IncidentCounts | None
+    hotline: dict[str, float | int | None]
+    newest_reading: datetime | None  # naive UTC
+    read_at: datetime
+    # Panels whose read failed this tick ("trends", "alarms", "strip"): they show their own error
+    # state while the others update. The vitals read failing fails the whole snapshot.
+    failed: frozenset[str] = frozenset()
+
+
+# --- the level pages -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PanelData:
+    counts: IncidentCounts | None
+    children: pd.DataFrame
+    categories: pd.DataFrame
+    funnel: pd.DataFrame
+    vitals: pd.DataFrame
+
+
+EMPTY_PANELS = PanelData(counts=None, children=pd.DataFrame(), categories=pd.DataFrame(), funnel=pd.DataFrame(),
+                         vitals=pd.DataFrame())
+
+
+# --- the map -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class MapGeometry:
+    areas: dict[str, Any]
+    cells: dict[str, Any]
+    bounds: list[list[float]] | None
+
+
+@dataclass(frozen=True)
+class MapUpdate:
+    """What one tick sends to a map: counts and styles only."""
+
+    areas_hideout: dict[str, Any]
+    cells_hideout: dict[str, Any]
+    points: dict[str, Any] | None  # street level only
+    breaks: list[int]
+    signature: str
+    totals: dict[str, int] = field(default_factory=dict)
+    points_signature: str = ""  # street level: the points' own hash (they are sent only when it changes)
+
+
+def _int(value: object) -> int:
+    """A count or priority from a view (NULL, a Decimal or a float from another database: an int)."""
+    try:
+        return 0 if value is None else int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+@dataclass(frozen=True)
+class MapCounts:
+    """One tick's counts of every map of the city (``incident_map.map_count_rows``), grouped so that
+    a map of any area takes its rows without another read: the children of each area, each area's
+    own row, and the cells with open incidents per district and per street (cell id order kept)."""
+
+    children: dict[str, list[tuple[str, int, int]]]
+    own: dict[str, tuple[str, int, int]]
+    cells: list[tuple[str, int, int, int]]
+    cells_in: dict[str, list[tuple[str, int, int, int]]]
+
+    @classmethod
+    def of(cls, area_rows: list[tuple], cell_rows: list[tuple]) -> MapCounts:
+        children: dict[str, list[tuple[str, int, int]]] = {}
+        own: dict[str, tuple[str, int, int]] = {}
+        for code, parent, n_open, n_overdue in area_rows:
+            row = (str(code), _int(n_open), _int(n_overdue))
+            own[row[0]] = row
+            if parent is not None:
+                children.setdefault(str(parent), []).append(row)
+        cells: list[tuple[str, int, int, int]] = []
+        cells_in: dict[str, list[tuple[str, int, int, int]]] = {}
+        for cell, district, street, n_open, n_overdue, prio in cell_rows:
+            row = (str(cell), _int(n_open), _int(n_overdue), _int(prio))
+            cells.append(row)
+            for code in {district, street} - {None}:
+                cells_in.setdefault(str(code), []).append(row)
+        return cls(children=children, own=own, cells=cells, cells_in=cells_in)
+
+    def rows(self, area: Area) -> tuple[list[tuple[str, int, int]], list[tuple[str, int, int, int]]]:
+        """(area rows, cell rows) of a map of ``area``: its children (a street: itself), its cells."""
+        if child_level(area):
+            area_rows = self.children.get(area.area_code, [])
+        else:
+            area_rows = [self.own.get(area.area_code, (area.area_code, 0, 0))]
+        return area_rows, self.cells if area.level == "city" else self.cells_in.get(area.area_code, [])
+
+
+@dataclass(frozen=True)
+class MapState:
+    """What a screen holding one signature has: the hideouts' counts and breaks, the points."""
+
+    areas: dict[str, list[int]]
+    cells: dict[str, list[int]]
+    breaks: list[int]
+    points_signature: str
+    points: dict[str, Any] | None
+
+    @classmethod
+    def of(cls, update: MapUpdate) -> MapState:
+        return cls(areas=update.areas_hideout["counts"], cells=update.cells_hideout["counts"],
+                   breaks=update.breaks, points_signature=update.points_signature, points=update.points)
+
+
+@dataclass(frozen=True)
+class MapDelta:
+    """From one signature to the next: counts to set and codes to drop, per layer; new breaks
+    (None: unchanged); points to remove (whole features: Dash's Patch removes by value) and add."""
+
+    areas_set: dict[str, list[int]]
+    areas_del: list[str]
+    cells_set: dict[str, list[int]]
+    cells_del: list[str]
+    breaks: list[int] | None
+    points_remove: list[dict[str, Any]]
+    points_add: list[dict[str, Any]]
+    points_changed: bool
+
+
+# --- the incident list -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class IncidentFilter:
+    """What the incident list shows; every field becomes a bound parameter."""
+
+    area_level: str | None = None  # None or 'city': the whole city
+    area_code: str | None = None
+    categories: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ()
+    priorities: tuple[int, ...] = ()
+    overdue: bool | None = None  # None: both
+    search: str = ""
+
+    @classmethod
+    def from_values(cls, *, area_level: object = None, area_code: object = None, categories: object = None,
+                    statuses: object = None, priorities: object = None, overdue: object = None,
+                    search: object = None) -> IncidentFilter:
+        """A filter from loose UI values (None, strings, lists); anything unusable is dropped."""
+        from data_access.areas import valid_code  # the one rule of area codes
+
+        def strings(value: object) -> tuple[str, ...]:
+            if value is None:
+                return ()
+            items = [value] if isinstance(value, str) else list(value) if isinstance(value, list | tuple) else []
+            return tuple(sorted({str(v) for v in items if isinstance(v, str | int) and str(v) and len(str(v)) <= 64}))
+
+        level = area_level if area_level in ("city", "district", "street") else None
+        code = area_code if level and valid_code(area_code) else None
+        prios = tuple(sorted({int(p) for p in strings(priorities) if p.isdigit() and int(p) in PRIORITIES}))
+        flag = {"1": True, "true": True, "yes": True, True: True,
+                "0": False, "false": False, "no": False, False: False}.get(
+            overdue.lower() if isinstance(overdue, str) else overdue if isinstance(overdue, bool) else None)
+        text = search.strip()[:100] if isinstance(search, str) else ""
+        return cls(area_level=level, area_code=code, categories=strings(categories),
+                   statuses=tuple(s for s in strings(statuses) if s in OPEN_STATUSES), priorities=prios,
+                   overdue=flag, search=text)
+
+    def scoped(self, *, area_level: str | None, area_code: str | None) -> IncidentFilter:
+        return replace(self, area_level=area_level, area_code=area_code)
+
+    @property
+    def scope_code(self) -> str | None:
+        """The area this filter is restricted to (None: the whole city), for the scope check."""
+        return self.area_code if self.area_level in ("district", "street") else None
+
+
+@dataclass(frozen=True)
+class IncidentLocation:
+    incident_id: str
+    lat: float | None
+    lon: float | None
+    street_code: str | None
+    district_code: str | None
+    reported_at: datetime | None

@@ -1,0 +1,35 @@
+"""Cached reads of areas: the city, one area by code (after the scope check), its lineage."""
+from __future__ import annotations
+
+from data_access.areas import area_by_code, area_chain, areas_at_level, city_area, require_within, valid_code
+from data_access.models import Area
+from data_access.readers import keys
+from data_access.runtime import CityWallRuntime
+
+
+def read_city(*, runtime: CityWallRuntime) -> Area | None:
+    """The city (every principal may know which city it is: its name heads every page)."""
+    return runtime.cache.read(keys.city_key(), lambda: city_area(engine=runtime.engine))
+
+
+def read_area(*, runtime: CityWallRuntime, scope: str | None, code: object) -> Area | None:
+    """The area ``code`` (None: malformed or unknown), after the scope check (OutsideScope)."""
+    if not valid_code(code):
+        return None
+    require_within(runtime.lineage, code, scope)  # type: ignore[arg-type]
+    return runtime.cache.read(keys.area_key(code), lambda: area_by_code(engine=runtime.engine,  # type: ignore[arg-type]
+                                                                         area_code=code))  # type: ignore[arg-type]
+
+
+def read_lineage(*, runtime: CityWallRuntime, scope: str | None, code: object) -> list[Area]:
+    """The area ``code`` and its ancestors, nearest first ([]: malformed or unknown; uncached: a
+    page load's breadcrumb), after the scope check (a scoped principal: OutsideScope for an area
+    outside its scope, and for an unknown one)."""
+    if scope is not None:
+        require_within(runtime.lineage, code, scope)  # type: ignore[arg-type]
+    return area_chain(engine=runtime.engine, area_code=code)
+
+
+def read_districts(*, runtime: CityWallRuntime) -> list[Area]:
+    """Every district, in display order (names for pickers and playlists; uncached: page loads only)."""
+    return areas_at_level(engine=runtime.engine, level="district")

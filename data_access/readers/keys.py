@@ -1,0 +1,73 @@
+"""Every key of the tick cache, built here and nowhere else (readers that must agree on a key call
+the same function). ``read``/``latest`` keys get the tick appended by the cache; ``remember`` keys
+carry what makes them unique themselves (a signature, a tick)."""
+from __future__ import annotations
+
+from data_access.models import Area
+
+
+def city_key() -> str:
+    return "city"
+
+
+def area_key(code: str) -> str:
+    return f"area:{code}"
+
+
+def wall_catalogue_key() -> str:
+    return "wall-catalogue"
+
+
+def wall_key(code: str) -> str:
+    return f"wall:{code}"
+
+
+def wall_incidents_key(code: str) -> str:
+    return f"wall-incidents:{code}"
+
+
+def wall_render_key(code: str, lang: str) -> str:
+    return f"wall-render:{code}:{lang}"
+
+
+def wall_sent_key(code: str, lang: str, tick: int) -> str:
+    return f"wall-sent:{code}:{lang}:{tick}"
+
+
+def wall_reply_key(code: str, lang: str, tick: int, applied_tick: int | None) -> str:
+    return f"wall-reply:{code}:{lang}:{tick}:{applied_tick}"
+
+
+def panels_key(code: str) -> str:
+    return f"panels:{code}"
+
+
+def map_counts_key() -> str:
+    return "mapcounts"
+
+
+def map_update_key(area: Area, lang: str) -> str:
+    return f"map:{area.level}:{area.area_code}:{lang}"
+
+
+def map_sent_key(area: Area, lang: str, signature: str) -> str:
+    return f"mapsent:{area.level}:{area.area_code}:{lang}:{signature}"
+
+
+def map_delta_key(area: Area, lang: str, old: str, new: str) -> str:
+    return f"mapdelta:{area.level}:{area.area_code}:{lang}:{old}>{new}"
+
+
+def geometry_key(code: str, lang: str, lang_param: str | None) -> str:
+    return f"mapgeo:{code}:{lang}:{lang_param}"
+
+
+def prefetch_key(code: str, lang: str, lang_param: str | None) -> str:
+    return f"mapprefetch:{code}:{lang}:{lang_param}"
+
+
+PREFETCH_BUDGET = "prefetch"
+
+
+def list_count_key(filt: object) -> str:
+    return f"list-count:{filt!r}"

@@ -1,0 +1,86 @@
+"""The wall's cached reads: one snapshot per scope and tick for every screen, the incident strip on
+its own key (one tick behind at most), the catalogue, and the wall's render and replies (built by
+the page from the snapshot: pages/wall.py hands in the pure render)."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import pandas as pd
+
+from data_access.areas import require_within
+from data_access.db import utc_now
+from data_access.models import Area, WallIncidents, WallSnapshot
+from data_access.readers import keys
+from data_access.runtime import CityWallRuntime
+from data_access.vitals import indicator_catalogue
+from data_access.wall import load_wall, load_wall_incidents
+
+T = TypeVar("T")
+
+
+def read_wall(*, runtime: CityWallRuntime, scope: str | None, area: Area) -> WallSnapshot:
+    """The wall of one scope, read once per tick for every screen showing it (after the scope check:
+    a user scoped elsewhere gets OutsideScope, never the cached snapshot).
+
+    The vital signs are this tick's; the incident strip is this tick's when it is already read,
+    else the previous tick's while the tick warmer reads it (its views are the slow ones at
+    100,000 open incidents: a new reading must not wait for them)."""
+    require_within(runtime.lineage, area.area_code, scope)
+    settings = runtime.settings
+
+    def incidents() -> WallIncidents:
+        return runtime.cache.latest(
+            keys.wall_incidents_key(area.area_code),
+            lambda: load_wall_incidents(engine=runtime.engine, area=area, hotline_source=settings.hotline_source))
+
+    return runtime.cache.read(
+        keys.wall_key(area.area_code),
+        lambda: load_wall(engine=runtime.engine, area=area, now=utc_now(), hotline_source=settings.hotline_source,
+                          incidents=incidents))
+
+
+def read_wall_catalogue(*, runtime: CityWallRuntime) -> pd.DataFrame:
+    """The indicators shown on walls (layout time; shared by all screens for a tick)."""
+    def compute() -> pd.DataFrame:
+        catalogue = indicator_catalogue(engine=runtime.engine)
+        return catalogue[catalogue["on_wall"].astype(bool)].reset_index(drop=True)
+
+    return runtime.cache.read(keys.wall_catalogue_key(), compute)
+
+
+def read_wall_render(*, runtime: CityWallRuntime, scope: str | None, area: Area, lang: str,
+                     render: Callable[[int], T], usable: Callable[[T], bool],
+                     signatures: Callable[[T], dict[str, str] | None]) -> T:
+    """The wall of one scope and language at this tick, rendered once for every screen showing it
+    and ready at each window's start (the tick warmer). ``render(tick)`` builds it (it reads
+    through ``read_wall``); ``usable``: whether a previous tick's render may stand in (a failed
+    read never does); the ``signatures`` of every render are remembered for a few ticks: the base
+    of the next ticks' deltas (``read_wall_sent``)."""
+    require_within(runtime.lineage, area.area_code, scope)
+
+    def compute() -> T:
+        tick = runtime.cache.tick()
+        value = render(tick)
+        sent = signatures(value)
+        if sent is not None:
+            runtime.cache.remember(keys.wall_sent_key(area.area_code, lang, tick), sent)
+        return value
+
+    return runtime.cache.read(keys.wall_render_key(area.area_code, lang), compute, immutable=True, stale_ok=usable,
+                              warm=True)
+
+
+def read_wall_reply(*, runtime: CityWallRuntime, scope: str | None, area: Area, lang: str, tick: int,
+                    applied_tick: int | None, reply: Callable[[dict[str, str] | None], T]) -> T:
+    """The reply for screens of one scope that last applied ``applied_tick``, built once per tick:
+    ``reply`` gets the signatures remembered for that tick (None: unknown or expired, send all)."""
+    require_within(runtime.lineage, area.area_code, scope)
+
+    def compute() -> T:
+        sent: Any = None
+        if applied_tick is not None:
+            sent = runtime.cache.recall(keys.wall_sent_key(area.area_code, lang, applied_tick))
+        return reply(sent if isinstance(sent, dict) else None)
+
+    return runtime.cache.read(keys.wall_reply_key(area.area_code, lang, tick, applied_tick), compute, immutable=True)

@@ -1,0 +1,148 @@
+"""The incident map on a page: what it reads (through data_access/readers/map.py, with the
+builders of components/incident_map.py) and its MATCH callbacks (registered once per app by
+pages/_callbacks.py). One definition serves every map on every page, keyed by the page."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from dash import Patch, html, no_update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from components import incident_map as im
+from components.i18n import t
+from components.static_html import static_panel
+from data_access.areas import area_shapes
+from data_access.errors import first_line
+from data_access.incident_map import load_map_counts, open_cell_shapes, open_incident_points
+from data_access.models import LANGUAGES, Area, MapCounts, MapGeometry, MapUpdate, child_level
+from data_access.readers.areas import read_area
+from data_access.readers.map import (
+    LoadGeometry,
+    holds_current,
+    keep_children_ready,
+    read_cells,
+    read_geometry,
+    read_map_delta,
+    read_map_update,
+)
+from data_access.runtime import CityWallRuntime
+from pages._runtime import current_runtime
+from security import current_principal
+
+log = logging.getLogger(__name__)
+
+
+def load_geometry(*, engine: Engine, area: Area, lang: str, lang_param: str | None) -> MapGeometry:
+    """The shapes a map of ``area`` draws, read now (uncached)."""
+    if child_level(area):
+        shapes = area_shapes(engine=engine, parent_code=area.area_code)
+    else:
+        shapes = area_shapes(engine=engine, area_code=area.area_code)
+    return im.build_geometry(area=area, shapes=shapes, own=area_shapes(engine=engine, area_code=area.area_code),
+                             cells=open_cell_shapes(engine=engine, area=area), lang=lang, lang_param=lang_param)
+
+
+def load_update(*, engine: Engine, area: Area, lang: str, tz: ZoneInfo, counts: MapCounts | None = None) -> MapUpdate:
+    """This tick's update of a map of ``area`` from the city-wide ``counts`` (read now when not
+    given); a street's map reads its points too."""
+    area_rows, cell_rows = (counts or load_map_counts(engine=engine)).rows(area)
+    points = open_incident_points(engine=engine, street_code=area.area_code) if area.level == "street" else None
+    return im.build_update(area=area, area_rows=area_rows, cell_rows=cell_rows, points=points, lang=lang, tz=tz)
+
+
+def geometry_loader(runtime: CityWallRuntime, lang: str, lang_param: str | None) -> LoadGeometry:
+    """How the readers load the shapes of a map of any area (its children's, read ahead, too)."""
+    return lambda a: load_geometry(engine=runtime.engine, area=a, lang=lang, lang_param=lang_param)
+
+
+def map_update(runtime: CityWallRuntime, area: Area, lang: str) -> MapUpdate:
+    """This tick's update of a map of ``area`` through the tick cache."""
+    return read_map_update(runtime=runtime, scope=current_principal().scope, area=area, lang=lang,
+                           build=lambda counts: load_update(engine=runtime.engine, area=area, lang=lang,
+                                                            tz=runtime.settings.tz, counts=counts))
+
+
+def map_geometry(runtime: CityWallRuntime, area: Area, lang: str, lang_param: str | None) -> MapGeometry:
+    return read_geometry(runtime=runtime, scope=current_principal().scope, area=area, lang=lang,
+                         lang_param=lang_param, load=geometry_loader(runtime, lang, lang_param))
+
+
+def build_map(*, key: str, area: Area, lang: str, lang_param: str | None, runtime: CityWallRuntime,
+              with_tick: bool = True, class_name: str = "") -> html.Div:
+    """Read what the map needs and build it (raises SQLAlchemyError when the database is down)."""
+    settings = runtime.settings
+    geometry = map_geometry(runtime, area, lang, lang_param)
+    return im.create_incident_map(key=key, area=area, geometry=geometry, update=map_update(runtime, area, lang),
+                                  lang=lang, lang_param=lang_param, refresh_s=settings.refresh_s,
+                                  tile_url=settings.tile_url, tile_attribution=settings.tile_attribution,
+                                  with_tick=with_tick, class_name=class_name)
+
+
+def scope_area(scope: object) -> tuple[Area | None, str]:
+    """The area and language a map's (or its page's panels') scope store names, after the scope
+    check (OutsideScope); (None, lang) for a malformed or unknown code."""
+    runtime = current_runtime()
+    scope = scope if isinstance(scope, dict) else {}
+    lang = scope.get("lang") if scope.get("lang") in LANGUAGES else runtime.settings.lang
+    area = read_area(runtime=runtime, scope=current_principal().scope, code=scope.get("area_code"))
+    return area, lang
+
+
+def lang_param_of(scope: object) -> str | None:
+    value = scope.get("lang_param") if isinstance(scope, dict) else None
+    return value if value in LANGUAGES else None
+
+
+def refresh_map(_n: int | None, scope: dict | None, signature: str | None) -> tuple:
+    """Each tick: what changed since the screen's signature, as Patches of the hideouts (the
+    changed cells' and areas' counts set, the ones gone deleted) and of the street's points;
+    everything when the server does not remember that signature (or in the naive baseline)."""
+    try:
+        runtime = current_runtime()
+        area, lang = scope_area(scope)
+        if area is None:
+            return (no_update,) * 6
+        principal_scope = current_principal().scope
+        update = map_update(runtime, area, lang)
+        keep_children_ready(runtime=runtime, scope=principal_scope, area=area, lang=lang,
+                            lang_param=(scope or {}).get("lang_param"),
+                            load=geometry_loader(runtime, lang, lang_param_of(scope)))
+        if holds_current(runtime=runtime, area=area, lang=lang, signature=signature, update=update):
+            return (no_update,) * 4 + ("", no_update)
+        delta = read_map_delta(runtime=runtime, scope=principal_scope, area=area, lang=lang, signature=signature,
+                               update=update)
+    except SQLAlchemyError as exc:
+        log.warning("map refresh failed: %s", first_line(exc))
+        lang = (scope or {}).get("lang") or "zh"
+        return (no_update,) * 4 + (t("map_error", lang), no_update)
+    if delta is not None:
+        areas, cells, points = im.delta_patches(delta)
+        legend = no_update if delta.breaks is None else static_panel(im.create_legend(level=area.level,
+                                                                                      breaks=update.breaks, lang=lang))
+        return areas, cells, points, legend, "", update.signature
+    points = update.points if update.points is not None else no_update
+    return (update.areas_hideout, update.cells_hideout, points,
+            static_panel(im.create_legend(level=area.level, breaks=update.breaks, lang=lang)), "", update.signature)
+
+
+def append_cells(missing: list | None, scope: dict | None) -> Any:
+    """Cells that got their first open incident after the page loaded: their geometry, once."""
+    if not missing or not isinstance(missing, list):
+        return no_update
+    try:
+        area, _lang = scope_area(scope)
+        if area is None:
+            return no_update
+        shapes = read_cells(runtime=current_runtime(), scope=current_principal().scope, area=area, cell_ids=missing)
+    except SQLAlchemyError as exc:
+        log.warning("map cells failed: %s", first_line(exc))
+        return no_update
+    collection = im.cells_for(shapes, area=area, lang_param=(scope or {}).get("lang_param"))
+    if not collection["features"]:
+        return no_update
+    patch = Patch()
+    patch["features"].extend(collection["features"])
+    return patch
