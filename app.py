@@ -11,6 +11,7 @@ import dash
 from dash import html
 
 from components.status_bar import register_status_bar_callbacks
+from data_access.db import city_settings, engine_from_settings
 from data_access.settings import PROJECT_ROOT, Settings, SettingsError, load_settings
 from pages._callbacks import register_shared_callbacks
 from pages._runtime import attach_runtime
@@ -19,6 +20,12 @@ from security import install_security
 
 def create_app(settings: Settings | None = None) -> dash.Dash:
     settings = settings or load_settings()
+    if not settings.city_timezone:  # gunicorn's path: the zone `citywall new-city` recorded is the default
+        probe = engine_from_settings(settings)
+        try:
+            settings = city_settings(settings, probe)
+        finally:
+            probe.dispose()
     app = dash.Dash(
         __name__, use_pages=True, pages_folder=str(PROJECT_ROOT / "pages"), title="CityWall",
         update_title=None, suppress_callback_exceptions=True,

@@ -1,11 +1,14 @@
-"""Who may see what, as pure functions: no Flask, no Dash, no database. The web layer finds the
-principal of a request and the lineage of an area; these rules decide. Another server backend
+"""Who may see what, as pure functions: no Flask, no Dash, no database (the scope rule is
+``data_access.areas.within_scope``, pure too). The web layer finds the principal of a request and
+the lineage of an area; these rules decide. Another server backend
 (FastAPI, Quart, a WebSocket push) reuses them unchanged."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from data_access.areas import within_scope
 
 ROLES = ("wall", "leader", "supervisor", "admin")
 RANK = {role: rank for rank, role in enumerate(ROLES)}
@@ -46,18 +49,9 @@ def require_role(principal: Principal, role: str) -> None:
 
 
 def in_scope(scope: str | None, area_code: str | None, *, lineage: Lineage, ancestors: bool = False) -> bool:
-    """May a principal scoped to ``scope`` read ``area_code`` (CITY: the whole city)?
-    ``ancestors``: the area may also be one of the scope's ancestors (city-wide vital signs on a
-    district's wall)."""
-    if scope is None:
-        return True
-    if area_code is CITY or area_code == "":
-        return ancestors and area_code is CITY  # the city is every scope's ancestor
-    if not isinstance(area_code, str):
-        return False
-    if scope in lineage(area_code):
-        return True
-    return ancestors and area_code in lineage(scope)
+    """May a principal scoped to ``scope`` read ``area_code`` (CITY: the whole city)? The rule has
+    one home, ``data_access.areas.within_scope``, which the readers apply too."""
+    return within_scope(lineage, area_code, scope, ancestors=ancestors)
 
 
 def require_scope(principal: Principal, area_code: str | None, *, lineage: Lineage, ancestors: bool = False) -> None:

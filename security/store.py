@@ -20,7 +20,7 @@ from typing import Any
 
 from werkzeug.security import generate_password_hash
 
-from data_access.incident_queries import valid_code
+from data_access.areas import valid_code
 from data_access.settings import SettingsError
 from security.policy import ROLES
 

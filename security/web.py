@@ -8,8 +8,6 @@ import functools
 import json
 import logging
 import re
-import threading
-import time
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -18,7 +16,7 @@ import dash
 import flask
 from flask.sessions import SecureCookieSessionInterface
 
-from data_access.incident_queries import valid_code
+from data_access.areas import valid_code
 from data_access.settings import Settings
 from security import policy
 from security.auth import Authenticator, refusal_response
@@ -29,7 +27,6 @@ from security.policy import ANONYMOUS, NOBODY, AccessDenied, Lineage, PageAccess
 log = logging.getLogger("security")
 
 EXTENSION_KEY = "citywall_security"
-LINEAGE_TTL_S = 300.0
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -41,28 +38,15 @@ class Gate:
         self.settings = settings
         self.auth = Authenticator(settings)
         self._lineage = lineage
-        self._chains: dict[str, tuple[float, tuple[str, ...]]] = {}
-        self._chains_lock = threading.Lock()
         self._csp: tuple[int, str] | None = None
         prefix = dash_app.config.routes_pathname_prefix or "/"
         self.prefix = prefix
         self.callback_path = prefix + "_dash-update-component"
 
-    def lineage(self, area_code: str) -> tuple[str, ...]:
-        """The area and its ancestors (nearest first), kept a few minutes; () for unknown or malformed codes."""
-        if not valid_code(area_code):
-            return ()
-        now = time.monotonic()
-        with self._chains_lock:
-            hit = self._chains.get(area_code)
-        if hit and hit[0] > now:
-            return hit[1]
-        codes = tuple(self._lineage(area_code))
-        with self._chains_lock:
-            if len(self._chains) > 10_000:
-                self._chains.clear()
-            self._chains[area_code] = (now + LINEAGE_TTL_S, codes)
-        return codes
+    def lineage(self, area_code: object) -> tuple[str, ...]:
+        """The area and its ancestors (nearest first; the runtime keeps them a few minutes); () for
+        unknown or malformed codes."""
+        return tuple(self._lineage(area_code)) if valid_code(area_code) else ()
 
     def csp(self) -> str:
         scripts = getattr(self.dash_app, "_inline_scripts", [])
@@ -176,12 +160,13 @@ def match_page(path: str) -> tuple[Mapping[str, Any], dict[str, str]] | None:
 
 def refusal_block(lang: object, code: object) -> Any:
     from components.i18n import pick_language, t
+    from components.links import wall_href
     from components.refusal import create_refusal
 
     gate = _gate()
     lang = pick_language(lang, gate.settings.lang if gate else "zh")
     principal = current_principal()
-    home = dash.get_relative_path("/" if principal.scope is None else f"/wall/{principal.scope}")
+    home = wall_href(principal.scope)  # the viewer's own wall
     return create_refusal(title=t("access_denied_title", lang), body=t("access_denied_body", lang, code=str(code)[:40]),
                           back_label=t("access_denied_back", lang), back_href=home)
 
@@ -202,7 +187,7 @@ def _guard_layout(module: str, access: PageAccess | None, layout: Callable[..., 
             gate = _gate()
             access.check(principal, kwargs, lineage=gate.lineage if gate else (lambda _c: ()))
             return layout(**kwargs)
-        except AccessDenied as exc:
+        except PermissionError as exc:  # the page's rule, or a reader's scope check inside the layout
             log.warning("refused %s (%s): %s", principal.name, module, exc)
             return refusal_block(kwargs.get("lang"), area or module.rsplit(".", 1)[-1])
 

@@ -111,3 +111,13 @@ def test_the_zone_is_not_read_at_import_time() -> None:
             "import app, cli, data_access.db, feeder.demo, feeder.loop\n")
     done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_gunicorns_app_takes_the_city_zone(city_url: str) -> None:
+    """``gunicorn app:server`` builds the app from the environment alone: the recorded zone is its default too."""
+    from app import create_app
+    from pages._runtime import current_runtime
+
+    app = create_app(Settings(database_url=city_url, feeder=False))
+    with app.server.app_context():
+        assert current_runtime().settings.timezone == ZONE
