@@ -7,6 +7,7 @@ a selected row is highlighted on that page's map and a click on an incident poin
 """
 from __future__ import annotations
 
+import csv
 import io
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -37,6 +38,8 @@ GRID_THEME = {"function": f"themeBalham.withParams({{backgroundColor: '{PALETTE[
                           " headerHeight: 'max(32px, 1.67vw)', fontFamily: 'inherit'})"}  # 1080p: 14/30/32 px; 4K: x2
 CSV_COLUMNS = ("incident_id", "category", "category_name", "priority", "status", "reported_at", "due_at", "overdue",
                "district_code", "street_code", "street_name", "cell_id", "lat", "lon", "title", "address")
+CSV_NUMERIC = ("priority", "overdue", "lat", "lon")  # written as numbers (a negative longitude stays a number)
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # OWASP's list: a spreadsheet reads such a cell as a formula
 
 
 def filter_from_query(query: Mapping[str, Any]) -> dict[str, Any]:
@@ -77,18 +80,32 @@ def grid_rows(frame: pd.DataFrame, *, lang: str, tz: ZoneInfo) -> list[dict[str,
     return rows
 
 
+def neutralise_cell(value: object) -> object:
+    """A text cell that a spreadsheet would read as a formula, prefixed with a single quote (OWASP);
+    everything else as it is."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
 def csv_text(chunks: Iterable[pd.DataFrame], *, tz: ZoneInfo) -> str:
-    """The export: one header, then every chunk's rows (times in the city's zone, ISO with offset)."""
+    """The export: one header, then every chunk's rows (times in the city's zone, ISO with offset).
+    No cell begins a formula: the numeric columns are written as numbers (anything else in them is
+    left empty), every other cell as quoted text, prefixed with ``'`` when it begins with one of
+    FORMULA_START (docs/security.md, "Exports carry no formulas")."""
     buffer = io.StringIO()
-    header = True
+    buffer.write(",".join(CSV_COLUMNS) + "\n")
     for chunk in chunks:
         out = chunk.reindex(columns=list(CSV_COLUMNS)).copy()
         for column in ("reported_at", "due_at"):
             out[column] = [local_stamp(v, tz, "%Y-%m-%dT%H:%M:%S%z") for v in out[column]]
-        out.to_csv(buffer, index=False, header=header, lineterminator="\n")
-        header = False
-    if header:
-        buffer.write(",".join(CSV_COLUMNS) + "\n")
+        for column in CSV_COLUMNS:
+            if column in CSV_NUMERIC:
+                number = pd.to_numeric(out[column], errors="coerce")
+                out[column] = number if column in ("lat", "lon") else number.round().astype("Int64")
+            else:
+                out[column] = [None if _clean(v) is None else neutralise_cell(str(_clean(v))) for v in out[column]]
+        out.to_csv(buffer, index=False, header=False, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC)
     return buffer.getvalue()
 
 
