@@ -47,9 +47,10 @@ def ranking_rows(children: pd.DataFrame, *, lang: str, lang_param: str | None) -
     rows = []
     for r in children.itertuples(index=False):
         name = (r.name_en or r.name) if lang == "en" else r.name
-        if r.level in ("district", "street"):
-            name = f"[{name}]({area_href(r.level, r.area_code, lang_param)})"
-        rows.append({"code": r.area_code, "name": name, "open": int(r.open), "overdue": int(r.overdue),
+        # The name stays text, the link its own field: assets/grid_renderers.js makes the <a> with
+        # React (no Markdown: a name never becomes markup, docs/security.md).
+        href = area_href(r.level, r.area_code, lang_param) if r.level in ("district", "street") else None
+        rows.append({"code": r.area_code, "name": name, "href": href, "open": int(r.open), "overdue": int(r.overdue),
                      "reported_today": _int_or_none(r.reported_today), "closed_today": _int_or_none(r.closed_today),
                      "on_time": None if _missing(r.on_time_rate_30d) else float(r.on_time_rate_30d)})
     return rows
@@ -61,7 +62,7 @@ def create_ranking(*, key: str, rows: list[dict[str, Any]], lang: str) -> dag.Ag
         id=mid(ids.LVL_RANK, key),
         rowData=rows,
         columnDefs=[
-            {"field": "name", "headerName": t("lvl_name", lang), "cellRenderer": "markdown", "flex": 2.4,
+            {"field": "name", "headerName": t("lvl_name", lang), "cellRenderer": "CwAreaLink", "flex": 2.4,
              "minWidth": 120, "comparator": {"function": "(a, b) => String(a).localeCompare(String(b))"}},
             {"field": "open", "headerName": t("open", lang), **number},
             {"field": "overdue", "headerName": t("overdue", lang), **number,

@@ -6,7 +6,10 @@ category bars, the closed-loop funnel, vital-sign tiles, the legend, ~1,000 html
 full) cost Chromium seconds per refresh and made a drill-down wait for the old page's storm.
 Panels nobody clicks into are therefore built with the usual ``html.*`` factories and sent as the
 HTML they stand for, inside one ``dcc.Markdown`` (``display: contents``: the panel's own CSS
-layout sees the elements as its children). Every text and attribute value is escaped here.
+layout sees the elements as its children). Every text and attribute value is escaped here, line
+breaks included (``&#10;``): Markdown ends an HTML block at a blank line and reads the rest as
+Markdown, so the panel's HTML is one line, one block, and no name ever becomes markup
+(docs/security.md, "Names never become markup").
 """
 from __future__ import annotations
 
@@ -22,6 +25,14 @@ _ATTR = re.compile(r"^(?:data|aria)-[a-z0-9-]+$|^(?:title|role|src|alt|href|widt
 _CSS_NAME = re.compile(r"(?<!^)(?=[A-Z])")
 
 
+_LINE_BREAKS = str.maketrans({"\n": "&#10;", "\r": "&#13;"})
+
+
+def _text(value: object, *, quote: bool) -> str:
+    """``value`` as HTML text or attribute value: escaped, and on one line (breaks as references)."""
+    return escape(str(value), quote=quote).translate(_LINE_BREAKS)
+
+
 def _css(style: dict[str, Any]) -> str:
     return ";".join(f"{_CSS_NAME.sub('-', str(k)).lower()}:{v}" for k, v in style.items() if v is not None)
 
@@ -31,7 +42,7 @@ def to_html(node: Any) -> str:
     if node is None or node is False:
         return ""
     if isinstance(node, str | int | float):
-        return escape(str(node), quote=False)
+        return _text(node, quote=False)
     if isinstance(node, list | tuple):
         return "".join(to_html(child) for child in node)
     if not isinstance(node, Component) or node._namespace != "dash_html_components":
@@ -42,11 +53,11 @@ def to_html(node: Any) -> str:
         if name == "children" or value is None:
             continue
         if name == "className":
-            attrs.append(f' class="{escape(str(value))}"')
+            attrs.append(f' class="{_text(value, quote=True)}"')
         elif name == "style" and isinstance(value, dict):
-            attrs.append(f' style="{escape(_css(value))}"')
+            attrs.append(f' style="{_text(_css(value), quote=True)}"')
         elif _ATTR.match(name):
-            attrs.append(f' {name}="{escape(str(value))}"')
+            attrs.append(f' {name}="{_text(value, quote=True)}"')
         else:
             raise TypeError(f"{tag}: the property {name!r} has no static HTML form")
     opening = f"<{tag}{''.join(attrs)}>"
@@ -57,6 +68,10 @@ def to_html(node: Any) -> str:
 
 def static_panel(children: Any, *, class_name: str = "") -> dcc.Markdown:
     """``children`` (html components) as one display-only component."""
-    # One outer <div>: Markdown then takes the whole text as one raw HTML block, never as paragraphs.
-    return dcc.Markdown(f'<div class="cw-html__root">{to_html(children)}</div>', dangerously_allow_html=True,
+    # One outer <div> on one line: Markdown takes the whole text as one raw HTML block, never as
+    # paragraphs, and reads none of it as Markdown (a blank line would end the block).
+    text = f'<div class="cw-html__root">{to_html(children)}</div>'
+    if "\n" in text or "\r" in text:  # to_html never makes one; a line break here would be a bug
+        raise ValueError("a static panel's HTML must be one line")
+    return dcc.Markdown(text, dangerously_allow_html=True,
                         className=f"cw-html {class_name}".strip(), link_target="_self")
