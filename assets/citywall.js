@@ -8,11 +8,19 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
       if (!cfg || !cfg.rotate_s || !cfg.playlist || cfg.playlist.length === 0 || window.__citywallRotate) {
         return window.dash_clientside.no_update;
       }
+      // Only this site's own paths (the server already keeps only its pages: components/links.py
+      // own_path); "//host", "/\\host", "https:" or "javascript:" never leave the wall.
+      const origin = window.location.origin;
+      const playlist = cfg.playlist.filter(function (p) {
+        if (typeof p !== "string" || !/^\/(?![\/\\])/.test(p) || /[\u0000-\u0020\\]/.test(p)) { return false; }
+        try { return new URL(p, origin).origin === origin; } catch (e) { return false; }
+      });
+      if (playlist.length === 0) { return window.dash_clientside.no_update; }
       const here = window.location.pathname + window.location.search;
       const params = new URLSearchParams(window.location.search);
-      const index = cfg.playlist.findIndex(function (p) { return p.split("?")[0] === window.location.pathname; });
-      const next = cfg.playlist[(index + 1) % cfg.playlist.length];
-      const url = new URL(next, window.location.origin);
+      const index = playlist.findIndex(function (p) { return p.split("?")[0] === window.location.pathname; });
+      const next = playlist[(index + 1) % playlist.length];
+      const url = new URL(next, origin);
       ["kiosk", "rotate", "playlist", "lang"].forEach(function (key) {
         if (params.has(key) && !url.searchParams.has(key)) { url.searchParams.set(key, params.get(key)); }
       });

@@ -6,7 +6,8 @@ Pages are named by their module's last part (``wall``, ``wall_scope``, ``city``,
 registry is empty and a page's path is ``/<page>[/<code>]``, which is what every page registers."""
 from __future__ import annotations
 
-from urllib.parse import urlencode
+import re
+from urllib.parse import urlencode, urlsplit
 
 import dash
 
@@ -50,3 +51,40 @@ def level_href(area: Area, lang_param: str | None = None) -> str:
 def wall_href(code: str | None = None, **query: object) -> str:
     """The city wall (None), or the wall pinned to ``code``."""
     return page_href("wall", **query) if code is None else page_href("wall_scope", code, **query)
+
+
+_SEGMENT = "[0-9A-Za-z_.-]{1,32}"  # what a path's <code> may be (data_access.areas.valid_code's rule)
+_UNSAFE = re.compile(r"[\x00-\x20\x7f\\]")  # controls, spaces, backslashes: browsers bend them into hosts
+
+
+def _page_patterns() -> list[re.Pattern[str]]:
+    """One pattern per page of the app (its path or path template, under the app's prefix)."""
+    templates = [entry.get("path_template") or entry.get("path") for entry in dash.page_registry.values()]
+    if not any(templates):  # outside a running app (unit tests): what every page registers
+        templates = ["/", "/wall/<code>", "/city", "/district/<code>", "/street/<code>", "/incidents", "/vitals"]
+    out = []
+    for template in filter(None, templates):
+        parts = re.split(r"<[^>]+>", template)
+        out.append(re.compile(re.escape(_prefixed(parts[0])) + "".join(
+            _SEGMENT + re.escape(part) for part in parts[1:]) + r"\Z"))
+    return out
+
+
+def own_path(entry: object) -> str | None:
+    """``entry`` when it is the address of a page of this app (``/wall/310115?lang=en``: a path
+    under the app's prefix that a registered page answers, with an optional query), else None.
+    ``//host/x``, ``/\\host``, ``https://…``, ``javascript:…`` and every other address are refused:
+    a kiosk playlist may only lead to this app's own pages (docs/security.md, issue 12 item 10)."""
+    if not isinstance(entry, str):
+        return None
+    text = entry.strip()
+    if not text.startswith("/") or text.startswith("//") or _UNSAFE.search(text) or len(text) > 500:
+        return None
+    parts = urlsplit(text)
+    if parts.scheme or parts.netloc or parts.fragment or "#" in text:
+        return None
+    if any(segment in (".", "..") for segment in parts.path.split("/")):
+        return None
+    if not any(pattern.match(parts.path) for pattern in _page_patterns()):
+        return None
+    return parts.path + (f"?{parts.query}" if parts.query else "")

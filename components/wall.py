@@ -17,7 +17,7 @@ from components.health import create_alarm_list, create_health, format_score, sc
 from components.i18n import t
 from components.kpi_tile import create_incident_strip, strip_state
 from components.level_panels import create_categories, create_funnel, create_ranking, ranking_rows
-from components.links import page_href, wall_href
+from components.links import own_path, page_href, wall_href
 from components.status_bar import create_status_bar
 from components.vital_panel import create_vital_panels, spark_code, tile_state
 from data_access.models import Area, PanelData, WallSnapshot, child_level
@@ -36,7 +36,9 @@ def parse_kiosk(kiosk: object, rotate: object, playlist: object) -> dict:
     except ValueError:
         seconds = 0
     seconds = seconds if ROTATE_RANGE_S[0] <= seconds <= ROTATE_RANGE_S[1] else 0
-    pages = [p.strip() for p in str(playlist or "").split(",") if p.strip().startswith("/")][:50]
+    # Only this app's own pages: "//host/x", "/\\host", "https://…" or "javascript:…" would send
+    # the screen off-site (components.links.own_path; assets/citywall.js checks the origin again).
+    pages = [page for page in map(own_path, str(playlist or "").split(",")) if page][:50]
     return {"kiosk": on, "rotate_s": seconds, "playlist": pages}
 
 
