@@ -96,7 +96,8 @@ def test_mount_sends_the_ranking_and_the_preset_list(app) -> None:
     ranking = response["cw-lvl-rank-box"]["children"]
     assert ranking["type"] == "AgGrid" and ranking["props"]["id"] == {"type": "cw-lvl-rank", "id": "district"}
     rows = {r["code"]: r for r in ranking["props"]["rowData"]}
-    assert rows[NANJING]["open"] == 4 and f"(/street/{NANJING}?lang=en)" in rows[NANJING]["name"]
+    assert rows[NANJING]["open"] == 4 and rows[NANJING]["href"] == f"/street/{NANJING}?lang=en"
+    assert "](" not in rows[NANJING]["name"]  # the name is text, never Markdown (issue 12, item 9)
     text = json.dumps(response["cw-lvl-list-box"]["children"])
     assert '"rowModelType": "infinite"' in text and '"value": ["facilities"]' in text
     # A forged scope outside the city's codes gets nothing, not an error page.
