@@ -86,7 +86,8 @@ def sort_from_model(sort_model: object) -> tuple[tuple[str, str], ...]:
         return ()
     out = []
     for item in sort_model:
-        if isinstance(item, dict) and item.get("colId") in SORTABLE and item.get("sort") in ("asc", "desc"):
+        if isinstance(item, dict) and isinstance(item.get("colId"), str) and item["colId"] in SORTABLE \
+                and item.get("sort") in ("asc", "desc"):  # a forged dict or list as colId: ignored
             out.append((item["colId"], item["sort"]))
     return tuple(out)
 

@@ -2,6 +2,7 @@
 and the few domain constants both sides need. No reads here, no Dash."""
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -208,6 +209,11 @@ class MapDelta:
 
 # --- the incident list -----------------------------------------------------------------------------
 
+def _printable(text: str) -> str:
+    """``text`` without what no database text may hold: lone surrogates (not UTF-8) and NUL."""
+    return re.sub(r"[\ud800-\udfff\x00]", "", text)
+
+
 @dataclass(frozen=True)
 class IncidentFilter:
     """What the incident list shows; every field becomes a bound parameter."""
@@ -243,7 +249,7 @@ class IncidentFilter:
         flag = {"1": True, "true": True, "yes": True, True: True,
                 "0": False, "false": False, "no": False, False: False}.get(
             overdue.lower() if isinstance(overdue, str) else overdue if isinstance(overdue, bool) else None)
-        text = search.strip()[:100] if isinstance(search, str) else ""
+        text = _printable(search).strip()[:100] if isinstance(search, str) else ""
         cats = strings(categories)
         nothing = False
         if known_categories is not None:

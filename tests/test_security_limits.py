@@ -5,6 +5,8 @@ list's request answered without the last-resort handler."""
 from __future__ import annotations
 
 import gc
+import json
+import logging
 import tracemalloc
 from collections.abc import Iterator
 
@@ -18,7 +20,7 @@ from data_access.models import IncidentFilter
 from data_access.settings import Settings
 from pages._runtime import current_runtime
 from tests.fixtures import seed_small_city
-from tests.test_security_auth import EAST, SECRET, basic, rows_payload
+from tests.test_security_auth import EAST, SECRET, basic, export_payload, rows_payload
 
 LEADER = basic("east_leader", "leader-pass")
 
@@ -96,3 +98,40 @@ def test_repeated_huge_filters_do_not_grow_memory(app) -> None:
     grown = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
     assert grown < 4 * 1024 * 1024, f"{grown / 1e6:.1f} MB kept after 50 huge requests"
 
+
+# --- item 16: odd values get a clear answer, never the last-resort handler ---------------------------
+
+ODD_REQUESTS = [
+    {"cw-list-search": "\ud800"},
+    {"cw-list-search": "gas\udfff\x00"},
+    {"cw-list-category": ["\ud800", "gas"]},
+    {"cw-grid.getRowsRequest": {"startRow": 0, "endRow": 100, "sortModel": [{"colId": {"a": 1}, "sort": "asc"}]}},
+    {"cw-grid.getRowsRequest": {"startRow": 0, "endRow": 100, "sortModel": [{"colId": ["title"], "sort": "desc"}]}},
+    {"cw-grid.getRowsRequest": {"startRow": "0", "endRow": {"n": 1}, "sortModel": {"colId": "title"}}},
+    {"cw-grid.getRowsRequest": {"startRow": 1.5, "endRow": [100], "sortModel": [["title", "asc"]]}},
+]
+
+
+@pytest.mark.parametrize("values", ODD_REQUESTS, ids=lambda v: json.dumps(v)[:60])
+def test_odd_list_values_are_ignored_without_a_traceback(app, values: dict, caplog) -> None:
+    caplog.set_level(logging.DEBUG)
+    payload = rows_payload(app, EAST, **values)
+    reply = app.server.test_client().post("/_dash-update-component", headers=LEADER, data=json.dumps(payload),
+                                          content_type="application/json")
+    assert reply.status_code == 200, reply.get_data(as_text=True)[:300]
+    assert _count(reply.get_json()) >= 0
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR], caplog.text[-2000:]
+    assert "Traceback" not in caplog.text
+
+
+def test_an_export_with_a_lone_surrogate_in_the_search_is_answered(settings: Settings, caplog) -> None:
+    app = create_app(settings)
+    caplog.set_level(logging.DEBUG)
+    payload = export_payload(app, EAST)
+    for item in payload["state"]:
+        if item["id"].get("type") == "cw-list-search":
+            item["value"] = "\ud800"
+    reply = app.server.test_client().post("/_dash-update-component", headers=basic("east_sup", "east-pass"),
+                                          data=json.dumps(payload), content_type="application/json")
+    assert reply.status_code == 200 and "Traceback" not in caplog.text
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
