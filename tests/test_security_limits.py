@@ -18,6 +18,7 @@ from data_access.db import init_db, make_engine
 from data_access.incident_list import count_incidents
 from data_access.models import IncidentFilter
 from data_access.settings import Settings
+from pages._incident_list import ExportLimits, export_limits
 from pages._runtime import current_runtime
 from tests.fixtures import seed_small_city
 from tests.test_security_auth import EAST, SECRET, basic, export_payload, rows_payload
@@ -97,6 +98,47 @@ def test_repeated_huge_filters_do_not_grow_memory(app) -> None:
         tracemalloc.stop()
     grown = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
     assert grown < 4 * 1024 * 1024, f"{grown / 1e6:.1f} MB kept after 50 huge requests"
+
+
+# --- item 12: exports are limited per user and per process ------------------------------------------
+
+def _export(client, app, auth: dict) -> tuple[bool, str]:
+    """(whether a file came back, the list's error line)."""
+    reply = client.post("/_dash-update-component", headers=auth, json=export_payload(app, EAST))
+    assert reply.status_code == 200, reply.get_data(as_text=True)[:300]
+    response = reply.get_json()["response"]
+    download = next((v for k, v in response.items() if "cw-list-download" in k), {}).get("data")
+    error = next((v for k, v in response.items() if "cw-list-error" in k), {}).get("children", "")
+    return bool(download and download.get("content")), error
+
+
+def test_exports_are_limited_per_user_and_not_for_another(settings: Settings, caplog) -> None:
+    app = create_app(settings)  # its own limits: the module's app keeps serving the other tests
+    client = app.server.test_client()
+    first, second = basic("east_sup", "east-pass"), basic("east_sup2", "east-pass2")
+    caplog.set_level("WARNING")
+    for _ in range(ExportLimits.PER_MINUTE):
+        assert _export(client, app, first) == (True, "")
+    file, error = _export(client, app, first)
+    assert not file and "每分钟最多" in error and "秒后再试" in error, error
+    assert _export(client, app, second) == (True, "")  # another user is not held back
+    assert "refused an export for east_sup: more than" in caplog.text
+
+
+def test_at_most_a_few_exports_build_at_once(settings: Settings) -> None:
+    app = create_app(settings)
+    client = app.server.test_client()
+    with app.server.app_context():
+        limits = export_limits()
+    taken = [limits.slot() for _ in range(ExportLimits.AT_ONCE)]  # as if that many were building
+    assert all(taken)
+    try:
+        file, error = _export(client, app, basic("east_sup", "east-pass"))
+        assert not file and "其他导出正在进行" in error, error
+    finally:
+        for _ in taken:
+            limits.release()
+    assert _export(client, app, basic("east_sup", "east-pass")) == (True, "")  # the refusal was not counted
 
 
 # --- item 16: odd values get a clear answer, never the last-resort handler ---------------------------
