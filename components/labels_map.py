@@ -72,6 +72,9 @@ MAP_LABELS: dict[str, dict[str, str]] = {
     "list_street": {"zh": "街道", "en": "Street"},
     "list_selected": {"zh": "选中：{id} {title}", "en": "Selected: {id} {title}"},
     "list_error": {"zh": "数据库暂不可用", "en": "Database unavailable"},
+    "export_too_many": {"zh": "导出过于频繁：每分钟最多 {n} 次，请 {s} 秒后再试",
+                        "en": "Too many exports: at most {n} a minute; try again in {s} s"},
+    "export_busy": {"zh": "其他导出正在进行，请稍后再试", "en": "Other exports are running; try again in a moment"},
     "list_all": {"zh": "全部", "en": "All"},
     # not found
     "nf_no_district": {"zh": "没有代码为 {code} 的区。", "en": "There is no district with code {code}."},

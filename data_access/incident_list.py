@@ -21,6 +21,12 @@ def category_options(*, engine: Engine, area_code: str) -> pd.DataFrame:
     return open_incidents_by_category(engine=engine, area_code=area_code)
 
 
+def known_categories(*, engine: Engine) -> frozenset[str]:
+    """Every category an open incident has: what a list filter may name (others match nothing)."""
+    with engine.connect() as conn:
+        return frozenset(conn.execute(sa.text("SELECT DISTINCT category FROM v_open_incidents")).scalars())
+
+
 def escape_like(text: str) -> str:
     """``text`` with LIKE's wildcards escaped (escape character: backslash)."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -30,6 +36,8 @@ def _filter_sql(filt: IncidentFilter) -> tuple[str, dict[str, object], dict[str,
     clauses: list[str] = []
     params: dict[str, object] = {}
     expanding: dict[str, bool] = {}
+    if filt.nothing:
+        clauses.append("1 = 0")
     if filt.area_code and filt.area_level in ("district", "street"):
         clauses.append(f"o.{filt.area_level}_code = :area_code")
         params["area_code"] = filt.area_code
@@ -78,7 +86,8 @@ def sort_from_model(sort_model: object) -> tuple[tuple[str, str], ...]:
         return ()
     out = []
     for item in sort_model:
-        if isinstance(item, dict) and item.get("colId") in SORTABLE and item.get("sort") in ("asc", "desc"):
+        if isinstance(item, dict) and isinstance(item.get("colId"), str) and item["colId"] in SORTABLE \
+                and item.get("sort") in ("asc", "desc"):  # a forged dict or list as colId: ignored
             out.append((item["colId"], item["sort"]))
     return tuple(out)
 

@@ -2,6 +2,8 @@
 and the few domain constants both sides need. No reads here, no Dash."""
 from __future__ import annotations
 
+import re
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -207,6 +209,11 @@ class MapDelta:
 
 # --- the incident list -----------------------------------------------------------------------------
 
+def _printable(text: str) -> str:
+    """``text`` without what no database text may hold: lone surrogates (not UTF-8) and NUL."""
+    return re.sub(r"[\ud800-\udfff\x00]", "", text)
+
+
 @dataclass(frozen=True)
 class IncidentFilter:
     """What the incident list shows; every field becomes a bound parameter."""
@@ -218,12 +225,16 @@ class IncidentFilter:
     priorities: tuple[int, ...] = ()
     overdue: bool | None = None  # None: both
     search: str = ""
+    nothing: bool = False  # categories were asked for and none of them is in the catalogue: no row matches
 
     @classmethod
     def from_values(cls, *, area_level: object = None, area_code: object = None, categories: object = None,
                     statuses: object = None, priorities: object = None, overdue: object = None,
-                    search: object = None) -> IncidentFilter:
-        """A filter from loose UI values (None, strings, lists); anything unusable is dropped."""
+                    search: object = None, known_categories: Collection[str] | None = None) -> IncidentFilter:
+        """A filter from loose UI values (None, strings, lists); anything unusable is dropped.
+        ``known_categories`` (the catalogue): categories outside it are dropped, so the filter is
+        never larger than the catalogue whatever a browser sends; when only unknown ones were
+        asked for, the filter matches nothing (``nothing``), as they would have."""
         from data_access.areas import valid_code  # the one rule of area codes
 
         def strings(value: object) -> tuple[str, ...]:
@@ -238,10 +249,15 @@ class IncidentFilter:
         flag = {"1": True, "true": True, "yes": True, True: True,
                 "0": False, "false": False, "no": False, False: False}.get(
             overdue.lower() if isinstance(overdue, str) else overdue if isinstance(overdue, bool) else None)
-        text = search.strip()[:100] if isinstance(search, str) else ""
-        return cls(area_level=level, area_code=code, categories=strings(categories),
+        text = _printable(search).strip()[:100] if isinstance(search, str) else ""
+        cats = strings(categories)
+        nothing = False
+        if known_categories is not None:
+            known = tuple(c for c in cats if c in known_categories)
+            nothing, cats = bool(cats) and not known, known
+        return cls(area_level=level, area_code=code, categories=cats,
                    statuses=tuple(s for s in strings(statuses) if s in OPEN_STATUSES), priorities=prios,
-                   overdue=flag, search=text)
+                   overdue=flag, search=text, nothing=nothing)
 
     def scoped(self, *, area_level: str | None, area_code: str | None) -> IncidentFilter:
         return replace(self, area_level=area_level, area_code=area_code)

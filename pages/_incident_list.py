@@ -2,10 +2,15 @@
 pages/_callbacks.py), reading through data_access/readers/incident_list.py."""
 from __future__ import annotations
 
+import collections
 import logging
+import math
+import threading
+import time
 from collections.abc import Mapping
 from typing import Any
 
+import flask
 from dash import dcc, no_update
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -67,19 +72,82 @@ def get_rows(request: dict | None, categories: object, statuses: object, priorit
     return {"rowData": rows, "rowCount": total}, t("list_matched", lang, n=f"{total:,}"), ""
 
 
+class ExportLimits:
+    """How many exports a user may start (``PER_MINUTE`` in a sliding minute, per principal name)
+    and how many may build at once in this process (``AT_ONCE``): a flood of exports can neither
+    hold the process's memory nor crowd out the walls' refreshes (issue 12, item 12). Per process,
+    like the sign-in throttle: N workers allow N times the limits, still bounded."""
+
+    PER_MINUTE = 6
+    AT_ONCE = 2
+    WINDOW_S = 60.0
+
+    def __init__(self) -> None:
+        self._started: dict[str, collections.deque[float]] = {}
+        self._lock = threading.Lock()
+        self._building = threading.BoundedSemaphore(self.AT_ONCE)
+
+    def retry_after(self, user: str) -> int:
+        """0 when ``user`` may start an export now (and it is counted), else the seconds to wait."""
+        now = time.monotonic()
+        with self._lock:
+            if len(self._started) > 10_000:  # forget users with nothing in the window
+                self._started = {u: d for u, d in self._started.items() if d and d[-1] > now - self.WINDOW_S}
+            times = self._started.setdefault(user, collections.deque())
+            while times and times[0] <= now - self.WINDOW_S:
+                times.popleft()
+            if len(times) >= self.PER_MINUTE:
+                return max(1, math.ceil(times[0] + self.WINDOW_S - now))
+            times.append(now)
+            return 0
+
+    def refund(self, user: str) -> None:
+        """Uncount ``user``'s last start (it found no building slot)."""
+        with self._lock:
+            if times := self._started.get(user):
+                times.pop()
+
+    def slot(self) -> bool:
+        """Take one of the ``AT_ONCE`` building slots (False: all busy); ``release`` gives it back."""
+        return self._building.acquire(blocking=False)
+
+    def release(self) -> None:
+        self._building.release()
+
+
+_LIMITS_KEY = "citywall-export-limits"
+
+
+def export_limits() -> ExportLimits:
+    """This app's export limits (one per Flask app, made on first use)."""
+    return flask.current_app.extensions.setdefault(_LIMITS_KEY, ExportLimits())
+
+
 def export_csv(n_clicks: int | None, categories: object, statuses: object, priorities: object, overdue: object,
                search: object, scope: dict | None, request: dict | None) -> tuple:
-    """The filtered list (same query, same order as the grid) as CSV, read in chunks, at most 100,000 rows."""
+    """The filtered list (same query, same order as the grid) as CSV, read in chunks, at most 100,000
+    rows; at most ``ExportLimits.PER_MINUTE`` a minute per user, ``AT_ONCE`` building per process."""
     if not n_clicks:
         return no_update, no_update
     runtime = current_runtime()
     filt = make_filter(scope, categories, statuses, priorities, overdue, search)
     sort = sort_from_model(request.get("sortModel") if isinstance(request, dict) else None)
+    principal, limits, lang = current_principal(), export_limits(), _lang(scope)
+    wait = limits.retry_after(principal.name)
+    if wait:
+        log.warning("refused an export for %s: more than %d a minute", principal.name, limits.PER_MINUTE)
+        return no_update, t("export_too_many", lang, n=limits.PER_MINUTE, s=wait)
+    if not limits.slot():
+        limits.refund(principal.name)
+        log.warning("refused an export for %s: %d exports building", principal.name, limits.AT_ONCE)
+        return no_update, t("export_busy", lang)
     try:
-        text = csv_text(read_incident_export(runtime=runtime, scope=current_principal().scope, filt=filt, sort=sort),
+        text = csv_text(read_incident_export(runtime=runtime, scope=principal.scope, filt=filt, sort=sort),
                         tz=runtime.settings.tz)
     except SQLAlchemyError as exc:
         log.warning("incident export failed: %s", first_line(exc))
-        return no_update, t("list_error", _lang(scope))
+        return no_update, t("list_error", lang)
+    finally:
+        limits.release()
     code = filt.area_code or "city"
     return dcc.send_string(text, f"citywall-incidents-{code}.csv", type="text/csv"), ""

@@ -22,11 +22,19 @@ FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthChe
 TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=80) | st.sampled_from(
     ["100100", "100100001", "999999", "", " ", "../../etc/passwd", "%00", "' OR 1=1 --", "<script>x</script>",
      "9" * 500, "１００１００", "city", "None", "null", "zh", "en", "1h", "7d", "aqi"])
-JSON = st.recursive(
-    st.none() | st.booleans() | st.integers(min_value=-2**63, max_value=2**63) | st.floats(allow_nan=False) | TEXT,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(TEXT | st.sampled_from(
-        ["area_code", "level", "lang", "startRow", "endRow", "sortModel", "colId", "sort"]), inner, max_size=4),
-    max_leaves=12)
+
+
+def _json(text: st.SearchStrategy[str]) -> st.SearchStrategy[object]:
+    return st.recursive(
+        st.none() | st.booleans() | st.integers(min_value=-2**63, max_value=2**63) | st.floats(allow_nan=False) | text,
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(text | st.sampled_from(
+            ["area_code", "level", "lang", "startRow", "endRow", "sortModel", "colId", "sort"]), inner, max_size=4),
+        max_leaves=12)
+
+
+JSON = _json(TEXT)
+# The list's values also with lone surrogates and NUL (a JSON body may carry them; a URL cannot).
+LIST_JSON = _json(TEXT | st.text(st.characters(), max_size=20) | st.sampled_from(["\ud800", "a\udfff", "\x00"]))
 
 
 class _LastResort(logging.Handler):
@@ -115,7 +123,8 @@ def test_wall_callback_with_any_values(app, last_resort: _LastResort, scope: obj
 
 
 @FUZZ
-@given(request=JSON, categories=JSON, statuses=JSON, priorities=JSON, overdue=JSON, search=JSON, scope=JSON)
+@given(request=LIST_JSON, categories=LIST_JSON, statuses=LIST_JSON, priorities=LIST_JSON, overdue=LIST_JSON,
+       search=LIST_JSON, scope=LIST_JSON)
 def test_list_callback_with_any_values(app, last_resort: _LastResort, request: object, categories: object,
                                        statuses: object, priorities: object, overdue: object, search: object,
                                        scope: object) -> None:

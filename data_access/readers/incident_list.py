@@ -8,7 +8,13 @@ from typing import Any
 import pandas as pd
 
 from data_access.areas import require_within
-from data_access.incident_list import category_options, count_incidents, iter_incidents, list_incidents
+from data_access.incident_list import (
+    category_options,
+    count_incidents,
+    iter_incidents,
+    known_categories,
+    list_incidents,
+)
 from data_access.models import IncidentFilter
 from data_access.readers import keys
 from data_access.runtime import CityWallRuntime
@@ -23,11 +29,18 @@ def scoped_filter(*, runtime: CityWallRuntime, scope: str | None, list_scope: Ma
     raises OutsideScope when its area (None: the city) is outside ``scope``, so a forged or
     malformed store can never widen the list."""
     list_scope = list_scope if isinstance(list_scope, Mapping) else {}
-    filt = IncidentFilter.from_values(area_level=list_scope.get("level"), area_code=list_scope.get("area_code"),
-                                      categories=categories, statuses=statuses, priorities=priorities,
-                                      overdue=None if overdue in (None, "any") else overdue, search=search)
-    require_within(runtime.lineage, filt.scope_code, scope)
-    return filt
+    area = IncidentFilter.from_values(area_level=list_scope.get("level"), area_code=list_scope.get("area_code"))
+    require_within(runtime.lineage, area.scope_code, scope)  # before any read, the catalogue's too
+    return IncidentFilter.from_values(area_level=area.area_level, area_code=area.area_code, categories=categories,
+                                      statuses=statuses, priorities=priorities,
+                                      overdue=None if overdue in (None, "any") else overdue, search=search,
+                                      known_categories=read_known_categories(runtime=runtime))
+
+
+def read_known_categories(*, runtime: CityWallRuntime) -> frozenset[str]:
+    """The categories of open incidents (the catalogue a filter is bounded to), once per tick."""
+    return runtime.cache.read(keys.list_categories_key(), lambda: known_categories(engine=runtime.engine),
+                              immutable=True)
 
 
 def _check(runtime: CityWallRuntime, scope: str | None, filt: IncidentFilter) -> None:

@@ -3,6 +3,8 @@ the same function). ``read``/``latest`` keys get the tick appended by the cache;
 carry what makes them unique themselves (a signature, a tick)."""
 from __future__ import annotations
 
+import hashlib
+
 from data_access.models import Area
 
 
@@ -69,5 +71,15 @@ def prefetch_key(code: str, lang: str, lang_param: str | None) -> str:
 PREFETCH_BUDGET = "prefetch"
 
 
+def digest(value: object) -> str:
+    """A short, stable name for a value a browser chose (a filter): keys never carry the value
+    itself, so a huge request cannot make a huge key (issue 12, item 3)."""
+    return hashlib.sha256(repr(value).encode("utf-8", "backslashreplace")).hexdigest()[:32]
+
+
 def list_count_key(filt: object) -> str:
-    return f"list-count:{filt!r}"
+    return f"list-count:{digest(filt)}"
+
+
+def list_categories_key() -> str:
+    return "list-categories"
