@@ -46,8 +46,14 @@ LOCK_POLL_S = 0.01
 LOCK_STRIPES = 256
 MEMO_ENTRIES = 256
 WARM_DELAY_S = 0.02  # just after the window starts (clocks of workers and hosts differ a little)
-WARM_TICKS = 12  # stop warming a key nobody asked for in this many ticks
 WARM_LATE_S = 1.2  # into the window, the "last" keys: after the wall's data and the polls that fetch it
+# What the tick warmer recomputes at a window's start (issue 12, item 13): only what screens keep
+# asking for, within a budget, so one request per area never buys a minute of background reads.
+WARM_WINDOW = 4  # ticks looked back on
+WARM_MIN_TICKS = 2  # a key is warmed when asked for in this many of them, or in the tick just ended ...
+WARM_IDLE_TICKS = 2  # ... and not after nobody asked for it in this many ticks (it is forgotten)
+WARM_PER_TICK = 64  # warm computations per tick and process at most (the most asked-for first)
+WARM_KEYS = 4096  # keys followed at most per process (a newer one is then read on demand only)
 
 
 @dataclass
@@ -56,7 +62,21 @@ class _WarmJob:
     immutable: bool
     stale_ok: Callable[[Any], bool] | None
     last: bool  # run after the others, late in the window (WARM_LATE_S)
-    asked: int  # the last tick a request asked for it
+    asked: dict[int, int]  # tick → requests that asked for it then (the last WARM_WINDOW ticks)
+
+    def ask(self, tick: int) -> None:
+        self.asked[tick] = self.asked.get(tick, 0) + 1
+        for old in [t for t in self.asked if t <= tick - WARM_WINDOW]:
+            del self.asked[old]
+
+    def wanted(self, tick: int) -> tuple[int, int] | None:
+        """At the start of ``tick``: its rank (ticks of the last WARM_WINDOW it was asked for in,
+        requests of the tick just ended) when screens ask for it (in that tick, or in
+        WARM_MIN_TICKS of the window), else None (asked once, a while ago: not warmed)."""
+        recent = [t for t in self.asked if tick - WARM_WINDOW <= t < tick]
+        if len(recent) < WARM_MIN_TICKS and tick - 1 not in self.asked:
+            return None
+        return len(recent), self.asked.get(tick - 1, 0)
 
 
 def _usable(previous: Any, stale_ok: Callable[[Any], bool] | None) -> bool:
@@ -127,6 +147,7 @@ class TickCache(_Clock):
         # Keys recomputed at each window start while screens ask for them.
         self._warm: dict[str, _WarmJob] = {}
         self._warm_guard = threading.Lock()
+        self.warm_per_tick = WARM_PER_TICK
         self._budgets: dict[str, tuple[int, int]] = {}  # background work done per tick (budget)
         self._warmer: threading.Thread | None = None
         # Values of the current ticks this process already holds (``immutable`` keys only).
@@ -168,13 +189,29 @@ class TickCache(_Clock):
     def keep_warm(self, key: str, compute: Callable[[], Any], *, immutable: bool = False,
                    stale_ok: Callable[[Any], bool] | None = None, last: bool = False) -> None:
         """Compute ``key`` at the start of every tick window while screens keep asking for it (one
-        background thread per process, gone when nothing was asked for a minute). Screens polling
-        just after a window starts (assets/citywall.js) then find this window's value ready, so a
-        new reading reaches them one window after its insert at most, plus the read itself.
-        Alone (not through ``read``): a background job of the readers (e.g. the map's read-ahead)."""
+        background thread per process, gone when nothing is asked for). Screens polling just after
+        a window starts (assets/citywall.js) then find this window's value ready, so a new reading
+        reaches them one window after its insert at most, plus the read itself.
+        Alone (not through ``read``): a background job of the readers (e.g. the map's read-ahead).
+
+        Only what screens keep asking for, within a budget: a key is warmed at a window's start
+        when it was asked for in the tick just ended or in WARM_MIN_TICKS of the last WARM_WINDOW
+        ticks, never after nobody asked for it in the last WARM_IDLE_TICKS ticks, and at most
+        ``warm_per_tick`` keys a tick (WARM_PER_TICK; the most asked-for first: keys asked in
+        more ticks, then by more requests), so one request per area costs one warm-up of it at
+        most, within the budget, and never crowds out the walls that poll every tick. The others
+        are computed by the request that asks, as without a warmer."""
+        tick = self.tick()
         with self._warm_guard:
-            self._warm[key] = _WarmJob(compute=compute, immutable=immutable, stale_ok=stale_ok, last=last,
-                                       asked=self.tick())
+            job = self._warm.get(key)
+            if job is None:
+                if len(self._warm) >= WARM_KEYS:
+                    return
+                job = _WarmJob(compute=compute, immutable=immutable, stale_ok=stale_ok, last=last, asked={})
+                self._warm[key] = job
+            else:  # the newest request's computation (its closure holds this request's objects)
+                job.compute, job.immutable, job.stale_ok, job.last = compute, immutable, stale_ok, last
+            job.ask(tick)
             if self._warmer is None or not self._warmer.is_alive():
                 self._warmer = threading.Thread(target=self._warm_loop, name="citywall-tick-warmer", daemon=True)
                 self._warmer.start()
@@ -186,12 +223,17 @@ class TickCache(_Clock):
                 time.sleep((self.tick(now) + 1) * self.refresh_s - now + WARM_DELAY_S)
                 tick = self.tick()
                 with self._warm_guard:
-                    for key in [k for k, job in self._warm.items() if job.asked < tick - WARM_TICKS]:
+                    for key in [k for k, job in self._warm.items() if max(job.asked) < tick - WARM_IDLE_TICKS]:
                         del self._warm[key]
-                    # The ``last`` ones (slow reads whose screens take the previous tick meanwhile) after the rest.
-                    jobs = sorted(self._warm.items(), key=lambda item: item[1].last)
-                    if not jobs:
+                    if not self._warm:
                         return
+                    wanted = [(rank, key, job) for key, job in self._warm.items()
+                              if (rank := job.wanted(tick)) is not None]
+                    # The most asked-for within the budget; of those the ``last`` ones (slow reads
+                    # whose screens take the previous tick meanwhile) after the rest.
+                    wanted.sort(key=lambda item: item[0], reverse=True)
+                    jobs = sorted(((key, job) for _rank, key, job in wanted[:self.warm_per_tick]),
+                                  key=lambda item: item[1].last)
                 late = False
                 for key, job in jobs:
                     if job.last and not late:  # after the walls' burst of polls (they take the previous tick meanwhile)

@@ -13,7 +13,6 @@ from components import ids
 from components.i18n import pick_language
 from components.wall import WallRender, render_wall, wall_delta
 from data_access.errors import first_line
-from data_access.models import Area
 from data_access.readers.wall import read_wall, read_wall_catalogue, read_wall_render, read_wall_reply
 from data_access.runtime import CityWallRuntime
 from pages._runtime import current_runtime
@@ -57,19 +56,22 @@ dash.clientside_callback(  # writes each tick's delta into the laid-out tiles, s
 )
 
 
-def _wall_render(runtime: CityWallRuntime, scope: str | None, area: Area, lang: str) -> WallRender:
-    """The wall of one scope and language at this tick, rendered once for every screen showing it
-    (the signatures of what it holds are remembered for a few ticks: the base of later deltas)."""
+def _wall_render(runtime: CityWallRuntime, scope: str | None, code: str, lang: str) -> WallRender:
+    """The wall of one area and language at this tick, rendered once for every screen showing it
+    (the signatures of what it holds are remembered for a few ticks: the base of later deltas).
+    Built from the area's code alone: its level and names are read on the server (read_wall)."""
     def render(tick: int) -> WallRender:
         try:
-            snap = read_wall(runtime=runtime, scope=scope, area=area)
+            snap = read_wall(runtime=runtime, scope=scope, code=code)
             catalogue = read_wall_catalogue(runtime=runtime)
         except SQLAlchemyError as exc:  # cached for this tick too: 200 screens do not retry a dead database
             log.warning("wall refresh failed: %s", first_line(exc))
             return WallRender(tick=tick, ok=False)
+        except LookupError:  # no such area (the scope check refused one outside the scope already)
+            return WallRender(tick=tick, ok=False)
         return render_wall(snap, catalogue, lang, tick=tick, tz=runtime.settings.tz, ready_ms=runtime.cache.ready_ms())
 
-    return read_wall_render(runtime=runtime, scope=scope, area=area, lang=lang, render=render,
+    return read_wall_render(runtime=runtime, scope=scope, code=code, lang=lang, render=render,
                             usable=lambda previous: previous.ok,  # a failed read never stands in for the next one
                             signatures=lambda value: value.signatures if value.ok else None)
 
@@ -90,7 +92,10 @@ def refresh_wall(_n: int | None, scope: dict | None, applied: dict | None) -> tu
 
     The screen says only which tick it last applied; the server remembers the signature of every
     part it rendered then and sends the parts that changed since (an unknown or expired tick means
-    "everything"). Screens of the same scope at the same tick get the same reply, computed once."""
+    "everything"). Screens of the same scope at the same tick get the same reply, computed once.
+    Of the screen's scope store only the area's code and the language (one of the app's) count:
+    the area's level and names are read on the server, so no client changes what the others of
+    its scope are shown (issue 12, item 8)."""
     runtime = current_runtime()
     scope = scope if isinstance(scope, dict) else {}
     lang = pick_language(scope.get("lang"), runtime.settings.lang)
@@ -98,9 +103,7 @@ def refresh_wall(_n: int | None, scope: dict | None, applied: dict | None) -> tu
     if not isinstance(code, str) or not code:
         return no_update, no_update, no_update, {"ok": False, "version": runtime.version}, no_update
     principal_scope = current_principal().scope  # checked before any cached value: never the cache
-    area = Area(area_code=code, level=str(scope.get("level", "city")), parent_code=None, name="",
-                name_en=None, center_lat=None, center_lon=None)
-    render = _wall_render(runtime, principal_scope, area, lang)
+    render = _wall_render(runtime, principal_scope, code, lang)  # the client's "level" is never read
     if not render.ok:  # keep the last data on screen; the badge goes OFFLINE after 3 ticks without success
         return no_update, no_update, no_update, {"ok": False, "tick": render.tick, "version": runtime.version}, \
             no_update
@@ -113,7 +116,7 @@ def refresh_wall(_n: int | None, scope: dict | None, applied: dict | None) -> tu
                   "version": runtime.version}
         return out["delta"], out["health"], out["alarms"], status, {"tick": render.tick}
 
-    delta, health, alarms, status, tick = read_wall_reply(runtime=runtime, scope=principal_scope, area=area, lang=lang,
+    delta, health, alarms, status, tick = read_wall_reply(runtime=runtime, scope=principal_scope, code=code, lang=lang,
                                                           tick=render.tick, applied_tick=applied_tick, reply=reply)
     status = {**status, "now_ms": int(time.time() * 1000)}  # the browser's poll scheduler allows for clock skew
     return (delta, no_update if health is None else health, no_update if alarms is None else alarms, status, tick)

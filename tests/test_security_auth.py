@@ -249,7 +249,7 @@ def test_the_data_layer_refuses_even_without_the_request_hook(app) -> None:
     from pages._level import panels
 
     def wall_snapshot(*, runtime, area):  # noqa: ANN001, ANN202 - the reader, for the request's principal
-        return read_wall(runtime=runtime, scope=security.current_principal().scope, area=area)
+        return read_wall(runtime=runtime, scope=security.current_principal().scope, code=area.area_code)
 
     def load_panels(*, runtime, area):  # noqa: ANN001, ANN202
         return panels(runtime, area)

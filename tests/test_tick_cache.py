@@ -127,3 +127,48 @@ def test_nested_computations_of_keys_sharing_a_lock_do_not_deadlock() -> None:
 
     threading.Thread(target=run, daemon=True).start()
     assert done.wait(5)
+
+
+def test_the_warmer_warms_only_what_screens_keep_asking_for_within_its_budget() -> None:
+    """Issue 12, item 13: one request per area buys the budget's worth of background reads at most;
+    keys asked for every tick are warmed, at most ``warm_per_tick`` of them a tick (the most
+    asked-for first), and a key nobody asks for any more stops being warmed."""
+    cache = new_cache("memory")
+    assert isinstance(cache, TickCache)
+    cache.warm_per_tick = 3
+    run = uuid.uuid4().hex
+    once = {f"once-{i}-{run}": Counted() for i in range(40)}  # a city-wide token asking every area once
+    steady_key, steady = f"steady-{run}", Counted()  # a wall on two screens
+    busy = {f"busy-{i}-{run}": Counted() for i in range(8)}  # eight walls on one screen each
+    start_of_tick(cache)
+    for key, compute in once.items():
+        cache.read(key, compute, warm=True)
+    assert sum(c.calls for c in once.values()) == len(once)
+
+    def total() -> int:
+        return steady.calls + sum(c.calls for c in busy.values())
+
+    hits, warmed = [], []
+    after_reads = total()
+    for _ in range(6):
+        warmed.append(total() - after_reads)  # what the warmer computed at this window's start
+        for _screen in range(2):
+            before = steady.calls
+            cache.read(steady_key, steady, warm=True)
+            hits.append(steady.calls == before)
+        for key, compute in busy.items():
+            cache.read(key, compute, warm=True)
+        after_reads = total()
+        start_of_tick(cache, margin=0.3)  # past the warmer's run at the next window's start
+    # warmed once at most, in the tick after (ranked below the screens' keys), within the budget
+    assert sum(c.calls for c in once.values()) - len(once) <= cache.warm_per_tick - 1
+    assert all(n <= cache.warm_per_tick for n in warmed), warmed  # within the budget
+    assert warmed[2:] == [cache.warm_per_tick] * 4, warmed  # the keys asked for every tick fill it
+    assert hits[2:] == [True] * 10, hits  # the most asked-for key is always among them: its reads are hits
+    # nobody asks any more: warmed in the next two windows (WARM_IDLE_TICKS), then never again
+    start_of_tick(cache, margin=0.3)
+    start_of_tick(cache, margin=0.3)
+    quiet = total()
+    for _ in range(3):
+        start_of_tick(cache, margin=0.3)
+    assert total() == quiet

@@ -10,8 +10,9 @@ import pandas as pd
 
 from data_access.areas import require_within
 from data_access.db import utc_now
-from data_access.models import Area, WallIncidents, WallSnapshot
+from data_access.models import WallIncidents, WallSnapshot
 from data_access.readers import keys
+from data_access.readers.areas import read_area
 from data_access.runtime import CityWallRuntime
 from data_access.vitals import indicator_catalogue
 from data_access.wall import load_wall, load_wall_incidents
@@ -19,14 +20,19 @@ from data_access.wall import load_wall, load_wall_incidents
 T = TypeVar("T")
 
 
-def read_wall(*, runtime: CityWallRuntime, scope: str | None, area: Area) -> WallSnapshot:
-    """The wall of one scope, read once per tick for every screen showing it (after the scope check:
-    a user scoped elsewhere gets OutsideScope, never the cached snapshot).
+def read_wall(*, runtime: CityWallRuntime, scope: str | None, code: str) -> WallSnapshot:
+    """The wall of the area ``code``, read once per tick for every screen showing it (after the scope
+    check: a user scoped elsewhere gets OutsideScope, never the cached snapshot). Only the code comes
+    from the caller: the area (its level, its names) is read here by code, so what every screen of
+    that area is shown never depends on what one client sent (LookupError: no such area).
 
     The vital signs are this tick's; the incident strip is this tick's when it is already read,
     else the previous tick's while the tick warmer reads it (its views are the slow ones at
     100,000 open incidents: a new reading must not wait for them)."""
-    require_within(runtime.lineage, area.area_code, scope)
+    require_within(runtime.lineage, code, scope)
+    area = read_area(runtime=runtime, scope=scope, code=code)
+    if area is None:
+        raise LookupError(f"no area {code[:40]!r}")
     settings = runtime.settings
 
     def incidents() -> WallIncidents:
@@ -49,38 +55,39 @@ def read_wall_catalogue(*, runtime: CityWallRuntime) -> pd.DataFrame:
     return runtime.cache.read(keys.wall_catalogue_key(), compute)
 
 
-def read_wall_render(*, runtime: CityWallRuntime, scope: str | None, area: Area, lang: str,
+def read_wall_render(*, runtime: CityWallRuntime, scope: str | None, code: str, lang: str,
                      render: Callable[[int], T], usable: Callable[[T], bool],
                      signatures: Callable[[T], dict[str, str] | None]) -> T:
     """The wall of one scope and language at this tick, rendered once for every screen showing it
     and ready at each window's start (the tick warmer). ``render(tick)`` builds it (it reads
     through ``read_wall``); ``usable``: whether a previous tick's render may stand in (a failed
     read never does); the ``signatures`` of every render are remembered for a few ticks: the base
-    of the next ticks' deltas (``read_wall_sent``)."""
-    require_within(runtime.lineage, area.area_code, scope)
+    of the next ticks' deltas (``read_wall_sent``). Keyed by ``code`` and ``lang`` only: ``render``
+    must read everything else on the server (``read_wall``), never take it from the request."""
+    require_within(runtime.lineage, code, scope)
 
     def compute() -> T:
         tick = runtime.cache.tick()
         value = render(tick)
         sent = signatures(value)
         if sent is not None:
-            runtime.cache.remember(keys.wall_sent_key(area.area_code, lang, tick), sent)
+            runtime.cache.remember(keys.wall_sent_key(code, lang, tick), sent)
         return value
 
-    return runtime.cache.read(keys.wall_render_key(area.area_code, lang), compute, immutable=True, stale_ok=usable,
+    return runtime.cache.read(keys.wall_render_key(code, lang), compute, immutable=True, stale_ok=usable,
                               warm=True)
 
 
-def read_wall_reply(*, runtime: CityWallRuntime, scope: str | None, area: Area, lang: str, tick: int,
+def read_wall_reply(*, runtime: CityWallRuntime, scope: str | None, code: str, lang: str, tick: int,
                     applied_tick: int | None, reply: Callable[[dict[str, str] | None], T]) -> T:
     """The reply for screens of one scope that last applied ``applied_tick``, built once per tick:
     ``reply`` gets the signatures remembered for that tick (None: unknown or expired, send all)."""
-    require_within(runtime.lineage, area.area_code, scope)
+    require_within(runtime.lineage, code, scope)
 
     def compute() -> T:
         sent: Any = None
         if applied_tick is not None:
-            sent = runtime.cache.recall(keys.wall_sent_key(area.area_code, lang, applied_tick))
+            sent = runtime.cache.recall(keys.wall_sent_key(code, lang, applied_tick))
         return reply(sent if isinstance(sent, dict) else None)
 
-    return runtime.cache.read(keys.wall_reply_key(area.area_code, lang, tick, applied_tick), compute, immutable=True)
+    return runtime.cache.read(keys.wall_reply_key(code, lang, tick, applied_tick), compute, immutable=True)
