@@ -18,6 +18,7 @@ from security import page_access
 
 dash.register_page(__name__, path="/city", title="CityWall · city",
                    **page_access("leader"))  # the whole city
+
 log = logging.getLogger(__name__)
 
 

@@ -25,6 +25,7 @@ from security import current_principal, page_access
 KEY = "incidents"
 dash.register_page(__name__, path="/incidents", title="CityWall · incidents",
                    **page_access("leader"))  # the whole city
+
 log = logging.getLogger(__name__)
 
 

@@ -25,6 +25,7 @@ from security import callback, current_principal, page_access
 
 dash.register_page(__name__, path="/vitals", title="CityWall · vitals",
                    **page_access("leader", area_arg="area", ancestors=True))  # city-wide signs on a district
+
 log = logging.getLogger(__name__)
 RANGES = {"1h": (timedelta(hours=1), "minute"), "24h": (timedelta(hours=24), "minute"),
           "7d": (timedelta(days=7), "hour")}

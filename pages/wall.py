@@ -21,6 +21,7 @@ from security import callback, current_principal, page_access
 
 dash.register_page(__name__, path="/", title="CityWall",
                    **page_access("wall", area_arg="scope", own_area=True))  # a scoped user's "/" is their wall
+
 log = logging.getLogger(__name__)
 
 dash.clientside_callback(  # the "database unavailable" page reloads itself until the database is back
