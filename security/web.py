@@ -38,7 +38,7 @@ class Gate:
         self.settings = settings
         self.auth = Authenticator(settings)
         self._lineage = lineage
-        self._csp: tuple[int, str] | None = None
+        self._csp: tuple[tuple[str, ...], str] | None = None
         prefix = dash_app.config.routes_pathname_prefix or "/"
         self.prefix = prefix
         self.callback_path = prefix + "_dash-update-component"
@@ -49,9 +49,10 @@ class Gate:
         return tuple(self._lineage(area_code)) if valid_code(area_code) else ()
 
     def csp(self) -> str:
-        scripts = getattr(self.dash_app, "_inline_scripts", [])
-        if self._csp is None or self._csp[0] != len(scripts):
-            hashes = " ".join(self.dash_app.csp_hashes())
+        # Dash's public csp_hashes(): the policy follows the inline scripts the app serves now.
+        current = tuple(self.dash_app.csp_hashes())
+        if self._csp is None or self._csp[0] != current:
+            hashes = " ".join(current)
             img = ["'self'", "data:", "blob:"]
             tile = urlsplit(self.settings.tile_url.replace("{s}.", "*.").replace("{", "").replace("}", ""))
             if tile.scheme in ("http", "https") and tile.netloc:
@@ -69,7 +70,7 @@ class Gate:
                 "form-action 'self'",
                 f"frame-ancestors {self.settings.frame_ancestors}",
             ]
-            self._csp = (len(scripts), "; ".join(policy_parts))
+            self._csp = (current, "; ".join(policy_parts))
         return self._csp[1]
 
     def page_path(self, path: str) -> str:
