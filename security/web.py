@@ -96,17 +96,6 @@ def current_principal() -> Principal:
     return ANONYMOUS if _gate() is None else NOBODY  # a gate is installed but did not see this request
 
 
-def require_scope(area_code: str | None, *, ancestors: bool = False) -> None:
-    """``policy.require_scope`` for the current request's principal (a no-op for city-wide ones)."""
-    principal = current_principal()
-    if principal.scope is None:
-        return
-    gate = _gate()
-    if gate is None:
-        raise AccessDenied("no security gate on this server")
-    policy.require_scope(principal, area_code, lineage=gate.lineage, ancestors=ancestors)
-
-
 def _mark_checked() -> None:
     if flask.has_request_context():
         flask.g.cw_rule_checked = True
