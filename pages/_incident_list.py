@@ -2,11 +2,8 @@
 pages/_callbacks.py), reading through data_access/readers/incident_list.py."""
 from __future__ import annotations
 
-import collections
 import logging
-import math
 import threading
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,6 +24,7 @@ from data_access.readers.incident_list import (
 )
 from pages._runtime import current_runtime
 from security import current_principal
+from security.limits import SlidingWindow
 
 log = logging.getLogger(__name__)
 
@@ -83,29 +81,16 @@ class ExportLimits:
     WINDOW_S = 60.0
 
     def __init__(self) -> None:
-        self._started: dict[str, collections.deque[float]] = {}
-        self._lock = threading.Lock()
+        self._started = SlidingWindow(self.WINDOW_S, max_keys=10_000)
         self._building = threading.BoundedSemaphore(self.AT_ONCE)
 
     def retry_after(self, user: str) -> int:
         """0 when ``user`` may start an export now (and it is counted), else the seconds to wait."""
-        now = time.monotonic()
-        with self._lock:
-            if len(self._started) > 10_000:  # forget users with nothing in the window
-                self._started = {u: d for u, d in self._started.items() if d and d[-1] > now - self.WINDOW_S}
-            times = self._started.setdefault(user, collections.deque())
-            while times and times[0] <= now - self.WINDOW_S:
-                times.popleft()
-            if len(times) >= self.PER_MINUTE:
-                return max(1, math.ceil(times[0] + self.WINDOW_S - now))
-            times.append(now)
-            return 0
+        return self._started.take(user, self.PER_MINUTE)
 
     def refund(self, user: str) -> None:
         """Uncount ``user``'s last start (it found no building slot)."""
-        with self._lock:
-            if times := self._started.get(user):
-                times.pop()
+        self._started.refund(user)
 
     def slot(self) -> bool:
         """Take one of the ``AT_ONCE`` building slots (False: all busy); ``release`` gives it back."""

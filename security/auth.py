@@ -2,13 +2,10 @@
 a trusted reverse proxy. Returns a Principal, or the response that refuses the request."""
 from __future__ import annotations
 
-import collections
 import hashlib
 import hmac
 import ipaddress
 import logging
-import math
-import threading
 import time
 from urllib.parse import urlencode
 
@@ -16,6 +13,7 @@ import flask
 from werkzeug.security import check_password_hash
 
 from data_access.settings import Settings
+from security.limits import SlidingWindow
 from security.policy import ANONYMOUS, Principal
 from security.store import TokenRecord, UserRecord, UserStore
 
@@ -47,32 +45,16 @@ class SignInThrottle:
     PER_ADDRESS = 20
 
     def __init__(self) -> None:
-        self._failures: dict[str, collections.deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def _recent(self, key: str, now: float) -> collections.deque[float]:
-        times = self._failures.setdefault(key, collections.deque())
-        while times and times[0] <= now - self.WINDOW_S:
-            times.popleft()
-        return times
+        self._failures = SlidingWindow(self.WINDOW_S)
 
     def retry_after(self, user: str, address: str) -> int:
         """Seconds until this user or address may try again (0: now)."""
-        now = time.monotonic()
-        with self._lock:
-            waits = [times[-limit] + self.WINDOW_S - now
-                     for key, limit in ((f"u:{user}", self.PER_USER), (f"a:{address}", self.PER_ADDRESS))
-                     if len(times := self._recent(key, now)) >= limit]
-        return max(1, math.ceil(max(waits))) if waits else 0
+        return max(self._failures.wait(f"u:{user}", self.PER_USER),
+                   self._failures.wait(f"a:{address}", self.PER_ADDRESS))
 
     def failed(self, user: str, address: str) -> None:
-        now = time.monotonic()
-        with self._lock:
-            if len(self._failures) > 50_000:  # a flood of made-up names: forget the oldest half
-                for key in list(self._failures)[:25_000]:
-                    del self._failures[key]
-            for key in (f"u:{user}", f"a:{address}"):
-                self._recent(key, now).append(now)
+        self._failures.add(f"u:{user}")
+        self._failures.add(f"a:{address}")
 
 
 class Authenticator:
