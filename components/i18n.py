@@ -7,6 +7,7 @@ from data_access.models import LANGUAGES
 WALL_LABELS: dict[str, dict[str, str]] = {
     "app_title": {"zh": "城市运行体征", "en": "City vital signs"},
     "data_as_of": {"zh": "数据时间", "en": "Data as of"},
+    "newest_incident_change": {"zh": "事件最新变动", "en": "Newest incident change"},
     "live": {"zh": "在线", "en": "LIVE"},
     "offline": {"zh": "离线", "en": "OFFLINE"},
     "access_revoked": {"zh": "此屏幕的访问权限已被撤销", "en": "THIS SCREEN'S ACCESS WAS REVOKED"},

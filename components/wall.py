@@ -12,7 +12,7 @@ import pandas as pd
 from dash import dcc, html
 
 from components import ids
-from components.formatting import local_time
+from components.formatting import local_moment, local_time
 from components.health import create_alarm_list, create_health, format_score, score_class
 from components.i18n import t
 from components.kpi_tile import create_incident_strip, strip_state
@@ -104,7 +104,9 @@ def create_wall(*, area: Area, catalogue: pd.DataFrame, lang: str, timezone: str
         ])
     return html.Div(className="wall" + kiosk_class, children=[
         create_status_bar(title=title, subtitle=t("app_title", lang), lang=lang, timezone=timezone,
-                          refresh_s=refresh_s, nav=None if kiosk["kiosk"] else create_nav(lang, {"lang": lang})),
+                          refresh_s=refresh_s, nav=None if kiosk["kiosk"] else create_nav(lang, {"lang": lang}),
+                          as_of_label=t("newest_incident_change" if incident_body is not None else "data_as_of",
+                                        lang)),
         html.Section(id=ids.WALL_HEALTH, className="health"),
         body,
         html.Footer(create_incident_strip(None, None, lang, hotline_name=hotline_name), id=ids.WALL_STRIP,
@@ -198,7 +200,11 @@ def render_wall(snap: WallSnapshot, catalogue: pd.DataFrame, lang: str, *, tick:
     if "strip" not in snap.failed:  # the strip shows its own error; the tiles above keep updating
         for key, value in strip_state(snap.counts, snap.hotline).items():
             put("k:" + key, value)
-    as_of = local_time(snap.newest_reading, tz) if snap.newest_reading else None
+    if catalogue.empty:  # a wall without vital signs: its data is as of the newest incident change
+        change = snap.newest_incident_change
+        as_of = local_moment(change, tz, now_utc=snap.read_at) if change else None
+    else:
+        as_of = local_time(snap.newest_reading, tz) if snap.newest_reading else None
     return WallRender(tick=tick, ok=True, parts=parts, signatures=signatures, as_of=as_of,
                       strip_error=t("panel_failed", lang) if "strip" in snap.failed else "", ready_ms=ready_ms)
 
