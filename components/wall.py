@@ -49,6 +49,17 @@ def create_nav(lang: str, query: dict[str, str]) -> html.Nav:
     ])
 
 
+def wall_title(key: str, level: str, level_word: str | None, lang: str) -> str:
+    """A wall's title ``key`` ("vital_signs", "health", "incidents") for an area of ``level``: the city's
+    own words on the city wall, else the level's name as the city calls it ("District health",
+    "Service region vital signs", "街道运行体征")."""
+    city_keys = {"vital_signs": "app_title", "health": "health", "incidents": "incidents"}
+    if level == "city" or not level_word:
+        return t(city_keys[key], lang)
+    word = level_word[:1].upper() + level_word[1:] if lang == "en" else level_word
+    return t(f"level_{key}", lang, level=word)
+
+
 def create_incident_body(*, key: str, area: Area, panels: PanelData, lang: str, lang_param: str | None,
                          incident_map: html.Div | None, now: datetime) -> html.Div:
     """The wall of a city without vital signs (only incidents imported, say): a large map beside
@@ -84,8 +95,9 @@ def create_incident_body(*, key: str, area: Area, panels: PanelData, lang: str, 
 def create_wall(*, area: Area, catalogue: pd.DataFrame, lang: str, timezone: str, refresh_s: float,
                 kiosk: dict, version: str, default_playlist: list[str], incident_map: html.Div | None,
                 incident_body: html.Div | None = None, hotline_name: str = "12345",
-                poll_spread_s: float = 0.8) -> html.Div:
-    """The wall; ``incident_body`` replaces the vital-sign panels when the city has no indicators."""
+                poll_spread_s: float = 0.8, level_word: str | None = None) -> html.Div:
+    """The wall; ``incident_body`` replaces the vital-sign panels when the city has no indicators;
+    ``level_word``: what the city calls the area's level in ``lang`` (a district's or street's titles)."""
     title = area.label(lang)
     kiosk_class = " wall--kiosk" if kiosk["kiosk"] else ""
     if incident_body is not None:
@@ -103,7 +115,9 @@ def create_wall(*, area: Area, catalogue: pd.DataFrame, lang: str, timezone: str
             ]),
         ])
     return html.Div(className="wall" + kiosk_class, children=[
-        create_status_bar(title=title, subtitle=t("app_title", lang), lang=lang, timezone=timezone,
+        create_status_bar(title=title, lang=lang, timezone=timezone,
+                          subtitle=wall_title("incidents" if incident_body is not None else "vital_signs",
+                                              area.level, level_word, lang),
                           refresh_s=refresh_s, nav=None if kiosk["kiosk"] else create_nav(lang, {"lang": lang}),
                           as_of_label=t("newest_incident_change" if incident_body is not None else "data_as_of",
                                         lang)),
@@ -194,7 +208,8 @@ def render_wall(snap: WallSnapshot, catalogue: pd.DataFrame, lang: str, *, tick:
         score = health.by_dimension.get(dimension)
         put("d:" + str(dimension), [format_score(score), score_class(score) + " panel__score"])
     if "trends" not in snap.failed:  # the score's trend needs the failed read: keep the row as it is
-        put("health", create_health(health, lang), _sig(health))
+        title = wall_title("health", snap.area.level, snap.level_words.get(lang), lang)
+        put("health", create_health(health, lang, title=title), _sig((health, title)))
     alarm_key = (snap.alarms, snap.read_at.replace(second=0))
     put("alarms", create_alarm_list(snap.alarms, catalogue, lang, now=snap.read_at), _sig(alarm_key))
     if "strip" not in snap.failed:  # the strip shows its own error; the tiles above keep updating

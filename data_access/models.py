@@ -93,6 +93,7 @@ class WallSnapshot:
     # state while the others update. The vitals read failing fails the whole snapshot.
     failed: frozenset[str] = frozenset()
     newest_incident_change: datetime | None = None  # naive UTC (v_incident_as_of): a wall without vital signs
+    level_words: dict[str, str] = field(default_factory=dict)  # the area's level in each language ("区", "borough")
 
 
 # --- the level pages -------------------------------------------------------------------------------

@@ -78,10 +78,12 @@ def load_wall_incidents(*, engine: Engine, area: Area, hotline_source: str = "ho
 
 
 def load_wall(*, engine: Engine, area: Area, now: datetime, hotline_source: str = "hotline_12345",
-              incidents: Callable[[], WallIncidents] | None = None) -> WallSnapshot:
+              incidents: Callable[[], WallIncidents] | None = None,
+              level_words: dict[str, str] | None = None) -> WallSnapshot:
     """All queries of one wall scope, uncached (the benchmark's naive baseline calls this directly);
     ``incidents``: where the strip's figures come from instead (asked only once the vital signs
-    were read: a database that is gone fails the first read, and nothing waits for a second)."""
+    were read: a database that is gone fails the first read, and nothing waits for a second);
+    ``level_words``: what the city calls the area's level, by language (the wall's titles)."""
     failed: set[str] = set()
     panel = _panel_reader(area, failed)
 
@@ -125,4 +127,5 @@ def load_wall(*, engine: Engine, area: Area, now: datetime, hotline_source: str 
         read_at=now,
         failed=frozenset(failed),
         newest_incident_change=strip.newest_change,
+        level_words=dict(level_words or {}),
     )

@@ -112,3 +112,59 @@ def test_a_database_without_the_view_has_no_as_of(engine: Engine) -> None:
     with engine.begin() as conn:
         conn.execute(sa.text("DROP VIEW v_incident_as_of"))
     assert newest_incident_change(engine=engine) is None
+
+
+# --- item 17: a district's or street's wall is titled with its level's name ------------------------------
+
+def _one_indicator(engine: Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO indicators (indicator_id, dimension, name, name_en, unit, level, period_s, on_wall,"
+            " sort_order, decimals) VALUES ('aqi', 'environment', '空气质量指数', 'Air quality', '', 'district',"
+            " 60, :on, 1, 0)"), {"on": True})
+
+
+def _titles(engine: Engine, lang: str, scope: str) -> tuple[str, str]:
+    """(the status bar's subtitle, the health row's title) of the real wall of ``scope``, as rendered."""
+    from app import create_app
+    from data_access.readers.wall import read_wall, read_wall_catalogue
+    from data_access.settings import Settings
+    from pages._runtime import current_runtime
+
+    page = wall_page(engine, lang=lang, scope=scope)
+    subtitle = texts(find(page, "status-bar__subtitle"))[0]
+    app = create_app(Settings(database_url=engine.url.render_as_string(hide_password=False), feeder=False))
+    with app.server.test_request_context("/"):
+        app.server.preprocess_request()
+        runtime = current_runtime()
+        snap = read_wall(runtime=runtime, scope=None, code=scope or "TOWN")
+        render = render_wall(snap, read_wall_catalogue(runtime=runtime), lang, tick=1, tz=ZoneInfo(ZONE))
+    health = texts(find(render.parts["health"], "health__label"))[0]
+    return subtitle, health
+
+
+def test_district_and_street_walls_are_titled_with_their_level_names(engine: Engine) -> None:
+    import cli
+
+    _one_indicator(engine)
+    assert _titles(engine, "en", "") == ("City vital signs", "City health")
+    assert _titles(engine, "en", "north") == ("District vital signs", "District health")
+    assert _titles(engine, "zh", "n1") == ("街道运行体征", "街道体征健康度")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CITYWALL_DATABASE_URL", engine.url.render_as_string(hide_password=False))
+        assert cli.main(["level-names", "--district-level", "服务区", "--district-level-en", "service region",
+                         "--street-level", "社区委员会",
+                         "--street-level-en", "neighbourhood council"]) == 0
+    assert _titles(engine, "en", "north") == ("Service region vital signs", "Service region health")
+    assert _titles(engine, "en", "s2") == ("Neighbourhood council vital signs", "Neighbourhood council health")
+    assert _titles(engine, "zh", "south") == ("服务区运行体征", "服务区体征健康度")
+    for lang in ("en", "zh"):
+        for scope in ("north", "s2"):
+            assert not {"City vital signs", "City health", "城市运行体征", "城市体征健康度"} & set(
+                _titles(engine, lang, scope))
+
+
+def test_incident_only_district_wall_is_titled_with_its_level_name(engine: Engine) -> None:
+    page = wall_page(engine, lang="en", scope="north")
+    assert texts(find(page, "status-bar__subtitle")) == ["District incidents"]
+    assert texts(find(wall_page(engine, lang="zh", scope=""), "status-bar__subtitle")) == ["城市事件"]
