@@ -23,6 +23,7 @@ from data_access.db import init_db, make_engine, utc_now
 from tests.actions_desk import CHIEF, KEY, STATE, read_catalogue, seed_scenarios
 from tests.conftest import BACKENDS, POSTGRES_URL, PROJECT_ROOT, create_database
 from tests.fixtures import seed_small_city
+from tests.test_import_own_database import DOC_SCHEMA, doc_sql_blocks
 
 POSTGRES = [p for p in BACKENDS if getattr(p, "values", None) == ("postgresql",)]
 
@@ -136,6 +137,38 @@ def test_a_read_only_role_is_not_turned_into_an_action_role(action_role: tuple[s
         with admin.begin() as conn:
             conn.exec_driver_sql(f"DROP OWNED BY {readonly}")
             conn.exec_driver_sql(f"DROP ROLE {readonly}")
+        admin.dispose()
+
+
+@pytest.mark.parametrize("backend", POSTGRES)
+def test_the_own_database_docs_action_table_and_role_take_an_action(backend: str) -> None:
+    """docs/own-database.md, Step 4, as written: the table, its view and citywall_actions, in a
+    schema of their own; an action goes in through the role, and it can do nothing else."""
+    actions_sql = doc_sql_blocks()[3]
+    schema = f"cw_own_act_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(POSTGRES_URL)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+        conn.exec_driver_sql(f"SET LOCAL search_path TO {schema}")
+        conn.exec_driver_sql("DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'citywall_reader')"
+                             " THEN CREATE ROLE citywall_reader LOGIN; END IF; END $$")
+        conn.exec_driver_sql(actions_sql.replace(f"SCHEMA {DOC_SCHEMA}", f"SCHEMA {schema}"))
+    url = sa.make_url(POSTGRES_URL).set(username="citywall_actions", password=None).update_query_dict(
+        {"options": f"-csearch_path={schema}"})
+    engine = make_engine(url.render_as_string(hide_password=False))
+    try:
+        row = ActionRow(at=utc_now(), principal="chief", role="admin", screen="/scenario/flood/MN desk",
+                        kind="manual_start", scenario_id="flood", area_code="MN", request_id="d" * 32)
+        action_id = record_action(engine, row)
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT principal, kind FROM v_operator_actions WHERE action_id = :a"),
+                                {"a": action_id}).one() == ("chief", "manual_start")
+        with pytest.raises(sa.exc.ProgrammingError, match="permission denied"), engine.begin() as conn:
+            conn.exec_driver_sql("DELETE FROM operator_actions")
+    finally:
+        engine.dispose()
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
         admin.dispose()
 
 
