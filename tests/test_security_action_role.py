@@ -142,17 +142,17 @@ def test_a_read_only_role_is_not_turned_into_an_action_role(action_role: tuple[s
 
 @pytest.mark.parametrize("backend", POSTGRES)
 def test_the_own_database_docs_action_table_and_role_take_an_action(backend: str) -> None:
-    """docs/own-database.md, Step 4, as written: the table, its view and citywall_actions, in a
-    schema of their own; an action goes in through the role, and it can do nothing else."""
-    actions_sql = doc_sql_blocks()[3]
+    """docs/own-database.md as written (the city's tables, the views with operator_actions and its
+    view, the reader, and Step 4's citywall_actions) in a schema of its own: an action goes in
+    through the action role, which can do nothing else, and the reader reads it back."""
+    tables, views, reader, actions_sql = doc_sql_blocks()
     schema = f"cw_own_act_{uuid.uuid4().hex[:10]}"
     admin = sa.create_engine(POSTGRES_URL)
     with admin.begin() as conn:
         conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
         conn.exec_driver_sql(f"SET LOCAL search_path TO {schema}")
-        conn.exec_driver_sql("DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'citywall_reader')"
-                             " THEN CREATE ROLE citywall_reader LOGIN; END IF; END $$")
-        conn.exec_driver_sql(actions_sql.replace(f"SCHEMA {DOC_SCHEMA}", f"SCHEMA {schema}"))
+        for block in (tables, views, reader, actions_sql):
+            conn.exec_driver_sql(block.replace(f"SCHEMA {DOC_SCHEMA}", f"SCHEMA {schema}"))
     url = sa.make_url(POSTGRES_URL).set(username="citywall_actions", password=None).update_query_dict(
         {"options": f"-csearch_path={schema}"})
     engine = make_engine(url.render_as_string(hide_password=False))
@@ -163,8 +163,14 @@ def test_the_own_database_docs_action_table_and_role_take_an_action(backend: str
         with engine.connect() as conn:
             assert conn.execute(sa.text("SELECT principal, kind FROM v_operator_actions WHERE action_id = :a"),
                                 {"a": action_id}).one() == ("chief", "manual_start")
-        with pytest.raises(sa.exc.ProgrammingError, match="permission denied"), engine.begin() as conn:
-            conn.exec_driver_sql("DELETE FROM operator_actions")
+        for statement in ("DELETE FROM operator_actions", "SELECT count(*) FROM v_areas",
+                          "SELECT count(*) FROM sr_request"):
+            with pytest.raises(sa.exc.ProgrammingError, match="permission denied"), engine.begin() as conn:
+                conn.exec_driver_sql(statement)
+        reader = make_engine(url.set(username="citywall_reader").render_as_string(hide_password=False))
+        with reader.connect() as conn:
+            assert conn.execute(sa.text("SELECT count(*) FROM v_operator_actions")).scalar_one() == 1
+        reader.dispose()
     finally:
         engine.dispose()
         with admin.begin() as conn:
