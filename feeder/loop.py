@@ -137,6 +137,13 @@ class Simulator:
     def storm_district(self) -> str:
         return self.city.storm_district
 
+    def check_episode_area(self, ep: Episode) -> None:
+        """ValueError unless the episode's area is the city or one of its districts (the areas the
+        indicators have series for)."""
+        if ep.area_code != self.city.city_code and ep.area_code not in self.city.district_codes:
+            raise ValueError(f"episode {ep.kind}:{ep.area_code}: {ep.area_code!r} is neither the city "
+                             f"({self.city.city_code}) nor one of its districts")
+
     def values(self, ind: IndicatorModel, t: np.ndarray, episodes: Sequence[Episode]) -> np.ndarray:
         """Values (len(ind.area_codes), len(t)) at epoch seconds ``t`` (see Vitals.values)."""
         return self.vitals.values(ind, t, episodes)
@@ -318,7 +325,7 @@ def step(engine: Engine, *, now: datetime, simulator: Simulator) -> StepStats:
 class FeederOptions:
     """Knobs of the live loop beyond Settings."""
 
-    episodes: list[str] = field(default_factory=list)  # KIND:AREA[:MINUTES], starting at start-up
+    episodes: list[str] = field(default_factory=list)  # KIND:AREA[:MINUTES[:RAMP]], starting at start-up
     auto_episode_after_s: float | None = None  # a rainstorm this long after start-up (None: never)
     auto_episode_minutes: float = 60.0
     once: bool = False  # start up, one step, return
@@ -351,8 +358,10 @@ def start_up(engine: Engine, settings: Settings, *, options: FeederOptions | Non
 
 def _start_episodes(engine: Engine, sim: Simulator, options: FeederOptions) -> None:
     now = utc_now()
-    for spec in options.episodes:
-        ep = parse_episode(spec, now=now)
+    episodes = [parse_episode(spec, now=now) for spec in options.episodes]
+    for ep in episodes:
+        sim.check_episode_area(ep)  # every spec checked before any is recorded
+    for ep in episodes:
         start_episode(engine, episode=ep)
         LOG.info("episode %s until %s UTC", ep.key, ep.end)
     if options.auto_episode_after_s is not None:

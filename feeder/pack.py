@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 from data_access import schema
 from data_access.schema import FIT_COLUMNS
 from data_access.upsert import upsert
+from feeder.episodes import EPISODE_KINDS
 from importers.geometry import bulk_bounds
 from importers.grid import name_cells
 
@@ -32,6 +33,8 @@ LEVEL_ORDER = {"city": 0, "district": 1, "street": 2}
 _INDICATOR_TEXT = ("indicator_id", "dimension", "name", "name_en", "unit", "level", "aggregate",
                    "sim_rhythm", "sim_kind")
 _INDICATOR_OPTIONAL_FLOATS = ("warn_low", "warn_high", "alarm_low", "alarm_high")
+# Each episode kind's multiplier column (sim_rain_factor, ...); empty or missing = 1 (unaffected).
+SIM_FACTOR_COLUMNS = tuple(kind.factor_column for kind in EPISODE_KINDS.values())
 _CATEGORY_TEXT = ("category", "subcategory", "name", "name_en", "category_name", "category_name_en", "source")
 
 
@@ -148,9 +151,13 @@ def read_indicator_catalogue(pack_dir: Path) -> pd.DataFrame:
         frame[column] = pd.to_numeric(frame[column], errors="raise").astype(int)
     for column in ("higher_is_better", "on_wall"):
         frame[column] = pd.to_numeric(frame[column], errors="raise").astype(int).astype(bool)
-    for column in ("sim_base", "sim_night_ratio", "sim_noise", "sim_rain_factor"):
+    for column in SIM_FACTOR_COLUMNS:
+        if column not in frame:
+            frame[column] = 1.0  # a pack from before the episode kind: the kind leaves it alone
+    for column in ("sim_base", "sim_night_ratio", "sim_noise", *SIM_FACTOR_COLUMNS):
         frame[column] = pd.to_numeric(frame[column].replace("", None), errors="raise").astype(float)
-    frame["sim_rain_factor"] = frame["sim_rain_factor"].fillna(1.0)
+    for column in SIM_FACTOR_COLUMNS:
+        frame[column] = frame[column].fillna(1.0)
     if frame["indicator_id"].duplicated().any():
         dupes = sorted(frame.loc[frame["indicator_id"].duplicated(), "indicator_id"])
         raise ValueError(f"{INDICATORS_FILE}: duplicate indicator_id {dupes}")

@@ -7,6 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from feeder.episodes import EPISODE_KINDS
+
 PACK = Path(__file__).resolve().parent.parent / "feeder/packs/shanghai"
 
 DIMENSIONS = {"infrastructure", "environment", "traffic", "supply", "safety", "vitality"}
@@ -21,8 +23,9 @@ INDICATOR_COLUMNS = [
     "indicator_id", "dimension", "name", "name_en", "unit", "level", "period_s",
     "warn_low", "warn_high", "alarm_low", "alarm_high", "higher_is_better", "on_wall",
     "sort_order", "aggregate", "sim_base", "sim_rhythm", "sim_night_ratio", "sim_noise",
-    "sim_decimals", "sim_kind", "sim_rain_factor",
+    "sim_decimals", "sim_kind", "sim_rain_factor", "sim_crowd_factor", "sim_gas_factor",
 ]
+FACTORS = ["sim_rain_factor", "sim_crowd_factor", "sim_gas_factor"]
 CATEGORY_COLUMNS = [
     "category", "subcategory", "name", "name_en", "category_name", "category_name_en",
     "sla_hours", "priority", "daily_rate", "source", "sort_order",
@@ -164,7 +167,7 @@ def test_night_value_not_below_warn_low(ind):
 def test_sim_parameters_ranges(ind):
     assert ind["sim_night_ratio"].between(0, 1.5).all()
     assert ind["sim_noise"].between(0, 0.6, inclusive="right").all()
-    assert (ind["sim_rain_factor"] > 0).all()
+    assert (ind[FACTORS] > 0).all().all()
     assert (ind.loc[ind["sim_kind"] != "gauge", "sim_base"] >= 0).all(), "rates and counts are non-negative"
     counts = ind[ind["sim_kind"] == "count"]
     assert (counts["sim_decimals"] == 0).all(), "counts are integers"
@@ -180,6 +183,25 @@ def test_rain_sensitive_indicators(ind):
     wl = by_id.loc["waterlogging_points"]
     assert wl["sim_base"] * wl["sim_rain_factor"] > wl["alarm_high"]
     assert (ind["sim_rain_factor"] > 1).sum() >= 10
+
+
+# The indicators each demo episode must drive past alarm in its district (the scenarios' triggers).
+EPISODE_TRIGGERS = {
+    "rainstorm": ["rainfall_mm_h", "waterlogging_points"],
+    "crowd": ["crowd_density_p_m2", "metro_station_crowding_pct"],
+    "gas": ["gas_leak_alarms"],
+}
+
+
+@pytest.mark.parametrize("kind", sorted(EPISODE_TRIGGERS))
+def test_each_episode_kind_has_district_indicators_it_drives_past_alarm(ind, kind):
+    by_id = ind.set_index("indicator_id")
+    episode = EPISODE_KINDS[kind]
+    for indicator_id in EPISODE_TRIGGERS[kind]:
+        row = by_id.loc[indicator_id]
+        assert row["level"] == "district" and _num(row["alarm_high"]) is not None, indicator_id
+        # vitals._disturb lifts a district series with this large a factor past alarm_high.
+        assert row[episode.factor_column] >= episode.alarm_min_factor, indicator_id
 
 
 def test_periods_mix(ind):

@@ -23,6 +23,7 @@ from feeder.__main__ import main as feeder_main
 from feeder.episodes import Episode, parse_episode, start_episode
 from feeder.loop import SimConfig, Simulator, run_feeder
 from feeder.pack import load_city_pack, read_categories, read_indicator_catalogue
+from feeder.state import sim_episodes
 from tests.conftest import BACKENDS, create_database
 
 SEED = 4242
@@ -282,6 +283,60 @@ def test_rainstorm_drives_waterlogging_to_alarm(databases: Callable[[], Engine])
     assert flooded >= 5 and flooded > elsewhere  # one district out-floods the other fifteen together
 
 
+def _episode_incidents(engine: Engine, category: str, since: datetime) -> dict[str, int]:
+    """district -> incidents of ``category`` reported after ``since``."""
+    inc = schema.incidents
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(inc.c.district_code, sa.func.count()).where(
+            inc.c.category == category, inc.c.reported_at > since).group_by(inc.c.district_code)).all()
+    return {str(code): int(n) for code, n in rows}
+
+
+@pytest.mark.parametrize("spec, triggers, category", [
+    ("crowd:310101:40:0", ("crowd_density_p_m2", "metro_station_crowding_pct"), "public_safety"),
+    ("gas:310104:40:0", ("gas_leak_alarms",), "gas"),
+    ("rain:310115:40:0", ("rainfall_mm_h", "waterlogging_points"), "waterlogging"),
+])
+def test_each_episode_drives_its_scenario_into_alarm_in_its_district(
+        databases: Callable[[], Engine], spec: str, triggers: tuple[str, ...], category: str) -> None:
+    engine = databases()
+    area = spec.split(":")[1]
+    sim = Simulator(SimConfig(seed=SEED, backfill_days=1))
+    sim.backfill(engine, days=0.25, now=NOW, recent_hours=0.5)
+    for indicator_id in triggers:
+        assert _vital(engine, indicator_id, area)["status"] == "normal", indicator_id
+    start_episode(engine, episode=parse_episode(spec, now=NOW))
+    # Sudden (RAMP 0): the first step after the start writes alarms, at every trigger's next period.
+    sim.step(engine, now=NOW + timedelta(seconds=301))
+    for indicator_id in triggers:
+        assert _vital(engine, indicator_id, area)["status"] == "alarm", indicator_id
+        assert _vital(engine, indicator_id, "310113")["status"] == "normal", indicator_id  # elsewhere calm
+    for minutes in (10, 20, 30):
+        sim.step(engine, now=NOW + timedelta(minutes=minutes))
+    raised = _episode_incidents(engine, category, NOW)
+    assert raised.get(area, 0) >= 3, raised
+    assert raised[area] > sum(n for code, n in raised.items() if code != area), raised
+    sim.step(engine, now=NOW + timedelta(minutes=45, seconds=1))  # over: back to normal
+    for indicator_id in triggers:
+        assert _vital(engine, indicator_id, area)["status"] == "normal", indicator_id
+
+
+def test_episode_specs() -> None:
+    crowd = parse_episode("crowd:310101", now=NOW)
+    assert (crowd.kind, crowd.area_code, crowd.end - crowd.start, crowd.ramp_s) == (
+        "crowd", "310101", timedelta(minutes=120), 1200)
+    gas = parse_episode("gas:310104:30:0", now=NOW)
+    assert (gas.kind, gas.end - gas.start, gas.ramp_s) == ("gas", timedelta(minutes=30), 0)
+    assert parse_episode("rain:310115:45", now=NOW).kind == "rainstorm"  # another spelling, one kind
+    t = np.array([_epoch(NOW), _epoch(NOW) + 1, _epoch(NOW) + 1799, _epoch(NOW) + 1800])
+    assert gas.intensity(t).tolist() == [0.0, 1.0, 1.0, 0.0]  # sudden: full from the first second
+    for bad, message in (("crowd:310101:soon", "not a number"), ("gas:310104:30:20", "half the duration"),
+                         ("flood:310101", "KIND one of"), ("crowd", "KIND:AREA"), ("gas:310104:0", "positive"),
+                         ("gas:310104:nan", "not a number")):
+        with pytest.raises(ValueError, match=message):
+            parse_episode(bad, now=NOW)
+
+
 def test_episode_shape_and_values_are_pure(day: SimulatedDay) -> None:
     start = NOW - timedelta(days=3)
     ep = Episode("rainstorm", STORM_DISTRICT, start, start + timedelta(hours=2), 1800)
@@ -433,9 +488,14 @@ def test_cli_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         with engine.connect() as conn:
             kinds = [r[0] for r in conn.execute(sa.text("SELECT kind FROM sim_episodes"))]
         assert kinds == ["rainstorm"] and _count(engine, schema.readings) > 0
+        assert feeder_main(["--database-url", url, "--once", "--episode", "flood"]) == 2  # a bad spec, before any work
+        assert "KIND one of rainstorm, crowd, gas, rain" in capsys.readouterr().err
+        assert feeder_main(["--database-url", url, "--once", "--episode", "crowd:999999"]) == 1  # no such area
+        err = capsys.readouterr().err
+        assert "'999999' is neither the city" in err and "Traceback" not in err
+        assert _count(engine, sim_episodes) == 1  # nothing recorded
     finally:
         engine.dispose()
-    assert feeder_main(["--database-url", url, "--once", "--episode", "flood"]) == 1
 
 
 def test_settings_feed_the_simulator_config() -> None:
