@@ -40,13 +40,16 @@ class EpisodeKind:
     ramp_s: int
     # (subcategory, weight) of its incidents; empty: every subcategory of incident_category, by daily rate.
     incident_mix: tuple[tuple[str, float], ...] = ()
+    # The field resources sent to its incidents when the database has no scenario catalogue
+    # (with one: the resource types of the scenarios whose categories take its incidents).
+    resource_types: tuple[str, ...] = ()
 
 
 EPISODE_KINDS: dict[str, EpisodeKind] = {
     "rainstorm": EpisodeKind(
         name="rainstorm", factor_column="sim_rain_factor", alarm_min_factor=10.0, alarm_overshoot=1.5,
         city_effect=0.35, incident_category="waterlogging", incidents_per_hour=20.0,
-        duration_s=90 * 60, ramp_s=30 * 60,
+        duration_s=90 * 60, ramp_s=30 * 60, resource_types=("emergency_team", "pump_truck"),
     ),
     # A large crowd (the Bund on a holiday night): crowd density and metro station crowding past
     # alarm in the district, more 110 calls and passenger flow; crowd-gathering reports.
@@ -56,6 +59,7 @@ EPISODE_KINDS: dict[str, EpisodeKind] = {
         duration_s=120 * 60, ramp_s=20 * 60,
         incident_mix=(("crowd_gathering", 0.7), ("illegal_passenger_touting", 0.1), ("street_vending", 0.1),
                       ("minor_traffic_accident", 0.1)),
+        resource_types=("emergency_team", "patrol_team"),
     ),
     # A wave of gas leaks in one district: leak alarms past alarm, the city network's pressure sags
     # into warn; leak reports.
@@ -65,6 +69,7 @@ EPISODE_KINDS: dict[str, EpisodeKind] = {
         duration_s=60 * 60, ramp_s=5 * 60,
         incident_mix=(("indoor_gas_leak", 0.35), ("pipeline_gas_leak", 0.25), ("restaurant_gas_alarm", 0.25),
                       ("gas_pressure_abnormal", 0.1), ("gas_main_struck", 0.05)),
+        resource_types=("emergency_team", "repair_crew"),
     ),
 }
 # Other spellings accepted on the command line (recorded under the kind's own name).

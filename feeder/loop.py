@@ -31,6 +31,7 @@ from feeder.clock import LocalClock, ceil_to, dt, epoch, floor_to
 from feeder.episodes import Episode, parse_episode, recorded_episodes, schedule_history, start_episode
 from feeder.incidents import Incidents
 from feeder.pack import indicator_rows, load_city_pack, read_categories, read_indicator_catalogue
+from feeder.resources import Fleet
 from feeder.rollups import DEFAULT_POLICY, RetentionPolicy, apply_retention, roll_up
 from feeder.state import create_sim_tables, get_state, set_state, sim_incident_plan
 from feeder.vitals import IndicatorModel, Vitals, scale_catalogue, scaled_copies
@@ -69,6 +70,7 @@ class StepStats:
     rolled_hours: int = 0
     rollup_seconds: float = 0.0
     seconds: float = 0.0
+    resources: int = 0  # field resource rows written (moved, dispatched, arrived, ...)
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,7 @@ class Simulator:
         self.city: City | None = None
         self.vitals: Vitals | None = None
         self.incidents: Incidents | None = None
+        self.fleet: Fleet | None = None
         self._next_ts: dict[str, int] = {}
         self._last_retention = 0
         self._next_rollup = 0  # epoch s of the next minute boundary the roll-up waits for
@@ -115,6 +118,9 @@ class Simulator:
             self.incidents = Incidents(self.categories, self.city, seed=config.seed, id_prefix=config.id_prefix,
                                        clock=self.clock)
             upsert(conn, schema.indicator_thresholds, self.vitals.district_thresholds())
+            self.fleet = Fleet.load(conn, self.city, seed=config.seed, clock=self.clock,
+                                    categories=dict(zip(self.categories["subcategory"], self.categories["category"],
+                                                        strict=True)))
             self._load_resume_state(conn)
         self._prepared_for = id(engine)
 
@@ -259,6 +265,7 @@ class Simulator:
                 execute_batches(conn, insert_ignore(conn, schema.readings), readings)
                 n_new = self._new_incidents(conn, now_e, episodes)
                 transitions = self.incidents.promote(conn, now_e)
+                n_resources = self.fleet.step(conn, now_e, episodes)
         except BaseException:
             self.reset()  # the transaction rolled back: reload what the database really holds
             raise
@@ -266,7 +273,7 @@ class Simulator:
         rolled, deleted = self._maintain(engine, now_e)
         return StepStats(len(readings), n_new, transitions, deleted,
                          rolled.minute_rows if rolled else 0, rolled.hour_rows if rolled else 0,
-                         rolled.seconds if rolled else 0.0, round(_time.perf_counter() - started, 4))
+                         rolled.seconds if rolled else 0.0, round(_time.perf_counter() - started, 4), n_resources)
 
     def _due_readings(self, now_e: int, episodes: list[Episode], next_ts: dict[str, int]) -> list[dict[str, Any]]:
         """Every reading due up to ``now_e`` (advancing ``next_ts``); older than CATCHUP_S: skipped."""
