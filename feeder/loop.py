@@ -30,7 +30,7 @@ from feeder.city import City, load_city
 from feeder.clock import LocalClock, ceil_to, dt, epoch, floor_to
 from feeder.episodes import Episode, parse_episode, recorded_episodes, schedule_history, start_episode
 from feeder.incidents import Incidents
-from feeder.pack import indicator_rows, load_city_pack, read_categories, read_indicator_catalogue
+from feeder.pack import indicator_rows, load_city_pack, read_categories, read_indicator_catalogue, seed_fleet
 from feeder.resources import Fleet
 from feeder.rollups import DEFAULT_POLICY, RetentionPolicy, apply_retention, roll_up
 from feeder.state import create_sim_tables, get_state, set_state, sim_incident_plan
@@ -343,8 +343,9 @@ def _one_line(exc: BaseException) -> str:
 
 
 def start_up(engine: Engine, settings: Settings, *, options: FeederOptions | None = None) -> Simulator:
-    """init_db, load the pack when ``areas`` is empty, back-fill when ``readings`` is empty (or a
-    back-fill was interrupted), record the requested episodes. Safe to repeat after a failure."""
+    """init_db, load the pack when ``areas`` is empty (else seed the pack's fleet when ``resources``
+    is), back-fill when ``readings`` is empty (or a back-fill was interrupted), record the requested
+    episodes. Safe to repeat after a failure."""
     options = options or FeederOptions()
     settings = city_settings(settings, engine, warn=LOG.warning)
     config = SimConfig.from_settings(settings)
@@ -354,6 +355,8 @@ def start_up(engine: Engine, settings: Settings, *, options: FeederOptions | Non
     if no_areas:
         summary = load_city_pack(engine, pack_dir=config.pack_dir)
         LOG.info("loaded city pack %s: %s", config.pack_dir, summary)
+    elif seeded := seed_fleet(engine, pack_dir=config.pack_dir):
+        LOG.info("seeded %d field resources from %s", seeded, config.pack_dir)
     sim = Simulator(config)
     sim.prepare(engine)
     if sim.needs_backfill(engine):

@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 import shapely
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from data_access import schema
@@ -261,6 +262,30 @@ def category_rows(categories: pd.DataFrame) -> list[dict[str, Any]]:
 
 # --- writing ------------------------------------------------------------------------------------
 
+def _write_fleet(conn: Any, types: list[dict[str, Any]], fleet: list[dict[str, Any]]) -> None:
+    upsert(conn, schema.resource_types, [{k: t[k] for k in ("resource_type", "name", "sort_order")}
+                                         | {"name_en": t["name_en"] or None} for t in types])
+    # A new resource starts idle without a position; a known one keeps what the feeder wrote.
+    upsert(conn, schema.resources, fleet, update=["resource_type", "name", "name_en", "area_code", "period_s"])
+
+
+def seed_fleet(engine: Engine, *, pack_dir: Path) -> int:
+    """The pack's resource types and demo fleet over the areas the database holds, when its
+    ``resources`` table is empty (a database from before field resources); resources written."""
+    with engine.connect() as conn:
+        if conn.execute(sa.select(schema.resources.c.resource_id).limit(1)).first() is not None:
+            return 0
+        a = schema.areas
+        areas = [dict(r) for r in conn.execute(sa.select(a.c.area_code, a.c.level, a.c.name, a.c.name_en)
+                                                .order_by(a.c.sort_order, a.c.area_code)).mappings()]
+    types = read_resource_types(Path(pack_dir)).to_dict("records")
+    fleet = fleet_rows(types, areas)
+    if fleet:
+        with engine.begin() as conn:
+            _write_fleet(conn, types, fleet)
+    return len(fleet)
+
+
 def load_city_pack(engine: Engine, *, pack_dir: Path) -> PackSummary:
     """Upsert the pack in ``pack_dir`` into areas, grid_cells, indicators and incident_categories.
 
@@ -285,10 +310,7 @@ def load_city_pack(engine: Engine, *, pack_dir: Path) -> PackSummary:
         upsert(conn, schema.grid_cells, cells)
         upsert(conn, schema.indicators, indicator_rows(catalogue))
         upsert(conn, schema.incident_categories, category_rows(categories))
-        upsert(conn, schema.resource_types, [{k: t[k] for k in ("resource_type", "name", "sort_order")}
-                                             | {"name_en": t["name_en"] or None} for t in types])
-        # A new resource starts idle without a position; a known one keeps what the feeder wrote.
-        upsert(conn, schema.resources, fleet, update=["resource_type", "name", "name_en", "area_code", "period_s"])
+        _write_fleet(conn, types, fleet)
     return PackSummary(
         areas=len(areas),
         districts=sum(a["level"] == "district" for a in areas),

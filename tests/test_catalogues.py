@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from feeder.episodes import EPISODE_KINDS
+from feeder.pack import read_resource_types
 
 PACK = Path(__file__).resolve().parent.parent / "feeder/packs/shanghai"
 
@@ -301,3 +302,27 @@ def test_daily_rate(cat):
     per_cat = cat.groupby("category")["daily_rate"].sum()
     assert per_cat.idxmax() == "hotline_12345", "hotline requests should be the largest share"
     assert (per_cat > 0).all()
+
+
+# ---------------------------------------------------------------- resource types
+
+
+def test_resource_types_and_fleet():
+    types = pd.read_csv(PACK / "resource_types.csv", encoding="utf-8", keep_default_na=False)
+    assert list(types.columns) == ["resource_type", "name", "name_en", "sort_order", "fleet_level", "fleet_size",
+                                   "period_s"]
+    assert list(types["resource_type"]) == ["patrol_team", "pump_truck", "repair_crew", "emergency_team"]
+    for row in types.itertuples():
+        assert CJK.search(row.name) and row.name_en.isascii() and row.name_en, row.resource_type
+        assert row.fleet_level in {"street", "district"} and row.fleet_size >= 1 and row.period_s in PERIODS
+    assert types["sort_order"].is_unique
+
+
+def test_a_broken_resource_types_file_is_refused_with_its_reason(tmp_path):
+    assert read_resource_types(tmp_path).empty  # no file: no fleet
+    (tmp_path / "resource_types.csv").write_text("resource_type,name,fleet_level,fleet_size\nboat,船,river,2\n")
+    with pytest.raises(ValueError, match="fleet_level must be one of"):
+        read_resource_types(tmp_path)
+    (tmp_path / "resource_types.csv").write_text("resource_type,name\nboat,船\nboat,艇\n")
+    with pytest.raises(ValueError, match="unique"):
+        read_resource_types(tmp_path)

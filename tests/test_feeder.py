@@ -23,7 +23,7 @@ from data_access.settings import DEFAULT_PACK, Settings
 from feeder.__main__ import main as feeder_main
 from feeder.episodes import Episode, parse_episode, start_episode
 from feeder.loop import SimConfig, Simulator, run_feeder
-from feeder.pack import load_city_pack, read_categories, read_indicator_catalogue
+from feeder.pack import load_city_pack, read_categories, read_indicator_catalogue, seed_fleet
 from feeder.state import sim_dispatches, sim_episodes
 from tests.conftest import BACKENDS, create_database
 
@@ -423,6 +423,16 @@ def test_the_pack_seeds_resource_types_and_a_fleet(databases: Callable[[], Engin
     pump = fleet["310115-pump_truck-02"]
     assert (pump["name"], pump["name_en"], pump["area_code"], pump["period_s"]) == (
         "浦东新区排水抢险车2", "Pudong New Area pump truck 2", "310115", 30)
+
+
+def test_an_older_database_gets_the_fleet_over_its_own_areas(databases: Callable[[], Engine]) -> None:
+    engine = databases()
+    with engine.begin() as conn:
+        conn.execute(schema.resources.delete())
+        conn.execute(schema.resource_types.delete())
+    assert seed_fleet(engine, pack_dir=DEFAULT_PACK) == 362
+    assert seed_fleet(engine, pack_dir=DEFAULT_PACK) == 0  # a fleet is there: left alone
+    assert _count(engine, schema.resource_types) == 4 and len(_fleet(engine)) == 362
 
 
 def test_resources_report_move_and_keep_a_few_off_duty(gas_run: tuple[Engine, list]) -> None:
