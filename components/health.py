@@ -9,7 +9,7 @@ from components.formatting import format_duration, format_value
 from components.i18n import DIMENSIONS, t
 from components.sparkline import sparkline_src
 from components.theme import PALETTE, status_symbol
-from components.vital_panel import indicator_name
+from components.vital_panel import indicator_name, indicator_unit, wall_name
 from data_access.models import Alarm, HealthScore
 
 
@@ -24,11 +24,12 @@ def format_score(score: float | None) -> str:
     return "—" if score is None else f"{score * 100:.0f}"
 
 
-def create_health(health: HealthScore, lang: str) -> list:
+def create_health(health: HealthScore, lang: str, *, title: str | None = None) -> list:
+    """The health row; ``title``: its name (default "City health"; a district's wall says its level's)."""
     trend = sparkline_src(health.trend, color=PALETTE["accent"])
     return [
         html.Div(className="health__label", children=[
-            html.Div(t("health", lang)), html.Div(t("health_hint", lang), className="health__hint"),
+            html.Div(title or t("health", lang)), html.Div(t("health_hint", lang), className="health__hint"),
         ]),
         html.Div(className=score_class(health.overall) + " health__overall", id=ids.HEALTH_OVERALL,
                  children=[html.Span(format_score(health.overall)), html.Small("%")]),
@@ -56,8 +57,8 @@ def create_alarm_list(alarms: list[Alarm], catalogue: pd.DataFrame, lang: str, *
                     else t("dur_over_day", lang))
         items.append(html.Li(className=f"alarm alarm--{alarm.status}", children=[
             html.Span(status_symbol(alarm.status, stale=False), className="alarm__symbol"),
-            html.Span(indicator_name(ind, lang), className="alarm__name"),
-            html.Span(format_value(alarm.value, int(ind["decimals"]), lang) + " " + (ind["unit"] or ""),
+            html.Span(wall_name(ind, lang), className="alarm__name", title=indicator_name(ind, lang)),
+            html.Span(format_value(alarm.value, int(ind["decimals"]), lang) + " " + indicator_unit(ind, lang),
                       className="alarm__value"),
             html.Span(f"{t('in_state_for', lang)} {duration}", className="alarm__since"),
         ]))
