@@ -196,3 +196,33 @@ def test_a_city_on_its_own_database_loads_its_scenarios(tmp_path: Path, monkeypa
         with admin.begin() as conn:
             conn.exec_driver_sql(f"DROP SCHEMA {name} CASCADE")
         admin.dispose()
+
+
+def test_the_shanghai_pack_loads_its_scenarios(new_database) -> None:
+    """The pack's scenarios.toml: the three episode-driven scenarios and a manual one, every id the
+    pack's own; loading the pack again leaves the catalogue as it was."""
+    from feeder.pack import load_city_pack
+
+    engine = new_database("sqlite")
+    load_city_pack(engine, pack_dir=PACK)
+    catalogue = scenario_catalogue(engine=engine)
+    assert catalogue.ids() == ("rainstorm_waterlogging", "large_crowd", "gas_safety", "typhoon_defence")
+    kinds = dict(zip(catalogue.scenarios["scenario_id"], catalogue.scenarios["activation_kind"], strict=True))
+    assert kinds == {"rainstorm_waterlogging": "indicators", "large_crowd": "indicators", "gas_safety": "indicators",
+                     "typhoon_defence": "manual"}
+
+    def triggering(sid: str) -> list[str]:
+        ind = catalogue.of(catalogue.indicators, sid)
+        return list(ind.loc[ind["triggers"], "indicator_id"])
+
+    assert triggering("rainstorm_waterlogging") == ["rainfall_mm_h", "waterlogging_points", "pump_station_load_pct"]
+    assert triggering("large_crowd") == ["crowd_density_p_m2", "metro_station_crowding_pct"]
+    assert triggering("gas_safety") == ["gas_leak_alarms"]
+    assert set(catalogue.of(catalogue.categories, "gas_safety")["category"]) == {"gas"}
+    steps = catalogue.steps
+    assert steps["text_en"].notna().all() and set(steps["role"]) == {"supervisor", "leader", "admin"}
+    assert set(catalogue.resource_types["resource_type"]) == {"patrol_team", "pump_truck", "repair_crew",
+                                                              "emergency_team"}
+    before = _catalogue(engine)
+    load_city_pack(engine, pack_dir=PACK)
+    assert _catalogue(engine) == before

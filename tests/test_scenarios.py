@@ -236,3 +236,20 @@ def test_reports_at_the_window_start_and_a_city_rule() -> None:
     city = evaluate_scenarios(catalogue=_catalogue(area_level="city", **rule), minutes=_minutes(start, ""),
                               reports=reports, actions=NO_ACTIONS, now=NOW, city_code="C")
     assert [a.area_code for a in city.active] == ["C"]
+
+
+def test_the_change_points_read_gives_the_state_of_every_minute(scenario_city: Engine) -> None:
+    """load_scenario_state reads only the minutes where a status changes (and each series' last);
+    the scan over every minute of v_vitals_recent gives the same state."""
+    from data_access.sql import read_frame
+
+    every = read_frame(scenario_city, "SELECT v.indicator_id, v.area_code, a.level AS area_level, v.minute, v.value,"
+                                      " v.status FROM v_vitals_recent v JOIN v_areas a ON a.area_code = v.area_code",
+                       times_in=("minute",))
+    assert len(every) > 100
+    reports = read_frame(scenario_city, "SELECT * FROM v_incident_reports_recent",
+                         times_in=("reported_at", "closed_at"))
+    actions = read_frame(scenario_city, "SELECT * FROM v_operator_actions", times_in=("at",))
+    state = evaluate_scenarios(catalogue=scenario_catalogue(engine=scenario_city), minutes=every, reports=reports,
+                               actions=actions, now=NOW, city_code="100000")
+    assert state == load_scenario_state(engine=scenario_city, now=NOW)
