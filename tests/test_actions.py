@@ -19,6 +19,7 @@ from actions.service import MINIMUM_ROLE
 from actions.store import actions_engine
 from actions.tokens import TOKEN_TTL_S, Purpose, check_token, issue_token, signing_key
 from components import i18n
+from data_access.db import utc_now
 from data_access.models import ScenarioActivation
 from data_access.settings import Settings, load_settings
 from security.policy import ANONYMOUS, ROLES, Principal
@@ -366,3 +367,42 @@ def test_every_message_key_has_a_label_in_both_languages() -> None:
         assert i18n.t(key, "zh") != i18n.t(key, "en"), key
     unused = {k for k in i18n.LABELS if k.startswith("action_")} - set(m.MESSAGE_KEYS)
     assert unused == set()
+
+
+# --- what the actions write is what the state and the board read -------------------------------------
+
+def test_the_state_and_the_board_read_what_the_actions_wrote(desk: Desk) -> None:
+    """A manual start, an acknowledgement, a mark and a manual end, then the scenario state and the
+    board computed from the views (data_access.scenarios) the way every screen gets them."""
+    from data_access.scenarios import load_scenario_board, load_scenario_state
+
+    now = utc_now()
+    desk.state = load_scenario_state(engine=desk.engine, now=now)
+    assert desk.state.activation("parade", "100200") is None
+    assert desk.act("manual_start", WEST_SUPERVISOR, now=now, scenario_id="parade", area_code="100200",
+                    comment="fireworks").ok
+
+    later = now + timedelta(seconds=5)
+    desk.state = load_scenario_state(engine=desk.engine, now=later)
+    started = desk.state.activation("parade", "100200")
+    assert (started.since, started.reason, started.started_by) == (now, "manual", "zhao")
+    assert started in desk.state.takeovers(desk.lineage, "100200")
+    assert desk.act("ack_takeover", WEST_SUPERVISOR, now=later, screen="/wall/100200 kiosk", scenario_id="parade",
+                    area_code="100200", scope_code="100200").ok
+    assert desk.act("step", WEST_SUPERVISOR, now=later, scenario_id="parade", area_code="100200",
+                    step_id="barriers", step_state="done", comment="Zhongshan Rd closed").ok
+
+    after = later + timedelta(seconds=5)
+    desk.state = load_scenario_state(engine=desk.engine, now=after)
+    assert started not in desk.state.takeovers(desk.lineage, "100200")  # acknowledged for that wall
+    assert started in desk.state.takeovers(desk.lineage, None)  # the city wall is another wall
+    board = load_scenario_board(engine=desk.engine, scenario_id="parade", area_code="100200", state=desk.state,
+                                now=after)
+    marks = board.steps.set_index("step_id")
+    assert (marks.loc["barriers", "state"], marks.loc["barriers", "principal"],
+            marks.loc["barriers", "comment"]) == ("done", "zhao", "Zhongshan Rd closed")
+
+    assert desk.act("manual_end", CHIEF, now=after, scenario_id="parade", area_code="100200").ok
+    final = load_scenario_state(engine=desk.engine, now=after + timedelta(seconds=5))
+    assert final.activation("parade", "100200") is None
+    assert final.ended("parade", "100200").ended == after
