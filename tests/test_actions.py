@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 
 from actions import messages as m
 from actions.messages import ActionResult
@@ -406,3 +407,64 @@ def test_the_state_and_the_board_read_what_the_actions_wrote(desk: Desk) -> None
     final = load_scenario_state(engine=desk.engine, now=after + timedelta(seconds=5))
     assert final.activation("parade", "100200") is None
     assert final.ended("parade", "100200").ended == after
+
+
+# --- from a page: pages/_actions.py -------------------------------------------------------------------
+
+def test_a_page_acts_as_the_signed_in_user(tmp_path) -> None:
+    """The real app (auth basic): ``pages._actions`` finds the request's principal, the runtime, the
+    tick's state and catalogue; a form is the signed-in user's, once; a wall's session never acts."""
+    import base64
+
+    from app import create_app
+    from data_access.db import init_db, make_engine
+    from pages._actions import action_form_for, perform
+    from security import add_user, create_token, current_principal
+    from tests.actions_desk import seed_scenarios
+    from tests.fixtures import seed_small_city
+
+    url = f"sqlite:///{tmp_path / 'page.db'}"
+    engine = make_engine(url)
+    init_db(engine)
+    seed_small_city(engine)
+    seed_scenarios(engine)
+    users = tmp_path / "users.json"
+    add_user(users, name="li.wei", password="east-pass", role="supervisor", scope="100100")
+    add_user(users, name="chief", password="chief-pass", role="admin", scope=None)
+    wall_token = create_token(users, name="lobby", scope="100100")
+    app = create_app(Settings(database_url=url, feeder=False, refresh_s=1, auth="basic", users_file=users,
+                              secret_key="3f9a1c7e5b2d8046a1e9c3b7d5f20864"))
+    server = app.server
+
+    def as_user(name: str, password: str) -> dict[str, str]:
+        return {"Authorization": "Basic " + base64.b64encode(f"{name}:{password}".encode()).decode()}
+
+    start = dict(scenario_id="parade", area_code="100100")
+    with server.test_request_context("/", headers=as_user("li.wei", "east-pass")):
+        assert server.preprocess_request() is None  # the gate: li.wei, supervisor of the east
+        form = action_form_for(Purpose("manual_start", "parade", "100100"))
+    with server.test_request_context("/", headers=as_user("chief", "chief-pass")):
+        assert server.preprocess_request() is None
+        assert perform("manual_start", form=form, screen="/scenario/parade/100100 desk", **start) == \
+            ActionResult(False, m.TOKEN_FORGED)  # li.wei's form in the chief's request
+    with server.test_request_context("/", headers=as_user("li.wei", "east-pass")):
+        assert server.preprocess_request() is None
+        done = perform("manual_start", form=form, screen="/scenario/parade/100100 desk", **start)
+        assert done.ok and done.message_key == m.MANUAL_STARTED
+        assert perform("manual_start", form=form, screen="/scenario/parade/100100 desk", **start) == \
+            ActionResult(False, m.REPLAYED)
+        assert perform("delete_everything", form=form, screen="/", **start) == ActionResult(False, m.BAD_REQUEST)
+        assert perform("manual_start", form="not a form", screen="/", **start) == ActionResult(False, m.BAD_REQUEST)
+    client = server.test_client()
+    assert client.get(f"/wall/100100?token={wall_token}").status_code == 302  # the token becomes a session
+    with client:
+        assert client.get("/wall/100100").status_code == 200  # its context stays open in the block
+        assert current_principal() == Principal("token:lobby", "wall", "100100", "token")
+        wall_form = action_form_for(Purpose("manual_end", "parade", "100100"))
+        assert perform("manual_end", form=wall_form, screen="/wall/100100 kiosk", **start) == \
+            ActionResult(False, m.WALL_TOKEN)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT action_id, principal, role, kind, screen FROM v_operator_actions")).all()
+    assert [tuple(r) for r in rows] == [(done.action_id, "li.wei", "supervisor", "manual_start",
+                                         "/scenario/parade/100100 desk")]
+    engine.dispose()
