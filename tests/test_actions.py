@@ -468,3 +468,11 @@ def test_a_page_acts_as_the_signed_in_user(tmp_path) -> None:
     assert [tuple(r) for r in rows] == [(done.action_id, "li.wei", "supervisor", "manual_start",
                                          "/scenario/parade/100100 desk")]
     engine.dispose()
+
+
+def test_an_actions_url_that_is_no_url_is_refused_at_start_up() -> None:
+    from security import SettingsError, check_configuration
+
+    check_configuration(load_settings({"CITYWALL_ACTIONS_DATABASE_URL": "postgresql+psycopg://act@db/city"}))
+    with pytest.raises(SettingsError, match="CITYWALL_ACTIONS_DATABASE_URL"):
+        check_configuration(load_settings({"CITYWALL_ACTIONS_DATABASE_URL": "not a url"}))
