@@ -7,6 +7,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from feeder.episodes import EPISODE_KINDS
+from feeder.pack import read_resource_types
+
 PACK = Path(__file__).resolve().parent.parent / "feeder/packs/shanghai"
 
 DIMENSIONS = {"infrastructure", "environment", "traffic", "supply", "safety", "vitality"}
@@ -18,11 +21,12 @@ AGGREGATES = {"sum", "mean"}
 SOURCES = {"patrol", "hotline_12345", "sensor", "police_110", "citizen_app"}
 
 INDICATOR_COLUMNS = [
-    "indicator_id", "dimension", "name", "name_en", "unit", "level", "period_s",
+    "indicator_id", "dimension", "name", "name_en", "wall_name", "wall_name_en", "unit", "unit_en", "level", "period_s",
     "warn_low", "warn_high", "alarm_low", "alarm_high", "higher_is_better", "on_wall",
     "sort_order", "aggregate", "sim_base", "sim_rhythm", "sim_night_ratio", "sim_noise",
-    "sim_decimals", "sim_kind", "sim_rain_factor",
+    "sim_decimals", "sim_kind", "sim_rain_factor", "sim_crowd_factor", "sim_gas_factor",
 ]
+FACTORS = ["sim_rain_factor", "sim_crowd_factor", "sim_gas_factor"]
 CATEGORY_COLUMNS = [
     "category", "subcategory", "name", "name_en", "category_name", "category_name_en",
     "sla_hours", "priority", "daily_rate", "source", "sort_order",
@@ -82,10 +86,26 @@ def test_indicator_names(ind):
         assert row.name_en.strip() and row.name_en.isascii(), f"{row.indicator_id}: bad name_en"
 
 
-def test_units_are_short_and_not_chinese(ind):
+def test_units_are_short_and_in_both_languages(ind):
+    """``unit`` is the Chinese wall's (issue 14, item 16: no "count", "pax/h" or "households" on it),
+    ``unit_en`` the English one."""
+    english_words = re.compile(r"[A-Za-z]{3,}")
+    symbols = {"ppm", "NTU", "TEU", "kPa", "MPa"}  # international symbols, the same in both languages
     for row in ind.itertuples():
-        assert not CJK.search(row.unit), f"{row.indicator_id}: unit {row.unit!r} contains CJK"
-        assert len(row.unit) <= 12, f"{row.indicator_id}: unit {row.unit!r} too long"
+        assert not CJK.search(row.unit_en), f"{row.indicator_id}: unit_en {row.unit_en!r} contains CJK"
+        assert len(row.unit_en) <= 12 and len(row.unit) <= 8, f"{row.indicator_id}: unit too long"
+        words = set(english_words.findall(row.unit)) - symbols
+        assert not words, f"{row.indicator_id}: Chinese unit {row.unit!r} has English words {words}"
+        assert (row.unit == "") == (row.unit_en == ""), f"{row.indicator_id}: a unit in one language only"
+
+
+def test_wall_names_are_short_in_both_languages(ind):
+    """Issue 14, item 15: every indicator has a short wall name, Chinese and English."""
+    for row in ind.itertuples():
+        assert CJK.search(row.wall_name) or row.wall_name.isascii() and row.wall_name[:1].isalnum(), row.indicator_id
+        assert row.wall_name_en.isascii() and row.wall_name_en.strip(), f"{row.indicator_id}: bad wall_name_en"
+        width = sum(1.0 if CJK.search(c) else 0.55 for c in row.wall_name)  # in em: a Latin letter ~half a 字
+        assert width <= 6 and len(row.wall_name_en) <= 20, (row.indicator_id, row.wall_name, row.wall_name_en)
 
 
 def test_indicator_enums(ind):
@@ -164,7 +184,7 @@ def test_night_value_not_below_warn_low(ind):
 def test_sim_parameters_ranges(ind):
     assert ind["sim_night_ratio"].between(0, 1.5).all()
     assert ind["sim_noise"].between(0, 0.6, inclusive="right").all()
-    assert (ind["sim_rain_factor"] > 0).all()
+    assert (ind[FACTORS] > 0).all().all()
     assert (ind.loc[ind["sim_kind"] != "gauge", "sim_base"] >= 0).all(), "rates and counts are non-negative"
     counts = ind[ind["sim_kind"] == "count"]
     assert (counts["sim_decimals"] == 0).all(), "counts are integers"
@@ -180,6 +200,25 @@ def test_rain_sensitive_indicators(ind):
     wl = by_id.loc["waterlogging_points"]
     assert wl["sim_base"] * wl["sim_rain_factor"] > wl["alarm_high"]
     assert (ind["sim_rain_factor"] > 1).sum() >= 10
+
+
+# The indicators each demo episode must drive past alarm in its district (the scenarios' triggers).
+EPISODE_TRIGGERS = {
+    "rainstorm": ["rainfall_mm_h", "waterlogging_points"],
+    "crowd": ["crowd_density_p_m2", "metro_station_crowding_pct"],
+    "gas": ["gas_leak_alarms"],
+}
+
+
+@pytest.mark.parametrize("kind", sorted(EPISODE_TRIGGERS))
+def test_each_episode_kind_has_district_indicators_it_drives_past_alarm(ind, kind):
+    by_id = ind.set_index("indicator_id")
+    episode = EPISODE_KINDS[kind]
+    for indicator_id in EPISODE_TRIGGERS[kind]:
+        row = by_id.loc[indicator_id]
+        assert row["level"] == "district" and _num(row["alarm_high"]) is not None, indicator_id
+        # vitals._disturb lifts a district series with this large a factor past alarm_high.
+        assert row[episode.factor_column] >= episode.alarm_min_factor, indicator_id
 
 
 def test_periods_mix(ind):
@@ -279,3 +318,27 @@ def test_daily_rate(cat):
     per_cat = cat.groupby("category")["daily_rate"].sum()
     assert per_cat.idxmax() == "hotline_12345", "hotline requests should be the largest share"
     assert (per_cat > 0).all()
+
+
+# ---------------------------------------------------------------- resource types
+
+
+def test_resource_types_and_fleet():
+    types = pd.read_csv(PACK / "resource_types.csv", encoding="utf-8", keep_default_na=False)
+    assert list(types.columns) == ["resource_type", "name", "name_en", "sort_order", "fleet_level", "fleet_size",
+                                   "period_s"]
+    assert list(types["resource_type"]) == ["patrol_team", "pump_truck", "repair_crew", "emergency_team"]
+    for row in types.itertuples():
+        assert CJK.search(row.name) and row.name_en.isascii() and row.name_en, row.resource_type
+        assert row.fleet_level in {"street", "district"} and row.fleet_size >= 1 and row.period_s in PERIODS
+    assert types["sort_order"].is_unique
+
+
+def test_a_broken_resource_types_file_is_refused_with_its_reason(tmp_path):
+    assert read_resource_types(tmp_path).empty  # no file: no fleet
+    (tmp_path / "resource_types.csv").write_text("resource_type,name,fleet_level,fleet_size\nboat,船,river,2\n")
+    with pytest.raises(ValueError, match="fleet_level must be one of"):
+        read_resource_types(tmp_path)
+    (tmp_path / "resource_types.csv").write_text("resource_type,name\nboat,船\nboat,艇\n")
+    with pytest.raises(ValueError, match="unique"):
+        read_resource_types(tmp_path)
