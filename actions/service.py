@@ -169,11 +169,11 @@ def _run(kind: str, *, engine: Engine, key: bytes, principal: object, screen: ob
         except Conflict as clash:
             raise _Refused(clash.message_key, "changed meanwhile") from None
     except _Refused as refusal:
-        log.warning("refused %s by %s from %s: %s (%s)", kind, str(who)[:64], str(screen)[:80],
+        log.warning("refused %s by %r from %r: %s (%s)", kind, str(who)[:64], str(screen)[:80],
                     refusal.message_key, refusal.why)
         return refused(refusal.message_key)
     except sa.exc.SQLAlchemyError as exc:
-        log.error("action %s by %s not written: %s", kind, str(who)[:64], str(getattr(exc, "orig", exc))[:200])
+        log.error("action %s by %r not written: %s", kind, str(who)[:64], str(getattr(exc, "orig", exc))[:200])
         return refused(m.UNAVAILABLE)
     log.info("%s by %s (%s) from %s: action %d", kind, person.name, person.role, checked_screen, action_id)
     return ActionResult(ok=True, message_key=done, action_id=action_id)

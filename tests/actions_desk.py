@@ -18,6 +18,7 @@ from data_access import schema
 from data_access.areas import Lineage
 from data_access.db import utc_now
 from data_access.models import ScenarioActivation, ScenarioCatalogue, ScenarioState
+from data_access.scenarios import scenario_catalogue
 from data_access.settings import Settings
 from security.policy import Principal
 from tests.fixtures import insert_rows
@@ -68,14 +69,8 @@ def seed_scenarios(engine: Engine) -> None:
 
 
 def read_catalogue(engine: Engine) -> ScenarioCatalogue:
-    """The catalogue as the views give it (what data_access.scenarios.scenario_catalogue reads)."""
-    with engine.connect() as conn:
-        def frame(view: str) -> pd.DataFrame:
-            return pd.read_sql(sa.text(f"SELECT * FROM {view}"), conn)
-
-        return ScenarioCatalogue(scenarios=frame("v_scenarios"), indicators=frame("v_scenario_indicators"),
-                                 categories=frame("v_scenario_categories"),
-                                 resource_types=frame("v_scenario_resource_types"), steps=frame("v_scenario_steps"))
+    """The catalogue as the pages get it (data_access.scenarios.scenario_catalogue over the views)."""
+    return scenario_catalogue(engine=engine)
 
 
 STATE = ScenarioState(

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 
 from actions import messages as m
 from actions.messages import ActionResult
@@ -19,6 +20,7 @@ from actions.service import MINIMUM_ROLE
 from actions.store import actions_engine
 from actions.tokens import TOKEN_TTL_S, Purpose, check_token, issue_token, signing_key
 from components import i18n
+from data_access.db import utc_now
 from data_access.models import ScenarioActivation
 from data_access.settings import Settings, load_settings
 from security.policy import ANONYMOUS, ROLES, Principal
@@ -366,3 +368,111 @@ def test_every_message_key_has_a_label_in_both_languages() -> None:
         assert i18n.t(key, "zh") != i18n.t(key, "en"), key
     unused = {k for k in i18n.LABELS if k.startswith("action_")} - set(m.MESSAGE_KEYS)
     assert unused == set()
+
+
+# --- what the actions write is what the state and the board read -------------------------------------
+
+def test_the_state_and_the_board_read_what_the_actions_wrote(desk: Desk) -> None:
+    """A manual start, an acknowledgement, a mark and a manual end, then the scenario state and the
+    board computed from the views (data_access.scenarios) the way every screen gets them."""
+    from data_access.scenarios import load_scenario_board, load_scenario_state
+
+    now = utc_now()
+    desk.state = load_scenario_state(engine=desk.engine, now=now)
+    assert desk.state.activation("parade", "100200") is None
+    assert desk.act("manual_start", WEST_SUPERVISOR, now=now, scenario_id="parade", area_code="100200",
+                    comment="fireworks").ok
+
+    later = now + timedelta(seconds=5)
+    desk.state = load_scenario_state(engine=desk.engine, now=later)
+    started = desk.state.activation("parade", "100200")
+    assert (started.since, started.reason, started.started_by) == (now, "manual", "zhao")
+    assert started in desk.state.takeovers(desk.lineage, "100200")
+    assert desk.act("ack_takeover", WEST_SUPERVISOR, now=later, screen="/wall/100200 kiosk", scenario_id="parade",
+                    area_code="100200", scope_code="100200").ok
+    assert desk.act("step", WEST_SUPERVISOR, now=later, scenario_id="parade", area_code="100200",
+                    step_id="barriers", step_state="done", comment="Zhongshan Rd closed").ok
+
+    after = later + timedelta(seconds=5)
+    desk.state = load_scenario_state(engine=desk.engine, now=after)
+    assert started not in desk.state.takeovers(desk.lineage, "100200")  # acknowledged for that wall
+    assert started in desk.state.takeovers(desk.lineage, None)  # the city wall is another wall
+    board = load_scenario_board(engine=desk.engine, scenario_id="parade", area_code="100200", state=desk.state,
+                                now=after)
+    marks = board.steps.set_index("step_id")
+    assert (marks.loc["barriers", "state"], marks.loc["barriers", "principal"],
+            marks.loc["barriers", "comment"]) == ("done", "zhao", "Zhongshan Rd closed")
+
+    assert desk.act("manual_end", CHIEF, now=after, scenario_id="parade", area_code="100200").ok
+    final = load_scenario_state(engine=desk.engine, now=after + timedelta(seconds=5))
+    assert final.activation("parade", "100200") is None
+    assert final.ended("parade", "100200").ended == after
+
+
+# --- from a page: pages/_actions.py -------------------------------------------------------------------
+
+def test_a_page_acts_as_the_signed_in_user(tmp_path) -> None:
+    """The real app (auth basic): ``pages._actions`` finds the request's principal, the runtime, the
+    tick's state and catalogue; a form is the signed-in user's, once; a wall's session never acts."""
+    import base64
+
+    from app import create_app
+    from data_access.db import init_db, make_engine
+    from pages._actions import action_form_for, perform
+    from security import add_user, create_token, current_principal
+    from tests.actions_desk import seed_scenarios
+    from tests.fixtures import seed_small_city
+
+    url = f"sqlite:///{tmp_path / 'page.db'}"
+    engine = make_engine(url)
+    init_db(engine)
+    seed_small_city(engine)
+    seed_scenarios(engine)
+    users = tmp_path / "users.json"
+    add_user(users, name="li.wei", password="east-pass", role="supervisor", scope="100100")
+    add_user(users, name="chief", password="chief-pass", role="admin", scope=None)
+    wall_token = create_token(users, name="lobby", scope="100100")
+    app = create_app(Settings(database_url=url, feeder=False, refresh_s=1, auth="basic", users_file=users,
+                              secret_key="3f9a1c7e5b2d8046a1e9c3b7d5f20864"))
+    server = app.server
+
+    def as_user(name: str, password: str) -> dict[str, str]:
+        return {"Authorization": "Basic " + base64.b64encode(f"{name}:{password}".encode()).decode()}
+
+    start = dict(scenario_id="parade", area_code="100100")
+    with server.test_request_context("/", headers=as_user("li.wei", "east-pass")):
+        assert server.preprocess_request() is None  # the gate: li.wei, supervisor of the east
+        form = action_form_for(Purpose("manual_start", "parade", "100100"))
+    with server.test_request_context("/", headers=as_user("chief", "chief-pass")):
+        assert server.preprocess_request() is None
+        assert perform("manual_start", form=form, screen="/scenario/parade/100100 desk", **start) == \
+            ActionResult(False, m.TOKEN_FORGED)  # li.wei's form in the chief's request
+    with server.test_request_context("/", headers=as_user("li.wei", "east-pass")):
+        assert server.preprocess_request() is None
+        done = perform("manual_start", form=form, screen="/scenario/parade/100100 desk", **start)
+        assert done.ok and done.message_key == m.MANUAL_STARTED
+        assert perform("manual_start", form=form, screen="/scenario/parade/100100 desk", **start) == \
+            ActionResult(False, m.REPLAYED)
+        assert perform("delete_everything", form=form, screen="/", **start) == ActionResult(False, m.BAD_REQUEST)
+        assert perform("manual_start", form="not a form", screen="/", **start) == ActionResult(False, m.BAD_REQUEST)
+    client = server.test_client()
+    assert client.get(f"/wall/100100?token={wall_token}").status_code == 302  # the token becomes a session
+    with client:
+        assert client.get("/wall/100100").status_code == 200  # its context stays open in the block
+        assert current_principal() == Principal("token:lobby", "wall", "100100", "token")
+        wall_form = action_form_for(Purpose("manual_end", "parade", "100100"))
+        assert perform("manual_end", form=wall_form, screen="/wall/100100 kiosk", **start) == \
+            ActionResult(False, m.WALL_TOKEN)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT action_id, principal, role, kind, screen FROM v_operator_actions")).all()
+    assert [tuple(r) for r in rows] == [(done.action_id, "li.wei", "supervisor", "manual_start",
+                                         "/scenario/parade/100100 desk")]
+    engine.dispose()
+
+
+def test_an_actions_url_that_is_no_url_is_refused_at_start_up() -> None:
+    from security import SettingsError, check_configuration
+
+    check_configuration(load_settings({"CITYWALL_ACTIONS_DATABASE_URL": "postgresql+psycopg://act@db/city"}))
+    with pytest.raises(SettingsError, match="CITYWALL_ACTIONS_DATABASE_URL"):
+        check_configuration(load_settings({"CITYWALL_ACTIONS_DATABASE_URL": "not a url"}))
