@@ -72,6 +72,13 @@ def km(a: tuple[float, float], b: tuple[float, float]) -> float:
     return math.hypot(dx, dy)
 
 
+def _point(lat: Any, lon: Any) -> tuple[float, float] | None:
+    """(lat, lon) as floats, or None when either is missing (None or NaN)."""
+    if lat is None or lon is None or math.isnan(float(lat)) or math.isnan(float(lon)):
+        return None
+    return (float(lat), float(lon))
+
+
 def _lerp(a: tuple[float, float], b: tuple[float, float], f: float) -> tuple[float, float]:
     f = min(1.0, max(0.0, f))
     return (a[0] + (b[0] - a[0]) * f, a[1] + (b[1] - a[1]) * f)
@@ -201,10 +208,9 @@ class Fleet:
             area = areas.get(code)
             district = code if area is None or area.level != "street" else area.parent_code
             points = by_street.get(code) if area is not None and area.level == "street" else None
-            points = [(float(p[0]), float(p[1])) for p in (points or by_district.get(district) or [])
-                      if p[0] is not None and p[1] is not None]
-            if not points and area is not None and area.center_lat is not None:
-                points = [(float(area.center_lat), float(area.center_lon))]
+            points = [p for p in (_point(*q) for q in (points or by_district.get(district) or [])) if p]
+            if not points and area is not None and (centre := _point(area.center_lat, area.center_lon)):
+                points = [centre]
             key = stable_key(seed, rid)
             home = points[stable_key(key, "home") % len(points)] if points else (math.nan, math.nan)
             period = max(1, int(row["period_s"] or 30))
@@ -233,7 +239,7 @@ class Fleet:
     def position(self, u: Unit, t: int) -> tuple[float, float]:
         d = self.latest.get(u.resource_id)
         if d is None or t < d.dispatched or t >= d.back:
-            return u.wander(t)
+            return u.home if self.off_duty(u, t) else u.wander(t)
         if t < d.arrive:
             return _lerp(d.origin, d.site, (t - d.dispatched) / max(1, d.arrive - d.dispatched))
         if t < d.leave:
