@@ -223,3 +223,23 @@ def test_a_catalogue_without_the_new_columns_falls_back(shanghai: Engine) -> Non
     row = catalogue.set_index("indicator_id").loc["metro_entries_5min"].to_dict()
     assert wall_name(row, "en") == "Metro entries" and wall_name(row, "zh") == "地铁进站客流"
     assert indicator_unit(row, "en") == indicator_unit(row, "zh") == "trips/5min"
+
+
+# --- item 13, on screen: a street's ranking names its cells and counts every one ---------------------
+
+def test_a_streets_ranking_names_its_cells_with_zeros(engine: Engine) -> None:
+    from components.level_panels import ranking_rows
+    from data_access.areas import area_by_code
+    from data_access.readers.panels import load_panels
+
+    street = area_by_code(engine=engine, area_code="n1")
+    with engine.connect() as conn:
+        cells = {r.cell_id: r.name for r in conn.execute(sa.text(
+            "SELECT cell_id, name FROM v_grid_cells WHERE street_code = 'n1'"))}
+    rows = ranking_rows(load_panels(engine=engine, area=street).children, lang="en", lang_param=None)
+    assert {r["code"] for r in rows} == set(cells)  # every cell, with or without open incidents
+    assert all(r["name"] == cells[r["code"]] and r["name"] != r["code"] for r in rows)
+    assert all(r["name"].startswith("North 1 ") for r in rows)
+    for column in ("open", "overdue", "reported_today", "closed_today"):
+        assert all(isinstance(r[column], int) for r in rows), column  # 0, never blank
+    assert any(r["open"] == 0 for r in rows)
