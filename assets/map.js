@@ -148,6 +148,10 @@
         }
       });
       drill(feature, layer);
+      if (Array.isArray(p.at) && p.at.length === 2) {  // the area's own point inside it (v_areas center_lat/lon)
+        const anchor = window.L.latLng(p.at[0], p.at[1]);  // (L here is the labels)
+        layer.getCenter = function () { return anchor; };
+      }
       layer.bindTooltip(html, {
         permanent: !!h.permanent, direction: "center", opacity: 1,
         className: h.permanent ? "cw-area-label" + (p.short ? " cw-label--short" : "") : "cw-tooltip",

@@ -103,10 +103,14 @@ def areas_collection(shapes: pd.DataFrame, *, lang: str, link_level: str | None,
         if geometry is None:
             continue
         name = (row.name_en or row.name) if lang == "en" else row.name
-        features.append({"type": "Feature", "geometry": geometry, "properties": {
-            "code": row.area_code, "name": name,
-            "href": area_href(link_level, row.area_code, lang_param) if link_level else None,
-        }})
+        properties = {"code": row.area_code, "name": name,
+                      "href": area_href(link_level, row.area_code, lang_param) if link_level else None}
+        lat, lon = getattr(row, "center_lat", None), getattr(row, "center_lon", None)
+        if lat is not None and lon is not None and not (pd.isna(lat) or pd.isna(lon)):
+            # v_areas' point inside the area: the label's anchor (Leaflet's own centre of a
+            # MultiPolygon is its first part's, which may be a small island next to another area)
+            properties["at"] = [round(float(lat), 5), round(float(lon), 5)]
+        features.append({"type": "Feature", "geometry": geometry, "properties": properties})
     # Small areas get a short permanent label (their counts only) so labels do not pile up.
     boxes = [_box(f["geometry"]) for f in features]
     sizes = [(b[2] - b[0]) * (b[3] - b[1]) if b else 0.0 for b in boxes]
