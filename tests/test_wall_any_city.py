@@ -243,3 +243,40 @@ def test_a_streets_ranking_names_its_cells_with_zeros(engine: Engine) -> None:
     for column in ("open", "overdue", "reported_today", "closed_today"):
         assert all(isinstance(r[column], int) for r in rows), column  # 0, never blank
     assert any(r["open"] == 0 for r in rows)
+
+
+# --- item 4, on screen: the level pages, their maps and the incident wall say the city's words ----------
+
+def _level_page(engine: Engine, level: str, code: str, lang: str) -> str:
+    from app import create_app
+    from data_access.settings import Settings
+    from pages._level import render_level
+
+    app = create_app(Settings(database_url=engine.url.render_as_string(hide_password=False), feeder=False))
+    with app.server.test_request_context("/"):
+        app.server.preprocess_request()
+        return "\n".join(texts(render_level(level, code, lang, {})))  # static panels are HTML text
+
+
+def test_level_pages_and_the_incident_wall_use_the_level_names(engine: Engine) -> None:
+    import cli
+
+    assert "Districts, worst first" in _level_page(engine, "city", "TOWN", "en")  # CityWall's words by default
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CITYWALL_DATABASE_URL", engine.url.render_as_string(hide_password=False))
+        assert cli.main(["level-names", "--district-level", "服务区", "--district-level-en", "service region",
+                         "--street-level", "社区委员会", "--street-level-en", "neighbourhood council"]) == 0
+    city = _level_page(engine, "city", "TOWN", "en")
+    assert "Service regions, worst first" in city and "Open incidents per service region" in city
+    assert "Click a service region to open it" in city and "Districts, worst first" not in city
+    north = _level_page(engine, "district", "north", "en")
+    assert " · Service region · " in north
+    for text in ("Neighbourhood councils, worst first", "Open incidents per neighbourhood council",
+                 "Click a neighbourhood council to open it"):
+        assert text in north
+    zh = _level_page(engine, "district", "north", "zh")
+    assert " · 服务区 · 事件督办" in zh and "各社区委员会排名（最差在前）" in zh and "各社区委员会在办事件数" in zh
+    wrong = _level_page(engine, "street", "north", "en")
+    assert "north is a Service region, not a Neighbourhood council." in wrong
+    wall = texts(find(wall_page(engine, lang="en"), "cw-panel__title"))
+    assert "Service regions, worst first" in wall  # the incident-only wall's ranking
