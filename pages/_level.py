@@ -143,5 +143,6 @@ def mount_grids(preset: dict | None, scope: dict | None) -> tuple:
     ranking = create_ranking(key=key, rows=ranking_rows(children, lang=lang, lang_param=lang_param_of(scope)),
                              lang=lang)
     table = create_incident_table(key=key, area=area, lang=lang, categories=categories,
-                                  initial=filter_from_query({k: preset.get(k) for k in LIST_QUERY_KEYS}))
+                                  initial=filter_from_query({k: preset.get(k) for k in LIST_QUERY_KEYS}),
+                                  words=level_words_in(current_runtime(), lang))
     return ranking, table

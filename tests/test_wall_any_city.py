@@ -280,3 +280,14 @@ def test_level_pages_and_the_incident_wall_use_the_level_names(engine: Engine) -
     assert "north is a Service region, not a Neighbourhood council." in wrong
     wall = texts(find(wall_page(engine, lang="en"), "cw-panel__title"))
     assert "Service regions, worst first" in wall  # the incident-only wall's ranking
+    from app import create_app
+    from components.incident_table import column_defs
+    from data_access.settings import Settings
+    from pages._map import level_words_in
+    from pages._runtime import current_runtime
+
+    app = create_app(Settings(database_url=engine.url.render_as_string(hide_password=False), feeder=False))
+    with app.server.app_context():
+        words = level_words_in(current_runtime(), "en")
+    headers = [c["headerName"] for c in column_defs("en", with_street=True, words=words)]
+    assert "Neighbourhood council" in headers and "Street" not in headers  # the incident list's column
