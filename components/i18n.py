@@ -89,6 +89,32 @@ LABELS: dict[str, dict[str, str]] = {**WALL_LABELS, **MAP_LABELS, **ACTION_LABEL
 DIMENSIONS = ("infrastructure", "environment", "traffic", "supply", "safety", "vitality")
 
 
+LevelWords = dict[str, tuple[str, str]]  # level -> (singular, plural) in one language, from v_level_names
+
+
+def level_label(key: str, level: str, lang: str, words: LevelWords | None) -> str:
+    """Label ``key`` of a level in the city's own words: ``lvl`` (the level, "District", "服务区"),
+    ``children`` (a ranking's title), ``legend`` (the map's), ``click`` (the map's hint). Without
+    ``words`` for the level: CityWall's own label (``lvl_district``, ``lvl_children_street``, …)."""
+    fallback = {"lvl": f"lvl_{level}", "children": f"lvl_children_{level}", "legend": f"map_legend_{level}",
+                "click": f"map_legend_click_{level}"}[key]
+    found = (words or {}).get(level)
+    if not found or level == "city" and key == "lvl":  # the city's page says 全市 / City
+        return t(fallback, lang)
+    one, many = found
+
+    def cap(word: str) -> str:
+        return word[:1].upper() + word[1:] if lang == "en" else word
+
+    if key == "lvl":
+        return cap(one)
+    if key == "children":
+        return t("lvl_children_of", lang, levels=cap(many))
+    article = "an" if lang == "en" and one[:1].lower() in "aeiou" else "a"
+    return t("map_legend_of" if key == "legend" else "map_legend_click_of", lang, level=one, levels=many,
+             a=article)
+
+
 def pick_language(requested: object, default: str) -> str:
     """``?lang=`` when it names a known language, otherwise the configured default."""
     return requested if isinstance(requested, str) and requested in LANGUAGES else default

@@ -14,7 +14,7 @@ from dash import dcc, html
 from components import ids
 from components.formatting import local_moment, local_time
 from components.health import create_alarm_list, create_health, format_score, score_class
-from components.i18n import t
+from components.i18n import LevelWords, level_label, t
 from components.kpi_tile import create_incident_strip, strip_state
 from components.level_panels import create_categories, create_funnel, create_ranking, ranking_rows
 from components.links import own_path, page_href, wall_href
@@ -61,7 +61,7 @@ def wall_title(key: str, level: str, level_word: str | None, lang: str) -> str:
 
 
 def create_incident_body(*, key: str, area: Area, panels: PanelData, lang: str, lang_param: str | None,
-                         incident_map: html.Div | None, now: datetime) -> html.Div:
+                         incident_map: html.Div | None, now: datetime, words: LevelWords | None = None) -> html.Div:
     """The wall of a city without vital signs (only incidents imported, say): a large map beside
     the child areas ranked worst first, open incidents by category and the closed-loop funnel.
     These panels refresh through the level pages' MATCH callback on the map's own tick."""
@@ -71,7 +71,7 @@ def create_incident_body(*, key: str, area: Area, panels: PanelData, lang: str, 
         html.Div(incident_map, className="wall__map wall__map--large"),
         html.Div(className="wall__incident-side", children=[
             html.Section(className="cw-panel cw-panel--rank", children=[
-                html.H2(t(f"lvl_children_{child or 'cell'}", lang), className="cw-panel__title"),
+                html.H2(level_label("children", child or "cell", lang, words), className="cw-panel__title"),
                 html.Div(create_ranking(key=key, rows=ranking_rows(panels.children, lang=lang, lang_param=lang_param),
                                         lang=lang), className="cw-panel__grid"),
             ]),

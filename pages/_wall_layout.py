@@ -17,7 +17,7 @@ from data_access.readers.areas import level_words, read_area, read_city, read_di
 from data_access.readers.wall import read_wall_catalogue
 from data_access.runtime import CityWallRuntime
 from pages._level import panels
-from pages._map import build_map
+from pages._map import build_map, level_words_in
 from security import current_principal
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ def wall_layout(runtime: CityWallRuntime, *, scope: object, lang: object, kiosk:
         # A city without vital signs (incidents only) gets an incident wall instead of empty panels.
         incident_body = None if not catalogue.empty else create_incident_body(
             key="wall", area=area, panels=panels(runtime, area), lang=lang, lang_param=lang_param,
-            incident_map=incident_map, now=utc_now())
+            incident_map=incident_map, now=utc_now(), words=level_words_in(runtime, lang))
     except SQLAlchemyError as exc:
         log.warning("wall layout: database unavailable: %s", first_line(exc))
         return create_db_unavailable(lang)

@@ -223,3 +223,71 @@ def test_a_catalogue_without_the_new_columns_falls_back(shanghai: Engine) -> Non
     row = catalogue.set_index("indicator_id").loc["metro_entries_5min"].to_dict()
     assert wall_name(row, "en") == "Metro entries" and wall_name(row, "zh") == "地铁进站客流"
     assert indicator_unit(row, "en") == indicator_unit(row, "zh") == "trips/5min"
+
+
+# --- item 13, on screen: a street's ranking names its cells and counts every one ---------------------
+
+def test_a_streets_ranking_names_its_cells_with_zeros(engine: Engine) -> None:
+    from components.level_panels import ranking_rows
+    from data_access.areas import area_by_code
+    from data_access.readers.panels import load_panels
+
+    street = area_by_code(engine=engine, area_code="n1")
+    with engine.connect() as conn:
+        cells = {r.cell_id: r.name for r in conn.execute(sa.text(
+            "SELECT cell_id, name FROM v_grid_cells WHERE street_code = 'n1'"))}
+    rows = ranking_rows(load_panels(engine=engine, area=street).children, lang="en", lang_param=None)
+    assert {r["code"] for r in rows} == set(cells)  # every cell, with or without open incidents
+    assert all(r["name"] == cells[r["code"]] and r["name"] != r["code"] for r in rows)
+    assert all(r["name"].startswith("North 1 ") for r in rows)
+    for column in ("open", "overdue", "reported_today", "closed_today"):
+        assert all(isinstance(r[column], int) for r in rows), column  # 0, never blank
+    assert any(r["open"] == 0 for r in rows)
+
+
+# --- item 4, on screen: the level pages, their maps and the incident wall say the city's words ----------
+
+def _level_page(engine: Engine, level: str, code: str, lang: str) -> str:
+    from app import create_app
+    from data_access.settings import Settings
+    from pages._level import render_level
+
+    app = create_app(Settings(database_url=engine.url.render_as_string(hide_password=False), feeder=False))
+    with app.server.test_request_context("/"):
+        app.server.preprocess_request()
+        return "\n".join(texts(render_level(level, code, lang, {})))  # static panels are HTML text
+
+
+def test_level_pages_and_the_incident_wall_use_the_level_names(engine: Engine) -> None:
+    import cli
+
+    assert "Districts, worst first" in _level_page(engine, "city", "TOWN", "en")  # CityWall's words by default
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CITYWALL_DATABASE_URL", engine.url.render_as_string(hide_password=False))
+        assert cli.main(["level-names", "--district-level", "服务区", "--district-level-en", "service region",
+                         "--street-level", "社区委员会", "--street-level-en", "neighbourhood council"]) == 0
+    city = _level_page(engine, "city", "TOWN", "en")
+    assert "Service regions, worst first" in city and "Open incidents per service region" in city
+    assert "Click a service region to open it" in city and "Districts, worst first" not in city
+    north = _level_page(engine, "district", "north", "en")
+    assert " · Service region · " in north
+    for text in ("Neighbourhood councils, worst first", "Open incidents per neighbourhood council",
+                 "Click a neighbourhood council to open it"):
+        assert text in north
+    zh = _level_page(engine, "district", "north", "zh")
+    assert " · 服务区 · 事件督办" in zh and "各社区委员会排名（最差在前）" in zh and "各社区委员会在办事件数" in zh
+    wrong = _level_page(engine, "street", "north", "en")
+    assert "north is a Service region, not a Neighbourhood council." in wrong
+    wall = texts(find(wall_page(engine, lang="en"), "cw-panel__title"))
+    assert "Service regions, worst first" in wall  # the incident-only wall's ranking
+    from app import create_app
+    from components.incident_table import column_defs
+    from data_access.settings import Settings
+    from pages._map import level_words_in
+    from pages._runtime import current_runtime
+
+    app = create_app(Settings(database_url=engine.url.render_as_string(hide_password=False), feeder=False))
+    with app.server.app_context():
+        words = level_words_in(current_runtime(), "en")
+    headers = [c["headerName"] for c in column_defs("en", with_street=True, words=words)]
+    assert "Neighbourhood council" in headers and "Street" not in headers  # the incident list's column

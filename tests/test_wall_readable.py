@@ -7,6 +7,7 @@ one of the panel's pages; the "city" badge on a borrowed value never covers the 
 pack with a few hours of simulated history, one indicator in alarm and one in warning."""
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -189,4 +190,48 @@ def test_city_badge_leaves_the_value_whole(browser, app_process: AppProcess, lan
         badges += len(found)
         assert [f for f in found if not all(f[1:])] == []
     assert badges >= 10  # most of the catalogue is city-wide
+    assert browser.get_logs() == []
+
+
+# --- item 14: map labels never overlap -------------------------------------------------------------------
+
+LABELS_JS = r"""
+const all = Array.from(document.querySelectorAll('.leaflet-tooltip.cw-area-label'));
+const shown = all.filter(function (e) { return getComputedStyle(e).visibility !== 'hidden' && e.offsetParent; });
+const boxes = shown.map(function (e) {
+  const tip = e.querySelector('.cw-tip');
+  return {code: tip.getAttribute('data-code'), open: +tip.querySelector('.cw-n-open').textContent,
+          short: e.classList.contains('cw-label--short'), box: e.getBoundingClientRect().toJSON(),
+          text: e.textContent};
+});
+const overlaps = [];
+for (let i = 0; i < boxes.length; i++) {
+  for (let j = i + 1; j < boxes.length; j++) {
+    const a = boxes[i].box, b = boxes[j].box;
+    if (a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom) {
+      overlaps.push(boxes[i].code + ' ' + boxes[i].text + ' / ' + boxes[j].code + ' ' + boxes[j].text);
+    }
+  }
+}
+const opens = all.map(function (e) { return +e.querySelector('.cw-n-open').textContent; });
+return {all: all.length, shown: boxes, overlaps: overlaps, top: Math.max.apply(null, opens)};
+"""
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize("path", ["/city", "/district/310101", f"/district/{PUDONG}"])
+def test_map_labels_never_overlap(browser, app_process: AppProcess, size: tuple[int, int], lang: str,
+                                  path: str) -> None:
+    """The city's central districts are small and close together: their labels met ("宝山区" over "嘉定区").
+    Now a label that would overlap a better-ranked one (more open incidents) is shortened to its
+    counts, or dropped; the best-ranked label is always shown."""
+    pin_viewport(browser.driver, *size)
+    browser.driver.get(f"{app_process.url}{path}?lang={lang}")
+    browser.wait_for_element(".leaflet-tooltip.cw-area-label .cw-n-open", timeout=20)
+    time.sleep(0.5)  # the labels are placed just after they are drawn
+    found = browser.driver.execute_script(LABELS_JS)
+    assert found["overlaps"] == []
+    assert len(found["shown"]) >= 0.6 * found["all"]  # shortened before dropped: most areas keep a label
+    assert any(label["open"] == found["top"] for label in found["shown"])
     assert browser.get_logs() == []
