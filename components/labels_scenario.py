@@ -10,6 +10,7 @@ SCENARIO_LABELS: dict[str, dict[str, str]] = {
     "sb_active": {"zh": "已启动", "en": "ACTIVE"},
     "sb_active_since": {"zh": "{time} 起", "en": "since {time}"},
     "sb_active_window": {"zh": "保留时段内一直处于启动", "en": "active for the whole kept window"},
+    "sb_active_in": {"zh": "于 {areas}", "en": "in {areas}"},
     "sb_elapsed": {"zh": "已持续 {d}", "en": "for {d}"},
     "sb_inactive": {"zh": "未启动", "en": "NOT ACTIVE"},
     "sb_last": {"zh": "上次启动：{start} — {end}（持续 {d}）", "en": "Last activation: {start} – {end} ({d})"},

@@ -90,9 +90,14 @@ def board_title(*, board: ScenarioBoard, lang: str) -> str:
     return f"{scenario_name(board.scenario, lang)} · {board.area.label(lang)}"
 
 
-def create_status(*, board: ScenarioBoard, lang: str, tz: ZoneInfo, now: datetime) -> html.Div:
-    """ACTIVE since HH:MM with the time it has lasted, or NOT ACTIVE."""
+def create_status(*, board: ScenarioBoard, lang: str, tz: ZoneInfo, now: datetime,
+                  area_names: Mapping[str, str] | None = None) -> html.Div:
+    """ACTIVE since HH:MM with the time it has lasted (a city or district board whose scenario is
+    active below it: in which areas), or NOT ACTIVE."""
     activation = board.activation
+    below = tuple(getattr(board, "active_below", ()) or ())
+    if activation is None and below:
+        activation = min(below, key=lambda a: a.since or datetime.min)
     if activation is None:
         return html.Div(className="sb-status sb-status--inactive", **{"data-active": "0"}, children=[
             html.Span(t("sb_inactive", lang), className="sb-status__chip")])
@@ -102,8 +107,14 @@ def create_status(*, board: ScenarioBoard, lang: str, tz: ZoneInfo, now: datetim
     else:
         since = t("sb_active_since", lang, time=local_stamp(activation.since, tz, "%H:%M"))
         elapsed = t("sb_elapsed", lang, d=format_duration((now - activation.since).total_seconds(), lang))
+    where = None
+    if board.activation is None:  # active below this board's area
+        names = area_names or {}
+        where = html.Span(t("sb_active_in", lang, areas="、".join(names.get(a.area_code, a.area_code) for a in below)
+                            if lang == "zh" else ", ".join(names.get(a.area_code, a.area_code) for a in below)),
+                          className="sb-status__where")
     return html.Div(className="sb-status sb-status--active", **{"data-active": "1"}, children=[
-        html.Span(t("sb_active", lang), className="sb-status__chip"),
+        html.Span(t("sb_active", lang), className="sb-status__chip"), where,
         html.Span(since, className="sb-status__since"),
         html.Span(elapsed, className="sb-status__elapsed"),
     ])
@@ -136,6 +147,9 @@ def create_reason(*, board: ScenarioBoard, lang: str, tz: ZoneInfo, category_nam
     """Active: the rule that fired with its values. Inactive: the last activation in the kept
     window (or none), and the rule that would fire it."""
     activation = board.activation
+    below = tuple(getattr(board, "active_below", ()) or ())
+    if activation is None and below:
+        activation = min(below, key=lambda a: a.since or datetime.min)
     rule = html.Span([t("sb_rule", lang), ": ", rule_text(board.scenario, lang)], className="sb-reason__rule")
     if activation is None:
         ended = board.last_ended
@@ -203,7 +217,8 @@ def create_indicator_tiles(*, board: ScenarioBoard, lang: str) -> list[html.Div]
     out = []
     for row in frame.itertuples(index=False):
         status = row.status if isinstance(row.status, str) else None
-        no_value = _missing(row.value)
+        stale = getattr(row, "stale", False)
+        no_value = _missing(row.value) or (not _missing(stale) and bool(stale))  # greyed: never a fresh look
         css = status_class(status, stale=no_value)
         decimals = getattr(row, "decimals", 1)
         number = format_value(None if no_value else float(row.value), 1 if _missing(decimals) else int(decimals),
@@ -252,18 +267,23 @@ def incident_order(incidents: pd.DataFrame) -> pd.DataFrame:
         ["_od", "_due", "incident_id"], na_position="last").drop(columns=["_od", "_due"]).reset_index(drop=True)
 
 
-def create_incident_count(incidents: pd.DataFrame, lang: str) -> html.Span:
-    n = len(incidents)
-    overdue = int(incidents["overdue"].fillna(0).astype(int).sum()) if n else 0
+def create_incident_count(incidents: pd.DataFrame, lang: str, *, total: int | None = None,
+                          overdue: int | None = None) -> html.Span:
+    """How many open incidents and how many overdue: the board's exact counts (the list it carries
+    may stop short of them), else the list's own."""
+    n = len(incidents) if total is None else int(total)
+    if overdue is None:
+        overdue = int(incidents["overdue"].fillna(0).astype(int).sum()) if len(incidents) else 0
     return html.Span(t("sb_incidents_n", lang, n=n, od=overdue), className="sb-count",
                      **{"data-count": str(n), "data-overdue": str(overdue)})
 
 
 def create_incident_list(incidents: pd.DataFrame, *, lang: str, now: datetime, category_names: Mapping[str, str],
-                         limit: int = INCIDENT_LIMIT) -> list[html.Div]:
+                         limit: int = INCIDENT_LIMIT, total: int | None = None) -> list[html.Div]:
     if incidents.empty:
         return [html.Div(t("sb_no_incidents", lang), className="cw-panel__empty")]
     rows = incident_order(incidents)
+    total = len(rows) if total is None else max(int(total), len(rows))
     out = []
     for row in rows.head(limit).itertuples(index=False):
         clock, state = sla_clock(row.due_at, row.overdue, now, lang)
@@ -274,8 +294,8 @@ def create_incident_list(incidents: pd.DataFrame, *, lang: str, now: datetime, c
             html.Span(_text(row.title) or _text(row.address) or str(row.incident_id), className="sb-inc__title"),
             html.Span(clock, className=f"sb-inc__clock sb-clock--{state}"),
         ]))
-    if len(rows) > limit:
-        out.append(html.Div(t("sb_more", lang, n=len(rows) - limit), className="sb-more"))
+    if total > min(limit, len(rows)):
+        out.append(html.Div(t("sb_more", lang, n=total - min(limit, len(rows))), className="sb-more"))
     return out
 
 
@@ -382,7 +402,7 @@ def create_board_map(*, area: Area, geometry: MapGeometry, points: dict[str, Any
         dl.GeoJSON(data=geometry.areas, hideout={"counts": {}, "breaks": [], "labels": labels, "permanent": False,
                                                  "self": area.level == "street"},
                    style={"variable": "citywallMap.styleArea"}, interactive=False),
-        dl.GeoJSON(id=ids.mid(ids.MAP_POINTS, key), data=points, hideout={"labels": labels}, cluster=True,
+        dl.GeoJSON(id=ids.SB_POINTS, data=points, hideout={"labels": labels}, cluster=True,
                    superClusterOptions={"radius": 48, "maxZoom": 17},
                    pointToLayer={"variable": "citywallMap.pointToLayer"},
                    clusterToLayer={"variable": "citywallMap.clusterToLayer"},
@@ -391,8 +411,8 @@ def create_board_map(*, area: Area, geometry: MapGeometry, points: dict[str, Any
     ]
     bounds = geometry.bounds or [[30.7, 120.9], [31.9, 122.0]]
     return html.Div(className="cw-map sb-map", **{"data-level": area.level, "data-code": area.area_code}, children=[
-        dl.Map(id=ids.mid(ids.MAP, key), bounds=bounds, children=layers, zoomSnap=0.25, zoomDelta=0.5, minZoom=6,
-               maxZoom=19, boundsOptions={"padding": [12, 12]}, attributionControl=bool(tile_url),
+        dl.Map(id=ids.SB_MAP, bounds=bounds, children=layers, zoomSnap=0.25, zoomDelta=0.5, minZoom=6,
+               maxZoom=19, boundsOptions={"padding": [12, 12]}, trackViewport=False, attributionControl=bool(tile_url),
                scrollWheelZoom=True, className="cw-map__leaflet", style={"height": "100%", "width": "100%"}),
         html.Div(static_panel(create_resource_legend(lang)), className="cw-legend sb-map__legend"),
     ])
@@ -415,16 +435,20 @@ class BoardParts:
 
 
 def board_parts(*, board: ScenarioBoard, resources: pd.DataFrame, lang: str, tz: ZoneInfo, now: datetime,
-                type_names: TypeNames, category_names: Mapping[str, str]) -> BoardParts:
+                type_names: TypeNames, category_names: Mapping[str, str],
+                area_names: Mapping[str, str] | None = None) -> BoardParts:
     """Every refreshed part of ``board`` at ``now``; ``resources`` is ``board.resources`` with
     its staleness decided (``age_s``, ``stale``, ``has_position``)."""
+    total = getattr(board, "incidents_total", None) if getattr(board, "incidents_total", 0) else None
+    overdue = getattr(board, "incidents_overdue", None) if total is not None else None
     parts = {
-        "status": create_status(board=board, lang=lang, tz=tz, now=now),
+        "status": create_status(board=board, lang=lang, tz=tz, now=now, area_names=area_names),
         "reason": static_panel(create_reason(board=board, lang=lang, tz=tz, category_names=category_names)),
-        "indicators": static_panel(create_indicator_tiles(board=board, lang=lang)),
+        # As components, not a static panel: a few tiles, and their charts are images (data URIs).
+        "indicators": create_indicator_tiles(board=board, lang=lang),
         "incidents": static_panel(create_incident_list(board.incidents, lang=lang, now=now,
-                                                       category_names=category_names)),
-        "incidents_n": create_incident_count(board.incidents, lang),
+                                                       category_names=category_names, total=total)),
+        "incidents_n": create_incident_count(board.incidents, lang, total=total, overdue=overdue),
         "resources": static_panel(create_resource_list(resources, names=type_names, lang=lang)),
         "resources_n": create_resource_counts(resources, lang),
         "readiness": static_panel(create_readiness(board.readiness, lang)),

@@ -225,7 +225,7 @@ def test_board_parts_counts_and_digests() -> None:
     counts = parts.parts["resources_n"].to_plotly_json()["props"]
     assert (counts["data-count"], counts["data-idle"], counts["data-on-site"]) == ("5", "2", "1")
     assert len(parts.parts["points"]["features"]) == 5 and len(parts.parts["markers"]["features"]) == 4
-    indicators = parts.parts["indicators"].children
+    indicators = to_html(parts.parts["indicators"])
     assert "tile--alarm" in indicators and "tile--stale" in indicators  # no value: greyed, never a fresh number
     again = board_parts(board=board, resources=resources, lang="zh", tz=TZ, now=NOW, type_names=NAMES,
                         category_names={"waterlogging": "积水"})
