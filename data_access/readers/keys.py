@@ -21,6 +21,10 @@ def area_resources_key(code: str) -> str:
     return f"area-resources:{code}"
 
 
+def level_names_key() -> str:
+    return "level-names"
+
+
 def wall_catalogue_key() -> str:
     return "wall-catalogue"
 
