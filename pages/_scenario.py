@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import re
-import secrets
 from typing import Any
 
 import dash
@@ -23,15 +22,15 @@ from components.scenario_board import PARTS, BoardParts, board_parts, create_sce
 from data_access.areas import valid_code
 from data_access.db import utc_now
 from data_access.errors import first_line
-from data_access.levels import level_names
 from data_access.models import LANGUAGES, ScenarioBoard
-from data_access.readers.areas import read_area, read_city
+from data_access.readers.areas import read_area, read_city, read_level_names
 from data_access.readers.incident_list import read_category_options
 from data_access.readers.scenarios import read_scenario_board
 from data_access.runtime import CityWallRuntime
 from data_access.vitals import mark_position_staleness
 from pages._map import map_geometry
 from pages._runtime import current_runtime
+from pages._scenario_actions import step_forms
 from security import current_principal
 
 log = logging.getLogger(__name__)
@@ -48,6 +47,13 @@ def can_mark_for(role: str) -> bool:
     (actions/service.py checks again before anything is written)."""
     principal = current_principal()
     return principal.role != "wall" and principal.at_least(role)
+
+
+def markable_steps(board: ScenarioBoard) -> list[str]:
+    """The steps of the board the current principal may mark (their forms are issued)."""
+    if board.steps.empty:
+        return []
+    return [str(r.step_id) for r in board.steps.itertuples(index=False) if can_mark_for(str(r.role or "supervisor"))]
 
 
 def type_names_of(board: ScenarioBoard) -> TypeNames:
@@ -114,7 +120,7 @@ def render_board(scenario_id: object, area_code: object, lang: object, query: di
             return refusal(lang, t(f"sb_unknown_{which}", lang, code=code))
         category_names = category_names_of(runtime, board.area.area_code, lang)
         parts = parts_of(board, runtime=runtime, lang=lang, category_names=category_names)
-        level_word = level_names(engine=runtime.engine)[board.area.level].label(lang)
+        level_word = read_level_names(runtime=runtime)[board.area.level].label(lang)
         geometry = map_geometry(runtime, board.area, lang, lang_param)
     except SQLAlchemyError as exc:
         log.warning("scenario board failed: %s", first_line(exc))
@@ -123,9 +129,9 @@ def render_board(scenario_id: object, area_code: object, lang: object, query: di
     kiosk = str(query.get("kiosk", "")).lower() in ("1", "true", "yes", "on")
     scope = {"scenario_id": scenario_id, "area_code": board.area.area_code, "lang": lang, "lang_param": lang_param,
              "categories": category_names}
-    # The form's nonce makes each click's request id (nonce:step:state:clicks): a replayed request
-    # carries the same id, which the action module refuses.
-    form = {"nonce": secrets.token_urlsafe(12)}
+    # A form (request id + token) beside each step this viewer may mark (actions/tokens.py).
+    form = step_forms(runtime, scenario_id=scenario_id, area_code=board.area.area_code,
+                      steps=markable_steps(board))
     return create_scenario_board(board=board, parts=parts, lang=lang, level_word=level_word, tz=settings.tz,
                                  timezone=settings.timezone, refresh_s=settings.refresh_s, geometry=geometry,
                                  scope=scope, can_mark=can_mark_for, form=form, kiosk=kiosk,
@@ -137,9 +143,10 @@ def render_board(scenario_id: object, area_code: object, lang: object, query: di
 OUTPUT_PARTS = PARTS  # the order of the refresh's first outputs (pages/scenario.py)
 
 
-def refresh_board(_n: int | None, scope: dict | None, sigs: dict | None) -> tuple:
+def refresh_board(_n: int | None, scope: dict | None, sigs: dict | None, forms: dict | None) -> tuple:
     """Each tick: the parts of the board that changed since what the screen shows (its digests),
-    no_update for the rest; the step infos and buttons of the checklist; the status bar's store."""
+    no_update for the rest; the step infos and buttons of the checklist; the status bar's store;
+    the mark forms, renewed before they go stale (no_update while they are fresh)."""
     runtime = current_runtime()
     scope = scope if isinstance(scope, dict) else {}
     sigs = sigs if isinstance(sigs, dict) else {}
@@ -148,15 +155,15 @@ def refresh_board(_n: int | None, scope: dict | None, sigs: dict | None) -> tupl
     nothing = (no_update,) * len(PARTS) + tuple([no_update] * len(o) for o in step_outputs)
     scenario_id, area_code = scope.get("scenario_id"), scope.get("area_code")
     if not valid_scenario_id(scenario_id) or not valid_code(area_code):
-        return (*nothing, no_update, "", {"ok": False, "version": runtime.version})
+        return (*nothing, no_update, "", {"ok": False, "version": runtime.version}, no_update)
     try:
         board = read_scenario_board(runtime=runtime, scope=current_principal().scope, scenario_id=scenario_id,
                                     area_code=area_code)
     except SQLAlchemyError as exc:
         log.warning("scenario board refresh failed: %s", first_line(exc))
-        return (*nothing, no_update, t("sb_error", lang), {"ok": False, "version": runtime.version})
+        return (*nothing, no_update, t("sb_error", lang), {"ok": False, "version": runtime.version}, no_update)
     except LookupError:
-        return (*nothing, no_update, "", {"ok": False, "version": runtime.version})
+        return (*nothing, no_update, "", {"ok": False, "version": runtime.version}, no_update)
     categories = scope.get("categories") if isinstance(scope.get("categories"), dict) else {}
     parts = parts_of(board, runtime=runtime, lang=lang, category_names={str(k): str(v) for k, v in
                                                                           categories.items()})
@@ -172,4 +179,7 @@ def refresh_board(_n: int | None, scope: dict | None, sigs: dict | None) -> tupl
     disabled = [not parts.active or parts.step_marked.get(str(item["id"]["id"]), False) for item in done_ids]
     disabled_skip = [not parts.active or parts.step_marked.get(str(item["id"]["id"]), False) for item in skip_ids]
     status = {"ok": True, "as_of": local_time(board.read_at, runtime.settings.tz), "version": runtime.version}
-    return (*out, infos, disabled, disabled_skip, digests, "", status)
+    renewed = step_forms(runtime, scenario_id=scenario_id, area_code=area_code, steps=markable_steps(board),
+                         current=forms)
+    return (*out, infos, disabled, disabled_skip, digests, "", status,
+            no_update if renewed == (forms if isinstance(forms, dict) else {}) else renewed)

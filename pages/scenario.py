@@ -8,6 +8,7 @@ from dash import ALL, Input, Output, State, html
 
 from components import ids
 from pages._scenario import PARTS, refresh_board, render_board
+from pages._scenario_actions import mark_clicked
 from security import callback, page_access
 
 dash.register_page(__name__, path_template="/scenario/<scenario_id>/<area_code>", title="CityWall · scenario",
@@ -37,9 +38,25 @@ callback(
     Output(ids.SB_SIGS, "data"),
     Output(ids.SB_ERROR, "children"),
     Output(ids.STATUS_STORE, "data"),
+    Output(ids.SB_FORM, "data"),
     Input(ids.SB_INTERVAL, "n_intervals"),
     State(ids.SB_SCOPE, "data"),
     State(ids.SB_SIGS, "data"),
+    State(ids.SB_FORM, "data"),
     prevent_initial_call=True,
     access="wall",
 )(refresh_board)
+
+callback(  # a Done / Skip click: actions.service.mark_step checks the step's own role, scope, token, replay
+    Output(ids.SB_MARK_RESULT, "children"),
+    Output(ids.SB_MARK_RESULT, "className"),
+    Output(ids.SB_FORM, "data", allow_duplicate=True),
+    Output(ids.SB_COMMENT, "value"),
+    Input(ids.step_id(ids.SB_STEP_DONE, ALL), "n_clicks"),
+    Input(ids.step_id(ids.SB_STEP_SKIP, ALL), "n_clicks"),
+    State(ids.SB_COMMENT, "value"),
+    State(ids.SB_FORM, "data"),
+    State(ids.SB_SCOPE, "data"),
+    prevent_initial_call=True,
+    access="leader",  # the least role of any step (actions.service.MINIMUM_ROLE["step"])
+)(mark_clicked)

@@ -186,3 +186,25 @@ def test_street_page_carries_the_resource_layer(browser, app_process: AppProcess
     browser.wait_for_element(".res-marker--stale.res-marker-id-r-stale", timeout=15)
     assert browser.find_elements(".res-marker-id-r-fresh")
     assert browser.get_logs() == []
+
+
+def test_marking_a_step_goes_through_the_action_module_and_shows_who(browser, app_process: AppProcess,
+                                                                      engine: Engine) -> None:
+    browser.driver.get(f"{app_process.url}/scenario/drill/{DISTRICT}?lang=en")
+    browser.wait_for_element('[data-step="s2"] .sb-button--done', timeout=15)
+    browser.find_element("#sb-comment").send_keys("two teams sent")
+    browser.find_element('[data-step="s2"] .sb-button--done').click()
+    browser.wait_for_contains_text("#sb-mark-result", "done", timeout=10)
+    # The next ticks show it: state, who (auth off: the local admin), the comment; its buttons go off.
+    browser.wait_for_element('[data-step="s2"] .sb-step__info[data-state="done"]', timeout=3 * REFRESH_S + 5)
+    assert "two teams sent" in browser.find_element('[data-step="s2"] .sb-step__info').text
+    until_disabled = browser.driver.execute_script(
+        "return document.querySelector('[data-step=\"s2\"] .sb-button--done').disabled")
+    assert until_disabled is True
+    with engine.connect() as conn:
+        row = conn.execute(sa.text("SELECT principal, kind, step_id, step_state, comment, screen"
+                                   " FROM v_operator_actions"
+                                   " WHERE step_id = 's2'")).one()
+    assert (row.kind, row.step_state, row.comment) == ("step", "done", "two teams sent")
+    assert row.screen.startswith(f"/scenario/drill/{DISTRICT}")
+    assert browser.get_logs() == []
