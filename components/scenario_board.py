@@ -483,7 +483,9 @@ def create_scenario_board(*, board: ScenarioBoard, parts: BoardParts, lang: str,
                                subtitle=f"{level_word} · {t('sb_subtitle', lang)}", lang=lang, timezone=timezone,
                                refresh_s=refresh_s, nav=back)
     left = html.Div(className="sb-col sb-col--left", children=[
-        _panel(active_title, html.Div(p["indicators"], id=ids.SB_INDICATORS, className="sb-tiles"), "sb-panel--ind"),
+        _panel(active_title, html.Div(p["indicators"], id=ids.SB_INDICATORS,
+                                      className="sb-tiles" + (" sb-tiles--wide" if len(board.indicators) <= 3 else "")),
+               "sb-panel--ind"),
         _panel(t("sb_readiness", lang), html.Div(p["readiness"], id=ids.SB_READINESS, className="sb-readiness"),
                "sb-panel--ready"),
     ])

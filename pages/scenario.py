@@ -43,7 +43,8 @@ callback(
     State(ids.SB_SCOPE, "data"),
     State(ids.SB_SIGS, "data"),
     State(ids.SB_FORM, "data"),
-    prevent_initial_call=True,
+    # Its initial call sends nothing new (the digests match the layout's) but the status bar's
+    # store: the badge says LIVE at once, not after the first tick.
     access="wall",
 )(refresh_board)
 
