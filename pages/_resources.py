@@ -14,7 +14,7 @@ from components.resource_layer import TypeNames, create_resource_layer, resource
 from data_access.db import utc_now
 from data_access.errors import first_line
 from data_access.models import Area
-from data_access.readers.resources import read_area_resources
+from data_access.readers.resources import read_area_resources, read_resource_types
 from data_access.runtime import CityWallRuntime
 from data_access.vitals import mark_position_staleness
 from pages._map import scope_area
@@ -24,18 +24,17 @@ from security import current_principal
 log = logging.getLogger(__name__)
 
 
-def type_names_of(resources: pd.DataFrame) -> TypeNames:
-    """resource_type -> (name, name_en), from the rows' own type names when the read joined them."""
-    if resources.empty or "type_name" not in resources.columns:
-        return {}
-    return {str(r.type): (str(r.type_name), None if pd.isna(r.type_name_en) else str(r.type_name_en))
-            for r in resources.drop_duplicates("type").itertuples(index=False)}
+def type_names(runtime: CityWallRuntime) -> TypeNames:
+    """resource_type -> (name, name_en), from v_resource_types."""
+    frame = read_resource_types(runtime=runtime)
+    return {str(r.resource_type): (str(r.name), None if pd.isna(r.name_en) else str(r.name_en))
+            for r in frame.itertuples(index=False)}
 
 
 def area_features(runtime: CityWallRuntime, area: Area, lang: str) -> dict[str, Any]:
     resources = read_area_resources(runtime=runtime, scope=current_principal().scope, area_code=area.area_code)
     marked = mark_position_staleness(resources, now=utc_now())
-    return resource_features(marked, names=type_names_of(resources), lang=lang)
+    return resource_features(marked, names=type_names(runtime), lang=lang)
 
 
 def resource_layers(runtime: CityWallRuntime, *, key: str, area: Area, lang: str) -> list[Any]:

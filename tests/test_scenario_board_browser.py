@@ -184,7 +184,8 @@ def test_unknown_scenario_or_area_gets_a_refusal(browser, app_process: AppProces
 def test_street_page_carries_the_resource_layer(browser, app_process: AppProcess) -> None:
     browser.driver.get(f"{app_process.url}/street/{STREET}")
     browser.wait_for_element(".res-marker--stale.res-marker-id-r-stale", timeout=15)
-    assert browser.find_elements(".res-marker-id-r-fresh")
+    assert browser.find_element(".res-marker-id-r-fresh").text == "巡"  # its type's glyph (v_resource_types)
+    assert not browser.find_elements(".res-marker-id-r-idle")  # the district's own: not on the street's map
     assert browser.get_logs() == []
 
 

@@ -21,6 +21,10 @@ def area_resources_key(code: str) -> str:
     return f"area-resources:{code}"
 
 
+def resource_types_key() -> str:
+    return "resource-types"
+
+
 def level_names_key() -> str:
     return "level-names"
 

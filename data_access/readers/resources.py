@@ -6,7 +6,7 @@ import pandas as pd
 
 from data_access.areas import require_within
 from data_access.readers import keys
-from data_access.resources import resources_in_area
+from data_access.resources import resource_types, resources_in_area
 from data_access.runtime import CityWallRuntime
 
 
@@ -15,3 +15,9 @@ def read_area_resources(*, runtime: CityWallRuntime, scope: str | None, area_cod
     require_within(runtime.lineage, area_code, scope)
     return runtime.cache.read(keys.area_resources_key(area_code),
                               lambda: resources_in_area(engine=runtime.engine, area_code=area_code), immutable=True)
+
+
+def read_resource_types(*, runtime: CityWallRuntime) -> pd.DataFrame:
+    """The resource types and their names (the markers' glyphs and popups), once per tick."""
+    return runtime.cache.read(keys.resource_types_key(), lambda: resource_types(engine=runtime.engine),
+                              immutable=True)
