@@ -223,18 +223,20 @@ def create_indicator_tiles(*, board: ScenarioBoard, lang: str) -> list[html.Div]
         decimals = getattr(row, "decimals", 1)
         number = format_value(None if no_value else float(row.value), 1 if _missing(decimals) else int(decimals),
                               lang)
-        spark = sparkline_src(series.get(str(row.indicator_id), []),
+        values = series.get(str(row.indicator_id), [])
+        values = values * 2 if len(values) == 1 else values  # one minute since activation: a flat line, not nothing
+        spark = sparkline_src(values,
                               color=STATUS_COLOR["stale" if no_value else (status or "none")])
         out.append(html.Div(className=f"tile sb-tile tile--{css}", **{"data-indicator": str(row.indicator_id)},
                             children=[
             html.Div(className="tile__head", children=[
-                html.Span(_pick(row, "name", lang), className="tile__name"),
-                html.Span(t("sb_trigger", lang), className="sb-tile__trigger") if bool(row.triggers) else None,
+                html.Span(_pick(row, "name", lang), className="tile__name", title=_pick(row, "name", lang)),
                 html.Span(_text(getattr(row, "unit", "")), className="tile__unit"),
             ]),
             html.Div(className="tile__value", children=[
                 html.Span(status_symbol(status, stale=no_value), className="tile__symbol"),
                 html.Span(number, className="tile__number"),
+                html.Span(t("sb_trigger", lang), className="sb-tile__trigger") if bool(row.triggers) else None,
             ]),
             html.Img(src=spark, className="sb-tile__chart", alt=""),
         ]))
