@@ -85,10 +85,10 @@ def resource_labels(lang: str) -> dict[str, str]:
     return {key: t(key, lang) for key in ("res_type", "res_status", "res_assigned")}
 
 
-def create_resource_layer(*, key: str, features: dict[str, Any], lang: str) -> dl.GeoJSON:
-    """The markers of one map (``key``), clustered; each tick replaces ``data`` only."""
+def create_resource_layer(*, key: str, features: dict[str, Any], lang: str, radius: int = 40) -> dl.GeoJSON:
+    """The markers of one map (``key``), clustered within ``radius`` pixels; each tick replaces ``data`` only."""
     return dl.GeoJSON(id=ids.mid(ids.RES_LAYER, key), data=features, hideout={"labels": resource_labels(lang)},
-                      cluster=True, superClusterOptions={"radius": 40, "maxZoom": 16},
+                      cluster=True, superClusterOptions={"radius": radius, "maxZoom": 16},
                       pointToLayer={"variable": "citywallRes.toLayer"},
                       clusterToLayer={"variable": "citywallRes.clusterToLayer"},
                       onEachFeature={"variable": "citywallRes.each"}, zoomToBoundsOnClick=True)

@@ -44,6 +44,7 @@ from components.status_bar import create_status_bar
 from components.theme import STATUS_COLOR, status_class, status_symbol
 from data_access.models import EMPTY_FC, Area, MapGeometry, ScenarioBoard
 
+RESOURCE_CLUSTER_PX = 64  # a city's board holds hundreds of resources: wider clusters than a street's
 INCIDENT_LIMIT = 8  # rows of the incident list (the rest: "+ n more", all of them on the map and in the count)
 STEP_STATES = ("done", "skipped")
 PARTS = ("status", "reason", "indicators", "incidents", "incidents_n", "resources", "resources_n", "readiness",
@@ -409,7 +410,7 @@ def create_board_map(*, area: Area, geometry: MapGeometry, points: dict[str, Any
                    pointToLayer={"variable": "citywallMap.pointToLayer"},
                    clusterToLayer={"variable": "citywallMap.clusterToLayer"},
                    onEachFeature={"variable": "citywallMap.pointEach"}, zoomToBoundsOnClick=True),
-        create_resource_layer(key=key, features=markers, lang=lang),
+        create_resource_layer(key=key, features=markers, lang=lang, radius=RESOURCE_CLUSTER_PX),
     ]
     bounds = geometry.bounds or [[30.7, 120.9], [31.9, 122.0]]
     return html.Div(className="cw-map sb-map", **{"data-level": area.level, "data-code": area.area_code}, children=[
@@ -477,7 +478,9 @@ def create_scenario_board(*, board: ScenarioBoard, parts: BoardParts, lang: str,
                           extra: list[Any] | None = None) -> html.Div:
     """The whole board, sized for a wall (1920x1080 and 3840x2160 alike, no scrollbars)."""
     p = parts.parts
-    active_title = t("sb_indicators" if parts.active else "sb_indicators_hour", lang)
+    # The history runs since the activation here, or below here (a city board of a district's rainstorm).
+    since_activation = parts.active or bool(getattr(board, "active_below", ()))
+    active_title = t("sb_indicators" if since_activation else "sb_indicators_hour", lang)
     back = None if kiosk else html.Nav(className="nav", children=[dcc.Link(
         t("sb_back", lang), href=wall_href(board.area.area_code if board.area.level != "city" else None,
                                            lang=scope.get("lang_param")), className="nav__link")])
