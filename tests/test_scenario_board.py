@@ -235,3 +235,12 @@ def test_board_parts_counts_and_digests() -> None:
     changed = {k for k, v in later.digests().items() if parts.digests()[k] != v}
     assert changed == {"status", "incidents"}  # the elapsed time and the SLA clocks moved
 
+
+
+def test_board_addresses() -> None:
+    from components.links import own_path, scenario_href
+
+    assert scenario_href("rainstorm", "310115", lang="en", kiosk="") == "/scenario/rainstorm/310115?lang=en"
+    assert scenario_href("gas") == "/scenario/gas"
+    assert own_path("/scenario/gas/310104?kiosk=1") == "/scenario/gas/310104?kiosk=1"  # a kiosk playlist may hold it
+    assert own_path("/scenario/gas/310104/x") is None
