@@ -235,3 +235,17 @@ def dash_duo_mp(dash_duo_mp):
 def dash_br(dash_br):
     pin_viewport(dash_br.driver)
     return dash_br
+
+
+@pytest.fixture(params=BACKENDS)
+def desk(request: pytest.FixtureRequest, new_database: Callable[[str], Engine]):
+    """The operator-action tests' setting on each backend: the small city and its scenarios, and a
+    ``tests.actions_desk.Desk`` that calls actions the way a page does."""
+    from data_access.areas import Lineage
+    from tests.actions_desk import Desk, read_catalogue, seed_scenarios
+    from tests.fixtures import seed_small_city
+
+    engine = new_database(request.param)
+    seed_small_city(engine)
+    seed_scenarios(engine)
+    return Desk(engine=engine, lineage=Lineage(engine), catalogue=read_catalogue(engine))
