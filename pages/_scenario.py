@@ -24,6 +24,7 @@ from data_access.db import utc_now
 from data_access.errors import first_line
 from data_access.models import LANGUAGES, ScenarioBoard
 from data_access.readers.areas import read_area, read_city, read_level_names
+from data_access.readers.boards import read_board_render
 from data_access.readers.incident_list import read_category_options
 from data_access.readers.scenarios import read_scenario_board
 from data_access.runtime import CityWallRuntime
@@ -80,13 +81,20 @@ def area_names_of(runtime: CityWallRuntime, board: ScenarioBoard, lang: str) -> 
     return out
 
 
-def parts_of(board: ScenarioBoard, *, runtime: CityWallRuntime, lang: str, category_names: dict[str, str]
-             ) -> BoardParts:
-    now = utc_now()
-    resources = mark_position_staleness(board.resources, now=now)
-    return board_parts(board=board, resources=resources, lang=lang, tz=runtime.settings.tz, now=now,
-                       type_names=type_names_of(board), category_names=category_names,
-                       area_names=area_names_of(runtime, board, lang))
+def parts_of(board: ScenarioBoard, *, runtime: CityWallRuntime, lang: str) -> BoardParts:
+    """The board's refreshed parts at this tick, built once per tick, board and language for every
+    screen showing it (the caller has read ``board`` through read_scenario_board: the scope check)."""
+    def build() -> BoardParts:
+        now = utc_now()
+        resources = mark_position_staleness(board.resources, now=now)
+        return board_parts(board=board, resources=resources, lang=lang, tz=runtime.settings.tz, now=now,
+                           type_names=type_names_of(board),
+                           category_names=category_names_of(runtime, board.area.area_code, lang),
+                           area_names=area_names_of(runtime, board, lang))
+
+    return read_board_render(runtime=runtime, scope=current_principal().scope,
+                             scenario_id=str(board.scenario.get("scenario_id")), area_code=board.area.area_code,
+                             lang=lang, render=build)
 
 
 def refusal(lang: str, message: str) -> html.Div:
@@ -118,8 +126,7 @@ def render_board(scenario_id: object, area_code: object, lang: object, query: di
             which = "area" if str(exc).startswith("no area") else "scenario"
             code = str(area_code)[:MAX_SHOWN] if which == "area" else shown_id
             return refusal(lang, t(f"sb_unknown_{which}", lang, code=code))
-        category_names = category_names_of(runtime, board.area.area_code, lang)
-        parts = parts_of(board, runtime=runtime, lang=lang, category_names=category_names)
+        parts = parts_of(board, runtime=runtime, lang=lang)
         level_word = read_level_names(runtime=runtime)[board.area.level].label(lang)
         geometry = map_geometry(runtime, board.area, lang, lang_param)
     except SQLAlchemyError as exc:
@@ -127,8 +134,7 @@ def render_board(scenario_id: object, area_code: object, lang: object, query: di
         return html.Div(t("map_error", lang), className="cw-page cw-page--error")
     settings = runtime.settings
     kiosk = str(query.get("kiosk", "")).lower() in ("1", "true", "yes", "on")
-    scope = {"scenario_id": scenario_id, "area_code": board.area.area_code, "lang": lang, "lang_param": lang_param,
-             "categories": category_names}
+    scope = {"scenario_id": scenario_id, "area_code": board.area.area_code, "lang": lang, "lang_param": lang_param}
     # A form (request id + token) beside each step this viewer may mark (actions/tokens.py).
     form = step_forms(runtime, scenario_id=scenario_id, area_code=board.area.area_code,
                       steps=markable_steps(board))
@@ -164,9 +170,7 @@ def refresh_board(_n: int | None, scope: dict | None, sigs: dict | None, forms: 
         return (*nothing, no_update, t("sb_error", lang), {"ok": False, "version": runtime.version}, no_update)
     except LookupError:
         return (*nothing, no_update, "", {"ok": False, "version": runtime.version}, no_update)
-    categories = scope.get("categories") if isinstance(scope.get("categories"), dict) else {}
-    parts = parts_of(board, runtime=runtime, lang=lang, category_names={str(k): str(v) for k, v in
-                                                                          categories.items()})
+    parts = parts_of(board, runtime=runtime, lang=lang)
     digests = parts.digests()
     out: list[Any] = [parts.parts[name] if digests[name] != sigs.get(name) else no_update for name in PARTS]
     info_ids, done_ids, skip_ids = (step_outputs + [[], [], []])[:3]

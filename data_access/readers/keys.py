@@ -29,6 +29,11 @@ def level_names_key() -> str:
     return "level-names"
 
 
+def scenario_board_render_key(scenario_id: str, code: str, lang: str) -> str:
+    """A board's refreshed parts in one language, built once per tick for every screen showing it."""
+    return f"scenario-board-render:{scenario_id}:{code}:{lang}"
+
+
 def wall_catalogue_key() -> str:
     return "wall-catalogue"
 
