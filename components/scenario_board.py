@@ -133,14 +133,19 @@ def _indicator_names(board: ScenarioBoard, lang: str) -> dict[str, tuple[str, st
     return out
 
 
+def _count(value: object) -> str:
+    """A whole number from a view (a float after pandas, or NULL) as text."""
+    return "—" if _missing(value) else f"{int(float(value))}"  # type: ignore[arg-type]
+
+
 def rule_text(scenario: Mapping[str, Any], lang: str) -> str:
     kind = scenario.get("activation_kind")
     if kind == "indicators":
         status = t(f"status_{scenario.get('activation_status') or 'alarm'}", lang)
-        return t("sb_rule_indicators", lang, status=status, n=_text(scenario.get("activation_minutes")))
+        return t("sb_rule_indicators", lang, status=status, n=_count(scenario.get("activation_minutes")))
     if kind == "incidents":
-        return t("sb_rule_incidents", lang, n=_text(scenario.get("activation_incidents")),
-                 m=_text(scenario.get("activation_window_minutes")))
+        return t("sb_rule_incidents", lang, n=_count(scenario.get("activation_incidents")),
+                 m=_count(scenario.get("activation_window_minutes")))
     return t("sb_rule_manual", lang)
 
 
