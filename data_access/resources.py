@@ -33,3 +33,9 @@ def resources_in_area(*, engine: Engine, area_code: str, types: Sequence[str] | 
                OR r.area_code IN (SELECT s.area_code FROM v_areas s WHERE s.parent_code = :code)){type_clause}
         {_ORDER}"""
     return read_frame(engine, sql, params, times_in=("updated_at",), expanding=expanding)
+
+
+def resource_types(*, engine: Engine) -> pd.DataFrame:
+    """Every resource type with its names (``v_resource_types``), in display order."""
+    return read_frame(engine, "SELECT resource_type, name, name_en, sort_order FROM v_resource_types"
+                              " ORDER BY sort_order, resource_type")

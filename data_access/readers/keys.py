@@ -16,8 +16,22 @@ def area_key(code: str) -> str:
     return f"area:{code}"
 
 
+def area_resources_key(code: str) -> str:
+    """The field resources of one area (the street page's map layer)."""
+    return f"area-resources:{code}"
+
+
+def resource_types_key() -> str:
+    return "resource-types"
+
+
 def level_names_key() -> str:
     return "level-names"
+
+
+def scenario_board_render_key(scenario_id: str, code: str, lang: str) -> str:
+    """A board's refreshed parts in one language, built once per tick for every screen showing it."""
+    return f"scenario-board-render:{scenario_id}:{code}:{lang}"
 
 
 def wall_catalogue_key() -> str:
