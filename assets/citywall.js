@@ -88,6 +88,7 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
         const s = tiles[id];
         if (!frame || !Array.isArray(s)) { return; }
         frame.className = s[0];
+        if (window.__citywallMarked && window.__citywallMarked[id]) { frame.classList.add("tile--scenario"); }
         const symbol = frame.querySelector(".tile__symbol");
         setText(symbol, s[1]);
         if (symbol) { symbol.title = s[2]; }
@@ -141,6 +142,90 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
         strip.classList.toggle("wall__strip--failed", !!delta.err);
       }
       return "tick " + delta.tick;
+    },
+    // The takeover (components/takeover.py takeover_state): the banner's lines, the marked tiles
+    // and, on a kiosk wall, the scenario board instead of the rotation while a takeover stands.
+    applyTakeover: function (data, kiosk) {
+      if (!data) { return window.dash_clientside.no_update; }
+      const items = Array.isArray(data.items) ? data.items : [];
+      const labels = data.labels || {};
+      const box = document.getElementById("wall-takeover-items");
+      const pending = items.some(function (item) { return item && item.pending; });
+      if (box) {
+        while (box.firstChild) { box.removeChild(box.firstChild); }
+        const span = function (cls, text) {
+          const node = document.createElement("span");
+          node.className = cls;
+          node.textContent = text == null ? "" : String(text);  // text only, never markup
+          return node;
+        };
+        items.forEach(function (item) {
+          const line = document.createElement("div");
+          line.className = "takeover__item" + (item.pending ? " takeover__item--pending" : " takeover__item--acked");
+          line.setAttribute("data-scenario", String(item.key || ""));
+          line.appendChild(span("takeover__tag", item.pending ? labels.title : labels.active));
+          line.appendChild(span("takeover__name", item.name));
+          line.appendChild(span("takeover__area", item.area));
+          line.appendChild(span("takeover__reason", item.reason));
+          line.appendChild(span("takeover__since", item.since));
+          if (!item.pending) { line.appendChild(span("takeover__acked", labels.acked)); }
+          box.appendChild(line);
+        });
+        if (data.more) {
+          box.appendChild(span("takeover__more", String(labels.more || "+{n}").replace("{n}", data.more)));
+        }
+      }
+      document.body.classList.toggle("cw-takeover", items.length > 0);
+      document.body.classList.toggle("cw-takeover--pending", pending);
+      const marked = {};
+      (Array.isArray(data.marked) ? data.marked : []).forEach(function (id) { marked[id] = true; });
+      window.__citywallMarked = marked;
+      document.querySelectorAll(".wall [data-indicator]").forEach(function (frame) {
+        frame.classList.toggle("tile--scenario", !!marked[frame.getAttribute("data-indicator")]);
+      });
+      // A kiosk wall: the rotation stops and the board of the first pending takeover is shown; the
+      // board goes back to this wall (its kiosk parameters kept) when the takeover ends.
+      if (kiosk && kiosk.kiosk && typeof data.board === "string" && data.board) {
+        const origin = window.location.origin;
+        let url = null;
+        try { url = new URL(data.board, origin); } catch (e) { url = null; }
+        if (url && url.origin === origin && /^\/(?![\/\\])/.test(data.board)) {
+          if (window.__citywallRotate && window.__citywallRotate !== "takeover") {
+            clearTimeout(window.__citywallRotate);
+          }
+          window.__citywallRotate = "takeover";  // kiosk() schedules no rotation from now on
+          const params = new URLSearchParams(window.location.search);
+          ["kiosk", "rotate", "playlist", "lang"].forEach(function (key) {
+            if (params.has(key)) { url.searchParams.set(key, params.get(key)); }
+          });
+          url.searchParams.set("back", window.location.pathname + window.location.search);
+          url.searchParams.set("takeover", String(data.scope || ""));
+          if (!window.__citywallTakenOver) {
+            window.__citywallTakenOver = true;
+            window.location.assign(url.toString());
+          }
+          return "takeover " + url.pathname;
+        }
+      }
+      return pending ? "takeover pending" : (items.length ? "scenario active" : "none");
+    },
+    // A scenario board a kiosk wall opened: back to that wall when the takeover no longer stands.
+    takeoverReturn: function (state, cfg) {
+      if (!state || state.pending !== false || !cfg || typeof cfg.back !== "string") {
+        return window.dash_clientside.no_update;
+      }
+      const origin = window.location.origin;
+      if (!/^\/(?![\/\\])/.test(cfg.back) || /[\u0000-\u0020\\]/.test(cfg.back)) {
+        return window.dash_clientside.no_update;
+      }
+      let url = null;
+      try { url = new URL(cfg.back, origin); } catch (e) { return window.dash_clientside.no_update; }
+      if (url.origin !== origin) { return window.dash_clientside.no_update; }
+      if (!window.__citywallReturning) {
+        window.__citywallReturning = true;
+        window.location.assign(url.toString());
+      }
+      return "back to " + url.pathname;
     },
     statusBar: function (nClock, status, conn) {
       const cfg = conn || {};

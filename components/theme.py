@@ -22,6 +22,8 @@ PALETTE: dict[str, str] = {
     "bg": "#070b14", "panel": "#0f1626", "panel-edge": "#1f2a40", "text": "#e8eef9", "muted": "#8b9ab5",
     "normal": "#2fbf71", "warn": "#f5b700", "alarm": "#ff3b3b", "stale": "#6b7280", "none": "#6b7280",
     "accent": "#4ea8ff",
+    # A scenario's takeover (issue 13): its banner and the marked tiles of its indicators.
+    "scenario": "#c084fc", "scenario-bg": "#2a1140",
 }
 # The map: areas by open incidents (class 0: none, 4: the most), cells by open incidents (0: none),
 # incident points by priority, and the strokes.

@@ -19,6 +19,7 @@ from components.kpi_tile import create_incident_strip, strip_state
 from components.level_panels import create_categories, create_funnel, create_ranking, ranking_rows
 from components.links import own_path, page_href, wall_href
 from components.status_bar import create_status_bar
+from components.takeover import create_takeover_banner
 from components.vital_panel import create_vital_panels, spark_code, tile_state
 from data_access.models import Area, PanelData, WallSnapshot, child_level
 
@@ -84,8 +85,9 @@ def create_incident_body(*, key: str, area: Area, panels: PanelData, lang: str, 
 def create_wall(*, area: Area, catalogue: pd.DataFrame, lang: str, timezone: str, refresh_s: float,
                 kiosk: dict, version: str, default_playlist: list[str], incident_map: html.Div | None,
                 incident_body: html.Div | None = None, hotline_name: str = "12345",
-                poll_spread_s: float = 0.8) -> html.Div:
-    """The wall; ``incident_body`` replaces the vital-sign panels when the city has no indicators."""
+                poll_spread_s: float = 0.8, ack_form: dict | None = None) -> html.Div:
+    """The wall; ``incident_body`` replaces the vital-sign panels when the city has no indicators;
+    ``ack_form`` (a supervisor's wall): the takeover banner's acknowledge button and its form token."""
     title = area.label(lang)
     kiosk_class = " wall--kiosk" if kiosk["kiosk"] else ""
     if incident_body is not None:
@@ -105,6 +107,7 @@ def create_wall(*, area: Area, catalogue: pd.DataFrame, lang: str, timezone: str
     return html.Div(className="wall" + kiosk_class, children=[
         create_status_bar(title=title, subtitle=t("app_title", lang), lang=lang, timezone=timezone,
                           refresh_s=refresh_s, nav=None if kiosk["kiosk"] else create_nav(lang, {"lang": lang})),
+        create_takeover_banner(lang, ack_form=ack_form),
         html.Section(id=ids.WALL_HEALTH, className="health"),
         body,
         html.Footer(create_incident_strip(None, None, lang, hotline_name=hotline_name), id=ids.WALL_STRIP,
@@ -170,8 +173,10 @@ def _sig(value: object) -> str:
 
 
 def render_wall(snap: WallSnapshot, catalogue: pd.DataFrame, lang: str, *, tick: int, tz: ZoneInfo,
-                ready_ms: int = 0) -> WallRender:
-    """The wall of ``snap`` at ``tick`` (pure: no database, no request)."""
+                ready_ms: int = 0, takeover: dict | None = None) -> WallRender:
+    """The wall of ``snap`` at ``tick`` (pure: no database, no request); ``takeover``: the store of
+    the scenarios active in its scope (components/takeover.py; None: unknown this tick, the
+    screens keep what they show)."""
     parts: dict[str, Any] = {}
     signatures: dict[str, str] = {}
 
@@ -198,6 +203,8 @@ def render_wall(snap: WallSnapshot, catalogue: pd.DataFrame, lang: str, *, tick:
     if "strip" not in snap.failed:  # the strip shows its own error; the tiles above keep updating
         for key, value in strip_state(snap.counts, snap.hotline).items():
             put("k:" + key, value)
+    if takeover is not None:
+        put("takeover", takeover)
     as_of = local_time(snap.newest_reading, tz) if snap.newest_reading else None
     return WallRender(tick=tick, ok=True, parts=parts, signatures=signatures, as_of=as_of,
                       strip_error=t("panel_failed", lang) if "strip" in snap.failed else "", ready_ms=ready_ms)
@@ -205,7 +212,7 @@ def render_wall(snap: WallSnapshot, catalogue: pd.DataFrame, lang: str, *, tick:
 
 def wall_delta(render: WallRender, applied: dict[str, str] | None) -> dict[str, Any]:
     """The parts of ``render`` a screen showing ``applied`` (the signatures of the tick it last
-    applied; None: nothing) lacks, as the wall's delta store and the two component outputs."""
+    applied; None: nothing) lacks, as the wall's delta store and the component and takeover outputs."""
     applied = applied or {}
     changed = {key: value for key, value in render.parts.items() if applied.get(key) != render.signatures[key]}
     delta: dict[str, Any] = {"tick": render.tick, "err": render.strip_error}
@@ -213,4 +220,5 @@ def wall_delta(render: WallRender, applied: dict[str, str] | None) -> dict[str, 
         found = {key[2:]: value for key, value in changed.items() if key.startswith(prefix)}
         if found:
             delta[name] = found
-    return {"delta": delta, "health": changed.get("health"), "alarms": changed.get("alarms")}
+    return {"delta": delta, "health": changed.get("health"), "alarms": changed.get("alarms"),
+            "takeover": changed.get("takeover")}
