@@ -276,3 +276,125 @@ class IncidentLocation:
     street_code: str | None
     district_code: str | None
     reported_at: datetime | None
+
+
+# --- situations (issue 13) -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ScenarioCatalogue:
+    """The scenario catalogue as the views give it (v_scenarios and its companions 41-45), one
+    DataFrame each, ordered by sort_order; read once per tick with the state."""
+    scenarios: pd.DataFrame  # v_scenarios
+    indicators: pd.DataFrame  # v_scenario_indicators
+    categories: pd.DataFrame  # v_scenario_categories
+    resource_types: pd.DataFrame  # v_scenario_resource_types
+    steps: pd.DataFrame  # v_scenario_steps
+
+    def ids(self) -> tuple[str, ...]:
+        return tuple(str(s) for s in self.scenarios["scenario_id"]) if not self.scenarios.empty else ()
+
+    def scenario(self, scenario_id: str) -> dict[str, Any] | None:
+        """The v_scenarios row of ``scenario_id`` (None: not in the catalogue)."""
+        if self.scenarios.empty:
+            return None
+        rows = self.scenarios[self.scenarios["scenario_id"] == scenario_id]
+        return None if rows.empty else rows.iloc[0].to_dict()
+
+    def of(self, frame: pd.DataFrame, scenario_id: str) -> pd.DataFrame:
+        """The rows of one companion frame (indicators, categories, ...) that belong to ``scenario_id``."""
+        if frame.empty:
+            return frame
+        return frame[frame["scenario_id"] == scenario_id].reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class ScenarioActivation:
+    scenario_id: str
+    area_code: str
+    since: datetime | None  # naive UTC start of this activation; None: active for the whole kept window
+    reason: str  # 'indicators' | 'incidents' | 'manual'
+    # (indicator_id, latest value, status) that fired, or (category, count, None) for incidents
+    values: tuple[tuple[str, float | None, str | None], ...]
+    started_by: str | None = None  # manual: the principal
+
+
+@dataclass(frozen=True)
+class ScenarioEnded:
+    scenario_id: str
+    area_code: str
+    since: datetime | None  # None: it began before the kept window
+    ended: datetime
+
+
+def _acknowledged(activation: ScenarioActivation, scope_code: str | None,
+                  acks: tuple[tuple[str, str, str, datetime], ...]) -> bool:
+    """An acknowledgement belongs to an activation when it is for the same scenario x area x wall
+    scope and made at or after the activation's ``since`` (None: any kept one)."""
+    for scenario_id, area_code, ack_scope, at in acks:
+        if (scenario_id, area_code) != (activation.scenario_id, activation.area_code):
+            continue
+        if (ack_scope or None) != (scope_code or None):
+            continue
+        if activation.since is None or at >= activation.since:
+            return True
+    return False
+
+
+@dataclass(frozen=True)
+class ScenarioState:
+    """Which scenarios are active in which areas, since when and why: one per tick for every
+    screen (tick cache key ``keys.scenario_state_key()``)."""
+    computed_at: datetime
+    active: tuple[ScenarioActivation, ...]
+    last_ended: tuple[ScenarioEnded, ...]  # the newest ended activation per scenario x area in the window
+    acks: tuple[tuple[str, str, str, datetime], ...]  # (scenario_id, area_code, scope_code, at) of active ones
+
+    def active_in(self, lineage: Any, scope_code: str | None) -> tuple[ScenarioActivation, ...]:
+        """The activations in the scope: the area is ``scope_code`` or lies below it (None: the city,
+        every activation). ``lineage`` is the runtime's (area code -> its codes up to the city)."""
+        from data_access.areas import within_scope  # the one scope rule
+
+        return tuple(a for a in self.active if within_scope(lineage, a.area_code, scope_code))
+
+    def takeovers(self, lineage: Any, scope_code: str | None) -> tuple[ScenarioActivation, ...]:
+        """``active_in`` minus the activations acknowledged for this wall scope since they began."""
+        return tuple(a for a in self.active_in(lineage, scope_code)
+                     if not _acknowledged(a, scope_code, self.acks))
+
+    def activation(self, scenario_id: str, area_code: str) -> ScenarioActivation | None:
+        for a in self.active:
+            if (a.scenario_id, a.area_code) == (scenario_id, area_code):
+                return a
+        return None
+
+    def ended(self, scenario_id: str, area_code: str) -> ScenarioEnded | None:
+        for e in self.last_ended:
+            if (e.scenario_id, e.area_code) == (scenario_id, area_code):
+                return e
+        return None
+
+
+EMPTY_SCENARIO_STATE = ScenarioState(computed_at=datetime(1970, 1, 1), active=(), last_ended=(), acks=())
+
+
+@dataclass(frozen=True)
+class ScenarioBoard:
+    """Everything one scenario board shows for one area (``load_scenario_board``)."""
+    scenario: dict[str, Any]  # the v_scenarios row
+    area: Area
+    activation: ScenarioActivation | None  # None: inactive here
+    last_ended: ScenarioEnded | None  # the newest ended activation in the kept window
+    # One row per scenario indicator (its sort order): indicator_id, name, name_en, unit, decimals,
+    # triggers, value, status, ts (the newest minute of the area's series; NaN/None: no data).
+    indicators: pd.DataFrame
+    # Minute values of those indicators in the area since the activation (inactive, or since None:
+    # the last hour): indicator_id, minute, value, status, oldest first.
+    history: pd.DataFrame
+    incidents: pd.DataFrame  # v_open_incidents of its categories in the area, overdue first, then due_at
+    resources: pd.DataFrame  # v_resources of its types in the area (incl. those without a position)
+    # Readiness: one row per resource type of the scenario: resource_type, name, name_en, idle, total.
+    readiness: pd.DataFrame
+    # One row per checklist step: step_id, sort_order, text, text_en, role, and its mark in this
+    # activation (state 'done'|'skipped'|None, principal, at, comment; the newest mark wins).
+    steps: pd.DataFrame
+    read_at: datetime

@@ -22,7 +22,7 @@ UtcDateTime = sa.DateTime().with_variant(
 )
 
 # Bumped whenever a table or view changes shape; stored in citywall_meta by init_db.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 meta = sa.Table(
     "citywall_meta",
@@ -233,3 +233,129 @@ sa.Index("ix_incidents_open_street", incidents.c.street_code, incidents.c.due_at
          sqlite_where=incidents.c.closed_at.is_(None), postgresql_where=incidents.c.closed_at.is_(None))
 sa.Index("ix_incidents_reported", incidents.c.reported_at)
 sa.Index("ix_incidents_closed", incidents.c.closed_at)
+
+
+# --- situations (issue 13) -------------------------------------------------------------------------
+# The scenario catalogue (应用场景): written by `citywall load-scenarios` / load-city-pack
+# (importers/scenarios.py), read through v_scenarios and its companion views (40-44).
+AREA_LEVELS = ("city", "district", "street")
+ACTIVATION_KINDS = ("indicators", "incidents", "manual")
+STEP_ROLES = ("supervisor", "leader", "admin")
+RESOURCE_STATUSES = ("idle", "en_route", "on_site", "off_duty")
+ACTION_KINDS = ("ack_takeover", "step", "manual_start", "manual_end")
+STEP_STATES = ("done", "skipped")
+
+scenarios = sa.Table(
+    "scenarios",
+    metadata,
+    sa.Column("scenario_id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("name_en", sa.Text),
+    sa.Column("description", sa.Text),
+    sa.Column("description_en", sa.Text),
+    sa.Column("area_level", sa.String(16), nullable=False),  # the level its state is evaluated at
+    sa.Column("activation_kind", sa.String(16), nullable=False),  # indicators | incidents | manual
+    # indicators rule: a triggering indicator of the area at this status or worse for activation_minutes
+    sa.Column("activation_status", sa.String(8)),
+    sa.Column("activation_minutes", sa.Integer),
+    # incidents rule: activation_incidents of its categories reported in the area within the window
+    sa.Column("activation_incidents", sa.Integer),
+    sa.Column("activation_window_minutes", sa.Integer),
+    # end rule: triggering indicators all normal for end_normal_minutes, and fewer than
+    # end_incidents_below of its categories' incidents reported in the window
+    sa.Column("end_normal_minutes", sa.Integer),
+    sa.Column("end_incidents_below", sa.Integer),
+    sa.Column("sort_order", sa.Integer, nullable=False, server_default="0"),
+    sa.CheckConstraint("area_level IN ('city','district','street')", name="ck_scenarios_area_level"),
+    sa.CheckConstraint("activation_kind IN ('indicators','incidents','manual')", name="ck_scenarios_kind"),
+    sa.CheckConstraint("activation_status IS NULL OR activation_status IN ('alarm','warn')",
+                       name="ck_scenarios_status"),
+)
+
+scenario_indicators = sa.Table(
+    "scenario_indicators",
+    metadata,
+    sa.Column("scenario_id", sa.String(64), sa.ForeignKey("scenarios.scenario_id"), primary_key=True),
+    sa.Column("indicator_id", sa.String(64), primary_key=True),
+    sa.Column("triggers", sa.Boolean, nullable=False, server_default=sa.true()),  # False: on the board only
+    sa.Column("sort_order", sa.Integer, nullable=False, server_default="0"),
+)
+
+scenario_categories = sa.Table(
+    "scenario_categories",
+    metadata,
+    sa.Column("scenario_id", sa.String(64), sa.ForeignKey("scenarios.scenario_id"), nullable=False),
+    sa.Column("category", sa.String(64), nullable=False),
+    sa.Column("subcategory", sa.String(64)),  # NULL: the whole category
+    sa.UniqueConstraint("scenario_id", "category", "subcategory", name="uq_scenario_categories"),
+)
+
+scenario_resource_types = sa.Table(
+    "scenario_resource_types",
+    metadata,
+    sa.Column("scenario_id", sa.String(64), sa.ForeignKey("scenarios.scenario_id"), primary_key=True),
+    sa.Column("resource_type", sa.String(32), primary_key=True),
+)
+
+scenario_steps = sa.Table(
+    "scenario_steps",
+    metadata,
+    sa.Column("scenario_id", sa.String(64), sa.ForeignKey("scenarios.scenario_id"), primary_key=True),
+    sa.Column("step_id", sa.String(64), primary_key=True),
+    sa.Column("sort_order", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("text_en", sa.Text),
+    sa.Column("role", sa.String(16), nullable=False),  # the least role that may mark it
+    sa.CheckConstraint("role IN ('supervisor','leader','admin')", name="ck_scenario_steps_role"),
+)
+
+# Field resources (demo tables, filled and moved by the feeder; read through v_resources).
+resource_types = sa.Table(
+    "resource_types",
+    metadata,
+    sa.Column("resource_type", sa.String(32), primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("name_en", sa.Text),
+    sa.Column("sort_order", sa.Integer, nullable=False, server_default="0"),
+)
+
+resources = sa.Table(
+    "resources",
+    metadata,
+    sa.Column("resource_id", sa.String(64), primary_key=True),
+    sa.Column("resource_type", sa.String(32), nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("name_en", sa.Text),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("lat", sa.Float),  # NULL: no position
+    sa.Column("lon", sa.Float),
+    sa.Column("area_code", sa.String(32)),  # district or street
+    sa.Column("updated_at", UtcDateTime),
+    sa.Column("period_s", sa.Integer, nullable=False, server_default="60"),
+    sa.Column("assigned_incident_id", sa.String(64)),
+    sa.CheckConstraint("status IN ('idle','en_route','on_site','off_duty')", name="ck_resources_status"),
+)
+sa.Index("ix_resources_area", resources.c.area_code)
+
+# The audit of operator actions: the only table the app itself writes (actions/, issue 13 item 6).
+operator_actions = sa.Table(
+    "operator_actions",
+    metadata,
+    sa.Column("action_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("principal", sa.Text, nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("screen", sa.Text, nullable=False),  # page path + screen name
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("scenario_id", sa.String(64), nullable=False),
+    sa.Column("area_code", sa.String(32), nullable=False),
+    sa.Column("scope_code", sa.String(32)),  # the wall's area, for an acknowledgement
+    sa.Column("step_id", sa.String(64)),
+    sa.Column("step_state", sa.String(8)),
+    sa.Column("comment", sa.Text),
+    sa.Column("activation_since", UtcDateTime),
+    sa.Column("request_id", sa.String(64), nullable=False, unique=True),  # replay protection
+    sa.CheckConstraint("kind IN ('ack_takeover','step','manual_start','manual_end')", name="ck_actions_kind"),
+    sa.CheckConstraint("step_state IS NULL OR step_state IN ('done','skipped')", name="ck_actions_step_state"),
+)
+sa.Index("ix_operator_actions_at", operator_actions.c.at)

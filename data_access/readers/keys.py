@@ -83,3 +83,11 @@ def list_count_key(filt: object) -> str:
 
 def list_categories_key() -> str:
     return "list-categories"
+
+
+def scenario_state_key() -> str:
+    return "scenario-state"
+
+
+def scenario_board_key(scenario_id: str, code: str) -> str:
+    return f"scenario-board:{scenario_id}:{code}"
