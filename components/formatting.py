@@ -95,6 +95,15 @@ def local_time(moment_utc: datetime, tz: ZoneInfo) -> str:
     return moment_utc.replace(tzinfo=UTC).astimezone(tz).strftime("%H:%M:%S")
 
 
+def local_moment(moment_utc: datetime, tz: ZoneInfo, *, now_utc: datetime) -> str:
+    """A naive-UTC moment in the city's zone: its time of day when it is today there, else its date
+    and minute (an imported export's newest change may be years old: "2011-03-05 14:02")."""
+    local = moment_utc.replace(tzinfo=UTC).astimezone(tz)
+    if local.date() == now_utc.replace(tzinfo=UTC).astimezone(tz).date():
+        return local.strftime("%H:%M:%S")
+    return local.strftime("%Y-%m-%d %H:%M")
+
+
 def local_stamp(value: object, tz: ZoneInfo, fmt: str = "%m-%d %H:%M") -> str:
     """A naive-UTC time from a view in the city's zone ("" when missing)."""
     if value is None or pd.isna(value):

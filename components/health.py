@@ -24,11 +24,12 @@ def format_score(score: float | None) -> str:
     return "—" if score is None else f"{score * 100:.0f}"
 
 
-def create_health(health: HealthScore, lang: str) -> list:
+def create_health(health: HealthScore, lang: str, *, title: str | None = None) -> list:
+    """The health row; ``title``: its name (default "City health"; a district's wall says its level's)."""
     trend = sparkline_src(health.trend, color=PALETTE["accent"])
     return [
         html.Div(className="health__label", children=[
-            html.Div(t("health", lang)), html.Div(t("health_hint", lang), className="health__hint"),
+            html.Div(title or t("health", lang)), html.Div(t("health_hint", lang), className="health__hint"),
         ]),
         html.Div(className=score_class(health.overall) + " health__overall", id=ids.HEALTH_OVERALL,
                  children=[html.Span(format_score(health.overall)), html.Small("%")]),

@@ -8,6 +8,7 @@ from data_access.models import LANGUAGES
 WALL_LABELS: dict[str, dict[str, str]] = {
     "app_title": {"zh": "城市运行体征", "en": "City vital signs"},
     "data_as_of": {"zh": "数据时间", "en": "Data as of"},
+    "newest_incident_change": {"zh": "事件最新变动", "en": "Newest incident change"},
     "live": {"zh": "在线", "en": "LIVE"},
     "offline": {"zh": "离线", "en": "OFFLINE"},
     "access_revoked": {"zh": "此屏幕的访问权限已被撤销", "en": "THIS SCREEN'S ACCESS WAS REVOKED"},
@@ -24,6 +25,10 @@ WALL_LABELS: dict[str, dict[str, str]] = {
     "dur_h_min": {"zh": "{h}小时{m}分", "en": "{h} h {m} min"},
     "dur_over_day": {"zh": "超过24小时", "en": "over 24 h"},
     "health": {"zh": "城市体征健康度", "en": "City health"},
+    # A district's or street's wall: titled with what the city calls the level (v_level_names).
+    "level_vital_signs": {"zh": "{level}运行体征", "en": "{level} vital signs"},
+    "level_health": {"zh": "{level}体征健康度", "en": "{level} health"},
+    "level_incidents": {"zh": "{level}事件", "en": "{level} incidents"},
     "health_hint": {"zh": "正常指标占比", "en": "share of indicators normal"},
     "alarms": {"zh": "告警与预警", "en": "Alarms & warnings"},
     "no_alarms": {"zh": "所有指标正常", "en": "All indicators normal"},

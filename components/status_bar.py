@@ -13,7 +13,9 @@ from components.i18n import t
 
 
 def create_status_bar(*, title: str, subtitle: str, lang: str, timezone: str, refresh_s: float,
-                      nav: html.Nav | None = None) -> html.Header:
+                      nav: html.Nav | None = None, as_of_label: str | None = None) -> html.Header:
+    """``as_of_label``: what the time beside it is (default "Data as of": the newest reading; the
+    wall of a city without vital signs says "Newest incident change")."""
     labels = {key: t(key, lang) for key in ("live", "offline", "connecting", "db_unavailable", "last_good_data",
                                                  "access_revoked")}
     return html.Header(className="status-bar", children=[
@@ -22,7 +24,7 @@ def create_status_bar(*, title: str, subtitle: str, lang: str, timezone: str, re
         ]),
         html.Div(className="status-bar__right", children=[
             html.Div(className="status-bar__asof", children=[
-                html.Span(t("data_as_of", lang) + " "), html.Span("--:--:--", id=ids.DATA_AS_OF),
+                html.Span((as_of_label or t("data_as_of", lang)) + " "), html.Span("--:--:--", id=ids.DATA_AS_OF),
             ]),
             html.Div(t("connecting", lang), id=ids.CONNECTION_BADGE, className="badge badge--connecting"),
             html.Div("--:--:--", id=ids.CLOCK, className="status-bar__clock"),

@@ -12,7 +12,7 @@ import pandas as pd
 from dash import dcc, html
 
 from components import ids
-from components.formatting import local_time
+from components.formatting import local_moment, local_time
 from components.health import create_alarm_list, create_health, format_score, score_class
 from components.i18n import t
 from components.kpi_tile import create_incident_strip, strip_state
@@ -50,6 +50,17 @@ def create_nav(lang: str, query: dict[str, str]) -> html.Nav:
     ])
 
 
+def wall_title(key: str, level: str, level_word: str | None, lang: str) -> str:
+    """A wall's title ``key`` ("vital_signs", "health", "incidents") for an area of ``level``: the city's
+    own words on the city wall, else the level's name as the city calls it ("District health",
+    "Service region vital signs", "街道运行体征")."""
+    city_keys = {"vital_signs": "app_title", "health": "health", "incidents": "incidents"}
+    if level == "city" or not level_word:
+        return t(city_keys[key], lang)
+    word = level_word[:1].upper() + level_word[1:] if lang == "en" else level_word
+    return t(f"level_{key}", lang, level=word)
+
+
 def create_incident_body(*, key: str, area: Area, panels: PanelData, lang: str, lang_param: str | None,
                          incident_map: html.Div | None, now: datetime) -> html.Div:
     """The wall of a city without vital signs (only incidents imported, say): a large map beside
@@ -85,9 +96,11 @@ def create_incident_body(*, key: str, area: Area, panels: PanelData, lang: str, 
 def create_wall(*, area: Area, catalogue: pd.DataFrame, lang: str, timezone: str, refresh_s: float,
                 kiosk: dict, version: str, default_playlist: list[str], incident_map: html.Div | None,
                 incident_body: html.Div | None = None, hotline_name: str = "12345",
-                poll_spread_s: float = 0.8, ack_form: dict | None = None) -> html.Div:
+                poll_spread_s: float = 0.8, level_word: str | None = None,
+                ack_form: dict | None = None) -> html.Div:
     """The wall; ``incident_body`` replaces the vital-sign panels when the city has no indicators;
-    ``ack_form`` (a supervisor's wall): the takeover banner's acknowledge button and its form token."""
+    ``level_word``: what the city calls the area's level in ``lang`` (a district's or street's titles);
+    ``ack_form`` (a supervisor's wall): the takeover banner's acknowledge button and its form tokens."""
     title = area.label(lang)
     kiosk_class = " wall--kiosk" if kiosk["kiosk"] else ""
     if incident_body is not None:
@@ -105,8 +118,12 @@ def create_wall(*, area: Area, catalogue: pd.DataFrame, lang: str, timezone: str
             ]),
         ])
     return html.Div(className="wall" + kiosk_class, children=[
-        create_status_bar(title=title, subtitle=t("app_title", lang), lang=lang, timezone=timezone,
-                          refresh_s=refresh_s, nav=None if kiosk["kiosk"] else create_nav(lang, {"lang": lang})),
+        create_status_bar(title=title, lang=lang, timezone=timezone,
+                          subtitle=wall_title("incidents" if incident_body is not None else "vital_signs",
+                                              area.level, level_word, lang),
+                          refresh_s=refresh_s, nav=None if kiosk["kiosk"] else create_nav(lang, {"lang": lang}),
+                          as_of_label=t("newest_incident_change" if incident_body is not None else "data_as_of",
+                                        lang)),
         create_takeover_banner(lang, ack_form=ack_form),
         html.Section(id=ids.WALL_HEALTH, className="health"),
         body,
@@ -197,7 +214,8 @@ def render_wall(snap: WallSnapshot, catalogue: pd.DataFrame, lang: str, *, tick:
         score = health.by_dimension.get(dimension)
         put("d:" + str(dimension), [format_score(score), score_class(score) + " panel__score"])
     if "trends" not in snap.failed:  # the score's trend needs the failed read: keep the row as it is
-        put("health", create_health(health, lang), _sig(health))
+        title = wall_title("health", snap.area.level, snap.level_words.get(lang), lang)
+        put("health", create_health(health, lang, title=title), _sig((health, title)))
     alarm_key = (snap.alarms, snap.read_at.replace(second=0))
     put("alarms", create_alarm_list(snap.alarms, catalogue, lang, now=snap.read_at), _sig(alarm_key))
     if "strip" not in snap.failed:  # the strip shows its own error; the tiles above keep updating
@@ -205,7 +223,11 @@ def render_wall(snap: WallSnapshot, catalogue: pd.DataFrame, lang: str, *, tick:
             put("k:" + key, value)
     if takeover is not None:
         put("takeover", takeover)
-    as_of = local_time(snap.newest_reading, tz) if snap.newest_reading else None
+    if catalogue.empty:  # a wall without vital signs: its data is as of the newest incident change
+        change = snap.newest_incident_change
+        as_of = local_moment(change, tz, now_utc=snap.read_at) if change else None
+    else:
+        as_of = local_time(snap.newest_reading, tz) if snap.newest_reading else None
     return WallRender(tick=tick, ok=True, parts=parts, signatures=signatures, as_of=as_of,
                       strip_error=t("panel_failed", lang) if "strip" in snap.failed else "", ready_ms=ready_ms)
 

@@ -2,6 +2,8 @@
 areas ranked worst first. Named, typed, keyword-only reads over the ``v_*`` views."""
 from __future__ import annotations
 
+from datetime import datetime
+
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -28,6 +30,21 @@ def incident_counts(*, engine: Engine, area_code: str) -> IncidentCounts | None:
         closed_on_time_today=int(m["closed_on_time_today"]),
         on_time_rate_30d=None if rate is None else float(rate),
     )
+
+
+def newest_incident_change(*, engine: Engine) -> datetime | None:
+    """The newest report or closure of any incident (naive UTC, v_incident_as_of), or None when
+    there is none, or when a city's own database has no such view (it is optional)."""
+    try:
+        with engine.connect() as conn:
+            value = conn.execute(sa.text("SELECT as_of FROM v_incident_as_of")).scalar()
+    except (sa.exc.ProgrammingError, sa.exc.OperationalError) as exc:
+        if "v_incident_as_of" in str(exc) and ("no such table" in str(exc) or "does not exist" in str(exc)):
+            return None  # a city's own database without the view; anything else is a real failure
+        raise
+    if value is None or (not isinstance(value, datetime) and pd.isna(value)):
+        return None
+    return pd.Timestamp(value).to_pydatetime().replace(tzinfo=None)
 
 
 def incident_counts_by_level(*, engine: Engine, level: str) -> pd.DataFrame:

@@ -75,6 +75,7 @@ class WallIncidents:
     counts: IncidentCounts | None
     hotline: dict[str, float | int | None]
     failed: bool = False
+    newest_change: datetime | None = None  # naive UTC: the newest report or closure (v_incident_as_of)
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,8 @@ class WallSnapshot:
     # Panels whose read failed this tick ("trends", "alarms", "strip"): they show their own error
     # state while the others update. The vitals read failing fails the whole snapshot.
     failed: frozenset[str] = frozenset()
+    newest_incident_change: datetime | None = None  # naive UTC (v_incident_as_of): a wall without vital signs
+    level_words: dict[str, str] = field(default_factory=dict)  # the area's level in each language ("区", "borough")
 
 
 # --- the level pages -------------------------------------------------------------------------------

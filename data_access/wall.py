@@ -15,7 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from data_access.areas import area_chain
 from data_access.errors import first_line
-from data_access.incidents import incident_channel, incident_counts
+from data_access.incidents import incident_channel, incident_counts, newest_incident_change
 from data_access.models import STATUS_ORDER, Alarm, Area, HealthScore, WallIncidents, WallSnapshot
 from data_access.vitals import last_normal_minute, vitals_for_scope, vitals_trends
 
@@ -73,14 +73,17 @@ def load_wall_incidents(*, engine: Engine, area: Area, hotline_source: str = "ho
     counts = panel("strip", lambda: incident_counts(engine=engine, area_code=area.area_code), None)
     hotline = panel("strip", lambda: incident_channel(engine=engine, area_code=area.area_code,
                                                               source=hotline_source), {})
-    return WallIncidents(counts=counts, hotline=hotline, failed=bool(failed))
+    newest = panel("strip", lambda: newest_incident_change(engine=engine), None)
+    return WallIncidents(counts=counts, hotline=hotline, failed=bool(failed), newest_change=newest)
 
 
 def load_wall(*, engine: Engine, area: Area, now: datetime, hotline_source: str = "hotline_12345",
-              incidents: Callable[[], WallIncidents] | None = None) -> WallSnapshot:
+              incidents: Callable[[], WallIncidents] | None = None,
+              level_words: dict[str, str] | None = None) -> WallSnapshot:
     """All queries of one wall scope, uncached (the benchmark's naive baseline calls this directly);
     ``incidents``: where the strip's figures come from instead (asked only once the vital signs
-    were read: a database that is gone fails the first read, and nothing waits for a second)."""
+    were read: a database that is gone fails the first read, and nothing waits for a second);
+    ``level_words``: what the city calls the area's level, by language (the wall's titles)."""
     failed: set[str] = set()
     panel = _panel_reader(area, failed)
 
@@ -123,4 +126,6 @@ def load_wall(*, engine: Engine, area: Area, now: datetime, hotline_source: str 
         newest_reading=None if newest is None or pd.isna(newest) else newest.to_pydatetime(),
         read_at=now,
         failed=frozenset(failed),
+        newest_incident_change=strip.newest_change,
+        level_words=dict(level_words or {}),
     )

@@ -13,7 +13,7 @@ from components.wall import create_db_unavailable, create_incident_body, create_
 from data_access.areas import valid_code
 from data_access.db import utc_now
 from data_access.errors import first_line
-from data_access.readers.areas import read_area, read_city, read_districts
+from data_access.readers.areas import level_words, read_area, read_city, read_districts, read_level_names
 from data_access.readers.wall import read_wall_catalogue
 from data_access.runtime import CityWallRuntime
 from pages._level import panels
@@ -41,6 +41,7 @@ def wall_layout(runtime: CityWallRuntime, *, scope: object, lang: object, kiosk:
         if area is None:
             return html.Div(t("no_data", lang), className="not-found")
         catalogue = read_wall_catalogue(runtime=runtime)
+        level_word = level_words(read_level_names(runtime=runtime), area.level).get(lang)
         districts = read_districts(runtime=runtime)
         # The wall's map keeps the page's language in its drill-down links only when the URL set one.
         lang_param = lang if explicit_lang else None
@@ -58,4 +59,4 @@ def wall_layout(runtime: CityWallRuntime, *, scope: object, lang: object, kiosk:
                        refresh_s=runtime.settings.refresh_s, kiosk=parse_kiosk(kiosk, rotate, playlist),
                        version=runtime.version, default_playlist=default_playlist, incident_map=incident_map,
                        incident_body=incident_body, hotline_name=runtime.settings.hotline_name,
-                       poll_spread_s=runtime.settings.poll_spread_s)
+                       poll_spread_s=runtime.settings.poll_spread_s, level_word=level_word)

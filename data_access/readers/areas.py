@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from data_access.areas import area_by_code, area_chain, areas_at_level, city_area, require_within, valid_code
+from data_access.levels import LevelName, level_names
 from data_access.models import Area
 from data_access.readers import keys
 from data_access.runtime import CityWallRuntime
@@ -10,6 +11,17 @@ from data_access.runtime import CityWallRuntime
 def read_city(*, runtime: CityWallRuntime) -> Area | None:
     """The city (every principal may know which city it is: its name heads every page)."""
     return runtime.cache.read(keys.city_key(), lambda: city_area(engine=runtime.engine))
+
+
+def read_level_names(*, runtime: CityWallRuntime) -> dict[str, LevelName]:
+    """What the city calls its levels (v_level_names; CityWall's words where it says nothing)."""
+    return runtime.cache.read(keys.level_names_key(), lambda: level_names(engine=runtime.engine))
+
+
+def level_words(names: dict[str, LevelName], level: str) -> dict[str, str]:
+    """The word for ``level`` in each language, {"zh": "区", "en": "district"} (singular)."""
+    found = names.get(level)
+    return {lang: found.label(lang) for lang in ("zh", "en")} if found else {}
 
 
 def read_area(*, runtime: CityWallRuntime, scope: str | None, code: object) -> Area | None:

@@ -16,6 +16,10 @@ def area_key(code: str) -> str:
     return f"area:{code}"
 
 
+def level_names_key() -> str:
+    return "level-names"
+
+
 def wall_catalogue_key() -> str:
     return "wall-catalogue"
 

@@ -12,7 +12,7 @@ from data_access.areas import require_within
 from data_access.db import utc_now
 from data_access.models import WallIncidents, WallSnapshot
 from data_access.readers import keys
-from data_access.readers.areas import read_area
+from data_access.readers.areas import level_words, read_area, read_level_names
 from data_access.runtime import CityWallRuntime
 from data_access.vitals import indicator_catalogue
 from data_access.wall import load_wall, load_wall_incidents
@@ -34,6 +34,7 @@ def read_wall(*, runtime: CityWallRuntime, scope: str | None, code: str) -> Wall
     if area is None:
         raise LookupError(f"no area {code[:40]!r}")
     settings = runtime.settings
+    words = level_words(read_level_names(runtime=runtime), area.level)
 
     def incidents() -> WallIncidents:
         return runtime.cache.latest(
@@ -43,7 +44,7 @@ def read_wall(*, runtime: CityWallRuntime, scope: str | None, code: str) -> Wall
     return runtime.cache.read(
         keys.wall_key(area.area_code),
         lambda: load_wall(engine=runtime.engine, area=area, now=utc_now(), hotline_source=settings.hotline_source,
-                          incidents=incidents))
+                          incidents=incidents, level_words=words))
 
 
 def read_wall_catalogue(*, runtime: CityWallRuntime) -> pd.DataFrame:
