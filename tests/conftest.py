@@ -89,6 +89,20 @@ def new_database(tmp_path: Path) -> Iterator[Callable[[str], Engine]]:
         cleanup()
 
 
+@pytest.fixture(scope="module", params=BACKENDS)
+def scenario_city(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """The hand-made scenario city (tests/fixtures.py seed_scenario_city) on SQLite and PostgreSQL."""
+    from tests.fixtures import seed_scenario_city
+
+    url, cleanup = create_database(request.param, tmp_path_factory.mktemp("scenarios"))
+    engine = make_engine(url)
+    init_db(engine)
+    seed_scenario_city(engine)
+    yield engine
+    engine.dispose()
+    cleanup()
+
+
 VIEWPORT = (1920, 1080)  # the page every browser test starts with (CSS px): a 1080p wall screen
 BROWSER_FIXTURES = frozenset({"browser", "dash_duo", "dash_duo_mp", "dash_br"})  # the fixtures that drive Chromium
 

@@ -95,3 +95,7 @@ def scenario_state_key() -> str:
 
 def scenario_board_key(scenario_id: str, code: str) -> str:
     return f"scenario-board:{scenario_id}:{code}"
+
+
+def scenario_catalogue_key() -> str:
+    return "scenario-catalogue"
