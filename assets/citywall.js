@@ -1,6 +1,8 @@
 // CityWall's browser-side pieces: the live clock, the connection badge, and the wall's delta.
 // Offline is decided here, from the time the last successful refresh ARRIVED in this browser,
 // so it works when the server (or the network) is gone.
+const RETURN_GRACE_MS = 10000;  // a kiosk wall back from a board does not reopen it for this long
+const KIOSK_PARAMS = ["kiosk", "rotate", "playlist", "lang"];  // what a kiosk wall keeps on its board and back
 window.dash_clientside = Object.assign({}, window.dash_clientside, {
   citywall: {
     // Kiosk playlist: after rotate_s go to the next page of the playlist, keeping kiosk mode.
@@ -185,7 +187,13 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
       });
       // A kiosk wall: the rotation stops and the board of the first pending takeover is shown; the
       // board goes back to this wall (its kiosk parameters kept) when the takeover ends.
-      if (kiosk && kiosk.kiosk && typeof data.board === "string" && data.board) {
+      // A board that just sent this wall back (the takeover ended or was acknowledged) is not
+      // opened again from a reply computed before that (stale by a tick at most).
+      const first = items.find(function (item) { return item && item.pending; });
+      let returned = null;
+      try { returned = JSON.parse(window.sessionStorage.getItem("citywallReturned") || "null"); } catch (e) { returned = null; }
+      const justBack = !!(returned && first && returned.key === first.key && Date.now() - returned.at < RETURN_GRACE_MS);
+      if (kiosk && kiosk.kiosk && typeof data.board === "string" && data.board && !justBack) {
         const origin = window.location.origin;
         let url = null;
         try { url = new URL(data.board, origin); } catch (e) { url = null; }
@@ -195,10 +203,13 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
           }
           window.__citywallRotate = "takeover";  // kiosk() schedules no rotation from now on
           const params = new URLSearchParams(window.location.search);
-          ["kiosk", "rotate", "playlist", "lang"].forEach(function (key) {
+          const back = new URLSearchParams(window.location.search);
+          KIOSK_PARAMS.forEach(function (key) {
             if (params.has(key)) { url.searchParams.set(key, params.get(key)); }
+            back.delete(key);  // the board hands them back (takeoverReturn): "back" stays short
           });
-          url.searchParams.set("back", window.location.pathname + window.location.search);
+          const rest = back.toString();
+          url.searchParams.set("back", window.location.pathname + (rest ? "?" + rest : ""));
           url.searchParams.set("takeover", String(data.scope || ""));
           if (!window.__citywallTakenOver) {
             window.__citywallTakenOver = true;
@@ -221,8 +232,16 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
       let url = null;
       try { url = new URL(cfg.back, origin); } catch (e) { return window.dash_clientside.no_update; }
       if (url.origin !== origin) { return window.dash_clientside.no_update; }
+      const params = new URLSearchParams(window.location.search);
+      KIOSK_PARAMS.forEach(function (key) {  // the wall's kiosk mode, rotation and language, as it left them
+        if (params.has(key)) { url.searchParams.set(key, params.get(key)); }
+      });
       if (!window.__citywallReturning) {
         window.__citywallReturning = true;
+        try {
+          window.sessionStorage.setItem("citywallReturned", JSON.stringify(
+            {key: String(cfg.scenario_id) + ":" + String(cfg.area_code), at: Date.now()}));
+        } catch (e) { /* no session storage: the wall may open the board once more, then come back */ }
         window.location.assign(url.toString());
       }
       return "back to " + url.pathname;

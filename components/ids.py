@@ -33,6 +33,7 @@ WALL_TAKEOVER_ITEMS = "wall-takeover-items"  # assets/citywall.js applyTakeover 
 WALL_ACK = "wall-ack"  # the supervisor's acknowledge button (only in a supervisor's layout)
 WALL_ACK_FORM = "wall-ack-form"  # {"token", "request_id"}: the action's form token
 WALL_ACK_RESULT = "wall-ack-result"
+WALL_ACK_REFRESH = "wall-ack-refresh"  # new form tokens before the old ones go stale (10 minutes)
 # A kiosk wall showing a scenario board: goes back to its wall when the takeover ends.
 TAKEOVER_RETURN = "takeover-return"  # {"scenario_id", "area_code", "scope_code", "back"}
 TAKEOVER_RETURN_POLL = "takeover-return-poll"

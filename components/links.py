@@ -7,7 +7,7 @@ registry is empty and a page's path is ``/<page>[/<code>]``, which is what every
 from __future__ import annotations
 
 import re
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import dash
 
@@ -51,6 +51,13 @@ def level_href(area: Area, lang_param: str | None = None) -> str:
 def wall_href(code: str | None = None, **query: object) -> str:
     """The city wall (None), or the wall pinned to ``code``."""
     return page_href("wall", **query) if code is None else page_href("wall_scope", code, **query)
+
+
+def scenario_href(scenario_id: str, area_code: str | None = None, **query: object) -> str:
+    """The board of a scenario: the city's (None) or one area's (``/scenario/<id>/<area>``)."""
+    path = "/scenario/" + quote(str(scenario_id), safe="") + ("/" + quote(str(area_code), safe="") if area_code else "")
+    params = {k: v for k, v in query.items() if v not in (None, "")}
+    return _prefixed(path) + ("?" + urlencode(params) if params else "")
 
 
 _SEGMENT = "[0-9A-Za-z_.-]{1,32}"  # what a path's <code> may be (data_access.areas.valid_code's rule)

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 MAX_ITEMS = 3  # banner lines on a wall; the rest are counted
 MAX_VALUES = 3  # indicator values named per line
+ACK_REFRESH_MS = 4 * 60 * 1000  # a supervisor's wall gets new form tokens this often (they go stale after 10 min)
 
 
 def _name(row: Mapping[str, Any] | None, lang: str, fallback: str) -> str:
@@ -128,21 +129,23 @@ def takeover_state(*, scope_code: str, active: Iterable[ScenarioActivation], pen
         rows = scenario_indicators[scenario_indicators["scenario_id"].isin(sorted(ids_active))]
         marked = {str(i) for i in rows["indicator_id"]}
     board = next((item["href"] for item in items if item["pending"]), None)
-    return {"scope": scope_code, "items": items[:MAX_ITEMS], "more": max(0, len(items) - MAX_ITEMS), "marked": sorted(marked),
-            "board": board, "labels": {"title": t("tko_title", lang), "active": t("tko_active", lang),
-                                       "acked": t("tko_acked", lang),
-                                       "more": t("tko_more", lang, n="{n}")}}
+    return {"scope": scope_code, "items": items[:MAX_ITEMS], "more": max(0, len(items) - MAX_ITEMS),
+            "marked": sorted(marked), "board": board,
+            "labels": {"title": t("tko_title", lang), "active": t("tko_active", lang), "acked": t("tko_acked", lang),
+                       "more": t("tko_more", lang, n="{n}")}}
 
 
 def create_takeover_banner(lang: str, *, ack_form: dict | None) -> html.Section:
     """The banner's place on the wall (filled by the browser from the takeover store); with
-    ``ack_form`` (a supervisor's or admin's wall: the action's form token) the acknowledge button."""
+    ``ack_form`` (a supervisor's or admin's wall) the acknowledge button and the store of its form
+    tokens (one per pending takeover, issued by the server: pages/wall.py ``acknowledge``)."""
     ack = None
     if ack_form is not None:
         ack = html.Div(className="takeover__ack", children=[
             html.Button(t("tko_ack", lang), id=ids.WALL_ACK, className="takeover__ack-button", n_clicks=0),
             html.Span(id=ids.WALL_ACK_RESULT, className="takeover__ack-result"),
             dcc.Store(id=ids.WALL_ACK_FORM, data=ack_form),
+            dcc.Interval(id=ids.WALL_ACK_REFRESH, interval=ACK_REFRESH_MS),
         ])
     return html.Section(id=ids.WALL_TAKEOVER_BANNER, className="takeover", children=[
         html.Div(id=ids.WALL_TAKEOVER_ITEMS, className="takeover__items"),

@@ -13,7 +13,7 @@ import dash
 from dash import MATCH, ClientsideFunction, Input, Output, State
 
 from components import ids
-from pages import _incident_list, _level, _map
+from pages import _incident_list, _level, _map, _takeover
 from security import callback
 
 mid = ids.mid
@@ -132,3 +132,4 @@ def register_shared_callbacks() -> None:
     register_map_callbacks()
     register_panel_callbacks()
     register_list_callbacks()
+    _takeover.register_takeover_callbacks()
