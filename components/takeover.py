@@ -52,6 +52,14 @@ def _number(value: object) -> float | None:
     return None if math.isnan(number) else number
 
 
+def category_labels(categories: pd.DataFrame, lang: str) -> dict[str, str]:
+    """category -> its name in ``lang`` (rows of category, category_name, category_name_en)."""
+    if categories.empty:
+        return {}
+    return {str(r["category"]): _name({"name": r.get("category_name"), "name_en": r.get("category_name_en")}, lang,
+                                      str(r["category"])) for r in categories.to_dict("records")}
+
+
 def reason_text(activation: ScenarioActivation, *, indicators: Mapping[str, Mapping[str, Any]],
                 categories: Mapping[str, str], lang: str) -> str:
     """Why the scenario is active, with the values that fired it (one line)."""

@@ -13,7 +13,7 @@ from actions import Purpose, acknowledge_takeover, action_form, actions_engine, 
 from components import ids
 from components.i18n import pick_language, t
 from components.links import scenario_href, wall_href
-from components.takeover import takeover_state
+from components.takeover import category_labels, takeover_state
 from components.wall import WallRender, render_wall, wall_delta
 from data_access.areas import valid_code
 from data_access.db import utc_now
@@ -90,7 +90,8 @@ def _takeover(runtime: CityWallRuntime, scope: str | None, code: str, lang: str)
     return takeover_state(scope_code=code, active=found.active, pending=found.pending, scenarios=found.scenarios,
                           scenario_indicators=found.scenario_indicators, indicators=found.indicators,
                           area_label=lambda c: areas[c].label(lang) if areas.get(c) is not None else c,
-                          board_href=scenario_href, lang=lang, tz=runtime.settings.tz, now=utc_now())
+                          board_href=scenario_href, lang=lang, tz=runtime.settings.tz, now=utc_now(),
+                          categories=category_labels(found.categories, lang))
 
 
 def _wall_render(runtime: CityWallRuntime, scope: str | None, code: str, lang: str) -> WallRender:

@@ -48,6 +48,10 @@ def wall_indicator_names_key() -> str:
     return "wall-indicator-names"
 
 
+def wall_category_names_key() -> str:
+    return "wall-category-names"
+
+
 def panels_key(code: str) -> str:
     return f"panels:{code}"
 

@@ -17,7 +17,7 @@ from data_access.readers.areas import level_words, read_area, read_level_names
 from data_access.readers.scenarios import read_scenario_catalogue, read_scenario_state
 from data_access.runtime import CityWallRuntime
 from data_access.vitals import indicator_catalogue
-from data_access.wall import load_wall, load_wall_incidents
+from data_access.wall import incident_category_names, load_wall, load_wall_incidents
 
 T = TypeVar("T")
 
@@ -107,6 +107,7 @@ class WallTakeovers:
     scenarios: pd.DataFrame
     scenario_indicators: pd.DataFrame
     indicators: pd.DataFrame
+    categories: pd.DataFrame  # category, category_name, category_name_en (only with an incidents rule active)
 
 
 def wall_scope_code(runtime: CityWallRuntime, code: str) -> str | None:
@@ -126,12 +127,17 @@ def read_wall_takeovers(*, runtime: CityWallRuntime, scope: str | None, code: st
     pending = tuple(state.takeovers(runtime.lineage, wall))
     if not active:
         empty = pd.DataFrame()
-        return WallTakeovers(active=(), pending=(), scenarios=empty, scenario_indicators=empty, indicators=empty)
+        return WallTakeovers(active=(), pending=(), scenarios=empty, scenario_indicators=empty, indicators=empty,
+                             categories=empty)
     catalogue = read_scenario_catalogue(runtime=runtime)
     indicators = runtime.cache.read(keys.wall_indicator_names_key(),
                                     lambda: indicator_catalogue(engine=runtime.engine))
+    categories = pd.DataFrame()
+    if any(a.reason == "incidents" for a in active):
+        categories = runtime.cache.read(keys.wall_category_names_key(),
+                                        lambda: incident_category_names(engine=runtime.engine))
     return WallTakeovers(active=active, pending=pending, scenarios=catalogue.scenarios,
-                         scenario_indicators=catalogue.indicators, indicators=indicators)
+                         scenario_indicators=catalogue.indicators, indicators=indicators, categories=categories)
 
 
 def read_takeover_pending(*, runtime: CityWallRuntime, scope: str | None, scope_code: str, scenario_id: str,
