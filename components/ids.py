@@ -79,6 +79,22 @@ VX_ITEM = "vx-item"  # pattern-matching kind: one indicator's link
 VX_AREA, VX_CHART, VX_SEARCH, VX_ITEMS, VX_STATE, VX_LOCATION = ("vx-area", "vx-chart", "vx-search", "vx-items",
                                                                  "vx-state", "vx-location")
 
+# --- the scenario board (plain ids: one board per page) and the field-resource layer ---------------
+SB_INTERVAL = "sb-interval"
+SB_SCOPE = "sb-scope"  # {"scenario_id", "area_code", "lang", "lang_param"}: the gate checks the area
+SB_SIGS = "sb-sigs"  # the digest of every part the screen shows: unchanged parts are not sent again
+SB_STATUS, SB_REASON, SB_INDICATORS = "sb-status", "sb-reason", "sb-indicators"
+SB_INCIDENTS, SB_INCIDENTS_N, SB_RESOURCES, SB_RESOURCES_N = ("sb-incidents", "sb-incidents-n", "sb-resources",
+                                                              "sb-resources-n")
+SB_READINESS, SB_CHECKLIST_N, SB_ERROR = "sb-readiness", "sb-checklist-n", "sb-error"
+SB_COMMENT, SB_FORM, SB_MARK_RESULT = "sb-comment", "sb-form", "sb-mark-result"
+SB_STEP_INFO, SB_STEP_DONE, SB_STEP_SKIP = "sb-step-info", "sb-step-done", "sb-step-skip"  # pattern kinds: step_id
+SB_POINTS = "sb-points"  # the board's incident points (its own id: no incident list's callback matches it)
+SB_MAP = "sb-map"
+SB_MAP_KEY = "scenario"  # the key of the board's map parts (pattern-matching, like every map's)
+RES_LAYER = "cw-res-layer"  # pattern kind: one map's resource markers (GeoJSON, clustered)
+RES_LIST = "cw-res-list"  # pattern kind: a street page's resource list
+
 
 def mid(kind: str, key: Any) -> dict[str, Any]:
     """The pattern-matching id of one part (``kind``) of the map, panels or list ``key`` (or MATCH)."""
@@ -102,6 +118,11 @@ def vx_item(indicator_id: str) -> dict[str, str]:
 
 def crumb(level: str) -> str:
     return f"cw-crumb-{level}"
+
+
+def step_id(kind: str, step: Any) -> dict[str, Any]:
+    """The id of one checklist step's part (``SB_STEP_INFO``, ``SB_STEP_DONE``, ``SB_STEP_SKIP``)."""
+    return {"type": kind, "id": step}
 
 
 def level_page(level: str, code: str | None) -> str:

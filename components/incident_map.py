@@ -294,8 +294,10 @@ def _fn(name: str) -> dict[str, str]:
 
 def create_incident_map(*, key: str, area: Area, geometry: MapGeometry, update: MapUpdate, lang: str,
                         lang_param: str | None, refresh_s: float, tile_url: str = "",
-                        tile_attribution: str = "", with_tick: bool = True, class_name: str = "") -> html.Div:
-    """The map of ``area``: its children (or itself at street level), grid cells, and points at street level."""
+                        tile_attribution: str = "", with_tick: bool = True, class_name: str = "",
+                        extra_layers: list[Any] | None = None) -> html.Div:
+    """The map of ``area``: its children (or itself at street level), grid cells, and points at street
+    level; ``extra_layers`` on top of the points (the street page's field resources)."""
     labels = map_labels(lang)
     layers: list[Any] = []
     if tile_url:
@@ -311,6 +313,7 @@ def create_incident_map(*, key: str, area: Area, geometry: MapGeometry, update: 
                    cluster=True, superClusterOptions={"radius": 48, "maxZoom": 17},
                    pointToLayer=_fn("pointToLayer"), clusterToLayer=_fn("clusterToLayer"),
                    onEachFeature=_fn("pointEach"), zoomToBoundsOnClick=True),
+        *(extra_layers or []),
         dl.GeoJSON(id=ids.mid(ids.MAP_HIGHLIGHT, key), data=EMPTY_FC, pointToLayer=_fn("highlightToLayer"),
                    interactive=False),
     ]

@@ -33,6 +33,9 @@ PRIORITY_COLOR = {1: "#4ea8ff", 2: "#f5b700", 3: "#ff3b3b"}
 MAP_STROKE = {"area": "#7f93b8", "self": "#c8d3e6", "hover": "#e8eef9", "cell": "#0b1220", "hot": "#ff3b3b",
               "overdue": "#ffffff", "highlight": "#ffffff"}
 
+# Field resources on the map and in lists, by status (a stale position is drawn in "stale" instead).
+RESOURCE_COLOR = {"idle": "#2fbf71", "en_route": "#4ea8ff", "on_site": "#f5b700", "off_duty": "#8b9ab5"}
+
 # For what is drawn outside CSS in Python (sparklines, charts).
 STATUS_COLOR = {key: PALETTE[key] for key in ("normal", "warn", "alarm", "stale", "none")}
 
@@ -44,6 +47,7 @@ def css_variables() -> dict[str, str]:
     out.update({f"cell-{i}": c for i, c in enumerate(CELL_RAMP)})
     out.update({f"prio-{p}": c for p, c in PRIORITY_COLOR.items()})
     out.update({f"stroke-{k}": c for k, c in MAP_STROKE.items()})
+    out.update({f"res-{k}": c for k, c in RESOURCE_COLOR.items()})
     return out
 
 

@@ -35,6 +35,24 @@ def mark_staleness(frame: pd.DataFrame, *, now: datetime) -> pd.DataFrame:
     return out
 
 
+def mark_position_staleness(frame: pd.DataFrame, *, now: datetime) -> pd.DataFrame:
+    """Field resources (``v_resources`` rows): add ``age_s`` (of ``updated_at``) and ``stale`` by the
+    same rule as readings (age > 2 x period_s); ``has_position`` False where lat or lon is NULL
+    (such a resource is listed, never dropped, and never called stale: it has no position to age)."""
+    out = frame.copy()
+    if out.empty:
+        return out.assign(age_s=pd.Series(dtype=float), stale=pd.Series(dtype=bool),
+                          has_position=pd.Series(dtype=bool))
+    updated = pd.to_datetime(out["updated_at"])
+    age = (pd.Timestamp(now) - updated).dt.total_seconds()
+    has_position = out["lat"].notna() & out["lon"].notna()
+    periods = pd.to_numeric(out["period_s"], errors="coerce")
+    out["age_s"] = age
+    out["has_position"] = has_position
+    out["stale"] = has_position & (age.isna() | (age > STALE_PERIODS * periods))
+    return out
+
+
 def vitals_latest(*, engine: Engine, area_code: str, now: datetime, on_wall_only: bool = False) -> pd.DataFrame:
     """The newest value of every indicator reported for ``area_code``, with its status,
     yesterday's value, age and staleness at ``now`` (naive UTC)."""

@@ -1,6 +1,6 @@
 """``python -m feeder``: run the demo city's simulator against CITYWALL_DATABASE_URL.
 
-    python -m feeder [--seed N] [--scale N] [--backfill-days N] [--episode rainstorm:310115] [--once]
+    python -m feeder [--seed N] [--scale N] [--backfill-days N] [--episode crowd:310101[:MINUTES[:RAMP]]] [--once]
 
 Defaults come from the CITYWALL_* settings. ``main(argv)`` is what ``citywall feed`` calls.
 """
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from data_access.db import make_engine, safe_url, utc_now
 from data_access.errors import first_line
 from data_access.settings import SettingsError, load_settings
-from feeder.episodes import EPISODE_KINDS
+from feeder.episodes import EPISODE_SPEC, episode_kinds, parse_episode
 from feeder.loop import FeederOptions, run_feeder, start_up
 
 LOG = logging.getLogger("citywall.feeder")
@@ -36,9 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="repeat the indicator catalogue N times (CITYWALL_FEEDER_SCALE)")
     parser.add_argument("--backfill-days", type=int,
                         help="days of history on first run (CITYWALL_BACKFILL_DAYS)")
-    parser.add_argument("--episode", action="append", default=[], metavar="KIND:AREA[:MINUTES]",
-                        help="start an episode now, e.g. rainstorm:310115 "
-                             f"(kinds: {', '.join(EPISODE_KINDS)})")
+    parser.add_argument("--episode", action="append", default=[], metavar=EPISODE_SPEC,
+                        help="start an episode now in the city or a district, e.g. rainstorm:310115, "
+                             "crowd:310101:45 or gas:310104:30:0; MINUTES: how long (default: the kind's), "
+                             "RAMP: minutes to full intensity (0: sudden) "
+                             f"(kinds: {', '.join(episode_kinds())}); repeatable")
     parser.add_argument("--auto-rainstorm-after", type=float, default=10.0, metavar="MINUTES",
                         help="a rainstorm in the default district this many minutes after start "
                              "(default 10; negative: never)")
@@ -69,6 +71,12 @@ def main(argv: list[str] | None = None) -> int:
         print("error: --scale must be >= 1 and --backfill-days >= 0", file=sys.stderr)
         return 2
     settings = dataclasses.replace(settings, **overrides)
+    try:
+        for spec in args.episode:
+            parse_episode(spec, now=utc_now())  # a bad spec: one line now, not after the back-fill
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     auto_after = args.auto_rainstorm_after
     options = FeederOptions(
         episodes=list(args.episode),
@@ -98,7 +106,11 @@ def main(argv: list[str] | None = None) -> int:
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, _stop)
-    run_feeder(settings, stop=stop, tick_s=args.tick, options=options)
+    try:
+        run_feeder(settings, stop=stop, tick_s=args.tick, options=options)
+    except (ValueError, RuntimeError, OSError) as exc:  # start-up failed for good (a broken pack, an unknown area)
+        print(f"error: {type(exc).__name__}: {first_line(exc)}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -26,7 +26,7 @@ from data_access import schema
 from data_access.upsert import execute_batches, insert_ignore
 from feeder.city import City
 from feeder.clock import LocalClock, dt, epoch
-from feeder.episodes import EPISODE_KINDS, Episode
+from feeder.episodes import EPISODE_KINDS, Episode, EpisodeKind
 from feeder.noise import INCIDENT_PROFILE, stable_key
 from feeder.state import set_state, sim_incident_plan
 
@@ -211,15 +211,15 @@ class Incidents:
         return arrivals
 
     def episode_arrivals(self, ep: Episode) -> Arrivals:
-        """The episode's own incidents (its kind's category, in its area), thinned by its intensity."""
+        """The episode's own incidents (its kind's incident mix, in its area), thinned by its intensity."""
         cache_key = f"{ep.key}|{ep.end}|{ep.ramp_s}"  # an episode re-recorded longer is a new plan
         cached = self._episode_cache.get(cache_key)
         if cached is not None:
             return cached
         kind = EPISODE_KINDS[ep.kind]
         rng = np.random.default_rng([self.seed, 11, stable_key(ep.key) >> 1])
-        cats, city = self.categories, self.city
-        subs = np.flatnonzero((cats["category"] == kind.incident_category).to_numpy())
+        city = self.city
+        subs, w = self._episode_mix(kind)
         if ep.area_code == city.city_code:
             cells = np.arange(len(city.cells))
         else:
@@ -229,13 +229,24 @@ class Incidents:
         n = int(rng.poisson(kind.incidents_per_hour * (e - s) / 3600.0)) if len(subs) and len(cells) else 0
         t = s + (rng.random(n) * (e - s)).astype(np.int64)
         keep = rng.random(n) < ep.intensity(t)
-        w = cats["daily_rate"].to_numpy(float)[subs] + 0.5 if len(subs) else np.ones(0)
         sub = rng.choice(subs, size=n, p=w / w.sum()) if n else np.zeros(0, np.int64)
         cw = city.cell_weights[cells] if len(cells) else np.ones(0)
         cell = rng.choice(cells, size=n, p=cw / cw.sum()) if n else np.zeros(0, np.int64)
         arrivals = self._finish(rng, t, sub, cell, stream=1).take(keep)
         self._episode_cache[cache_key] = arrivals
         return arrivals
+
+    def _episode_mix(self, kind: EpisodeKind) -> tuple[np.ndarray, np.ndarray]:
+        """(subcategory indexes, weights) of an episode kind's incidents: its incident_mix where the
+        categories have those subcategories, else every subcategory of its category by daily rate."""
+        cats = self.categories
+        if kind.incident_mix:
+            index = {s: i for i, s in enumerate(cats["subcategory"])}
+            mix = [(index[s], w) for s, w in kind.incident_mix if s in index and w > 0]
+            if mix:
+                return np.array([i for i, _ in mix], np.int64), np.array([w for _, w in mix], float)
+        subs = np.flatnonzero((cats["category"] == kind.incident_category).to_numpy())
+        return subs, cats["daily_rate"].to_numpy(float)[subs] + 0.5
 
     def arrivals_between(self, start: int, end: int, episodes: Sequence[Episode]) -> Picked:
         """Arrivals with start < t <= end, in the one order ids are assigned in."""

@@ -30,7 +30,8 @@ from feeder.city import City, load_city
 from feeder.clock import LocalClock, ceil_to, dt, epoch, floor_to
 from feeder.episodes import Episode, parse_episode, recorded_episodes, schedule_history, start_episode
 from feeder.incidents import Incidents
-from feeder.pack import indicator_rows, load_city_pack, read_categories, read_indicator_catalogue
+from feeder.pack import indicator_rows, load_city_pack, read_categories, read_indicator_catalogue, seed_fleet
+from feeder.resources import Fleet
 from feeder.rollups import DEFAULT_POLICY, RetentionPolicy, apply_retention, roll_up
 from feeder.state import create_sim_tables, get_state, set_state, sim_incident_plan
 from feeder.vitals import IndicatorModel, Vitals, scale_catalogue, scaled_copies
@@ -69,6 +70,7 @@ class StepStats:
     rolled_hours: int = 0
     rollup_seconds: float = 0.0
     seconds: float = 0.0
+    resources: int = 0  # field resource rows written (moved, dispatched, arrived, ...)
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,7 @@ class Simulator:
         self.city: City | None = None
         self.vitals: Vitals | None = None
         self.incidents: Incidents | None = None
+        self.fleet: Fleet | None = None
         self._next_ts: dict[str, int] = {}
         self._last_retention = 0
         self._next_rollup = 0  # epoch s of the next minute boundary the roll-up waits for
@@ -115,6 +118,9 @@ class Simulator:
             self.incidents = Incidents(self.categories, self.city, seed=config.seed, id_prefix=config.id_prefix,
                                        clock=self.clock)
             upsert(conn, schema.indicator_thresholds, self.vitals.district_thresholds())
+            self.fleet = Fleet.load(conn, self.city, seed=config.seed, clock=self.clock,
+                                    categories=dict(zip(self.categories["subcategory"], self.categories["category"],
+                                                        strict=True)))
             self._load_resume_state(conn)
         self._prepared_for = id(engine)
 
@@ -136,6 +142,13 @@ class Simulator:
     @property
     def storm_district(self) -> str:
         return self.city.storm_district
+
+    def check_episode_area(self, ep: Episode) -> None:
+        """ValueError unless the episode's area is the city or one of its districts (the areas the
+        indicators have series for)."""
+        if ep.area_code != self.city.city_code and ep.area_code not in self.city.district_codes:
+            raise ValueError(f"episode {ep.kind}:{ep.area_code}: {ep.area_code!r} is neither the city "
+                             f"({self.city.city_code}) nor one of its districts")
 
     def values(self, ind: IndicatorModel, t: np.ndarray, episodes: Sequence[Episode]) -> np.ndarray:
         """Values (len(ind.area_codes), len(t)) at epoch seconds ``t`` (see Vitals.values)."""
@@ -252,6 +265,7 @@ class Simulator:
                 execute_batches(conn, insert_ignore(conn, schema.readings), readings)
                 n_new = self._new_incidents(conn, now_e, episodes)
                 transitions = self.incidents.promote(conn, now_e)
+                n_resources = self.fleet.step(conn, now_e, episodes)
         except BaseException:
             self.reset()  # the transaction rolled back: reload what the database really holds
             raise
@@ -259,7 +273,7 @@ class Simulator:
         rolled, deleted = self._maintain(engine, now_e)
         return StepStats(len(readings), n_new, transitions, deleted,
                          rolled.minute_rows if rolled else 0, rolled.hour_rows if rolled else 0,
-                         rolled.seconds if rolled else 0.0, round(_time.perf_counter() - started, 4))
+                         rolled.seconds if rolled else 0.0, round(_time.perf_counter() - started, 4), n_resources)
 
     def _due_readings(self, now_e: int, episodes: list[Episode], next_ts: dict[str, int]) -> list[dict[str, Any]]:
         """Every reading due up to ``now_e`` (advancing ``next_ts``); older than CATCHUP_S: skipped."""
@@ -318,7 +332,7 @@ def step(engine: Engine, *, now: datetime, simulator: Simulator) -> StepStats:
 class FeederOptions:
     """Knobs of the live loop beyond Settings."""
 
-    episodes: list[str] = field(default_factory=list)  # KIND:AREA[:MINUTES], starting at start-up
+    episodes: list[str] = field(default_factory=list)  # KIND:AREA[:MINUTES[:RAMP]], starting at start-up
     auto_episode_after_s: float | None = None  # a rainstorm this long after start-up (None: never)
     auto_episode_minutes: float = 60.0
     once: bool = False  # start up, one step, return
@@ -329,8 +343,9 @@ def _one_line(exc: BaseException) -> str:
 
 
 def start_up(engine: Engine, settings: Settings, *, options: FeederOptions | None = None) -> Simulator:
-    """init_db, load the pack when ``areas`` is empty, back-fill when ``readings`` is empty (or a
-    back-fill was interrupted), record the requested episodes. Safe to repeat after a failure."""
+    """init_db, load the pack when ``areas`` is empty (else seed the pack's fleet when ``resources``
+    is), back-fill when ``readings`` is empty (or a back-fill was interrupted), record the requested
+    episodes. Safe to repeat after a failure."""
     options = options or FeederOptions()
     settings = city_settings(settings, engine, warn=LOG.warning)
     config = SimConfig.from_settings(settings)
@@ -340,6 +355,8 @@ def start_up(engine: Engine, settings: Settings, *, options: FeederOptions | Non
     if no_areas:
         summary = load_city_pack(engine, pack_dir=config.pack_dir)
         LOG.info("loaded city pack %s: %s", config.pack_dir, summary)
+    elif seeded := seed_fleet(engine, pack_dir=config.pack_dir):
+        LOG.info("seeded %d field resources from %s", seeded, config.pack_dir)
     sim = Simulator(config)
     sim.prepare(engine)
     if sim.needs_backfill(engine):
@@ -351,8 +368,10 @@ def start_up(engine: Engine, settings: Settings, *, options: FeederOptions | Non
 
 def _start_episodes(engine: Engine, sim: Simulator, options: FeederOptions) -> None:
     now = utc_now()
-    for spec in options.episodes:
-        ep = parse_episode(spec, now=now)
+    episodes = [parse_episode(spec, now=now) for spec in options.episodes]
+    for ep in episodes:
+        sim.check_episode_area(ep)  # every spec checked before any is recorded
+    for ep in episodes:
         start_episode(engine, episode=ep)
         LOG.info("episode %s until %s UTC", ep.key, ep.end)
     if options.auto_episode_after_s is not None:

@@ -1,8 +1,12 @@
-"""Load a city pack (areas, grid cells, indicator catalogue, incident categories) into the base tables.
+"""Load a city pack (areas, grid cells, indicator catalogue, incident categories, field resources)
+into the base tables.
 
 A pack is a folder of four files (``areas.geojson``, ``cells.geojson``, ``indicators.csv``,
-``categories.csv``). Loading is an upsert: running it again updates rows in place and never
-deletes anything, so readings and incidents that reference the rows survive a reload.
+``categories.csv``) and an optional fifth, ``resource_types.csv`` (the resource types and the demo
+fleet: ``fleet_size`` resources of each type in every area of its ``fleet_level``). Loading is an
+upsert: running it again updates rows in place and never deletes anything, so readings and
+incidents that reference the rows survive a reload, and a reload leaves the resources' positions
+and statuses (the feeder's) alone.
 """
 from __future__ import annotations
 
@@ -14,24 +18,40 @@ from typing import Any
 
 import pandas as pd
 import shapely
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from data_access import schema
 from data_access.schema import FIT_COLUMNS
 from data_access.upsert import upsert
+from feeder.episodes import EPISODE_KINDS
+from feeder.resources import fleet_rows
 from importers.geometry import bulk_bounds
 from importers.grid import name_cells
+from importers.scenarios import (
+    Known,
+    ScenarioCatalogueRows,
+    known_in_database,
+    merge_known,
+    parse_scenarios,
+    write_scenarios,
+)
 
 AREAS_FILE = "areas.geojson"
 CELLS_FILE = "cells.geojson"
 INDICATORS_FILE = "indicators.csv"
 CATEGORIES_FILE = "categories.csv"
+SCENARIOS_FILE = "scenarios.toml"  # optional: the scenario catalogue (importers/scenarios.py)
+RESOURCE_TYPES_FILE = "resource_types.csv"
+FLEET_LEVELS = ("district", "street")
 LEVEL_ORDER = {"city": 0, "district": 1, "street": 2}
 
 # Columns of indicators.csv that are text; everything else is numeric (empty = NaN = no value).
 _INDICATOR_TEXT = ("indicator_id", "dimension", "name", "name_en", "unit", "level", "aggregate",
                    "sim_rhythm", "sim_kind")
 _INDICATOR_OPTIONAL_FLOATS = ("warn_low", "warn_high", "alarm_low", "alarm_high")
+# Each episode kind's multiplier column (sim_rain_factor, ...); empty or missing = 1 (unaffected).
+SIM_FACTOR_COLUMNS = tuple(kind.factor_column for kind in EPISODE_KINDS.values())
 _CATEGORY_TEXT = ("category", "subcategory", "name", "name_en", "category_name", "category_name_en", "source")
 
 
@@ -45,6 +65,8 @@ class PackSummary:
     cells: int
     indicators: int
     categories: int
+    resource_types: int = 0
+    resources: int = 0
 
 
 # --- reading ------------------------------------------------------------------------------------
@@ -148,9 +170,13 @@ def read_indicator_catalogue(pack_dir: Path) -> pd.DataFrame:
         frame[column] = pd.to_numeric(frame[column], errors="raise").astype(int)
     for column in ("higher_is_better", "on_wall"):
         frame[column] = pd.to_numeric(frame[column], errors="raise").astype(int).astype(bool)
-    for column in ("sim_base", "sim_night_ratio", "sim_noise", "sim_rain_factor"):
+    for column in SIM_FACTOR_COLUMNS:
+        if column not in frame:
+            frame[column] = 1.0  # a pack from before the episode kind: the kind leaves it alone
+    for column in ("sim_base", "sim_night_ratio", "sim_noise", *SIM_FACTOR_COLUMNS):
         frame[column] = pd.to_numeric(frame[column].replace("", None), errors="raise").astype(float)
-    frame["sim_rain_factor"] = frame["sim_rain_factor"].fillna(1.0)
+    for column in SIM_FACTOR_COLUMNS:
+        frame[column] = frame[column].fillna(1.0)
     if frame["indicator_id"].duplicated().any():
         dupes = sorted(frame.loc[frame["indicator_id"].duplicated(), "indicator_id"])
         raise ValueError(f"{INDICATORS_FILE}: duplicate indicator_id {dupes}")
@@ -173,6 +199,35 @@ def read_categories(pack_dir: Path) -> pd.DataFrame:
     if frame["subcategory"].duplicated().any():
         raise ValueError(f"{CATEGORIES_FILE}: duplicate subcategory")
     return frame.reset_index(drop=True)
+
+
+def read_resource_types(pack_dir: Path) -> pd.DataFrame:
+    """resource_types.csv as a DataFrame (no file: no rows): resource_type, name, name_en,
+    sort_order and the demo fleet (fleet_level, fleet_size, period_s)."""
+    columns = ["resource_type", "name", "name_en", "sort_order", "fleet_level", "fleet_size", "period_s"]
+    path = pack_dir / RESOURCE_TYPES_FILE
+    if not path.exists():
+        return pd.DataFrame(columns=columns)
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    missing = [c for c in ("resource_type", "name") if c not in frame]
+    if missing:
+        raise ValueError(f"{RESOURCE_TYPES_FILE}: missing column(s) {missing}")
+    for column, default in (("name_en", ""), ("sort_order", "0"), ("fleet_level", "district"),
+                            ("fleet_size", "0"), ("period_s", "60")):
+        if column not in frame:
+            frame[column] = default
+    for column in ("resource_type", "name", "name_en", "fleet_level"):
+        frame[column] = frame[column].str.strip()
+    for column in ("sort_order", "fleet_size", "period_s"):
+        frame[column] = pd.to_numeric(frame[column].replace("", None), errors="raise").fillna(0).astype(int)
+    if frame["resource_type"].duplicated().any() or (frame["resource_type"] == "").any():
+        raise ValueError(f"{RESOURCE_TYPES_FILE}: resource_type must be unique and not empty")
+    bad = frame.loc[~frame["fleet_level"].isin(FLEET_LEVELS), "resource_type"].tolist()
+    if bad:
+        raise ValueError(f"{RESOURCE_TYPES_FILE}: fleet_level must be one of {FLEET_LEVELS} for {bad}")
+    if ((frame["fleet_size"] > 0) & (frame["period_s"] <= 0)).any() or (frame["fleet_size"] < 0).any():
+        raise ValueError(f"{RESOURCE_TYPES_FILE}: fleet_size must be >= 0 and period_s positive")
+    return frame[columns].reset_index(drop=True)
 
 
 def _optional(value: float) -> float | None:
@@ -214,14 +269,57 @@ def category_rows(categories: pd.DataFrame) -> list[dict[str, Any]]:
     } for r in categories.itertuples(index=False)]
 
 
+def read_pack_scenarios(engine: Engine, pack_dir: Path) -> ScenarioCatalogueRows | None:
+    """The pack's scenarios.toml checked against the pack's own catalogues and the database's (None:
+    the pack has none). Read before anything is written: a bad file loads nothing."""
+    path = pack_dir / SCENARIOS_FILE
+    if not path.exists():
+        return None
+    catalogue = read_indicator_catalogue(pack_dir)
+    categories: dict[str, set[str]] = {}
+    for r in read_categories(pack_dir).itertuples(index=False):
+        categories.setdefault(r.category, set()).add(r.subcategory)
+    types_file = pack_dir / "resource_types.csv"
+    types = set(pd.read_csv(types_file, dtype=str)["resource_type"].str.strip()) if types_file.exists() else set()
+    own = Known(indicators=dict(zip(catalogue["indicator_id"], catalogue["level"], strict=True)),
+                categories=categories, resource_types=types)
+    return parse_scenarios(path, merge_known(known_in_database(engine), own))
+
+
 # --- writing ------------------------------------------------------------------------------------
+
+def _write_fleet(conn: Any, types: list[dict[str, Any]], fleet: list[dict[str, Any]]) -> None:
+    upsert(conn, schema.resource_types, [{k: t[k] for k in ("resource_type", "name", "sort_order")}
+                                         | {"name_en": t["name_en"] or None} for t in types])
+    # A new resource starts idle without a position; a known one keeps what the feeder wrote.
+    upsert(conn, schema.resources, fleet, update=["resource_type", "name", "name_en", "area_code", "period_s"])
+
+
+def seed_fleet(engine: Engine, *, pack_dir: Path) -> int:
+    """The pack's resource types and demo fleet over the areas the database holds, when its
+    ``resources`` table is empty (a database from before field resources); resources written."""
+    with engine.connect() as conn:
+        if conn.execute(sa.select(schema.resources.c.resource_id).limit(1)).first() is not None:
+            return 0
+        a = schema.areas
+        areas = [dict(r) for r in conn.execute(sa.select(a.c.area_code, a.c.level, a.c.name, a.c.name_en)
+                                                .order_by(a.c.sort_order, a.c.area_code)).mappings()]
+    types = read_resource_types(Path(pack_dir)).to_dict("records")
+    fleet = fleet_rows(types, areas)
+    if fleet:
+        with engine.begin() as conn:
+            _write_fleet(conn, types, fleet)
+    return len(fleet)
+
 
 def load_city_pack(engine: Engine, *, pack_dir: Path) -> PackSummary:
     """Upsert the pack in ``pack_dir`` into areas, grid_cells, indicators and incident_categories.
 
-    One transaction: a half-loaded pack never shows on the wall. Idempotent, never deletes.
+    One transaction: a half-loaded pack never shows on the wall. Idempotent, never deletes (but the
+    scenario catalogue, which an optional scenarios.toml replaces whole).
     """
     pack_dir = Path(pack_dir)
+    scenarios = read_pack_scenarios(engine, pack_dir)
     areas = read_areas(pack_dir)
     cells = read_cells(pack_dir)
     catalogue = read_indicator_catalogue(pack_dir)
@@ -231,13 +329,18 @@ def load_city_pack(engine: Engine, *, pack_dir: Path) -> PackSummary:
     if orphans:
         raise ValueError(f"{CELLS_FILE}: cells reference unknown streets {orphans[:5]}")
     name_cells(cells, {a["area_code"]: (a["name"], a["name_en"]) for a in areas if a["level"] == "street"})
+    types = read_resource_types(pack_dir).to_dict("records")
+    fleet = fleet_rows(types, areas)
     with engine.begin() as conn:
         # Level by level: each batch's parents are already in place (PostgreSQL checks the FK per statement).
         for level in ("city", "district", "street"):
             upsert(conn, schema.areas, [a for a in areas if a["level"] == level])
+        if scenarios is not None:  # the file is the whole catalogue: replaced, in this transaction
+            write_scenarios(conn, scenarios)
         upsert(conn, schema.grid_cells, cells)
         upsert(conn, schema.indicators, indicator_rows(catalogue))
         upsert(conn, schema.incident_categories, category_rows(categories))
+        _write_fleet(conn, types, fleet)
     return PackSummary(
         areas=len(areas),
         districts=sum(a["level"] == "district" for a in areas),
@@ -245,4 +348,6 @@ def load_city_pack(engine: Engine, *, pack_dir: Path) -> PackSummary:
         cells=len(cells),
         indicators=len(catalogue),
         categories=len(categories),
+        resource_types=len(types),
+        resources=len(fleet),
     )

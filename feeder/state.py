@@ -42,6 +42,24 @@ sim_incident_plan = sa.Table(
 )
 sa.Index("ix_sim_incident_plan_next", sim_incident_plan.c.next_at)
 
+# One row per incident a field resource was sent to, with the dispatch's whole timeline
+# (feeder/resources.py); pruned a day after the resource is back.
+sim_dispatches = sa.Table(
+    "sim_dispatches", sim_metadata,
+    sa.Column("incident_id", sa.String(64), primary_key=True),
+    sa.Column("resource_id", sa.String(64), nullable=False),
+    sa.Column("dispatched_at", schema.UtcDateTime, nullable=False),
+    sa.Column("arrive_at", schema.UtcDateTime, nullable=False),
+    sa.Column("leave_at", schema.UtcDateTime, nullable=False),
+    sa.Column("back_at", schema.UtcDateTime, nullable=False),
+    sa.Column("from_lat", sa.Float, nullable=False),
+    sa.Column("from_lon", sa.Float, nullable=False),
+    sa.Column("to_lat", sa.Float, nullable=False),
+    sa.Column("to_lon", sa.Float, nullable=False),
+    sa.Column("base_lat", sa.Float, nullable=False),
+    sa.Column("base_lon", sa.Float, nullable=False),
+)
+
 
 def create_sim_tables(engine: Engine | Connection) -> None:
     sim_metadata.create_all(engine, checkfirst=True)

@@ -34,6 +34,7 @@ from data_access.readers.areas import read_lineage
 from data_access.readers.panels import read_panels, recent_panels
 from data_access.runtime import CityWallRuntime
 from pages._map import build_map, lang_param_of, scope_area
+from pages._resources import resource_layers
 from pages._runtime import current_runtime
 from security import current_principal
 
@@ -51,8 +52,9 @@ def level_page(*, key: str, area: Area, lineage: list[Area], lang: str, lang_par
     """The page of one area (raises SQLAlchemyError when the database is down): the map at once,
     the panels from the tick cache when another screen read them lately (else their callback fills them)."""
     cached = recent_panels(runtime=runtime, scope=current_principal().scope, area=area)
+    extra = resource_layers(runtime, key=key, area=area, lang=lang) if area.level == "street" else None
     incident_map = build_map(key=key, area=area, lang=lang, lang_param=lang_param, runtime=runtime,
-                             class_name="cw-main__map")
+                             class_name="cw-main__map", extra_layers=extra)
     return create_level_page(key=key, area=area, lineage=lineage, lang=lang, lang_param=lang_param,
                              incident_map=incident_map, panels=cached, now=utc_now(), query=query)
 

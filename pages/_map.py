@@ -71,14 +71,14 @@ def map_geometry(runtime: CityWallRuntime, area: Area, lang: str, lang_param: st
 
 
 def build_map(*, key: str, area: Area, lang: str, lang_param: str | None, runtime: CityWallRuntime,
-              with_tick: bool = True, class_name: str = "") -> html.Div:
+              with_tick: bool = True, class_name: str = "", extra_layers: list[Any] | None = None) -> html.Div:
     """Read what the map needs and build it (raises SQLAlchemyError when the database is down)."""
     settings = runtime.settings
     geometry = map_geometry(runtime, area, lang, lang_param)
     return im.create_incident_map(key=key, area=area, geometry=geometry, update=map_update(runtime, area, lang),
                                   lang=lang, lang_param=lang_param, refresh_s=settings.refresh_s,
                                   tile_url=settings.tile_url, tile_attribution=settings.tile_attribution,
-                                  with_tick=with_tick, class_name=class_name)
+                                  with_tick=with_tick, class_name=class_name, extra_layers=extra_layers)
 
 
 def scope_area(scope: object) -> tuple[Area | None, str]:

@@ -7,6 +7,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from feeder.episodes import EPISODE_KINDS
+from feeder.pack import read_resource_types
+
 PACK = Path(__file__).resolve().parent.parent / "feeder/packs/shanghai"
 
 DIMENSIONS = {"infrastructure", "environment", "traffic", "supply", "safety", "vitality"}
@@ -21,8 +24,9 @@ INDICATOR_COLUMNS = [
     "indicator_id", "dimension", "name", "name_en", "unit", "level", "period_s",
     "warn_low", "warn_high", "alarm_low", "alarm_high", "higher_is_better", "on_wall",
     "sort_order", "aggregate", "sim_base", "sim_rhythm", "sim_night_ratio", "sim_noise",
-    "sim_decimals", "sim_kind", "sim_rain_factor",
+    "sim_decimals", "sim_kind", "sim_rain_factor", "sim_crowd_factor", "sim_gas_factor",
 ]
+FACTORS = ["sim_rain_factor", "sim_crowd_factor", "sim_gas_factor"]
 CATEGORY_COLUMNS = [
     "category", "subcategory", "name", "name_en", "category_name", "category_name_en",
     "sla_hours", "priority", "daily_rate", "source", "sort_order",
@@ -164,7 +168,7 @@ def test_night_value_not_below_warn_low(ind):
 def test_sim_parameters_ranges(ind):
     assert ind["sim_night_ratio"].between(0, 1.5).all()
     assert ind["sim_noise"].between(0, 0.6, inclusive="right").all()
-    assert (ind["sim_rain_factor"] > 0).all()
+    assert (ind[FACTORS] > 0).all().all()
     assert (ind.loc[ind["sim_kind"] != "gauge", "sim_base"] >= 0).all(), "rates and counts are non-negative"
     counts = ind[ind["sim_kind"] == "count"]
     assert (counts["sim_decimals"] == 0).all(), "counts are integers"
@@ -180,6 +184,25 @@ def test_rain_sensitive_indicators(ind):
     wl = by_id.loc["waterlogging_points"]
     assert wl["sim_base"] * wl["sim_rain_factor"] > wl["alarm_high"]
     assert (ind["sim_rain_factor"] > 1).sum() >= 10
+
+
+# The indicators each demo episode must drive past alarm in its district (the scenarios' triggers).
+EPISODE_TRIGGERS = {
+    "rainstorm": ["rainfall_mm_h", "waterlogging_points"],
+    "crowd": ["crowd_density_p_m2", "metro_station_crowding_pct"],
+    "gas": ["gas_leak_alarms"],
+}
+
+
+@pytest.mark.parametrize("kind", sorted(EPISODE_TRIGGERS))
+def test_each_episode_kind_has_district_indicators_it_drives_past_alarm(ind, kind):
+    by_id = ind.set_index("indicator_id")
+    episode = EPISODE_KINDS[kind]
+    for indicator_id in EPISODE_TRIGGERS[kind]:
+        row = by_id.loc[indicator_id]
+        assert row["level"] == "district" and _num(row["alarm_high"]) is not None, indicator_id
+        # vitals._disturb lifts a district series with this large a factor past alarm_high.
+        assert row[episode.factor_column] >= episode.alarm_min_factor, indicator_id
 
 
 def test_periods_mix(ind):
@@ -279,3 +302,27 @@ def test_daily_rate(cat):
     per_cat = cat.groupby("category")["daily_rate"].sum()
     assert per_cat.idxmax() == "hotline_12345", "hotline requests should be the largest share"
     assert (per_cat > 0).all()
+
+
+# ---------------------------------------------------------------- resource types
+
+
+def test_resource_types_and_fleet():
+    types = pd.read_csv(PACK / "resource_types.csv", encoding="utf-8", keep_default_na=False)
+    assert list(types.columns) == ["resource_type", "name", "name_en", "sort_order", "fleet_level", "fleet_size",
+                                   "period_s"]
+    assert list(types["resource_type"]) == ["patrol_team", "pump_truck", "repair_crew", "emergency_team"]
+    for row in types.itertuples():
+        assert CJK.search(row.name) and row.name_en.isascii() and row.name_en, row.resource_type
+        assert row.fleet_level in {"street", "district"} and row.fleet_size >= 1 and row.period_s in PERIODS
+    assert types["sort_order"].is_unique
+
+
+def test_a_broken_resource_types_file_is_refused_with_its_reason(tmp_path):
+    assert read_resource_types(tmp_path).empty  # no file: no fleet
+    (tmp_path / "resource_types.csv").write_text("resource_type,name,fleet_level,fleet_size\nboat,船,river,2\n")
+    with pytest.raises(ValueError, match="fleet_level must be one of"):
+        read_resource_types(tmp_path)
+    (tmp_path / "resource_types.csv").write_text("resource_type,name\nboat,船\nboat,艇\n")
+    with pytest.raises(ValueError, match="unique"):
+        read_resource_types(tmp_path)

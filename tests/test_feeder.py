@@ -6,7 +6,8 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -22,7 +23,8 @@ from data_access.settings import DEFAULT_PACK, Settings
 from feeder.__main__ import main as feeder_main
 from feeder.episodes import Episode, parse_episode, start_episode
 from feeder.loop import SimConfig, Simulator, run_feeder
-from feeder.pack import load_city_pack, read_categories, read_indicator_catalogue
+from feeder.pack import load_city_pack, read_categories, read_indicator_catalogue, seed_fleet
+from feeder.state import sim_dispatches, sim_episodes
 from tests.conftest import BACKENDS, create_database
 
 SEED = 4242
@@ -282,6 +284,60 @@ def test_rainstorm_drives_waterlogging_to_alarm(databases: Callable[[], Engine])
     assert flooded >= 5 and flooded > elsewhere  # one district out-floods the other fifteen together
 
 
+def _episode_incidents(engine: Engine, category: str, since: datetime) -> dict[str, int]:
+    """district -> incidents of ``category`` reported after ``since``."""
+    inc = schema.incidents
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(inc.c.district_code, sa.func.count()).where(
+            inc.c.category == category, inc.c.reported_at > since).group_by(inc.c.district_code)).all()
+    return {str(code): int(n) for code, n in rows}
+
+
+@pytest.mark.parametrize("spec, triggers, category", [
+    ("crowd:310101:40:0", ("crowd_density_p_m2", "metro_station_crowding_pct"), "public_safety"),
+    ("gas:310104:40:0", ("gas_leak_alarms",), "gas"),
+    ("rain:310115:40:0", ("rainfall_mm_h", "waterlogging_points"), "waterlogging"),
+])
+def test_each_episode_drives_its_scenario_into_alarm_in_its_district(
+        databases: Callable[[], Engine], spec: str, triggers: tuple[str, ...], category: str) -> None:
+    engine = databases()
+    area = spec.split(":")[1]
+    sim = Simulator(SimConfig(seed=SEED, backfill_days=1))
+    sim.backfill(engine, days=0.25, now=NOW, recent_hours=0.5)
+    for indicator_id in triggers:
+        assert _vital(engine, indicator_id, area)["status"] == "normal", indicator_id
+    start_episode(engine, episode=parse_episode(spec, now=NOW))
+    # Sudden (RAMP 0): the first step after the start writes alarms, at every trigger's next period.
+    sim.step(engine, now=NOW + timedelta(seconds=301))
+    for indicator_id in triggers:
+        assert _vital(engine, indicator_id, area)["status"] == "alarm", indicator_id
+        assert _vital(engine, indicator_id, "310113")["status"] == "normal", indicator_id  # elsewhere calm
+    for minutes in (10, 20, 30):
+        sim.step(engine, now=NOW + timedelta(minutes=minutes))
+    raised = _episode_incidents(engine, category, NOW)
+    assert raised.get(area, 0) >= 3, raised
+    assert raised[area] > sum(n for code, n in raised.items() if code != area), raised
+    sim.step(engine, now=NOW + timedelta(minutes=45, seconds=1))  # over: back to normal
+    for indicator_id in triggers:
+        assert _vital(engine, indicator_id, area)["status"] == "normal", indicator_id
+
+
+def test_episode_specs() -> None:
+    crowd = parse_episode("crowd:310101", now=NOW)
+    assert (crowd.kind, crowd.area_code, crowd.end - crowd.start, crowd.ramp_s) == (
+        "crowd", "310101", timedelta(minutes=120), 1200)
+    gas = parse_episode("gas:310104:30:0", now=NOW)
+    assert (gas.kind, gas.end - gas.start, gas.ramp_s) == ("gas", timedelta(minutes=30), 0)
+    assert parse_episode("rain:310115:45", now=NOW).kind == "rainstorm"  # another spelling, one kind
+    t = np.array([_epoch(NOW), _epoch(NOW) + 1, _epoch(NOW) + 1799, _epoch(NOW) + 1800])
+    assert gas.intensity(t).tolist() == [0.0, 1.0, 1.0, 0.0]  # sudden: full from the first second
+    for bad, message in (("crowd:310101:soon", "not a number"), ("gas:310104:30:20", "half the duration"),
+                         ("flood:310101", "KIND one of"), ("crowd", "KIND:AREA"), ("gas:310104:0", "positive"),
+                         ("gas:310104:nan", "not a number")):
+        with pytest.raises(ValueError, match=message):
+            parse_episode(bad, now=NOW)
+
+
 def test_episode_shape_and_values_are_pure(day: SimulatedDay) -> None:
     start = NOW - timedelta(days=3)
     ep = Episode("rainstorm", STORM_DISTRICT, start, start + timedelta(hours=2), 1800)
@@ -306,18 +362,188 @@ def test_episode_shape_and_values_are_pure(day: SimulatedDay) -> None:
     assert day.sim.values(rain, t, [ep, later, ep])[rain.area_codes.index(STORM_DISTRICT), 2] < 200  # mm/h
 
 
+# --- field resources -------------------------------------------------------------------------------
+
+GAS_DISTRICT = "310104"
+
+
+def _fleet(engine: Engine) -> dict[str, dict]:
+    """resource_id -> its v_resources row."""
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT * FROM v_resources ORDER BY resource_id").columns(
+            updated_at=schema.UtcDateTime)).mappings().all()
+    return {r["resource_id"]: dict(r) for r in rows}
+
+
+def _dispatches(engine: Engine) -> list[tuple]:
+    d = sim_dispatches
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(sa.select(d).order_by(d.c.incident_id))]
+
+
+def _gas_run(engine: Engine, offsets_s: Iterable[int], *, seed: int = SEED, sim: Simulator | None = None,
+             start_episode_now: bool = True) -> tuple[Simulator, list[tuple[int, dict[str, dict]]]]:
+    """A short back-fill, a sudden gas episode in GAS_DISTRICT at NOW, then steps at NOW + each
+    offset; (the simulator, [(offset, the fleet after that step)])."""
+    if sim is None:
+        sim = Simulator(SimConfig(seed=seed, backfill_days=1))
+        sim.backfill(engine, days=0.05, now=NOW, recent_hours=0.05)
+    if start_episode_now:
+        start_episode(engine, episode=parse_episode(f"gas:{GAS_DISTRICT}:90:0", now=NOW))
+    snapshots = []
+    for offset in offsets_s:
+        sim.step(engine, now=NOW + timedelta(seconds=offset))
+        snapshots.append((offset, _fleet(engine)))
+    return sim, snapshots
+
+
+GAS_STEPS = tuple(range(60, 3 * 3600, 180))
+
+
+@pytest.fixture(scope="module")
+def gas_run(databases: Callable[[], Engine]) -> tuple[Engine, list[tuple[int, dict[str, dict]]]]:
+    engine = databases()
+    _, snapshots = _gas_run(engine, GAS_STEPS)
+    return engine, snapshots
+
+
+def test_the_pack_seeds_resource_types_and_a_fleet(databases: Callable[[], Engine]) -> None:
+    engine = databases()
+    with engine.connect() as conn:
+        types = conn.execute(sa.text("SELECT resource_type, name, name_en FROM v_resource_types "
+                                     "ORDER BY sort_order")).all()
+        streets = conn.execute(sa.text("SELECT count(*) FROM areas WHERE level = 'street'")).scalar_one()
+    assert [t[0] for t in types] == ["patrol_team", "pump_truck", "repair_crew", "emergency_team"]
+    assert all(t[1] and t[2] for t in types)  # zh and en names
+    fleet = _fleet(engine)
+    by_type = Counter(r["type"] for r in fleet.values())
+    assert by_type == {"patrol_team": streets, "pump_truck": 48, "repair_crew": 48, "emergency_team": 32}
+    assert {r["status"] for r in fleet.values()} == {"idle"}  # not yet placed: no position, no report
+    assert all(r["lat"] is None and r["updated_at"] is None for r in fleet.values())
+    pump = fleet["310115-pump_truck-02"]
+    assert (pump["name"], pump["name_en"], pump["area_code"], pump["period_s"]) == (
+        "浦东新区排水抢险车2", "Pudong New Area pump truck 2", "310115", 30)
+
+
+def test_an_older_database_gets_the_fleet_over_its_own_areas(databases: Callable[[], Engine]) -> None:
+    engine = databases()
+    with engine.begin() as conn:
+        conn.execute(schema.resources.delete())
+        conn.execute(schema.resource_types.delete())
+    assert seed_fleet(engine, pack_dir=DEFAULT_PACK) == 362
+    assert seed_fleet(engine, pack_dir=DEFAULT_PACK) == 0  # a fleet is there: left alone
+    assert _count(engine, schema.resource_types) == 4 and len(_fleet(engine)) == 362
+
+
+def test_resources_report_move_and_keep_a_few_off_duty(gas_run: tuple[Engine, list]) -> None:
+    _, snapshots = gas_run
+    (t0, first), (_, second) = snapshots[0], snapshots[1]
+    assert all(r["updated_at"] is not None and r["updated_at"] <= NOW + timedelta(seconds=t0) for r in first.values())
+    # Every report is on its period boundary (a flaky terminal: every ten periods) and no older than that.
+    for r in first.values():
+        age = (NOW + timedelta(seconds=t0) - r["updated_at"]).total_seconds()
+        assert age < 10 * r["period_s"] and _epoch(r["updated_at"]) % r["period_s"] == 0, r
+    stale = [r for r in first.values() if r["lat"] is not None
+             and (NOW + timedelta(seconds=t0) - r["updated_at"]).total_seconds() > 2 * r["period_s"]]
+    assert stale  # flaky terminals: the wall greys them
+    patrols = [k for k, r in first.items() if r["type"] == "patrol_team" and r["status"] == "idle" and r["lat"]]
+    moved = [k for k in patrols if (first[k]["lat"], first[k]["lon"]) != (second[k]["lat"], second[k]["lon"])]
+    assert len(moved) > 0.8 * len(patrols)  # patrol teams walk their streets
+    bases = [k for k, r in first.items() if r["type"] == "pump_truck" and r["status"] == "idle" and r["lat"]]
+    assert all((first[k]["lat"], first[k]["lon"]) == (second[k]["lat"], second[k]["lon"]) for k in bases)
+    off = [k for k, r in first.items() if r["status"] == "off_duty"]
+    assert 1 <= len(off) <= 0.1 * len(first)
+    assert all(r["status"] == "off_duty" for _, fleet in snapshots for k, r in fleet.items() if k in off)
+    # A resource without a terminal is in the table, never placed: the board lists it without a position.
+    no_position = [k for k, r in first.items() if r["lat"] is None]
+    assert 1 <= len(no_position) <= 0.05 * len(first)
+    assert all(r["lat"] is None and r["lon"] is None and r["updated_at"] is not None
+               for _, fleet in snapshots for k, r in fleet.items() if k in no_position)
+
+
+def test_resources_are_dispatched_arrive_and_finish(gas_run: tuple[Engine, list]) -> None:
+    engine, snapshots = gas_run
+    incidents = {r["incident_id"]: r for r in _incidents(engine)}
+    journeys: dict[str, list[tuple[int, str, str | None, tuple]]] = {}
+    for offset, fleet in snapshots:
+        for k, r in fleet.items():
+            journeys.setdefault(k, []).append((offset, r["status"], r["assigned_incident_id"], (r["lat"], r["lon"])))
+    busy = {k: j for k, j in journeys.items() if any(s in ("en_route", "on_site") for _, s, _, _ in j)}
+    assert len(busy) >= 4
+    for k, journey in busy.items():
+        r = snapshots[-1][1][k]
+        # Only the gas scenario's kinds of resource, of the district the episode hit, to its incidents.
+        assert r["type"] in ("repair_crew", "emergency_team") and r["area_code"] == GAS_DISTRICT, r
+        for _, status, assigned, _ in journey:
+            if status in ("en_route", "on_site"):
+                inc = incidents[assigned]
+                assert inc["category"] == "gas" and inc["district_code"] == GAS_DISTRICT
+                assert inc["reported_at"] >= NOW
+            else:
+                assert assigned is None
+    # en_route -> on_site (at the incident) -> idle, for someone.
+    complete = []
+    for k, journey in busy.items():
+        statuses = [s for _, s, _, _ in journey]
+        if "en_route" in statuses and "on_site" in statuses:
+            on_site = statuses.index("on_site")
+            if statuses.index("en_route") < on_site and "idle" in statuses[on_site:]:
+                complete.append(k)
+            _, _, assigned, where = journey[on_site]
+            if where[0] is not None:
+                assert where == (incidents[assigned]["lat"], incidents[assigned]["lon"])
+    assert complete
+    # Nobody outside the district, and no patrol or pump truck (the gas scenario's types) moved off its round.
+    others = {r["status"] for _, fleet in snapshots for r in fleet.values() if r["area_code"] != GAS_DISTRICT}
+    assert others <= {"idle", "off_duty"}
+    dispatched = _dispatches(engine)
+    assert len({d[0] for d in dispatched}) == len(dispatched)  # one resource per incident
+    assert all(d[2] <= d[3] <= d[4] <= d[5] for d in dispatched)  # dispatched <= arrive <= leave <= back
+
+
+def test_a_scenario_catalogue_decides_who_is_sent(databases: Callable[[], Engine]) -> None:
+    engine = databases()
+    with engine.begin() as conn:
+        conn.execute(schema.scenarios.insert().values(
+            scenario_id="gas_only_crews", name="燃气", area_level="district", activation_kind="manual"))
+        conn.execute(schema.scenario_categories.insert().values(
+            scenario_id="gas_only_crews", category="gas", subcategory=None))
+        conn.execute(schema.scenario_resource_types.insert().values(
+            scenario_id="gas_only_crews", resource_type="repair_crew"))
+    _gas_run(engine, range(60, 2 * 3600, 300))
+    sent = {rid for _, rid, *_ in _dispatches(engine)}
+    assert sent and all("-repair_crew-" in rid for rid in sent)
+
+
+def test_the_fleet_is_deterministic_across_cadences_and_restarts(
+        gas_run: tuple[Engine, list], databases: Callable[[], Engine]) -> None:
+    engine, snapshots = gas_run
+    offsets = (GAS_STEPS[0], 1800, 3 * 3600 - 420, GAS_STEPS[-1])  # coarser steps, the same last one
+    other = databases()
+    sim, _ = _gas_run(other, offsets[:2])
+    _gas_run(other, offsets[2:], sim=Simulator(SimConfig(seed=SEED, backfill_days=1)),
+             start_episode_now=False)  # a restart half-way
+    assert _dispatches(other) == _dispatches(engine)
+    assert _fleet(other) == snapshots[-1][1]
+    _, reseeded = _gas_run(databases(), offsets[:1], seed=SEED + 1)
+    assert reseeded[0][1] != snapshots[0][1]  # another seed, another fleet
+
+
 # --- pack ------------------------------------------------------------------------------------------
 
 def test_loading_the_pack_twice_changes_nothing(day: SimulatedDay) -> None:
     tables = (schema.areas, schema.grid_cells, schema.indicators, schema.incident_categories,
-              schema.readings, schema.incidents)
+              schema.readings, schema.incidents, schema.resource_types, schema.resources)
     before = {t.name: _count(day.engine, t) for t in tables}
     city_geometry = sa.select(schema.areas.c.geojson).where(schema.areas.c.level == "city")
     with day.engine.connect() as conn:
         geo_before = conn.execute(city_geometry).scalar()
+    fleet_before = _fleet(day.engine)
     summary = load_city_pack(day.engine, pack_dir=DEFAULT_PACK)
     after = {t.name: _count(day.engine, t) for t in tables}
     assert after == before
+    assert _fleet(day.engine) == fleet_before  # the feeder's positions and statuses survive a reload
+    assert (summary.resource_types, summary.resources) == (before["resource_types"], before["resources"])
     assert (summary.areas, summary.districts, summary.streets, summary.cells) == (
         before["areas"], 16, before["areas"] - 17, before["grid_cells"])
     assert summary.indicators == before["indicators"] == len(CATALOGUE)
@@ -433,9 +659,14 @@ def test_cli_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         with engine.connect() as conn:
             kinds = [r[0] for r in conn.execute(sa.text("SELECT kind FROM sim_episodes"))]
         assert kinds == ["rainstorm"] and _count(engine, schema.readings) > 0
+        assert feeder_main(["--database-url", url, "--once", "--episode", "flood"]) == 2  # a bad spec, before any work
+        assert "KIND one of rainstorm, crowd, gas, rain" in capsys.readouterr().err
+        assert feeder_main(["--database-url", url, "--once", "--episode", "crowd:999999"]) == 1  # no such area
+        err = capsys.readouterr().err
+        assert "'999999' is neither the city" in err and "Traceback" not in err
+        assert _count(engine, sim_episodes) == 1  # nothing recorded
     finally:
         engine.dispose()
-    assert feeder_main(["--database-url", url, "--once", "--episode", "flood"]) == 1
 
 
 def test_settings_feed_the_simulator_config() -> None:

@@ -16,6 +16,11 @@ def area_key(code: str) -> str:
     return f"area:{code}"
 
 
+def area_resources_key(code: str) -> str:
+    """The field resources of one area (the street page's map layer)."""
+    return f"area-resources:{code}"
+
+
 def level_names_key() -> str:
     return "level-names"
 

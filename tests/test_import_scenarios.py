@@ -1,0 +1,123 @@
+"""A city's scenario catalogue from TOML (``citywall load-scenarios FILE``, and scenarios.toml in a
+city pack): loaded into the views exactly, idempotently (the file replaces the catalogue), and every
+bad file stops with one line naming the file, the scenario and the field, writing nothing. On
+SQLite and PostgreSQL, through the command as a user meets it."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+import cli
+from data_access.scenarios import scenario_catalogue
+from tests.conftest import BACKENDS
+from tests.fixtures import seed_scenario_city
+
+DATA = Path(__file__).resolve().parent / "data" / "scenarios"
+PACK = Path(__file__).resolve().parent.parent / "feeder" / "packs" / "shanghai"
+
+
+def _rows(engine: Engine, sql: str) -> list[tuple]:
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(sa.text(sql))]
+
+
+def _catalogue(engine: Engine) -> dict[str, list[tuple]]:
+    return {view: _rows(engine, f"SELECT * FROM {view} ORDER BY 1, 2")
+            for view in ("v_scenarios", "v_scenario_indicators", "v_scenario_categories",
+                         "v_scenario_resource_types", "v_scenario_steps")}
+
+
+@pytest.fixture(params=BACKENDS)
+def city(request: pytest.FixtureRequest, new_database, monkeypatch: pytest.MonkeyPatch) -> Engine:
+    engine = new_database(request.param)
+    seed_scenario_city(engine)
+    monkeypatch.setenv("CITYWALL_DATABASE_URL", engine.url.render_as_string(hide_password=False))
+    monkeypatch.delenv("CITYWALL_TIMEZONE", raising=False)
+    return engine
+
+
+def test_a_good_file_replaces_the_catalogue_and_again_changes_nothing(city: Engine, capsys) -> None:
+    capsys.readouterr()
+    assert cli.main(["load-scenarios", str(DATA / "good.toml")]) == 0
+    out = capsys.readouterr().out.strip()
+    assert out == f"{DATA / 'good.toml'}: 2 scenarios with 2 checklist steps loaded, 2 no longer in the file removed"
+    assert _rows(city, "SELECT scenario_id, name, name_en, area_level, activation_kind, activation_status,"
+                       " activation_minutes, activation_incidents, activation_window_minutes, end_normal_minutes,"
+                       " end_incidents_below, sort_order FROM v_scenarios ORDER BY sort_order") == [
+        ("crowd_reports", "人员聚集", None, "street", "incidents", None, None, 3, 10, None, None, 5),
+        ("storm", "暴雨积水", "Rainstorm", "district", "indicators", "warn", 2, None, None, 10, 2, 10),
+    ]
+    assert [(s, i, bool(t), o) for s, i, t, o in _rows(city, "SELECT * FROM v_scenario_indicators ORDER BY 4")] == [
+        ("storm", "rain_mm_h", True, 1), ("storm", "pump_load_pct", False, 2)]
+    assert _rows(city, "SELECT * FROM v_scenario_categories ORDER BY 1") == [
+        ("crowd_reports", "public_safety", "crowd_gathering"), ("storm", "waterlogging", None)]
+    assert _rows(city, "SELECT * FROM v_scenario_resource_types") == [("storm", "pump_truck")]
+    assert _rows(city, "SELECT * FROM v_scenario_steps ORDER BY 3") == [
+        ("storm", "notify", 1, "通知", "Notify", "supervisor"), ("storm", "close_roads", 2, "封路", None, "leader")]
+    before = _catalogue(city)
+    assert cli.main(["load-scenarios", str(DATA / "good.toml")]) == 0
+    assert capsys.readouterr().out.strip().endswith("2 scenarios with 2 checklist steps loaded")
+    assert _catalogue(city) == before
+    assert scenario_catalogue(engine=city).ids() == ("crowd_reports", "storm")
+
+
+BAD_FILES = [
+    ("unknown_indicator.toml", "scenario 'storm': indicators[1].id: unknown indicator 'rainfall'"),
+    ("unknown_category.toml", "scenario 'storm': categories[1].category: unknown incident category 'flooding'"),
+    ("bad_subcategory.toml", "categories[1].subcategory: 'crowd_gathering' is not a subcategory of 'waterlogging'"),
+    ("missing_name.toml", "scenario 'storm': name: missing"),
+    ("bad_kind.toml", "scenario 'storm': activation.kind: expected one of indicators, incidents, manual,"
+                      " found 'sensors'"),
+    ("bad_minutes.toml", "scenario 'storm': activation.minutes: expected a whole number >= 1, found 'two'"),
+    ("misspelt_field.toml", "scenario 'storm': activation.windows_minutes: unknown field"),
+    ("not_toml.toml", "not valid TOML"),
+    ("duplicate_id.toml", "scenario 'storm': id given twice (scenario 2)"),
+    ("bad_role.toml", "scenario 'storm': steps[1].role: expected one of supervisor, leader, admin, found 'operator'"),
+    ("unknown_resource_type.toml", "scenario 'storm': resource_types[1]: unknown resource type 'helicopter'"),
+    ("street_trigger.toml", "scenario 'storm': indicators[1].triggers: indicator 'rain_mm_h' is reported per"
+                            " district, this scenario is evaluated per street"),
+    ("ends_at_once.toml", "scenario 'crowd_reports': end.incidents_below: 5 is more than activation.incidents (3)"),
+    ("bad_id.toml", "scenario 1: id: expected a-z, 0-9 and _ (at most 64), found 'Storm Warning'"),
+    ("no_scenarios.toml", "scenarios: unknown table"),
+    ("missing.toml", "cannot read"),
+]
+
+
+@pytest.mark.parametrize(("name", "message"), BAD_FILES, ids=[n for n, _ in BAD_FILES])
+def test_a_bad_file_says_where_and_writes_nothing(city: Engine, capsys, name: str, message: str) -> None:
+    before = _catalogue(city)
+    capsys.readouterr()
+    assert cli.main(["load-scenarios", str(DATA / name)]) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in captured.err, captured.err
+    assert lines[0].startswith(f"citywall: {DATA / name}: ")
+    assert message in lines[0]
+    assert _catalogue(city) == before
+
+
+def _pack_copy(tmp_path: Path, scenarios: Path) -> Path:
+    pack = tmp_path / "pack"
+    shutil.copytree(PACK, pack)
+    shutil.copy(scenarios, pack / "scenarios.toml")
+    return pack
+
+
+def test_a_packs_bad_scenarios_file_loads_nothing_of_the_pack(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("CITYWALL_DATABASE_URL", f"sqlite:///{tmp_path / 'pack.db'}")
+    bad = tmp_path / "bad.toml"
+    bad.write_text((DATA / "unknown_indicator.toml").read_text(encoding="utf-8").replace("rainfall", "rain_gauge"),
+                   encoding="utf-8")
+    pack = _pack_copy(tmp_path, bad)
+    capsys.readouterr()
+    assert cli.main(["load-pack", "--pack", str(pack)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"citywall: {pack / 'scenarios.toml'}: scenario 'storm': indicators[1].id: unknown indicator"
+                   " 'rain_gauge' (not in the city's indicator catalogue)"]
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'pack.db'}")
+    assert _rows(engine, "SELECT COUNT(*) FROM areas") == [(0,)]  # checked before the first write
+    engine.dispose()
