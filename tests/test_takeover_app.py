@@ -47,7 +47,7 @@ def app(scenario_city: Engine, users: Path):
 
 
 def _reply(client, app, code: str, headers: dict | None = None, applied: dict | None = None) -> dict:
-    body = callback_payload(app, "status-store", {"wall-poll": 1, "wall-scope": {
+    body = callback_payload(app, "wall-applied.data", {"wall-poll": 1, "wall-scope": {
         "area_code": code, "level": "district", "lang": "zh"}, "wall-applied": applied or {}})
     reply = client.post("/_dash-update-component", json=body, headers=headers or CHIEF)
     assert reply.status_code == 200, reply.get_data(as_text=True)[:300]
@@ -86,7 +86,7 @@ def test_each_wall_gets_the_takeovers_of_its_own_scope(app) -> None:
 def test_a_scoped_principal_never_reads_another_scope_s_takeovers(app) -> None:
     client = app.server.test_client()
     assert _items(_takeover(client, app, WEST, WEST_SUP)) == {f"gas:{WEST}": True, f"storm:{WEST}": False}
-    body = callback_payload(app, "status-store", {"wall-poll": 1, "wall-scope": {
+    body = callback_payload(app, "wall-applied.data", {"wall-poll": 1, "wall-scope": {
         "area_code": EAST, "level": "district", "lang": "zh"}, "wall-applied": {}})
     refused = client.post("/_dash-update-component", json=body, headers=WEST_SUP)
     assert refused.status_code == 403 and "crowd" not in refused.get_data(as_text=True)
