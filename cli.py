@@ -125,6 +125,7 @@ def _progress_printer() -> object:
 def run_import(args: argparse.Namespace, settings: Settings) -> int:
     """The importer subcommands: one summary on stdout, or one line on stderr and exit 2."""
     from importers.common import ImportFailure
+    from importers.scenarios import citywall_database
 
     engine = engine_or_exit(settings)
     try:
@@ -138,7 +139,9 @@ def run_import(args: argparse.Namespace, settings: Settings) -> int:
 
                 print(set_level_names(engine, given))
             return 0
-        init_db(engine, timezone=city_settings(settings, engine).timezone)
+        if args.command != "load-scenarios" or citywall_database(engine):
+            # (a city on its own database keeps its views: load-scenarios makes its five tables only)
+            init_db(engine, timezone=city_settings(settings, engine).timezone)
         if args.command == "level-names":
             from importers.areas import set_level_names
 

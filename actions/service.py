@@ -8,16 +8,17 @@ ScenarioState and catalogue, the runtime's lineage and ``now`` (naive UTC), and 
 It answers an ActionResult: done, with the id of its audit row, or refused with a message key and
 nothing written. The checks, in order:
 
-1. the values have the right types and shapes (a forged callback sends anything);
+1. the ids, area codes, screen and request id have the right types and shapes (a forged callback
+   sends anything; a step state and a comment are checked with the step, at 6);
 2. a wall's screen never acts (``role == 'wall'``, a kiosk token);
 3. the form token is this principal's, for this very action and request, and under 10 minutes old;
-4. the principal's role is at least ``MINIMUM_ROLE[kind]`` (and, for a step, the step's own role);
-5. the scenario and the step are in the catalogue, the area is known and inside the principal's
-   scope (``data_access.areas.within_scope``, the one scope rule);
-6. the state allows it: an acknowledgement only of a takeover of that wall that is active and not
+4. the principal's role is at least ``MINIMUM_ROLE[kind]``;
+5. the request id was not used before (and it is UNIQUE in the table: a replay writes nothing);
+6. the scenario and the step are in the catalogue (and the principal has the step's own role), the
+   area is known and inside the principal's scope (``data_access.areas.within_scope``, the one rule);
+7. the state allows it: an acknowledgement only of a takeover of that wall that is active and not
    acknowledged yet; a mark only in an active activation and not of a step already done in it; a
    manual start only where the scenario is not active, at its level; a manual end of an active one;
-7. the request id was not used before (UNIQUE in the table: a replay writes nothing);
 8. inside the INSERT's transaction the audit table is asked again (another screen may have done it
    a moment ago): a clash rolls the row back.
 
@@ -157,10 +158,10 @@ def _run(kind: str, *, engine: Engine, key: bytes, principal: object, screen: ob
         if failure:
             raise _Refused(failure, "form token")
         _require_role(person, MINIMUM_ROLE[kind])
-        row = validate(person)
-        row = dataclasses.replace(row, at=_second(now), screen=checked_screen, request_id=request_id)
         if action_id_of(engine, request_id=request_id) is not None:
             raise _Refused(m.REPLAYED, f"request {request_id}")
+        row = validate(person)
+        row = dataclasses.replace(row, at=_second(now), screen=checked_screen, request_id=request_id)
         try:
             action_id = record_action(engine, row, conflict=conflict)
         except Replayed:

@@ -143,6 +143,7 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
         if (error) { setText(error, delta.err || ""); error.hidden = !delta.err; }
         strip.classList.toggle("wall__strip--failed", !!delta.err);
       }
+      window.dash_clientside.citywall.tilePages(wall);
       return "tick " + delta.tick;
     },
     // The takeover (components/takeover.py takeover_state): the banner's lines, the marked tiles
@@ -245,6 +246,25 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
         window.location.assign(url.toString());
       }
       return "back to " + url.pathname;
+    },
+    // A panel with more tiles than fit (components/vital_panel.py TILES_PER_PAGE) keeps its first
+    // ones in place and turns the rest (data-page) through its last place every data-page-s seconds,
+    // on the clock, so every screen shows the same; its title says which ("⟳ 1/3"). ``page``: show
+    // that page now (a test measuring each).
+    tilePages: function (root, page) {
+      const now = Date.now();
+      (root || document).querySelectorAll(".panel--paged").forEach(function (panel) {
+        const pages = parseInt(panel.getAttribute("data-pages") || "1", 10) || 1;
+        const seconds = parseInt(panel.getAttribute("data-page-s") || "15", 10) || 15;
+        const shown = String(typeof page === "number" ? page % pages : Math.floor(now / (seconds * 1000)) % pages);
+        if (panel.getAttribute("data-shown") === shown) { return; }
+        panel.setAttribute("data-shown", shown);
+        panel.querySelectorAll(".tile[data-page]").forEach(function (tile) {
+          tile.hidden = tile.getAttribute("data-page") !== shown;
+        });
+        const label = panel.querySelector(".panel__page");
+        if (label) { label.textContent = "\u27f3 " + (Number(shown) + 1) + "/" + pages; }
+      });
     },
     statusBar: function (nClock, status, conn) {
       const cfg = conn || {};

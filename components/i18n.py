@@ -27,6 +27,9 @@ WALL_LABELS: dict[str, dict[str, str]] = {
     "dur_h_min": {"zh": "{h}小时{m}分", "en": "{h} h {m} min"},
     "dur_over_day": {"zh": "超过24小时", "en": "over 24 h"},
     "health": {"zh": "城市体征健康度", "en": "City health"},
+    "tile_pages_hint": {"zh": "本组最后一格的指标每{s}秒轮换；全部指标见体征指标页，告警指标均列于告警栏",
+                        "en": "The last place of this panel turns every {s} s; every indicator is in the vitals "
+                              "explorer, and any in alarm in the alarm list"},
     # A district's or street's wall: titled with what the city calls the level (v_level_names).
     "level_vital_signs": {"zh": "{level}运行体征", "en": "{level} vital signs"},
     "level_health": {"zh": "{level}体征健康度", "en": "{level} health"},

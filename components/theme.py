@@ -20,8 +20,10 @@ STALE_STYLE = ("stale", "◌")
 
 PALETTE: dict[str, str] = {
     "bg": "#070b14", "panel": "#0f1626", "panel-edge": "#1f2a40", "text": "#e8eef9", "muted": "#8b9ab5",
-    "normal": "#2fbf71", "warn": "#f5b700", "alarm": "#ff3b3b", "stale": "#6b7280", "none": "#6b7280",
+    "normal": "#2fbf71", "warn": "#f5b700", "alarm": "#ff3b3b", "stale": "#959dab", "none": "#959dab",
     "accent": "#4ea8ff",
+    # Text in the alarm colour on an alarm tile's red-tinted ground: lighter, for 4.5:1 (WCAG 2.2).
+    "alarm-text": "#ff7070",
     # A scenario's takeover (issue 13): its banner and the marked tiles of its indicators.
     "scenario": "#c084fc", "scenario-bg": "#2a1140",
 }

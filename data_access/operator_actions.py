@@ -23,12 +23,13 @@ _SELECT = f"SELECT {', '.join(ACTION_COLUMNS)} FROM v_operator_actions"
 def _frame(connectable: Engine | Connection, sql: str, params: dict[str, object],
            expanding: tuple[str, ...] = ()) -> pd.DataFrame:
     query = statement(sql, expanding)
+    # Rows through SQLAlchemy itself (pandas would wrap a database error in its own DatabaseError).
     if isinstance(connectable, Connection):
-        out = pd.read_sql(query, connectable, params=params)
+        rows = connectable.execute(query, params).all()
     else:
         with connectable.connect() as conn:
-            out = pd.read_sql(query, conn, params=params)
-    return times(out, ("at", "activation_since"))
+            rows = conn.execute(query, params).all()
+    return times(pd.DataFrame([tuple(r) for r in rows], columns=list(ACTION_COLUMNS)), ("at", "activation_since"))
 
 
 def actions_of(connectable: Engine | Connection, *, scenario_id: str, area_code: str,

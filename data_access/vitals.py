@@ -21,9 +21,18 @@ _LATEST_SQL = """
         JOIN v_indicators i ON i.indicator_id = v.indicator_id"""
 
 
+# Columns of v_indicators a city's own view may leave out (docs/views.md): NULL, i.e. the wall shows
+# the name, and English screens the unit.
+OPTIONAL_INDICATOR_COLUMNS = ("wall_name", "wall_name_en", "unit_en")
+
+
 def indicator_catalogue(*, engine: Engine) -> pd.DataFrame:
-    """Every indicator with its unit, period and thresholds, in display order."""
-    return read_frame(engine, "SELECT * FROM v_indicators ORDER BY dimension, sort_order, indicator_id")
+    """Every indicator with its names, units, period and thresholds, in display order."""
+    frame = read_frame(engine, "SELECT * FROM v_indicators ORDER BY dimension, sort_order, indicator_id")
+    for column in OPTIONAL_INDICATOR_COLUMNS:
+        if column not in frame:
+            frame[column] = None
+    return frame
 
 
 def mark_staleness(frame: pd.DataFrame, *, now: datetime) -> pd.DataFrame:
@@ -67,6 +76,12 @@ def vitals_latest(*, engine: Engine, area_code: str, now: datetime, on_wall_only
     )
     if on_wall_only:
         frame = frame[frame["on_wall"].astype(bool)].reset_index(drop=True)
+    if not frame.empty:  # the catalogue's optional names and English unit (its own read: a city's view may lack them)
+        optional = indicator_catalogue(engine=engine).set_index("indicator_id")[list(OPTIONAL_INDICATOR_COLUMNS)]
+        frame = frame.join(optional, on="indicator_id")
+    else:
+        for column in OPTIONAL_INDICATOR_COLUMNS:
+            frame[column] = None
     return mark_staleness(frame, now=now)
 
 

@@ -47,8 +47,8 @@ FLEET_LEVELS = ("district", "street")
 LEVEL_ORDER = {"city": 0, "district": 1, "street": 2}
 
 # Columns of indicators.csv that are text; everything else is numeric (empty = NaN = no value).
-_INDICATOR_TEXT = ("indicator_id", "dimension", "name", "name_en", "unit", "level", "aggregate",
-                   "sim_rhythm", "sim_kind")
+_INDICATOR_TEXT = ("indicator_id", "dimension", "name", "name_en", "wall_name", "wall_name_en", "unit", "unit_en",
+                   "level", "aggregate", "sim_rhythm", "sim_kind")
 _INDICATOR_OPTIONAL_FLOATS = ("warn_low", "warn_high", "alarm_low", "alarm_high")
 # Each episode kind's multiplier column (sim_rain_factor, ...); empty or missing = 1 (unaffected).
 SIM_FACTOR_COLUMNS = tuple(kind.factor_column for kind in EPISODE_KINDS.values())
@@ -241,7 +241,10 @@ def indicator_rows(catalogue: pd.DataFrame) -> list[dict[str, Any]]:
         "dimension": r.dimension,
         "name": r.name,
         "name_en": r.name_en or None,
+        "wall_name": getattr(r, "wall_name", "") or None,  # a pack without them: the wall shows the name
+        "wall_name_en": getattr(r, "wall_name_en", "") or None,
         "unit": r.unit,
+        "unit_en": getattr(r, "unit_en", "") or None,
         "level": r.level,
         "period_s": int(r.period_s),
         "warn_low": _optional(r.warn_low),

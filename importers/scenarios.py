@@ -374,8 +374,21 @@ def write_scenarios(conn: Connection, rows: ScenarioCatalogueRows) -> ScenarioSu
                            removed=len(before - kept))
 
 
+CATALOGUE_TABLES = (schema.scenarios, schema.scenario_indicators, schema.scenario_categories,
+                    schema.scenario_resource_types, schema.scenario_steps)
+
+
+def citywall_database(engine: Engine) -> bool:
+    """Whether CityWall made this database (init_db's ``citywall_meta``): else it is a city's own,
+    whose views CityWall must never rebuild (docs/own-database.md)."""
+    return sa.inspect(engine).has_table(schema.meta.name)
+
+
 def load_scenarios(engine: Engine, *, path: Path) -> ScenarioSummary:
-    """``citywall load-scenarios FILE``: check the file against the database, then replace the catalogue."""
+    """``citywall load-scenarios FILE``: check the file against the database, then replace the
+    catalogue. On a city's own database only the five catalogue tables are made when missing
+    (its views 40-44 read them: docs/own-database.md); nothing else is touched."""
     rows = parse_scenarios(Path(path), known_in_database(engine))
     with engine.begin() as conn:
+        schema.metadata.create_all(conn, tables=list(CATALOGUE_TABLES), checkfirst=True)
         return write_scenarios(conn, rows)

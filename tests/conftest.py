@@ -250,3 +250,17 @@ def second_browser(request: pytest.FixtureRequest, tmp_path_factory: pytest.Temp
                  percy_finalize=False) as chrome:
         pin_viewport(chrome.driver)
         yield chrome
+
+
+@pytest.fixture(params=BACKENDS)
+def desk(request: pytest.FixtureRequest, new_database: Callable[[str], Engine]):
+    """The operator-action tests' setting on each backend: the small city and its scenarios, and a
+    ``tests.actions_desk.Desk`` that calls actions the way a page does."""
+    from data_access.areas import Lineage
+    from tests.actions_desk import Desk, read_catalogue, seed_scenarios
+    from tests.fixtures import seed_small_city
+
+    engine = new_database(request.param)
+    seed_small_city(engine)
+    seed_scenarios(engine)
+    return Desk(engine=engine, lineage=Lineage(engine), catalogue=read_catalogue(engine))

@@ -5,6 +5,7 @@ import re
 from pathlib import Path
 
 from components import i18n
+from components.labels_actions import ACTION_LABELS
 from components.labels_map import MAP_LABELS
 from components.labels_takeover import TAKEOVER_LABELS
 
@@ -20,6 +21,7 @@ def test_every_label_has_both_languages() -> None:
 
 def test_label_files_do_not_collide() -> None:
     assert not set(i18n.WALL_LABELS) & set(MAP_LABELS)
+    assert not (set(i18n.WALL_LABELS) | set(MAP_LABELS)) & set(ACTION_LABELS)
     assert not (set(i18n.WALL_LABELS) | set(MAP_LABELS)) & set(TAKEOVER_LABELS)
 
 

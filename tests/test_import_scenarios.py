@@ -5,6 +5,7 @@ SQLite and PostgreSQL, through the command as a user meets it."""
 from __future__ import annotations
 
 import shutil
+import uuid
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from sqlalchemy.engine import Engine
 
 import cli
 from data_access.scenarios import scenario_catalogue
-from tests.conftest import BACKENDS
+from tests.conftest import BACKENDS, POSTGRES_URL
 from tests.fixtures import seed_scenario_city
 
 DATA = Path(__file__).resolve().parent / "data" / "scenarios"
@@ -121,3 +122,76 @@ def test_a_packs_bad_scenarios_file_loads_nothing_of_the_pack(tmp_path: Path, mo
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'pack.db'}")
     assert _rows(engine, "SELECT COUNT(*) FROM areas") == [(0,)]  # checked before the first write
     engine.dispose()
+
+
+OWN_SCENARIOS = """
+[[scenario]]
+id = "noise_wave"
+name = "噪声投诉集中"
+name_en = "Noise wave"
+level = "street"
+
+[scenario.activation]
+kind = "incidents"
+incidents = 3
+window_minutes = 60
+
+[[scenario.indicators]]
+id = "pm25"
+triggers = false
+
+[[scenario.categories]]
+category = "noise"
+"""
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not POSTGRES_URL, reason="CITYWALL_TEST_POSTGRES_URL is not set")
+def test_a_city_on_its_own_database_loads_its_scenarios(tmp_path: Path, monkeypatch, capsys) -> None:
+    """docs/own-database.md's SQL run as written; load-scenarios as the owner fills the catalogue
+    and rebuilds none of the city's views; the state is computed as citywall_reader from the views."""
+    from data_access.db import utc_now
+    from data_access.scenarios import load_scenario_state
+    from tests.test_import_own_database import DOC_SCHEMA, doc_sql_blocks
+
+    name = f"cw_ownsc_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(POSTGRES_URL)
+    tables, views, role = doc_sql_blocks()
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {name}")
+        conn.exec_driver_sql(f"SET LOCAL search_path TO {name}")
+        for block in (tables, views, role.replace(f"SCHEMA {DOC_SCHEMA}", f"SCHEMA {name}")):
+            conn.exec_driver_sql(block)
+        conn.exec_driver_sql("INSERT INTO gis_borough VALUES ('MN', 'Manhattan', NULL)")
+        conn.exec_driver_sql("INSERT INTO gis_ward VALUES ('MN01', 'Ward MN-1', 'MN', NULL)")
+        conn.exec_driver_sql("""INSERT INTO sr_request (request_no, complaint, state, opened, ward_no) VALUES
+            (1, 'noise', 'NEW', now() - interval '30 minutes', 'MN01'),
+            (2, 'noise', 'NEW', now() - interval '20 minutes', 'MN01'),
+            (3, 'noise', 'DONE', now() - interval '10 minutes', 'MN01'),
+            (4, 'pothole', 'NEW', now() - interval '5 minutes', 'MN01')""")
+    owner = sa.make_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={name}"})
+    reader = owner.set(username="citywall_reader", password=None)
+    file = tmp_path / "scenarios.toml"
+    file.write_text(OWN_SCENARIOS, encoding="utf-8")
+    monkeypatch.setenv("CITYWALL_DATABASE_URL", owner.render_as_string(hide_password=False))
+    monkeypatch.setenv("CITYWALL_TIMEZONE", "America/New_York")
+    engine = sa.create_engine(reader)
+    try:
+        capsys.readouterr()
+        assert cli.main(["load-scenarios", str(file)]) == 0, capsys.readouterr().err
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"SET search_path TO {name}")
+            assert not sa.inspect(conn).has_table("citywall_meta")  # no init_db on the city's database
+            assert not sa.inspect(conn).has_table("areas")
+        state = load_scenario_state(engine=engine, now=utc_now())
+        assert [(a.scenario_id, a.area_code, a.reason, a.values) for a in state.active] == [
+            ("noise_wave", "MN01", "incidents", (("noise", 3.0, None),))]
+        bad = tmp_path / "bad.toml"
+        bad.write_text(OWN_SCENARIOS.replace('category = "noise"', 'category = "graffiti"'), encoding="utf-8")
+        assert cli.main(["load-scenarios", str(bad)]) == 2
+        assert "categories[1].category: unknown incident category 'graffiti'" in capsys.readouterr().err
+    finally:
+        engine.dispose()
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA {name} CASCADE")
+        admin.dispose()

@@ -168,3 +168,58 @@ def test_incident_only_district_wall_is_titled_with_its_level_name(engine: Engin
     page = wall_page(engine, lang="en", scope="north")
     assert texts(find(page, "status-bar__subtitle")) == ["District incidents"]
     assert texts(find(wall_page(engine, lang="zh", scope=""), "status-bar__subtitle")) == ["城市事件"]
+
+
+# --- item 16: the catalogue's units in the wall's language ---------------------------------------------
+
+@pytest.fixture(params=BACKENDS)
+def shanghai(request: pytest.FixtureRequest, new_database) -> Engine:
+    from data_access.settings import DEFAULT_PACK
+    from feeder.pack import load_city_pack
+
+    engine = new_database(request.param)
+    load_city_pack(engine, pack_dir=DEFAULT_PACK)
+    return engine
+
+
+ENGLISH_UNIT_WORDS = ("count", "pax", "households", "trips", "calls", "people", "orders", "dispatches", "million",
+                      "bikes", "vehicles", "stations", "parcels", "events", "trains", "veh", "CNY")
+
+
+def _tile_units(page: html.Div) -> dict[str, str]:
+    return {tile.__dict__["data-indicator"]: " ".join(texts(find(tile, "tile__unit")))
+            for tile in find(page, "tile") if "data-indicator" in tile.__dict__}
+
+
+def test_the_chinese_wall_shows_chinese_units_and_the_english_wall_english_ones(shanghai: Engine) -> None:
+    catalogue = indicator_catalogue(engine=shanghai).set_index("indicator_id")
+    zh = _tile_units(wall_page(shanghai, lang="zh"))
+    en = _tile_units(wall_page(shanghai, lang="en"))
+    assert len(zh) >= 30 and zh.keys() == en.keys()
+    worded = [(i, u) for i, u in zh.items() if any(w in u for w in ENGLISH_UNIT_WORDS)]
+    assert worded == []  # no "count", "pax/h", "households", "trips/5min" on the Chinese wall
+    assert zh["metro_entries_5min"] == "人次/5分钟" and zh["power_outage_households"] == "户"
+    assert en["metro_entries_5min"] == "trips/5min" and en["power_outage_households"] == "homes"
+    def english(i: str) -> str:
+        unit_en = catalogue.loc[i, "unit_en"]
+        return unit_en if isinstance(unit_en, str) and unit_en else catalogue.loc[i, "unit"]
+
+    assert [i for i in en if en[i] != english(i)] == []
+    assert zh["power_load_mw"] == en["power_load_mw"] == "MW"  # symbols are the same in both
+
+
+def test_a_catalogue_without_the_new_columns_falls_back(shanghai: Engine) -> None:
+    """A city's own v_indicators may leave out wall_name, wall_name_en and unit_en (docs/views.md)."""
+    with shanghai.begin() as conn:
+        conn.execute(sa.text("DROP VIEW v_indicators CASCADE" if shanghai.dialect.name == "postgresql"
+                             else "DROP VIEW v_indicators"))
+        conn.execute(sa.text("CREATE VIEW v_indicators AS SELECT indicator_id, dimension, name, name_en,"
+                             " unit_en AS unit, level, period_s, warn_low, warn_high, alarm_low, alarm_high,"
+                             " higher_is_better, on_wall, sort_order, decimals FROM indicators"))
+    catalogue = indicator_catalogue(engine=shanghai)
+    assert catalogue[["wall_name", "wall_name_en", "unit_en"]].isna().all().all()
+    from components.vital_panel import indicator_unit, wall_name
+
+    row = catalogue.set_index("indicator_id").loc["metro_entries_5min"].to_dict()
+    assert wall_name(row, "en") == "Metro entries" and wall_name(row, "zh") == "地铁进站客流"
+    assert indicator_unit(row, "en") == indicator_unit(row, "zh") == "trips/5min"
