@@ -135,7 +135,9 @@ def refresh_wall(_n: int | None, scope: dict | None, applied: dict | None) -> tu
     "everything"). Screens of the same scope at the same tick get the same reply, computed once.
     Of the screen's scope store only the area's code and the language (one of the app's) count:
     the area's level and names are read on the server, so no client changes what the others of
-    its scope are shown (issue 12, item 8)."""
+    its scope are shown (issue 12, item 8). The reply carries the scope's takeovers too (the
+    wall-takeover store, issue 13 item 4): rendered with the wall, once per scope, language and
+    tick, from the one scenario state of the tick; sent when it changed, like every other part."""
     runtime = current_runtime()
     scope = scope if isinstance(scope, dict) else {}
     lang = pick_language(scope.get("lang"), runtime.settings.lang)
