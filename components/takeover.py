@@ -42,6 +42,12 @@ def _name(row: Mapping[str, Any] | None, lang: str, fallback: str) -> str:
     return str(name or row.get("name") or fallback)
 
 
+def _indicator_name(row: Mapping[str, Any] | None, lang: str, fallback: str) -> str:
+    """The wall's short name of an indicator when the catalogue has one, else its name."""
+    short = row.get("wall_name_en" if lang == "en" else "wall_name") if row is not None else None
+    return short.strip() if isinstance(short, str) and short.strip() else _name(row, lang, fallback)
+
+
 def _number(value: object) -> float | None:
     if value is None or isinstance(value, bool):
         return None
@@ -79,7 +85,7 @@ def reason_text(activation: ScenarioActivation, *, indicators: Mapping[str, Mapp
             row = indicators.get(str(indicator_id))
             decimals = int(_number(row.get("decimals")) or 0) if row is not None else 1
             unit = str(row.get("unit") or "") if row is not None else ""
-            text = f"{_name(row, lang, str(indicator_id))} {format_value(_number(value), decimals, lang)}"
+            text = f"{_indicator_name(row, lang, str(indicator_id))} {format_value(_number(value), decimals, lang)}"
             text += (" " + unit if unit else "")
             if status:
                 text += f" {status_symbol(str(status), stale=False)}{t(f'status_{status}', lang)}"
