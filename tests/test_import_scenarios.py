@@ -156,11 +156,12 @@ def test_a_city_on_its_own_database_loads_its_scenarios(tmp_path: Path, monkeypa
 
     name = f"cw_ownsc_{uuid.uuid4().hex[:10]}"
     admin = sa.create_engine(POSTGRES_URL)
-    tables, views, role = doc_sql_blocks()
+    tables, views, role, actions = doc_sql_blocks()
     with admin.begin() as conn:
         conn.exec_driver_sql(f"CREATE SCHEMA {name}")
         conn.exec_driver_sql(f"SET LOCAL search_path TO {name}")
-        for block in (tables, views, role.replace(f"SCHEMA {DOC_SCHEMA}", f"SCHEMA {name}")):
+        for block in (tables, views, role.replace(f"SCHEMA {DOC_SCHEMA}", f"SCHEMA {name}"),
+                      actions.replace(f"SCHEMA {DOC_SCHEMA}", f"SCHEMA {name}")):
             conn.exec_driver_sql(block)
         conn.exec_driver_sql("INSERT INTO gis_borough VALUES ('MN', 'Manhattan', NULL)")
         conn.exec_driver_sql("INSERT INTO gis_ward VALUES ('MN01', 'Ward MN-1', 'MN', NULL)")
