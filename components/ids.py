@@ -25,6 +25,20 @@ KIOSK_STORE = "kiosk-store"
 KIOSK_TIMER = "kiosk-timer"
 RETRY_INTERVAL = "retry-interval"
 RETRY_TARGET = "retry-target"
+# The takeover (issue 13, item 4): the scenarios of the wall's scope, sent with the wall's reply.
+WALL_TAKEOVER = "wall-takeover"  # {"items": [...], "marked": [...], "board": href | None}
+WALL_TAKEOVER_TARGET = "wall-takeover-target"
+WALL_TAKEOVER_BANNER = "wall-takeover-banner"
+WALL_TAKEOVER_ITEMS = "wall-takeover-items"  # assets/citywall.js applyTakeover writes the banner here
+WALL_ACK = "wall-ack"  # the supervisor's acknowledge button (only in a supervisor's layout)
+WALL_ACK_FORM = "wall-ack-form"  # {"token", "request_id"}: the action's form token
+WALL_ACK_RESULT = "wall-ack-result"
+WALL_ACK_REFRESH = "wall-ack-refresh"  # new form tokens before the old ones go stale (10 minutes)
+# A kiosk wall showing a scenario board: goes back to its wall when the takeover ends.
+TAKEOVER_RETURN = "takeover-return"  # {"scenario_id", "area_code", "scope_code", "back"}
+TAKEOVER_RETURN_POLL = "takeover-return-poll"
+TAKEOVER_RETURN_STATE = "takeover-return-state"  # {"pending": bool}
+TAKEOVER_RETURN_TARGET = "takeover-return-target"
 
 # --- the status bar (every page with one) -------------------------------------------------------
 STATUS_STORE = "status-store"

@@ -24,6 +24,8 @@ PALETTE: dict[str, str] = {
     "accent": "#4ea8ff",
     # Text in the alarm colour on an alarm tile's red-tinted ground: lighter, for 4.5:1 (WCAG 2.2).
     "alarm-text": "#ff7070",
+    # A scenario's takeover (issue 13): its banner and the marked tiles of its indicators.
+    "scenario": "#c084fc", "scenario-bg": "#2a1140",
 }
 # The map: areas by open incidents (class 0: none, 4: the most), cells by open incidents (0: none),
 # incident points by priority, and the strokes.

@@ -13,7 +13,7 @@ import dash
 from dash import MATCH, ClientsideFunction, Input, Output, State
 
 from components import ids
-from pages import _incident_list, _level, _map, _resources
+from pages import _incident_list, _level, _map, _resources, _takeover
 from security import callback
 
 mid = ids.mid
@@ -139,3 +139,4 @@ def register_shared_callbacks() -> None:
     register_map_callbacks()
     register_panel_callbacks()
     register_list_callbacks()
+    _takeover.register_takeover_callbacks()

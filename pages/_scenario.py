@@ -32,6 +32,7 @@ from data_access.vitals import mark_position_staleness
 from pages._map import map_geometry
 from pages._runtime import current_runtime
 from pages._scenario_actions import step_forms
+from pages._takeover import board_return
 from security import current_principal
 
 log = logging.getLogger(__name__)
@@ -138,10 +139,14 @@ def render_board(scenario_id: object, area_code: object, lang: object, query: di
     # A form (request id + token) beside each step this viewer may mark (actions/tokens.py).
     form = step_forms(runtime, scenario_id=scenario_id, area_code=board.area.area_code,
                       steps=markable_steps(board))
+    # A kiosk wall's takeover opened it: back to that wall when the takeover ends (pages/_takeover.py).
+    back = board_return(scenario_id=scenario_id, area_code=board.area.area_code, kiosk=query.get("kiosk"),
+                        takeover=query.get("takeover"), back=query.get("back"), refresh_s=settings.refresh_s)
     return create_scenario_board(board=board, parts=parts, lang=lang, level_word=level_word, tz=settings.tz,
                                  timezone=settings.timezone, refresh_s=settings.refresh_s, geometry=geometry,
                                  scope=scope, can_mark=can_mark_for, form=form, kiosk=kiosk,
-                                 tile_url=settings.tile_url, tile_attribution=settings.tile_attribution)
+                                 tile_url=settings.tile_url, tile_attribution=settings.tile_attribution,
+                                 extra=None if back is None else [back])
 
 
 # --- the tick ---------------------------------------------------------------------------------------

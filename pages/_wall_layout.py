@@ -59,4 +59,6 @@ def wall_layout(runtime: CityWallRuntime, *, scope: object, lang: object, kiosk:
                        refresh_s=runtime.settings.refresh_s, kiosk=parse_kiosk(kiosk, rotate, playlist),
                        version=runtime.version, default_playlist=default_playlist, incident_map=incident_map,
                        incident_body=incident_body, hotline_name=runtime.settings.hotline_name,
-                       poll_spread_s=runtime.settings.poll_spread_s, level_word=level_word)
+                       poll_spread_s=runtime.settings.poll_spread_s, level_word=level_word,
+                       # the acknowledge button: in a supervisor's (or admin's) layout only, never a wall's
+                       ack_form={"forms": []} if current_principal().at_least("supervisor") else None)

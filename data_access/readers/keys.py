@@ -58,6 +58,14 @@ def wall_reply_key(code: str, lang: str, tick: int, applied_tick: int | None) ->
     return f"wall-reply:{code}:{lang}:{tick}:{applied_tick}"
 
 
+def wall_indicator_names_key() -> str:
+    return "wall-indicator-names"
+
+
+def wall_category_names_key() -> str:
+    return "wall-category-names"
+
+
 def panels_key(code: str) -> str:
     return f"panels:{code}"
 
