@@ -89,7 +89,7 @@ def new_database(tmp_path: Path) -> Iterator[Callable[[str], Engine]]:
         cleanup()
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
+@pytest.fixture(params=BACKENDS)  # per test: its rows are minutes before now, and now moves on
 def scenario_city(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     """The hand-made scenario city (tests/fixtures.py seed_scenario_city) on SQLite and PostgreSQL."""
     from tests.fixtures import seed_scenario_city

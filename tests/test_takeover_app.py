@@ -41,7 +41,7 @@ def _app(engine: Engine, users: Path, refresh_s: float):
                                refresh_s=refresh_s, auth="basic", users_file=users, secret_key=SECRET))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture  # per test, as scenario_city
 def app(scenario_city: Engine, users: Path):
     return _app(scenario_city, users, refresh_s=1)
 
