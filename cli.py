@@ -11,6 +11,7 @@ Your own city (docs/importing.md):
     citywall import-areas      districts or streets from GeoJSON (parents by property, containment or dissolving)
     citywall make-grid         H3 management grid clipped to the streets   (or: citywall import-grid FILE)
     citywall import-incidents  a hotline / 311 CSV through a TOML column mapping
+    citywall load-scenarios    the scenario catalogue from a TOML file (replaces it; docs/importing.md)
 """
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ from data_access.settings import Settings
 from feeder.demo import engine_or_exit, settings_or_exit
 from security import cli as security_cli
 
-IMPORT_COMMANDS = ("new-city", "level-names", "import-areas", "make-grid", "import-grid", "import-incidents")
+IMPORT_COMMANDS = ("new-city", "level-names", "import-areas", "make-grid", "import-grid", "import-incidents",
+                   "load-scenarios")
 
 
 def _add_import_commands(sub: argparse._SubParsersAction) -> None:
@@ -80,6 +82,9 @@ def _add_import_commands(sub: argparse._SubParsersAction) -> None:
     incidents.add_argument("--rejects", type=Path, help="where rejected rows go"
                            " (default: <file>.rejects.csv beside it)")
 
+    scenarios = sub.add_parser("load-scenarios", help="the scenario catalogue from a TOML file (replaces it)")
+    scenarios.add_argument("file", type=Path)
+
 
 LEVEL_OPTIONS = ("city", "district", "street", "cell")
 
@@ -120,6 +125,7 @@ def _progress_printer() -> object:
 def run_import(args: argparse.Namespace, settings: Settings) -> int:
     """The importer subcommands: one summary on stdout, or one line on stderr and exit 2."""
     from importers.common import ImportFailure
+    from importers.scenarios import citywall_database
 
     engine = engine_or_exit(settings)
     try:
@@ -133,7 +139,9 @@ def run_import(args: argparse.Namespace, settings: Settings) -> int:
 
                 print(set_level_names(engine, given))
             return 0
-        init_db(engine, timezone=city_settings(settings, engine).timezone)
+        if args.command != "load-scenarios" or citywall_database(engine):
+            # (a city on its own database keeps its views: load-scenarios makes its five tables only)
+            init_db(engine, timezone=city_settings(settings, engine).timezone)
         if args.command == "level-names":
             from importers.areas import set_level_names
 
@@ -157,6 +165,10 @@ def run_import(args: argparse.Namespace, settings: Settings) -> int:
             from importers.grid import make_grid
 
             print(make_grid(engine, resolution=args.resolution))
+        elif args.command == "load-scenarios":
+            from importers.scenarios import load_scenarios
+
+            print(load_scenarios(engine, path=args.file))
         elif args.command == "import-grid":
             from importers.grid import import_grid
 
@@ -216,9 +228,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{safe_url(engine)}: tables ready, views {'rebuilt' if built else 'unchanged'}")
         return 0
     from feeder.pack import load_city_pack
+    from importers.common import ImportFailure
 
     init_db(engine, timezone=settings.timezone)
-    print(load_city_pack(engine, pack_dir=args.pack or settings.city_pack))
+    try:
+        print(load_city_pack(engine, pack_dir=args.pack or settings.city_pack))
+    except ImportFailure as exc:  # its scenarios.toml: one line naming the file, the scenario and the field
+        print(f"citywall: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -1,6 +1,8 @@
 // CityWall's browser-side pieces: the live clock, the connection badge, and the wall's delta.
 // Offline is decided here, from the time the last successful refresh ARRIVED in this browser,
 // so it works when the server (or the network) is gone.
+const RETURN_GRACE_MS = 10000;  // a kiosk wall back from a board does not reopen it for this long
+const KIOSK_PARAMS = ["kiosk", "rotate", "playlist", "lang"];  // what a kiosk wall keeps on its board and back
 window.dash_clientside = Object.assign({}, window.dash_clientside, {
   citywall: {
     // Kiosk playlist: after rotate_s go to the next page of the playlist, keeping kiosk mode.
@@ -88,6 +90,7 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
         const s = tiles[id];
         if (!frame || !Array.isArray(s)) { return; }
         frame.className = s[0];
+        if (window.__citywallMarked && window.__citywallMarked[id]) { frame.classList.add("tile--scenario"); }
         const symbol = frame.querySelector(".tile__symbol");
         setText(symbol, s[1]);
         if (symbol) { symbol.title = s[2]; }
@@ -140,7 +143,128 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
         if (error) { setText(error, delta.err || ""); error.hidden = !delta.err; }
         strip.classList.toggle("wall__strip--failed", !!delta.err);
       }
+      window.dash_clientside.citywall.tilePages(wall);
       return "tick " + delta.tick;
+    },
+    // The takeover (components/takeover.py takeover_state): the banner's lines, the marked tiles
+    // and, on a kiosk wall, the scenario board instead of the rotation while a takeover stands.
+    applyTakeover: function (data, kiosk) {
+      if (!data) { return window.dash_clientside.no_update; }
+      const items = Array.isArray(data.items) ? data.items : [];
+      const labels = data.labels || {};
+      const box = document.getElementById("wall-takeover-items");
+      const pending = items.some(function (item) { return item && item.pending; });
+      if (box) {
+        while (box.firstChild) { box.removeChild(box.firstChild); }
+        const span = function (cls, text) {
+          const node = document.createElement("span");
+          node.className = cls;
+          node.textContent = text == null ? "" : String(text);  // text only, never markup
+          return node;
+        };
+        items.forEach(function (item) {
+          const line = document.createElement("div");
+          line.className = "takeover__item" + (item.pending ? " takeover__item--pending" : " takeover__item--acked");
+          line.setAttribute("data-scenario", String(item.key || ""));
+          line.appendChild(span("takeover__tag", item.pending ? labels.title : labels.active));
+          line.appendChild(span("takeover__name", item.name));
+          line.appendChild(span("takeover__area", item.area));
+          line.appendChild(span("takeover__reason", item.reason));
+          line.appendChild(span("takeover__since", item.since));
+          if (!item.pending) { line.appendChild(span("takeover__acked", labels.acked)); }
+          box.appendChild(line);
+        });
+        if (data.more) {
+          box.appendChild(span("takeover__more", String(labels.more || "+{n}").replace("{n}", data.more)));
+        }
+      }
+      document.body.classList.toggle("cw-takeover", items.length > 0);
+      document.body.classList.toggle("cw-takeover--pending", pending);
+      const marked = {};
+      (Array.isArray(data.marked) ? data.marked : []).forEach(function (id) { marked[id] = true; });
+      window.__citywallMarked = marked;
+      document.querySelectorAll(".wall [data-indicator]").forEach(function (frame) {
+        frame.classList.toggle("tile--scenario", !!marked[frame.getAttribute("data-indicator")]);
+      });
+      // A kiosk wall: the rotation stops and the board of the first pending takeover is shown; the
+      // board goes back to this wall (its kiosk parameters kept) when the takeover ends.
+      // A board that just sent this wall back (the takeover ended or was acknowledged) is not
+      // opened again from a reply computed before that (stale by a tick at most).
+      const first = items.find(function (item) { return item && item.pending; });
+      let returned = null;
+      try { returned = JSON.parse(window.sessionStorage.getItem("citywallReturned") || "null"); } catch (e) { returned = null; }
+      const justBack = !!(returned && first && returned.key === first.key && Date.now() - returned.at < RETURN_GRACE_MS);
+      if (kiosk && kiosk.kiosk && typeof data.board === "string" && data.board && !justBack) {
+        const origin = window.location.origin;
+        let url = null;
+        try { url = new URL(data.board, origin); } catch (e) { url = null; }
+        if (url && url.origin === origin && /^\/(?![\/\\])/.test(data.board)) {
+          if (window.__citywallRotate && window.__citywallRotate !== "takeover") {
+            clearTimeout(window.__citywallRotate);
+          }
+          window.__citywallRotate = "takeover";  // kiosk() schedules no rotation from now on
+          const params = new URLSearchParams(window.location.search);
+          const back = new URLSearchParams(window.location.search);
+          KIOSK_PARAMS.forEach(function (key) {
+            if (params.has(key)) { url.searchParams.set(key, params.get(key)); }
+            back.delete(key);  // the board hands them back (takeoverReturn): "back" stays short
+          });
+          const rest = back.toString();
+          url.searchParams.set("back", window.location.pathname + (rest ? "?" + rest : ""));
+          url.searchParams.set("takeover", String(data.scope || ""));
+          if (!window.__citywallTakenOver) {
+            window.__citywallTakenOver = true;
+            window.location.assign(url.toString());
+          }
+          return "takeover " + url.pathname;
+        }
+      }
+      return pending ? "takeover pending" : (items.length ? "scenario active" : "none");
+    },
+    // A scenario board a kiosk wall opened: back to that wall when the takeover no longer stands.
+    takeoverReturn: function (state, cfg) {
+      if (!state || state.pending !== false || !cfg || typeof cfg.back !== "string") {
+        return window.dash_clientside.no_update;
+      }
+      const origin = window.location.origin;
+      if (!/^\/(?![\/\\])/.test(cfg.back) || /[\u0000-\u0020\\]/.test(cfg.back)) {
+        return window.dash_clientside.no_update;
+      }
+      let url = null;
+      try { url = new URL(cfg.back, origin); } catch (e) { return window.dash_clientside.no_update; }
+      if (url.origin !== origin) { return window.dash_clientside.no_update; }
+      const params = new URLSearchParams(window.location.search);
+      KIOSK_PARAMS.forEach(function (key) {  // the wall's kiosk mode, rotation and language, as it left them
+        if (params.has(key)) { url.searchParams.set(key, params.get(key)); }
+      });
+      if (!window.__citywallReturning) {
+        window.__citywallReturning = true;
+        try {
+          window.sessionStorage.setItem("citywallReturned", JSON.stringify(
+            {key: String(cfg.scenario_id) + ":" + String(cfg.area_code), at: Date.now()}));
+        } catch (e) { /* no session storage: the wall may open the board once more, then come back */ }
+        window.location.assign(url.toString());
+      }
+      return "back to " + url.pathname;
+    },
+    // A panel with more tiles than fit (components/vital_panel.py TILES_PER_PAGE) keeps its first
+    // ones in place and turns the rest (data-page) through its last place every data-page-s seconds,
+    // on the clock, so every screen shows the same; its title says which ("⟳ 1/3"). ``page``: show
+    // that page now (a test measuring each).
+    tilePages: function (root, page) {
+      const now = Date.now();
+      (root || document).querySelectorAll(".panel--paged").forEach(function (panel) {
+        const pages = parseInt(panel.getAttribute("data-pages") || "1", 10) || 1;
+        const seconds = parseInt(panel.getAttribute("data-page-s") || "15", 10) || 15;
+        const shown = String(typeof page === "number" ? page % pages : Math.floor(now / (seconds * 1000)) % pages);
+        if (panel.getAttribute("data-shown") === shown) { return; }
+        panel.setAttribute("data-shown", shown);
+        panel.querySelectorAll(".tile[data-page]").forEach(function (tile) {
+          tile.hidden = tile.getAttribute("data-page") !== shown;
+        });
+        const label = panel.querySelector(".panel__page");
+        if (label) { label.textContent = "\u27f3 " + (Number(shown) + 1) + "/" + pages; }
+      });
     },
     statusBar: function (nClock, status, conn) {
       const cfg = conn || {};

@@ -61,6 +61,56 @@
     return fmt(L.dur_d, Math.floor(h / 24));
   }
 
+  // Permanent area labels never overlap (issue 14, item 14): after the labels are (re)drawn, and on
+  // every zoom or resize, they are placed best first (most open incidents, then the larger area);
+  // one that would overlap a label already placed is shortened to its counts, and dropped (hidden:
+  // its area keeps its hover title and tooltip) when even that overlaps.
+  const LABEL_GAP = 2;  // px kept free between two labels
+  function boxesMeet(a, b) {
+    return a.left < b.right + LABEL_GAP && b.left < a.right + LABEL_GAP &&
+      a.top < b.bottom + LABEL_GAP && b.top < a.bottom + LABEL_GAP;
+  }
+  function declutter(map) {
+    const labels = Array.from(map.__cwLabels || []).filter(function (l) { return l.tooltip.isOpen(); });
+    labels.sort(function (a, b) { return b.open - a.open || b.size - a.size || (a.code < b.code ? -1 : 1); });
+    const placed = [];
+    labels.forEach(function (l) {
+      const el = l.tooltip.getElement();
+      if (!el) { return; }
+      el.classList.remove("cw-label--dropped");
+      const fits = function () {
+        l.tooltip.update();  // re-centred on its area at its new size
+        if (el.offsetParent === null) { return null; }  // not displayed (the wall's small map)
+        const box = el.getBoundingClientRect();
+        return placed.some(function (p) { return boxesMeet(box, p); }) ? false : box;
+      };
+      el.classList.toggle("cw-label--short", !!l.short);
+      let box = fits();
+      if (box === false && !l.short) {
+        el.classList.add("cw-label--short");
+        box = fits();
+      }
+      if (box === false) { el.classList.add("cw-label--dropped"); return; }
+      if (box) { placed.push(box); }
+    });
+  }
+  function scheduleDeclutter(map) {
+    if (!map) { return; }
+    if (!map.__cwDeclutterOn) {
+      map.__cwDeclutterOn = true;
+      map.on("zoomend resize", function () { scheduleDeclutter(map); });
+      if (document.fonts && document.fonts.ready) { document.fonts.ready.then(function () { scheduleDeclutter(map); }); }
+    }
+    clearTimeout(map.__cwDeclutterTimer);
+    map.__cwDeclutterTimer = setTimeout(function () { declutter(map); }, 40);
+  }
+  function areaSize(layer) {
+    try {
+      const b = layer.getBounds();
+      return Math.abs((b.getNorth() - b.getSouth()) * (b.getEast() - b.getWest()));
+    } catch (e) { return 0; }
+  }
+
   const api = {
     styleArea: function (feature, ctx) {
       const h = hide(ctx);
@@ -79,11 +129,14 @@
       const L = h.labels || {};
       const p = feature.properties;
       const c = (h.counts || {})[p.code] || [0, 0];
-      const short = h.permanent && p.short;
-      const html = '<div class="cw-tip' + (short ? " cw-tip--short" : "") + '" data-code="' + esc(p.code) + '">' +
-        (short ? "" : "<b>" + esc(p.name) + "</b><br>" + esc(L.open) + " ") +
+      // One label, two forms: the full one (name, then "open N · overdue M") and, on a permanent
+      // label with class cw-label--short (a small area, or one shortened to make room), "N/M".
+      const html = '<div class="cw-tip" data-code="' + esc(p.code) + '">' +
+        '<span class="cw-tip__name"><b>' + esc(p.name) + "</b><br></span>" +
+        '<span class="cw-tip__word">' + esc(L.open) + " </span>" +
         '<span class="cw-n-open">' + c[0] + "</span>" +
-        (c[1] ? (short ? "/" : " · " + esc(L.overdue) + " ") + '<span class="cw-n-overdue">' + c[1] + "</span>" : "") +
+        (c[1] ? '<span class="cw-tip__word"> · ' + esc(L.overdue) + ' </span><span class="cw-tip__slash">/</span>' +
+          '<span class="cw-n-overdue">' + c[1] + "</span>" : "") +
         "</div>";
       // The full name and counts also as the shape's native hover title (short labels omit the name).
       layer.on("add", function () {
@@ -95,10 +148,27 @@
         }
       });
       drill(feature, layer);
+      if (Array.isArray(p.at) && p.at.length === 2) {  // the area's own point inside it (v_areas center_lat/lon)
+        const anchor = window.L.latLng(p.at[0], p.at[1]);  // (L here is the labels)
+        layer.getCenter = function () { return anchor; };
+      }
       layer.bindTooltip(html, {
         permanent: !!h.permanent, direction: "center", opacity: 1,
-        className: h.permanent ? "cw-area-label" : "cw-tooltip",
+        className: h.permanent ? "cw-area-label" + (p.short ? " cw-label--short" : "") : "cw-tooltip",
       });
+      if (h.permanent) {
+        const label = { tooltip: layer.getTooltip(), code: String(p.code), open: c[0], short: !!p.short, size: 0 };
+        layer.on("add", function () {
+          label.size = areaSize(layer);
+          const map = layer._map;
+          (map.__cwLabels = map.__cwLabels || new Set()).add(label);
+          scheduleDeclutter(map);
+        });
+        layer.on("remove", function (e) {
+          const map = e.target._map || layer._map;
+          if (map && map.__cwLabels) { map.__cwLabels.delete(label); }
+        });
+      }
     },
     cellFilter: function (feature, ctx) {
       return !!(hide(ctx).counts || {})[feature.properties.code];

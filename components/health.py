@@ -9,7 +9,7 @@ from components.formatting import format_duration, format_value
 from components.i18n import DIMENSIONS, t
 from components.sparkline import sparkline_src
 from components.theme import PALETTE, status_symbol
-from components.vital_panel import indicator_name
+from components.vital_panel import indicator_name, indicator_unit, wall_name
 from data_access.models import Alarm, HealthScore
 
 
@@ -57,8 +57,8 @@ def create_alarm_list(alarms: list[Alarm], catalogue: pd.DataFrame, lang: str, *
                     else t("dur_over_day", lang))
         items.append(html.Li(className=f"alarm alarm--{alarm.status}", children=[
             html.Span(status_symbol(alarm.status, stale=False), className="alarm__symbol"),
-            html.Span(indicator_name(ind, lang), className="alarm__name"),
-            html.Span(format_value(alarm.value, int(ind["decimals"]), lang) + " " + (ind["unit"] or ""),
+            html.Span(wall_name(ind, lang), className="alarm__name", title=indicator_name(ind, lang)),
+            html.Span(format_value(alarm.value, int(ind["decimals"]), lang) + " " + indicator_unit(ind, lang),
                       className="alarm__value"),
             html.Span(f"{t('in_state_for', lang)} {duration}", className="alarm__since"),
         ]))

@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 
 from components.i18n import t
 from components.theme import PALETTE, STATUS_COLOR
+from components.vital_panel import indicator_unit
 
 
 def _bound(value: object) -> float | None:
@@ -48,6 +49,6 @@ def create_history_figure(history: pd.DataFrame, indicator: pd.Series, lang: str
     fig.update_layout(
         template="plotly_dark", paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor=PALETTE["panel"],
         margin={"l": 60, "r": 20, "t": 20, "b": 40}, showlegend=False, font={"size": 14},
-        yaxis={"title": indicator["unit"] or "", "range": [lo, hi]}, uirevision=str(indicator["indicator_id"]),
+        yaxis={"title": indicator_unit(indicator, lang), "range": [lo, hi]}, uirevision=str(indicator["indicator_id"]),
     )
     return fig

@@ -1,7 +1,10 @@
 """Every label CityWall shows, in Chinese and English, from one catalogue."""
 from __future__ import annotations
 
+from components.labels_actions import ACTION_LABELS
 from components.labels_map import MAP_LABELS
+from components.labels_scenario import SCENARIO_LABELS
+from components.labels_takeover import TAKEOVER_LABELS
 from data_access.models import LANGUAGES
 
 WALL_LABELS: dict[str, dict[str, str]] = {
@@ -24,6 +27,9 @@ WALL_LABELS: dict[str, dict[str, str]] = {
     "dur_h_min": {"zh": "{h}小时{m}分", "en": "{h} h {m} min"},
     "dur_over_day": {"zh": "超过24小时", "en": "over 24 h"},
     "health": {"zh": "城市体征健康度", "en": "City health"},
+    "tile_pages_hint": {"zh": "本组最后一格的指标每{s}秒轮换；全部指标见体征指标页，告警指标均列于告警栏",
+                        "en": "The last place of this panel turns every {s} s; every indicator is in the vitals "
+                              "explorer, and any in alarm in the alarm list"},
     # A district's or street's wall: titled with what the city calls the level (v_level_names).
     "level_vital_signs": {"zh": "{level}运行体征", "en": "{level} vital signs"},
     "level_health": {"zh": "{level}体征健康度", "en": "{level} health"},
@@ -80,9 +86,36 @@ WALL_LABELS: dict[str, dict[str, str]] = {
 }
 
 # The one catalogue: every label file's entries merged (keys must not collide; a test checks).
-LABELS: dict[str, dict[str, str]] = {**WALL_LABELS, **MAP_LABELS}
+LABELS: dict[str, dict[str, str]] = {**WALL_LABELS, **MAP_LABELS, **SCENARIO_LABELS, **ACTION_LABELS,
+                                     **TAKEOVER_LABELS}
 
 DIMENSIONS = ("infrastructure", "environment", "traffic", "supply", "safety", "vitality")
+
+
+LevelWords = dict[str, tuple[str, str]]  # level -> (singular, plural) in one language, from v_level_names
+
+
+def level_label(key: str, level: str, lang: str, words: LevelWords | None) -> str:
+    """Label ``key`` of a level in the city's own words: ``lvl`` (the level, "District", "服务区"),
+    ``children`` (a ranking's title), ``legend`` (the map's), ``click`` (the map's hint). Without
+    ``words`` for the level: CityWall's own label (``lvl_district``, ``lvl_children_street``, …)."""
+    fallback = {"lvl": f"lvl_{level}", "children": f"lvl_children_{level}", "legend": f"map_legend_{level}",
+                "click": f"map_legend_click_{level}"}[key]
+    found = (words or {}).get(level)
+    if not found or level == "city" and key == "lvl":  # the city's page says 全市 / City
+        return t(fallback, lang)
+    one, many = found
+
+    def cap(word: str) -> str:
+        return word[:1].upper() + word[1:] if lang == "en" else word
+
+    if key == "lvl":
+        return cap(one)
+    if key == "children":
+        return t("lvl_children_of", lang, levels=cap(many))
+    article = "an" if lang == "en" and one[:1].lower() in "aeiou" else "a"
+    return t("map_legend_of" if key == "legend" else "map_legend_click_of", lang, level=one, levels=many,
+             a=article)
 
 
 def pick_language(requested: object, default: str) -> str:

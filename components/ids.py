@@ -25,6 +25,20 @@ KIOSK_STORE = "kiosk-store"
 KIOSK_TIMER = "kiosk-timer"
 RETRY_INTERVAL = "retry-interval"
 RETRY_TARGET = "retry-target"
+# The takeover (issue 13, item 4): the scenarios of the wall's scope, sent with the wall's reply.
+WALL_TAKEOVER = "wall-takeover"  # {"items": [...], "marked": [...], "board": href | None}
+WALL_TAKEOVER_TARGET = "wall-takeover-target"
+WALL_TAKEOVER_BANNER = "wall-takeover-banner"
+WALL_TAKEOVER_ITEMS = "wall-takeover-items"  # assets/citywall.js applyTakeover writes the banner here
+WALL_ACK = "wall-ack"  # the supervisor's acknowledge button (only in a supervisor's layout)
+WALL_ACK_FORM = "wall-ack-form"  # {"token", "request_id"}: the action's form token
+WALL_ACK_RESULT = "wall-ack-result"
+WALL_ACK_REFRESH = "wall-ack-refresh"  # new form tokens before the old ones go stale (10 minutes)
+# A kiosk wall showing a scenario board: goes back to its wall when the takeover ends.
+TAKEOVER_RETURN = "takeover-return"  # {"scenario_id", "area_code", "scope_code", "back"}
+TAKEOVER_RETURN_POLL = "takeover-return-poll"
+TAKEOVER_RETURN_STATE = "takeover-return-state"  # {"pending": bool}
+TAKEOVER_RETURN_TARGET = "takeover-return-target"
 
 # --- the status bar (every page with one) -------------------------------------------------------
 STATUS_STORE = "status-store"
@@ -65,6 +79,22 @@ VX_ITEM = "vx-item"  # pattern-matching kind: one indicator's link
 VX_AREA, VX_CHART, VX_SEARCH, VX_ITEMS, VX_STATE, VX_LOCATION = ("vx-area", "vx-chart", "vx-search", "vx-items",
                                                                  "vx-state", "vx-location")
 
+# --- the scenario board (plain ids: one board per page) and the field-resource layer ---------------
+SB_INTERVAL = "sb-interval"
+SB_SCOPE = "sb-scope"  # {"scenario_id", "area_code", "lang", "lang_param"}: the gate checks the area
+SB_SIGS = "sb-sigs"  # the digest of every part the screen shows: unchanged parts are not sent again
+SB_STATUS, SB_REASON, SB_INDICATORS = "sb-status", "sb-reason", "sb-indicators"
+SB_INCIDENTS, SB_INCIDENTS_N, SB_RESOURCES, SB_RESOURCES_N = ("sb-incidents", "sb-incidents-n", "sb-resources",
+                                                              "sb-resources-n")
+SB_READINESS, SB_CHECKLIST_N, SB_ERROR = "sb-readiness", "sb-checklist-n", "sb-error"
+SB_COMMENT, SB_FORM, SB_MARK_RESULT = "sb-comment", "sb-form", "sb-mark-result"
+SB_STEP_INFO, SB_STEP_DONE, SB_STEP_SKIP = "sb-step-info", "sb-step-done", "sb-step-skip"  # pattern kinds: step_id
+SB_POINTS = "sb-points"  # the board's incident points (its own id: no incident list's callback matches it)
+SB_MAP = "sb-map"
+SB_MAP_KEY = "scenario"  # the key of the board's map parts (pattern-matching, like every map's)
+RES_LAYER = "cw-res-layer"  # pattern kind: one map's resource markers (GeoJSON, clustered)
+RES_LIST = "cw-res-list"  # pattern kind: a street page's resource list
+
 
 def mid(kind: str, key: Any) -> dict[str, Any]:
     """The pattern-matching id of one part (``kind``) of the map, panels or list ``key`` (or MATCH)."""
@@ -88,6 +118,11 @@ def vx_item(indicator_id: str) -> dict[str, str]:
 
 def crumb(level: str) -> str:
     return f"cw-crumb-{level}"
+
+
+def step_id(kind: str, step: Any) -> dict[str, Any]:
+    """The id of one checklist step's part (``SB_STEP_INFO``, ``SB_STEP_DONE``, ``SB_STEP_SKIP``)."""
+    return {"type": kind, "id": step}
 
 
 def level_page(level: str, code: str | None) -> str:

@@ -25,7 +25,7 @@ from dash import Patch, dcc, html, no_update
 
 from components import ids
 from components.formatting import DURATION_LIMITS, local_stamp
-from components.i18n import t
+from components.i18n import LevelWords, level_label, t
 from components.links import area_href
 from components.static_html import static_panel
 from data_access.models import EMPTY_FC, Area, MapDelta, MapGeometry, MapUpdate, child_level
@@ -103,10 +103,14 @@ def areas_collection(shapes: pd.DataFrame, *, lang: str, link_level: str | None,
         if geometry is None:
             continue
         name = (row.name_en or row.name) if lang == "en" else row.name
-        features.append({"type": "Feature", "geometry": geometry, "properties": {
-            "code": row.area_code, "name": name,
-            "href": area_href(link_level, row.area_code, lang_param) if link_level else None,
-        }})
+        properties = {"code": row.area_code, "name": name,
+                      "href": area_href(link_level, row.area_code, lang_param) if link_level else None}
+        lat, lon = getattr(row, "center_lat", None), getattr(row, "center_lon", None)
+        if lat is not None and lon is not None and not (pd.isna(lat) or pd.isna(lon)):
+            # v_areas' point inside the area: the label's anchor (Leaflet's own centre of a
+            # MultiPolygon is its first part's, which may be a small island next to another area)
+            properties["at"] = [round(float(lat), 5), round(float(lon), 5)]
+        features.append({"type": "Feature", "geometry": geometry, "properties": properties})
     # Small areas get a short permanent label (their counts only) so labels do not pile up.
     boxes = [_box(f["geometry"]) for f in features]
     sizes = [(b[2] - b[0]) * (b[3] - b[1]) if b else 0.0 for b in boxes]
@@ -258,8 +262,9 @@ def delta_patches(delta: MapDelta) -> tuple[Any, Any, Any]:
     return out[0], out[1], out[2]
 
 
-def create_legend(*, level: str, breaks: list[int], lang: str) -> list[html.Div]:
-    """Swatches that say what the colours mean (the classes follow the siblings' counts)."""
+def create_legend(*, level: str, breaks: list[int], lang: str, words: LevelWords | None = None) -> list[html.Div]:
+    """Swatches that say what the colours mean (the classes follow the siblings' counts); ``words``:
+    what the city calls its levels."""
     def swatch(css: str, text: str, row: str = "") -> html.Div:
         return html.Div(className=f"cw-legend__row {row}".strip(), children=[
             html.Span(className=f"cw-swatch {css}"), html.Span(text)])
@@ -267,7 +272,7 @@ def create_legend(*, level: str, breaks: list[int], lang: str) -> list[html.Div]
     rows: list[html.Div] = []
     if level in ("city", "district"):
         child = "district" if level == "city" else "street"
-        rows.append(html.Div(t(f"map_legend_{child}", lang), className="cw-legend__title"))
+        rows.append(html.Div(level_label("legend", child, lang, words), className="cw-legend__title"))
         bounds = [0, *breaks]
         rows.append(swatch("cw-area-0", "0"))
         for i, upper in enumerate([*breaks, None]):
@@ -283,7 +288,7 @@ def create_legend(*, level: str, breaks: list[int], lang: str) -> list[html.Div]
         rows.append(swatch(f"cw-cell-{i + 1}", text))
     rows.append(swatch("cw-cell-2 cw-swatch--outline", t("map_legend_outline", lang), "cw-legend__row--wide"))
     if level in ("city", "district"):
-        rows.append(html.Div(t(f"map_legend_click_{'district' if level == 'city' else 'street'}", lang),
+        rows.append(html.Div(level_label("click", "district" if level == "city" else "street", lang, words),
                              className="cw-legend__hint"))
     return rows
 
@@ -294,8 +299,10 @@ def _fn(name: str) -> dict[str, str]:
 
 def create_incident_map(*, key: str, area: Area, geometry: MapGeometry, update: MapUpdate, lang: str,
                         lang_param: str | None, refresh_s: float, tile_url: str = "",
-                        tile_attribution: str = "", with_tick: bool = True, class_name: str = "") -> html.Div:
-    """The map of ``area``: its children (or itself at street level), grid cells, and points at street level."""
+                        tile_attribution: str = "", with_tick: bool = True, class_name: str = "",
+                        words: LevelWords | None = None, extra_layers: list[Any] | None = None) -> html.Div:
+    """The map of ``area``: its children (or itself at street level), grid cells, and points at street
+    level; ``extra_layers`` on top of the points (the street page's field resources)."""
     labels = map_labels(lang)
     layers: list[Any] = []
     if tile_url:
@@ -311,6 +318,7 @@ def create_incident_map(*, key: str, area: Area, geometry: MapGeometry, update: 
                    cluster=True, superClusterOptions={"radius": 48, "maxZoom": 17},
                    pointToLayer=_fn("pointToLayer"), clusterToLayer=_fn("clusterToLayer"),
                    onEachFeature=_fn("pointEach"), zoomToBoundsOnClick=True),
+        *(extra_layers or []),
         dl.GeoJSON(id=ids.mid(ids.MAP_HIGHLIGHT, key), data=EMPTY_FC, pointToLayer=_fn("highlightToLayer"),
                    interactive=False),
     ]
@@ -322,7 +330,7 @@ def create_incident_map(*, key: str, area: Area, geometry: MapGeometry, update: 
                trackViewport=False,
                zoomSnap=0.25, zoomDelta=0.5, minZoom=6, maxZoom=19, attributionControl=bool(tile_url),
                scrollWheelZoom=True, className="cw-map__leaflet", style={"height": "100%", "width": "100%"}),
-        html.Div(static_panel(create_legend(level=area.level, breaks=update.breaks, lang=lang)),
+        html.Div(static_panel(create_legend(level=area.level, breaks=update.breaks, lang=lang, words=words)),
                  id=ids.mid(ids.MAP_LEGEND, key), className="cw-legend"),
         html.Div(id=ids.mid(ids.MAP_ERROR, key), className="cw-map__error"),
         dcc.Store(id=ids.mid(ids.MAP_MISSING, key)),

@@ -19,7 +19,7 @@ from dash import dcc, html
 
 from components import ids
 from components.formatting import local_stamp
-from components.i18n import t
+from components.i18n import LevelWords, level_label, t
 from components.theme import PALETTE
 from data_access.models import OPEN_STATUSES, Area, IncidentFilter
 
@@ -115,7 +115,7 @@ def _share(px: int) -> dict[str, Any]:
     return {"flex": px / 100, "minWidth": int(px * 0.7)}
 
 
-def column_defs(lang: str, *, with_street: bool) -> list[dict[str, Any]]:
+def column_defs(lang: str, *, with_street: bool, words: LevelWords | None = None) -> list[dict[str, Any]]:
     cols = [
         {"field": "incident_id", "headerName": t("list_id", lang), "colId": "incident_id", "width": 150,
          "pinned": "left"},
@@ -134,7 +134,8 @@ def column_defs(lang: str, *, with_street: bool) -> list[dict[str, Any]]:
         {"field": "address", "headerName": t("list_address", lang), "colId": "address", "flex": 2, "minWidth": 160},
     ]
     if with_street:
-        cols.append({"field": "street_name", "headerName": t("list_street", lang), "colId": "street_name",
+        street = level_label("lvl", "street", lang, words) if words else t("list_street", lang)
+        cols.append({"field": "street_name", "headerName": street, "colId": "street_name",
                      **_share(150)})
     return cols
 
@@ -144,7 +145,8 @@ def _options(pairs: Iterable[tuple[Any, str]]) -> list[dict[str, Any]]:
 
 
 def create_incident_table(*, key: str, area: Area | None, lang: str, categories: pd.DataFrame,
-                          initial: Mapping[str, Any] | None = None, height: str = "100%") -> html.Div:
+                          initial: Mapping[str, Any] | None = None, height: str = "100%",
+                          words: LevelWords | None = None) -> html.Div:
     """Filters, the server-paged grid, the export button; ``area`` None (or the city): every incident."""
     initial = dict(initial or {})
     level = area.level if area else "city"
@@ -174,7 +176,7 @@ def create_incident_table(*, key: str, area: Area | None, lang: str, categories:
     grid = dag.AgGrid(
         id=mid(GRID, key),
         rowModelType="infinite",
-        columnDefs=column_defs(lang, with_street=level != "street"),
+        columnDefs=column_defs(lang, with_street=level != "street", words=words),
         defaultColDef={"sortable": True, "resizable": True, "filter": False, "suppressHeaderMenuButton": True},
         getRowId="params.data.incident_id",
         rowClassRules={"cw-row--overdue": "params.data && params.data.overdue == 1"},

@@ -14,7 +14,7 @@ from dash import dcc, html
 from components import ids
 from components.breadcrumb import create_breadcrumb
 from components.formatting import format_duration
-from components.i18n import t
+from components.i18n import LevelWords, level_label, t
 from components.incident_table import GRID_THEME
 from components.kpi_tile import create_kpi_strip
 from components.links import area_href, level_href, page_href
@@ -138,14 +138,15 @@ def _panel(title: str, body: Any, css: str = "", **kwargs: Any) -> html.Section:
 
 def create_level_page(*, key: str, area: Area, lineage: list[Area], lang: str, lang_param: str | None,
                       incident_map: html.Div, panels: PanelData | None, now: datetime,
-                      query: dict[str, Any] | None = None) -> html.Div:
+                      query: dict[str, Any] | None = None, words: LevelWords | None = None) -> html.Div:
     """The whole page of one area around its map. ``panels``: the panels when another screen read
     them lately, else None: they are laid out empty and the panels' callback fills them right
-    after the page is drawn (its initial call), so a drill-down draws the map at once."""
+    after the page is drawn (its initial call), so a drill-down draws the map at once. ``words``: what
+    the city calls its levels (v_level_names), for the title and the ranking."""
     data = panels or EMPTY_PANELS
     filled = panels is not None
     child = child_level(area)
-    title_level = t(f"lvl_{area.level}", lang)
+    title_level = level_label("lvl", area.level, lang, words)
     links = [dcc.Link(t("lvl_to_list", lang), href=page_href("incidents", lang=lang_param), className="cw-navlink")]
     header = html.Header(className="cw-head", children=[
         html.Div(className="cw-head__left", children=[
@@ -155,7 +156,7 @@ def create_level_page(*, key: str, area: Area, lineage: list[Area], lang: str, l
         ]),
         html.Div(links, className="cw-head__links"),
     ])
-    side: list[Any] = [_panel(t(f"lvl_children_{child or 'cell'}", lang),
+    side: list[Any] = [_panel(level_label("children", child or "cell", lang, words),
                               html.Div(loading(), id=mid(ids.LVL_RANK_BOX, key), className="cw-panel__grid"),
                               "cw-panel--rank")]
     categories = static_panel(create_categories(data.categories, lang)) if filled else loading()

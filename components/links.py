@@ -53,6 +53,18 @@ def wall_href(code: str | None = None, **query: object) -> str:
     return page_href("wall", **query) if code is None else page_href("wall_scope", code, **query)
 
 
+def scenario_href(scenario_id: str, area_code: str | None = None, **query: object) -> str:
+    """The board of ``scenario_id`` in ``area_code`` (None: the city's board), with ``query``."""
+    if area_code is None:
+        template = _template("scenario_city") or "/scenario/<scenario_id>"
+        path = template.replace("<scenario_id>", str(scenario_id))
+    else:
+        template = _template("scenario") or "/scenario/<scenario_id>/<area_code>"
+        path = template.replace("<scenario_id>", str(scenario_id)).replace("<area_code>", str(area_code))
+    params = {k: v for k, v in query.items() if v not in (None, "")}
+    return _prefixed(path) + ("?" + urlencode(params) if params else "")
+
+
 _SEGMENT = "[0-9A-Za-z_.-]{1,32}"  # what a path's <code> may be (data_access.areas.valid_code's rule)
 _UNSAFE = re.compile(r"[\x00-\x20\x7f\\]")  # controls, spaces, backslashes: browsers bend them into hosts
 
@@ -61,7 +73,8 @@ def _page_patterns() -> list[re.Pattern[str]]:
     """One pattern per page of the app (its path or path template, under the app's prefix)."""
     templates = [entry.get("path_template") or entry.get("path") for entry in dash.page_registry.values()]
     if not any(templates):  # outside a running app (unit tests): what every page registers
-        templates = ["/", "/wall/<code>", "/city", "/district/<code>", "/street/<code>", "/incidents", "/vitals"]
+        templates = ["/", "/wall/<code>", "/city", "/district/<code>", "/street/<code>", "/incidents", "/vitals",
+                     "/scenario/<scenario_id>/<area_code>", "/scenario/<scenario_id>"]
     out = []
     for template in filter(None, templates):
         parts = re.split(r"<[^>]+>", template)

@@ -20,8 +20,12 @@ STALE_STYLE = ("stale", "◌")
 
 PALETTE: dict[str, str] = {
     "bg": "#070b14", "panel": "#0f1626", "panel-edge": "#1f2a40", "text": "#e8eef9", "muted": "#8b9ab5",
-    "normal": "#2fbf71", "warn": "#f5b700", "alarm": "#ff3b3b", "stale": "#6b7280", "none": "#6b7280",
+    "normal": "#2fbf71", "warn": "#f5b700", "alarm": "#ff3b3b", "stale": "#959dab", "none": "#959dab",
     "accent": "#4ea8ff",
+    # Text in the alarm colour on an alarm tile's red-tinted ground: lighter, for 4.5:1 (WCAG 2.2).
+    "alarm-text": "#ff7070",
+    # A scenario's takeover (issue 13): its banner and the marked tiles of its indicators.
+    "scenario": "#c084fc", "scenario-bg": "#2a1140",
 }
 # The map: areas by open incidents (class 0: none, 4: the most), cells by open incidents (0: none),
 # incident points by priority, and the strokes.
@@ -30,6 +34,9 @@ CELL_RAMP = ("#18243a", "#2f7dbf", "#d9a514", "#f0702a", "#ff3b3b")
 PRIORITY_COLOR = {1: "#4ea8ff", 2: "#f5b700", 3: "#ff3b3b"}
 MAP_STROKE = {"area": "#7f93b8", "self": "#c8d3e6", "hover": "#e8eef9", "cell": "#0b1220", "hot": "#ff3b3b",
               "overdue": "#ffffff", "highlight": "#ffffff"}
+
+# Field resources on the map and in lists, by status (a stale position is drawn in "stale" instead).
+RESOURCE_COLOR = {"idle": "#2fbf71", "en_route": "#4ea8ff", "on_site": "#f5b700", "off_duty": "#8b9ab5"}
 
 # For what is drawn outside CSS in Python (sparklines, charts).
 STATUS_COLOR = {key: PALETTE[key] for key in ("normal", "warn", "alarm", "stale", "none")}
@@ -42,6 +49,7 @@ def css_variables() -> dict[str, str]:
     out.update({f"cell-{i}": c for i, c in enumerate(CELL_RAMP)})
     out.update({f"prio-{p}": c for p, c in PRIORITY_COLOR.items()})
     out.update({f"stroke-{k}": c for k, c in MAP_STROKE.items()})
+    out.update({f"res-{k}": c for k, c in RESOURCE_COLOR.items()})
     return out
 
 

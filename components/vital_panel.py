@@ -18,8 +18,25 @@ def _num(value: object) -> float | None:
     return None if value is None or pd.isna(value) else float(value)
 
 
+def _text(row: pd.Series | dict, column: str) -> str:
+    value = row.get(column) if hasattr(row, "get") else None
+    return value if isinstance(value, str) else ""
+
+
 def indicator_name(row: pd.Series | dict, lang: str) -> str:
+    """The indicator's full name (explorer, alarm list, level pages)."""
     return (row["name_en"] or row["name"]) if lang == "en" else row["name"]
+
+
+def wall_name(row: pd.Series | dict, lang: str) -> str:
+    """The short name a wall tile shows (the catalogue's wall_name / wall_name_en), else the full name."""
+    short = _text(row, "wall_name_en") if lang == "en" else _text(row, "wall_name")
+    return short or indicator_name(row, lang)
+
+
+def indicator_unit(row: pd.Series | dict, lang: str) -> str:
+    """The unit in ``lang``: ``unit`` is in the city's language (zh), ``unit_en`` in English (else ``unit``)."""
+    return (_text(row, "unit_en") or _text(row, "unit")) if lang == "en" else _text(row, "unit")
 
 
 def tile_class(status: str | None, *, stale: bool) -> str:
@@ -37,7 +54,7 @@ def create_tile_body(row: pd.Series | None, indicator: pd.Series, lang: str, *, 
     return [
         html.Div(className="tile__head", children=[
             html.Span(indicator_name(indicator, lang), className="tile__name"),
-            html.Span(indicator["unit"] or "", className="tile__unit"),
+            html.Span(indicator_unit(indicator, lang), className="tile__unit"),
         ]),
         html.Div(className="tile__value", children=[
             html.Span(symbol, className="tile__symbol", title=state_label),
@@ -93,37 +110,69 @@ def spark_code(spark: list[float | None]) -> str:
     return "".join("-" if v is None or pd.isna(v) else SPARK_LEVELS[round((v - low) / span * top)] for v in spark)
 
 
-def create_vital_panels(catalogue: pd.DataFrame, lang: str) -> list[html.Section]:
+TILES_PER_PAGE = 6  # a panel's tiles at once (2 x 3): what fits with names >= 20 px and values >= 36 px at 1080p
+PAGE_S = 15  # a panel with more turns its last place every PAGE_S seconds (assets/citywall.js tilePages)
+
+
+def tile_pages(rows: pd.DataFrame, per_page: int = TILES_PER_PAGE) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
+    """A panel's indicators as (always shown, [one per page]) in the catalogue's order (``sort_order``:
+    its priority). When they fit, all are always shown; else the first ``per_page - 1`` are, and the
+    rest take turns in the last place, one page each."""
+    rows = rows.sort_values(["sort_order", "indicator_id"], kind="stable")
+    if len(rows) <= per_page:
+        return rows, []
+    fixed = max(per_page - 1, 0)
+    return rows.iloc[:fixed], [rows.iloc[i:i + 1] for i in range(fixed, len(rows))]
+
+
+def _wall_tile(r: dict, lang: str, *, page: int | None) -> html.Div:
+    """One wall tile laid out once: the short name and the unit above the value; the change, the
+    origin badge ("city" for a value borrowed from the city) and the age on the line below, so the
+    badge never sits on the value. ``page``: the page of the panel's last place it shows on (None: always shown)."""
+    paging = {} if page is None else {"data-page": str(page)}
+    return html.Div(className="tile tile--none", hidden=bool(page), **{"data-indicator": r["indicator_id"]},
+                    **paging, children=[
+        html.Div(className="tile__body", children=[
+            html.Div(className="tile__head", children=[
+                html.Span(wall_name(r, lang), className="tile__name", title=indicator_name(r, lang)),
+                html.Span(indicator_unit(r, lang), className="tile__unit"),
+            ]),
+            html.Div(className="tile__value", children=[
+                html.Span(status_symbol(None, stale=False), className="tile__symbol"),
+                html.Span("—", className="tile__number"),
+            ]),
+            html.Div(className="tile__meta", children=[
+                html.Span(className="tile__change", title=t("vs_yesterday", lang)),
+                html.Span(className="tile__origin", hidden=True),
+                html.Span(className="tile__age"),
+            ]),
+        ]),
+        html.Div(className="tile__spark"),
+    ])
+
+
+def create_vital_panels(catalogue: pd.DataFrame, lang: str, *, per_page: int = TILES_PER_PAGE) -> list[html.Section]:
     """Six panels in the fixed order operators know, with one tile per wall indicator. A tile's
     name and unit are laid out here; its changing parts (state, number, change, age, sparkline)
-    are written by the browser from the wall's per-tick delta (assets/citywall.js ``applyWall``)."""
+    are written by the browser from the wall's per-tick delta (assets/citywall.js ``applyWall``).
+
+    A panel shows ``per_page`` tiles at once. One with more keeps the catalogue's first
+    ``per_page - 1`` in place and turns the rest through its last place every PAGE_S seconds, saying
+    so in its title ("⟳ 1/3"). Every indicator stays in the vitals explorer, and one in alarm is in
+    the alarm list whichever page is showing."""
     panels = []
     for dimension in DIMENSIONS:
-        rows = catalogue[catalogue["dimension"] == dimension]
-        tiles = [
-            html.Div(className="tile tile--none", **{"data-indicator": r.indicator_id}, children=[
-                html.Div(className="tile__body", children=[
-                    html.Div(className="tile__head", children=[
-                        html.Span(indicator_name(r._asdict(), lang), className="tile__name"),
-                        html.Span(r.unit or "", className="tile__unit"),
-                    ]),
-                    html.Div(className="tile__value", children=[
-                        html.Span(status_symbol(None, stale=False), className="tile__symbol"),
-                        html.Span("—", className="tile__number"),
-                        html.Span(className="tile__origin", hidden=True),
-                    ]),
-                    html.Div(className="tile__meta", children=[
-                        html.Span(className="tile__change", title=t("vs_yesterday", lang)),
-                        html.Span(className="tile__age"),
-                    ]),
-                ]),
-                html.Div(className="tile__spark"),
-            ])
-            for r in rows.itertuples()
-        ]
-        panels.append(html.Section(className="panel", **{"data-dimension": dimension}, children=[
+        fixed, pages = tile_pages(catalogue[catalogue["dimension"] == dimension], per_page)
+        tiles = [_wall_tile(r, lang, page=None) for r in fixed.to_dict("records")]
+        tiles += [_wall_tile(r, lang, page=k) for k, page in enumerate(pages) for r in page.to_dict("records")]
+        paged = len(pages) > 1
+        panels.append(html.Section(className="panel" + (" panel--paged" if paged else ""), **{
+            "data-dimension": dimension, "data-pages": str(len(pages)), "data-page-s": str(PAGE_S)}, children=[
             html.H2(className="panel__title", children=[
-                html.Span(t(f"dim_{dimension}", lang)),
+                html.Span(t(f"dim_{dimension}", lang), className="panel__name"),
+                html.Span(f"⟳ 1/{len(pages)}", className="panel__page",
+                          title=t("tile_pages_hint", lang, s=PAGE_S))
+                if paged else None,
                 html.Span(className="panel__score"),
             ]),
             html.Div(tiles or html.Div(t("no_data", lang), className="panel__empty"), className="panel__tiles"),

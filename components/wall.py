@@ -14,11 +14,12 @@ from dash import dcc, html
 from components import ids
 from components.formatting import local_moment, local_time
 from components.health import create_alarm_list, create_health, format_score, score_class
-from components.i18n import t
+from components.i18n import LevelWords, level_label, t
 from components.kpi_tile import create_incident_strip, strip_state
 from components.level_panels import create_categories, create_funnel, create_ranking, ranking_rows
 from components.links import own_path, page_href, wall_href
 from components.status_bar import create_status_bar
+from components.takeover import create_takeover_banner
 from components.vital_panel import create_vital_panels, spark_code, tile_state
 from data_access.models import Area, PanelData, WallSnapshot, child_level
 
@@ -61,7 +62,7 @@ def wall_title(key: str, level: str, level_word: str | None, lang: str) -> str:
 
 
 def create_incident_body(*, key: str, area: Area, panels: PanelData, lang: str, lang_param: str | None,
-                         incident_map: html.Div | None, now: datetime) -> html.Div:
+                         incident_map: html.Div | None, now: datetime, words: LevelWords | None = None) -> html.Div:
     """The wall of a city without vital signs (only incidents imported, say): a large map beside
     the child areas ranked worst first, open incidents by category and the closed-loop funnel.
     These panels refresh through the level pages' MATCH callback on the map's own tick."""
@@ -71,7 +72,7 @@ def create_incident_body(*, key: str, area: Area, panels: PanelData, lang: str, 
         html.Div(incident_map, className="wall__map wall__map--large"),
         html.Div(className="wall__incident-side", children=[
             html.Section(className="cw-panel cw-panel--rank", children=[
-                html.H2(t(f"lvl_children_{child or 'cell'}", lang), className="cw-panel__title"),
+                html.H2(level_label("children", child or "cell", lang, words), className="cw-panel__title"),
                 html.Div(create_ranking(key=key, rows=ranking_rows(panels.children, lang=lang, lang_param=lang_param),
                                         lang=lang), className="cw-panel__grid"),
             ]),
@@ -95,9 +96,11 @@ def create_incident_body(*, key: str, area: Area, panels: PanelData, lang: str, 
 def create_wall(*, area: Area, catalogue: pd.DataFrame, lang: str, timezone: str, refresh_s: float,
                 kiosk: dict, version: str, default_playlist: list[str], incident_map: html.Div | None,
                 incident_body: html.Div | None = None, hotline_name: str = "12345",
-                poll_spread_s: float = 0.8, level_word: str | None = None) -> html.Div:
+                poll_spread_s: float = 0.8, level_word: str | None = None,
+                ack_form: dict | None = None) -> html.Div:
     """The wall; ``incident_body`` replaces the vital-sign panels when the city has no indicators;
-    ``level_word``: what the city calls the area's level in ``lang`` (a district's or street's titles)."""
+    ``level_word``: what the city calls the area's level in ``lang`` (a district's or street's titles);
+    ``ack_form`` (a supervisor's wall): the takeover banner's acknowledge button and its form tokens."""
     title = area.label(lang)
     kiosk_class = " wall--kiosk" if kiosk["kiosk"] else ""
     if incident_body is not None:
@@ -121,6 +124,7 @@ def create_wall(*, area: Area, catalogue: pd.DataFrame, lang: str, timezone: str
                           refresh_s=refresh_s, nav=None if kiosk["kiosk"] else create_nav(lang, {"lang": lang}),
                           as_of_label=t("newest_incident_change" if incident_body is not None else "data_as_of",
                                         lang)),
+        create_takeover_banner(lang, ack_form=ack_form),
         html.Section(id=ids.WALL_HEALTH, className="health"),
         body,
         html.Footer(create_incident_strip(None, None, lang, hotline_name=hotline_name), id=ids.WALL_STRIP,
@@ -186,8 +190,10 @@ def _sig(value: object) -> str:
 
 
 def render_wall(snap: WallSnapshot, catalogue: pd.DataFrame, lang: str, *, tick: int, tz: ZoneInfo,
-                ready_ms: int = 0) -> WallRender:
-    """The wall of ``snap`` at ``tick`` (pure: no database, no request)."""
+                ready_ms: int = 0, takeover: dict | None = None) -> WallRender:
+    """The wall of ``snap`` at ``tick`` (pure: no database, no request); ``takeover``: the store of
+    the scenarios active in its scope (components/takeover.py; None: unknown this tick, the
+    screens keep what they show)."""
     parts: dict[str, Any] = {}
     signatures: dict[str, str] = {}
 
@@ -215,6 +221,8 @@ def render_wall(snap: WallSnapshot, catalogue: pd.DataFrame, lang: str, *, tick:
     if "strip" not in snap.failed:  # the strip shows its own error; the tiles above keep updating
         for key, value in strip_state(snap.counts, snap.hotline).items():
             put("k:" + key, value)
+    if takeover is not None:
+        put("takeover", takeover)
     if catalogue.empty:  # a wall without vital signs: its data is as of the newest incident change
         change = snap.newest_incident_change
         as_of = local_moment(change, tz, now_utc=snap.read_at) if change else None
@@ -226,7 +234,7 @@ def render_wall(snap: WallSnapshot, catalogue: pd.DataFrame, lang: str, *, tick:
 
 def wall_delta(render: WallRender, applied: dict[str, str] | None) -> dict[str, Any]:
     """The parts of ``render`` a screen showing ``applied`` (the signatures of the tick it last
-    applied; None: nothing) lacks, as the wall's delta store and the two component outputs."""
+    applied; None: nothing) lacks, as the wall's delta store and the component and takeover outputs."""
     applied = applied or {}
     changed = {key: value for key, value in render.parts.items() if applied.get(key) != render.signatures[key]}
     delta: dict[str, Any] = {"tick": render.tick, "err": render.strip_error}
@@ -234,4 +242,5 @@ def wall_delta(render: WallRender, applied: dict[str, str] | None) -> dict[str, 
         found = {key[2:]: value for key, value in changed.items() if key.startswith(prefix)}
         if found:
             delta[name] = found
-    return {"delta": delta, "health": changed.get("health"), "alarms": changed.get("alarms")}
+    return {"delta": delta, "health": changed.get("health"), "alarms": changed.get("alarms"),
+            "takeover": changed.get("takeover")}

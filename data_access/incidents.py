@@ -64,6 +64,16 @@ def open_incidents_by_cell(*, engine: Engine, area: Area | None = None) -> pd.Da
     )
 
 
+def cell_counts(*, engine: Engine, street_code: str) -> pd.DataFrame:
+    """Every grid cell of one street with its name and figures, zeros included (v_cell_counts)."""
+    return read_frame(
+        engine,
+        "SELECT cell_id, name, name_en, open, overdue, reported_today, closed_today FROM v_cell_counts"
+        " WHERE street_code = :street_code ORDER BY cell_id",
+        {"street_code": street_code},
+    )
+
+
 def open_incidents_by_category(*, engine: Engine, area_code: str) -> pd.DataFrame:
     """Open and overdue incidents per major category in one area, most open first."""
     return read_frame(

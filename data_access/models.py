@@ -401,3 +401,7 @@ class ScenarioBoard:
     # activation (state 'done'|'skipped'|None, principal, at, comment; the newest mark wins).
     steps: pd.DataFrame
     read_at: datetime
+    # The scenario's activations in this area or below it (a city board of a district scenario).
+    active_below: tuple[ScenarioActivation, ...] = ()
+    incidents_total: int = 0  # exact counts of its open incidents in the area (the list stops at 500)
+    incidents_overdue: int = 0

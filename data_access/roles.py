@@ -1,4 +1,6 @@
-"""The read-only PostgreSQL role the app should run as: it may only SELECT the ``v_*`` views.
+"""The PostgreSQL roles of a read-only deployment: the read-only role the app should run as (it
+may only SELECT the ``v_*`` views), and the narrow action role its actions engine writes through
+(it may only INSERT into ``operator_actions`` and SELECT ``v_operator_actions``).
 
 PostgreSQL checks a view's base tables with the rights of the view's OWNER, so SELECT on the
 views is all the role needs; it gets nothing on the base tables (explicitly revoked), cannot
@@ -71,3 +73,78 @@ def create_readonly_role(engine: Engine, *, name: str, password: str | None = No
             " AND has_table_privilege(:role, c.oid, 'SELECT') ORDER BY c.relname"),
             {"schema": schema, "role": name})]
     return RoleReport(role=name, schema=schema, views=views, readable_tables=readable)
+
+
+ACTIONS_TABLE = "operator_actions"
+ACTIONS_VIEW = "v_operator_actions"
+
+
+@dataclass(frozen=True)
+class ActionRoleReport:
+    role: str
+    schema: str
+    sequence: str
+    # what the role can still do beyond INSERT on operator_actions and SELECT on v_operator_actions
+    # (through PUBLIC grants or earlier grants of its own): should be []
+    extra_rights: list[str]
+
+    def __str__(self) -> str:
+        line = (f"role {self.role}: INSERT on {self.schema}.{ACTIONS_TABLE} (and USAGE on its sequence "
+                f"{self.sequence}), SELECT on {self.schema}.{ACTIONS_VIEW}; nothing else")
+        if self.extra_rights:
+            line += f"; WARNING: it can still {', '.join(self.extra_rights)}"
+        return line
+
+
+def create_action_role(engine: Engine, *, name: str, password: str | None = None) -> ActionRoleReport:
+    """Create (or bring up to date) a LOGIN role that may only INSERT into operator_actions (with
+    USAGE on its id sequence) and SELECT v_operator_actions, in the current schema: what the app's
+    actions engine (CITYWALL_ACTIONS_DATABASE_URL) runs as in a read-only deployment. Idempotent.
+    The same statements, as plain SQL for a DBA, are in docs/security.md."""
+    if engine.dialect.name != "postgresql":
+        raise ValueError("SQLite has no roles: on SQLite the app writes operator actions to its one database "
+                         "file (CITYWALL_ACTIONS_DATABASE_URL defaults to it); action roles are a PostgreSQL feature")
+    if not _ROLE.match(name):
+        raise ValueError(f"role name {name!r}: lower-case letters, digits and _ only")
+    prep = engine.dialect.identifier_preparer
+    role = prep.quote(name)
+    with engine.begin() as conn:
+        schema = conn.execute(sa.text("SELECT current_schema()")).scalar_one()
+        database = conn.execute(sa.text("SELECT current_database()")).scalar_one()
+        if not sa.inspect(conn).has_table(ACTIONS_TABLE, schema=schema):
+            raise ValueError(f"no table {schema}.{ACTIONS_TABLE}: run `citywall init-db` first")
+        sequence = conn.execute(sa.text("SELECT pg_get_serial_sequence(:table, 'action_id')"),
+                                {"table": f"{prep.quote(schema)}.{ACTIONS_TABLE}"}).scalar_one()
+        existing = conn.execute(sa.text("SELECT rolconfig FROM pg_roles WHERE rolname = :name"),
+                                {"name": name}).first()
+        if existing is not None and "default_transaction_read_only=on" in (existing[0] or []):
+            raise ValueError(f"role {name} is a read-only role (create-readonly-role): pick another name for "
+                             "the action role")
+        if existing is None:
+            conn.exec_driver_sql(f"CREATE ROLE {role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT")
+        if password:
+            from psycopg import sql
+
+            raw = conn.connection.dbapi_connection
+            with raw.cursor() as cur:
+                cur.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(name), sql.Literal(password)))
+        q_schema = prep.quote(schema)
+        conn.exec_driver_sql(f"GRANT CONNECT ON DATABASE {prep.quote(database)} TO {role}")
+        conn.exec_driver_sql(f"GRANT USAGE ON SCHEMA {q_schema} TO {role}")
+        conn.exec_driver_sql(f"REVOKE CREATE ON SCHEMA {q_schema} FROM {role}")
+        conn.exec_driver_sql(f"REVOKE ALL ON ALL TABLES IN SCHEMA {q_schema} FROM {role}")
+        conn.exec_driver_sql(f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA {q_schema} FROM {role}")
+        conn.exec_driver_sql(f"GRANT INSERT ON {q_schema}.{ACTIONS_TABLE} TO {role}")
+        if sequence:
+            conn.exec_driver_sql(f"GRANT USAGE ON SEQUENCE {sequence} TO {role}")
+        conn.exec_driver_sql(f"GRANT SELECT ON {q_schema}.{ACTIONS_VIEW} TO {role}")
+        extra = [f"{r.privilege} {r.relname}" for r in conn.execute(sa.text(
+            "SELECT c.relname, p.privilege FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " CROSS JOIN (VALUES ('SELECT'), ('INSERT'), ('UPDATE'), ('DELETE'), ('TRUNCATE')) AS p(privilege)"
+            " WHERE n.nspname = :schema AND c.relkind IN ('r', 'p', 'v')"
+            " AND has_table_privilege(:role, c.oid, p.privilege)"
+            " AND NOT (c.relname = :table AND p.privilege = 'INSERT')"
+            " AND NOT (c.relname = :view AND p.privilege = 'SELECT')"
+            " ORDER BY c.relname, p.privilege"),
+            {"schema": schema, "role": name, "table": ACTIONS_TABLE, "view": ACTIONS_VIEW})]
+    return ActionRoleReport(role=name, schema=schema, sequence=sequence or "", extra_rights=extra)

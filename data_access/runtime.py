@@ -26,7 +26,7 @@ class CityWallRuntime:
 def build_version() -> str:
     """A fingerprint of the code and assets being served (computed once per app, at creation)."""
     digest = hashlib.blake2b(digest_size=6)
-    for folder in ("pages", "components", "data_access", "assets"):
+    for folder in ("pages", "components", "data_access", "actions", "assets"):
         for path in sorted((PROJECT_ROOT / folder).rglob("*")):
             if path.is_file() and path.suffix in (".py", ".sql", ".js", ".css"):
                 digest.update(path.relative_to(PROJECT_ROOT).as_posix().encode())

@@ -95,7 +95,11 @@ indicators = sa.Table(
     sa.Column("dimension", sa.String(32), nullable=False),
     sa.Column("name", sa.Text, nullable=False),
     sa.Column("name_en", sa.Text),
-    sa.Column("unit", sa.String(32), nullable=False, server_default=""),
+    # The short names a wall tile shows (readable from five metres); NULL: the name.
+    sa.Column("wall_name", sa.Text),
+    sa.Column("wall_name_en", sa.Text),
+    sa.Column("unit", sa.String(32), nullable=False, server_default=""),  # in the city's language (zh)
+    sa.Column("unit_en", sa.String(32)),  # NULL: unit
     sa.Column("level", sa.String(16), nullable=False),  # city | district
     sa.Column("period_s", sa.Integer, nullable=False),
     sa.Column("warn_low", sa.Float),

@@ -29,6 +29,9 @@ class SettingsError(ValueError):
 @dataclass(frozen=True)
 class Settings:
     database_url: str = field(default_factory=lambda: default_database_url())
+    # Where operator actions are written (actions/, docs/security.md): empty means database_url.
+    # A read-only deployment points it at the narrow role of `citywall db create-action-role`.
+    actions_database_url: str = ""
     refresh_s: float = 5.0
     # Walls poll just after each tick's data is ready, spread over this many seconds (freshness
     # vs. the burst of requests: 0.8 s keeps a new reading on screen within ~6 s of its insert).
@@ -70,6 +73,11 @@ class Settings:
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def actions_url(self) -> str:
+        """The database URL operator actions are written to (CITYWALL_ACTIONS_DATABASE_URL, else database_url)."""
+        return self.actions_database_url or self.database_url
 
 
 def default_database_url() -> str:
@@ -118,6 +126,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     values: dict[str, object] = {}
     if (raw := get("DATABASE_URL")):
         values["database_url"] = raw.strip()
+    if (raw := get("ACTIONS_DATABASE_URL")):
+        values["actions_database_url"] = raw.strip()
     if (raw := get("REFRESH_S")):
         values["refresh_s"] = float(_number(raw, "CITYWALL_REFRESH_S", float, 0.5))
     if (raw := get("POLL_SPREAD_S")):

@@ -21,9 +21,18 @@ _LATEST_SQL = """
         JOIN v_indicators i ON i.indicator_id = v.indicator_id"""
 
 
+# Columns of v_indicators a city's own view may leave out (docs/views.md): NULL, i.e. the wall shows
+# the name, and English screens the unit.
+OPTIONAL_INDICATOR_COLUMNS = ("wall_name", "wall_name_en", "unit_en")
+
+
 def indicator_catalogue(*, engine: Engine) -> pd.DataFrame:
-    """Every indicator with its unit, period and thresholds, in display order."""
-    return read_frame(engine, "SELECT * FROM v_indicators ORDER BY dimension, sort_order, indicator_id")
+    """Every indicator with its names, units, period and thresholds, in display order."""
+    frame = read_frame(engine, "SELECT * FROM v_indicators ORDER BY dimension, sort_order, indicator_id")
+    for column in OPTIONAL_INDICATOR_COLUMNS:
+        if column not in frame:
+            frame[column] = None
+    return frame
 
 
 def mark_staleness(frame: pd.DataFrame, *, now: datetime) -> pd.DataFrame:
@@ -32,6 +41,24 @@ def mark_staleness(frame: pd.DataFrame, *, now: datetime) -> pd.DataFrame:
     age = (pd.Timestamp(now) - out["ts"]).dt.total_seconds()
     out["age_s"] = age
     out["stale"] = age.isna() | (age > STALE_PERIODS * out["period_s"].astype(float))
+    return out
+
+
+def mark_position_staleness(frame: pd.DataFrame, *, now: datetime) -> pd.DataFrame:
+    """Field resources (``v_resources`` rows): add ``age_s`` (of ``updated_at``) and ``stale`` by the
+    same rule as readings (age > 2 x period_s); ``has_position`` False where lat or lon is NULL
+    (such a resource is listed, never dropped, and never called stale: it has no position to age)."""
+    out = frame.copy()
+    if out.empty:
+        return out.assign(age_s=pd.Series(dtype=float), stale=pd.Series(dtype=bool),
+                          has_position=pd.Series(dtype=bool))
+    updated = pd.to_datetime(out["updated_at"])
+    age = (pd.Timestamp(now) - updated).dt.total_seconds()
+    has_position = out["lat"].notna() & out["lon"].notna()
+    periods = pd.to_numeric(out["period_s"], errors="coerce")
+    out["age_s"] = age
+    out["has_position"] = has_position
+    out["stale"] = has_position & (age.isna() | (age > STALE_PERIODS * periods))
     return out
 
 
@@ -49,6 +76,12 @@ def vitals_latest(*, engine: Engine, area_code: str, now: datetime, on_wall_only
     )
     if on_wall_only:
         frame = frame[frame["on_wall"].astype(bool)].reset_index(drop=True)
+    if not frame.empty:  # the catalogue's optional names and English unit (its own read: a city's view may lack them)
+        optional = indicator_catalogue(engine=engine).set_index("indicator_id")[list(OPTIONAL_INDICATOR_COLUMNS)]
+        frame = frame.join(optional, on="indicator_id")
+    else:
+        for column in OPTIONAL_INDICATOR_COLUMNS:
+            frame[column] = None
     return mark_staleness(frame, now=now)
 
 

@@ -17,6 +17,7 @@ from data_access.areas import area_chain
 from data_access.errors import first_line
 from data_access.incidents import incident_channel, incident_counts, newest_incident_change
 from data_access.models import STATUS_ORDER, Alarm, Area, HealthScore, WallIncidents, WallSnapshot
+from data_access.sql import read_frame
 from data_access.vitals import last_normal_minute, vitals_for_scope, vitals_trends
 
 log = logging.getLogger(__name__)
@@ -129,3 +130,11 @@ def load_wall(*, engine: Engine, area: Area, now: datetime, hotline_source: str 
         newest_incident_change=strip.newest_change,
         level_words=dict(level_words or {}),
     )
+
+
+def incident_category_names(*, engine: Engine) -> pd.DataFrame:
+    """The names of the major categories with open incidents (category, category_name,
+    category_name_en): how a takeover's banner names an incidents rule's categories."""
+    return read_frame(engine, "SELECT category, MIN(category_name) AS category_name, "
+                              "MIN(category_name_en) AS category_name_en FROM v_incident_categories "
+                              "GROUP BY category ORDER BY category")

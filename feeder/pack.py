@@ -28,18 +28,27 @@ from feeder.episodes import EPISODE_KINDS
 from feeder.resources import fleet_rows
 from importers.geometry import bulk_bounds
 from importers.grid import name_cells
+from importers.scenarios import (
+    Known,
+    ScenarioCatalogueRows,
+    known_in_database,
+    merge_known,
+    parse_scenarios,
+    write_scenarios,
+)
 
 AREAS_FILE = "areas.geojson"
 CELLS_FILE = "cells.geojson"
 INDICATORS_FILE = "indicators.csv"
 CATEGORIES_FILE = "categories.csv"
+SCENARIOS_FILE = "scenarios.toml"  # optional: the scenario catalogue (importers/scenarios.py)
 RESOURCE_TYPES_FILE = "resource_types.csv"
 FLEET_LEVELS = ("district", "street")
 LEVEL_ORDER = {"city": 0, "district": 1, "street": 2}
 
 # Columns of indicators.csv that are text; everything else is numeric (empty = NaN = no value).
-_INDICATOR_TEXT = ("indicator_id", "dimension", "name", "name_en", "unit", "level", "aggregate",
-                   "sim_rhythm", "sim_kind")
+_INDICATOR_TEXT = ("indicator_id", "dimension", "name", "name_en", "wall_name", "wall_name_en", "unit", "unit_en",
+                   "level", "aggregate", "sim_rhythm", "sim_kind")
 _INDICATOR_OPTIONAL_FLOATS = ("warn_low", "warn_high", "alarm_low", "alarm_high")
 # Each episode kind's multiplier column (sim_rain_factor, ...); empty or missing = 1 (unaffected).
 SIM_FACTOR_COLUMNS = tuple(kind.factor_column for kind in EPISODE_KINDS.values())
@@ -232,7 +241,10 @@ def indicator_rows(catalogue: pd.DataFrame) -> list[dict[str, Any]]:
         "dimension": r.dimension,
         "name": r.name,
         "name_en": r.name_en or None,
+        "wall_name": getattr(r, "wall_name", "") or None,  # a pack without them: the wall shows the name
+        "wall_name_en": getattr(r, "wall_name_en", "") or None,
         "unit": r.unit,
+        "unit_en": getattr(r, "unit_en", "") or None,
         "level": r.level,
         "period_s": int(r.period_s),
         "warn_low": _optional(r.warn_low),
@@ -258,6 +270,23 @@ def category_rows(categories: pd.DataFrame) -> list[dict[str, Any]]:
         "priority": int(r.priority),
         "sort_order": int(r.sort_order),
     } for r in categories.itertuples(index=False)]
+
+
+def read_pack_scenarios(engine: Engine, pack_dir: Path) -> ScenarioCatalogueRows | None:
+    """The pack's scenarios.toml checked against the pack's own catalogues and the database's (None:
+    the pack has none). Read before anything is written: a bad file loads nothing."""
+    path = pack_dir / SCENARIOS_FILE
+    if not path.exists():
+        return None
+    catalogue = read_indicator_catalogue(pack_dir)
+    categories: dict[str, set[str]] = {}
+    for r in read_categories(pack_dir).itertuples(index=False):
+        categories.setdefault(r.category, set()).add(r.subcategory)
+    types_file = pack_dir / "resource_types.csv"
+    types = set(pd.read_csv(types_file, dtype=str)["resource_type"].str.strip()) if types_file.exists() else set()
+    own = Known(indicators=dict(zip(catalogue["indicator_id"], catalogue["level"], strict=True)),
+                categories=categories, resource_types=types)
+    return parse_scenarios(path, merge_known(known_in_database(engine), own))
 
 
 # --- writing ------------------------------------------------------------------------------------
@@ -289,9 +318,11 @@ def seed_fleet(engine: Engine, *, pack_dir: Path) -> int:
 def load_city_pack(engine: Engine, *, pack_dir: Path) -> PackSummary:
     """Upsert the pack in ``pack_dir`` into areas, grid_cells, indicators and incident_categories.
 
-    One transaction: a half-loaded pack never shows on the wall. Idempotent, never deletes.
+    One transaction: a half-loaded pack never shows on the wall. Idempotent, never deletes (but the
+    scenario catalogue, which an optional scenarios.toml replaces whole).
     """
     pack_dir = Path(pack_dir)
+    scenarios = read_pack_scenarios(engine, pack_dir)
     areas = read_areas(pack_dir)
     cells = read_cells(pack_dir)
     catalogue = read_indicator_catalogue(pack_dir)
@@ -307,6 +338,8 @@ def load_city_pack(engine: Engine, *, pack_dir: Path) -> PackSummary:
         # Level by level: each batch's parents are already in place (PostgreSQL checks the FK per statement).
         for level in ("city", "district", "street"):
             upsert(conn, schema.areas, [a for a in areas if a["level"] == level])
+        if scenarios is not None:  # the file is the whole catalogue: replaced, in this transaction
+            write_scenarios(conn, scenarios)
         upsert(conn, schema.grid_cells, cells)
         upsert(conn, schema.indicators, indicator_rows(catalogue))
         upsert(conn, schema.incident_categories, category_rows(categories))

@@ -13,7 +13,7 @@ import dash
 from dash import MATCH, ClientsideFunction, Input, Output, State
 
 from components import ids
-from pages import _incident_list, _level, _map
+from pages import _incident_list, _level, _map, _resources, _takeover
 from security import callback
 
 mid = ids.mid
@@ -40,6 +40,13 @@ def register_map_callbacks() -> None:
         prevent_initial_call=True,
         access="wall",
     )(_map.append_cells)
+    callback(  # the street map's field resources (pages/_resources.py): only maps with that layer match
+        Output(mid(ids.RES_LAYER, MATCH), "data"),
+        Input(ids.tick_id(MATCH), "n_intervals"),
+        State(mid(ids.MAP_SCOPE, MATCH), "data"),
+        prevent_initial_call=True,
+        access="wall",
+    )(_resources.refresh_resources)
     dash.clientside_callback(
         ClientsideFunction(namespace="citywallMap", function_name="missingCells"),
         Output(mid(ids.MAP_MISSING, MATCH), "data"),
@@ -132,3 +139,4 @@ def register_shared_callbacks() -> None:
     register_map_callbacks()
     register_panel_callbacks()
     register_list_callbacks()
+    _takeover.register_takeover_callbacks()

@@ -12,7 +12,7 @@ from dash import html, no_update
 from sqlalchemy.exc import SQLAlchemyError
 
 from components import ids
-from components.i18n import pick_language, t
+from components.i18n import level_label, pick_language, t
 from components.incident_table import create_incident_table, filter_from_query
 from components.kpi_tile import create_kpi_strip
 from components.level_panels import (
@@ -33,7 +33,8 @@ from data_access.models import LANGUAGES, Area, PanelData
 from data_access.readers.areas import read_lineage
 from data_access.readers.panels import read_panels, recent_panels
 from data_access.runtime import CityWallRuntime
-from pages._map import build_map, lang_param_of, scope_area
+from pages._map import build_map, lang_param_of, level_words_in, scope_area
+from pages._resources import resource_layers
 from pages._runtime import current_runtime
 from security import current_principal
 
@@ -51,10 +52,12 @@ def level_page(*, key: str, area: Area, lineage: list[Area], lang: str, lang_par
     """The page of one area (raises SQLAlchemyError when the database is down): the map at once,
     the panels from the tick cache when another screen read them lately (else their callback fills them)."""
     cached = recent_panels(runtime=runtime, scope=current_principal().scope, area=area)
+    extra = resource_layers(runtime, key=key, area=area, lang=lang) if area.level == "street" else None
     incident_map = build_map(key=key, area=area, lang=lang, lang_param=lang_param, runtime=runtime,
-                             class_name="cw-main__map")
+                             class_name="cw-main__map", extra_layers=extra)
     return create_level_page(key=key, area=area, lineage=lineage, lang=lang, lang_param=lang_param,
-                             incident_map=incident_map, panels=cached, now=utc_now(), query=query)
+                             incident_map=incident_map, panels=cached, now=utc_now(), query=query,
+                             words=level_words_in(runtime, lang))
 
 
 def render_level(level: str, code: object, lang: object, query: dict) -> html.Div:
@@ -75,8 +78,9 @@ def render_level(level: str, code: object, lang: object, query: dict) -> html.Di
         elif lineage[-1].level != level:
             area = lineage[-1]
             block = create_not_found(
-                message=t("nf_wrong_level", lang, code=shown, level=t(f"lvl_{area.level}", lang),
-                          wanted=t(f"lvl_{level}", lang)),
+                message=t("nf_wrong_level", lang, code=shown,
+                          level=level_label("lvl", area.level, lang, words := level_words_in(runtime, lang)),
+                          wanted=level_label("lvl", level, lang, words)),
                 up=lineage[-2] if level == "street" and len(lineage) >= 2 and area.level == "district" else city,
                 lang=lang, lang_param=lang_param, suggestion=area)
         else:
@@ -141,5 +145,6 @@ def mount_grids(preset: dict | None, scope: dict | None) -> tuple:
     ranking = create_ranking(key=key, rows=ranking_rows(children, lang=lang, lang_param=lang_param_of(scope)),
                              lang=lang)
     table = create_incident_table(key=key, area=area, lang=lang, categories=categories,
-                                  initial=filter_from_query({k: preset.get(k) for k in LIST_QUERY_KEYS}))
+                                  initial=filter_from_query({k: preset.get(k) for k in LIST_QUERY_KEYS}),
+                                  words=level_words_in(current_runtime(), lang))
     return ranking, table

@@ -12,13 +12,13 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from components import incident_map as im
-from components.i18n import t
+from components.i18n import LevelWords, t
 from components.static_html import static_panel
 from data_access.areas import area_shapes
 from data_access.errors import first_line
 from data_access.incident_map import load_map_counts, open_cell_shapes, open_incident_points
 from data_access.models import LANGUAGES, Area, MapCounts, MapGeometry, MapUpdate, child_level
-from data_access.readers.areas import read_area
+from data_access.readers.areas import read_area, read_level_names
 from data_access.readers.map import (
     LoadGeometry,
     holds_current,
@@ -70,15 +70,22 @@ def map_geometry(runtime: CityWallRuntime, area: Area, lang: str, lang_param: st
                          lang_param=lang_param, load=geometry_loader(runtime, lang, lang_param))
 
 
+def level_words_in(runtime: CityWallRuntime, lang: str) -> LevelWords:
+    """What the city calls its levels in ``lang`` (v_level_names): {level: (singular, plural)}."""
+    return {level: (name.label(lang), name.label(lang, plural=True))
+            for level, name in read_level_names(runtime=runtime).items()}
+
+
 def build_map(*, key: str, area: Area, lang: str, lang_param: str | None, runtime: CityWallRuntime,
-              with_tick: bool = True, class_name: str = "") -> html.Div:
+              with_tick: bool = True, class_name: str = "", extra_layers: list[Any] | None = None) -> html.Div:
     """Read what the map needs and build it (raises SQLAlchemyError when the database is down)."""
     settings = runtime.settings
     geometry = map_geometry(runtime, area, lang, lang_param)
     return im.create_incident_map(key=key, area=area, geometry=geometry, update=map_update(runtime, area, lang),
                                   lang=lang, lang_param=lang_param, refresh_s=settings.refresh_s,
                                   tile_url=settings.tile_url, tile_attribution=settings.tile_attribution,
-                                  with_tick=with_tick, class_name=class_name)
+                                  with_tick=with_tick, class_name=class_name, words=level_words_in(runtime, lang),
+                                  extra_layers=extra_layers)
 
 
 def scope_area(scope: object) -> tuple[Area | None, str]:
@@ -120,12 +127,13 @@ def refresh_map(_n: int | None, scope: dict | None, signature: str | None) -> tu
         return (no_update,) * 4 + (t("map_error", lang), no_update)
     if delta is not None:
         areas, cells, points = im.delta_patches(delta)
-        legend = no_update if delta.breaks is None else static_panel(im.create_legend(level=area.level,
-                                                                                      breaks=update.breaks, lang=lang))
+        legend = no_update if delta.breaks is None else static_panel(im.create_legend(
+            level=area.level, breaks=update.breaks, lang=lang, words=level_words_in(runtime, lang)))
         return areas, cells, points, legend, "", update.signature
     points = update.points if update.points is not None else no_update
     return (update.areas_hideout, update.cells_hideout, points,
-            static_panel(im.create_legend(level=area.level, breaks=update.breaks, lang=lang)), "", update.signature)
+            static_panel(im.create_legend(level=area.level, breaks=update.breaks, lang=lang,
+                                          words=level_words_in(runtime, lang))), "", update.signature)
 
 
 def append_cells(missing: list | None, scope: dict | None) -> Any:

@@ -17,7 +17,7 @@ from data_access.readers.areas import level_words, read_area, read_city, read_di
 from data_access.readers.wall import read_wall_catalogue
 from data_access.runtime import CityWallRuntime
 from pages._level import panels
-from pages._map import build_map
+from pages._map import build_map, level_words_in
 from security import current_principal
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ def wall_layout(runtime: CityWallRuntime, *, scope: object, lang: object, kiosk:
         # A city without vital signs (incidents only) gets an incident wall instead of empty panels.
         incident_body = None if not catalogue.empty else create_incident_body(
             key="wall", area=area, panels=panels(runtime, area), lang=lang, lang_param=lang_param,
-            incident_map=incident_map, now=utc_now())
+            incident_map=incident_map, now=utc_now(), words=level_words_in(runtime, lang))
     except SQLAlchemyError as exc:
         log.warning("wall layout: database unavailable: %s", first_line(exc))
         return create_db_unavailable(lang)
@@ -59,4 +59,6 @@ def wall_layout(runtime: CityWallRuntime, *, scope: object, lang: object, kiosk:
                        refresh_s=runtime.settings.refresh_s, kiosk=parse_kiosk(kiosk, rotate, playlist),
                        version=runtime.version, default_playlist=default_playlist, incident_map=incident_map,
                        incident_body=incident_body, hotline_name=runtime.settings.hotline_name,
-                       poll_spread_s=runtime.settings.poll_spread_s, level_word=level_word)
+                       poll_spread_s=runtime.settings.poll_spread_s, level_word=level_word,
+                       # the acknowledge button: in a supervisor's (or admin's) layout only, never a wall's
+                       ack_form={"forms": []} if current_principal().at_least("supervisor") else None)

@@ -18,7 +18,7 @@ from data_access.errors import first_line
 from data_access.models import LANGUAGES
 from data_access.readers.areas import read_city
 from data_access.readers.incident_list import read_category_options
-from pages._map import build_map
+from pages._map import build_map, level_words_in
 from pages._runtime import current_runtime
 from security import current_principal, page_access
 
@@ -39,7 +39,7 @@ def layout(lang: str | None = None, **query: object) -> html.Div:
             return html.Div(t("no_data", lang), className="cw-page cw-page--empty")
         categories = read_category_options(runtime=runtime, scope=current_principal().scope, area_code=city.area_code)
         table = create_incident_table(key=KEY, area=None, lang=lang, categories=categories,
-                                      initial=filter_from_query(query))
+                                      initial=filter_from_query(query), words=level_words_in(runtime, lang))
         city_map = build_map(key=KEY, area=city, lang=lang, lang_param=lang_param, runtime=runtime,
                              class_name="cw-incidents__map")
     except SQLAlchemyError as exc:

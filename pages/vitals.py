@@ -15,7 +15,7 @@ from components import ids
 from components.history_chart import create_history_figure
 from components.i18n import DIMENSIONS, pick_language, t
 from components.links import page_href
-from components.vital_panel import indicator_name
+from components.vital_panel import indicator_name, indicator_unit
 from components.wall import create_nav
 from data_access.db import utc_now
 from data_access.readers.areas import read_city, read_districts
@@ -85,7 +85,7 @@ def layout(indicator: str | None = None, range: str | None = None, area: str | N
             area_options += [{"label": d.label(lang), "value": d.area_code} for d in districts]
         chart = [
             html.Div(className="vx-controls", children=[
-                html.H2(indicator_name(row, lang) + (f" ({row['unit']})" if row["unit"] else "")),
+                html.H2(indicator_name(row, lang) + (f" ({unit})" if (unit := indicator_unit(row, lang)) else "")),
                 html.Div(className="vx-ranges", children=[
                     dcc.Link(t(f"range_{key}", lang), href=_href(lang, indicator=selected, range=key, area=area_code),
                              className="vx-range" + (" vx-range--selected" if key == range_key else ""))

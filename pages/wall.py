@@ -9,11 +9,25 @@ import dash
 from dash import ClientsideFunction, Input, Output, State, html, no_update
 from sqlalchemy.exc import SQLAlchemyError
 
+from actions import Purpose, acknowledge_takeover, action_form, actions_engine, signing_key
 from components import ids
-from components.i18n import pick_language
+from components.i18n import pick_language, t
+from components.links import scenario_href, wall_href
+from components.takeover import category_labels, takeover_state
 from components.wall import WallRender, render_wall, wall_delta
+from data_access.areas import valid_code
+from data_access.db import utc_now
 from data_access.errors import first_line
-from data_access.readers.wall import read_wall, read_wall_catalogue, read_wall_render, read_wall_reply
+from data_access.readers.areas import read_area
+from data_access.readers.scenarios import read_scenario_catalogue, read_scenario_state
+from data_access.readers.wall import (
+    read_wall,
+    read_wall_catalogue,
+    read_wall_render,
+    read_wall_reply,
+    read_wall_takeovers,
+    wall_scope_code,
+)
 from data_access.runtime import CityWallRuntime
 from pages._runtime import current_runtime
 from pages._wall_layout import wall_layout
@@ -49,12 +63,35 @@ dash.clientside_callback(  # when to poll: just after the server's next tick is 
     Input(ids.STATUS_STORE, "data"),  # at once when a reply arrives: its server time is fresh
     State(ids.WALL_POLL_CONFIG, "data"),
 )
+dash.clientside_callback(  # the takeover: banner, marked tiles, a kiosk wall's board (components/takeover.py)
+    ClientsideFunction(namespace="citywall", function_name="applyTakeover"),
+    Output(ids.WALL_TAKEOVER_TARGET, "title"),
+    Input(ids.WALL_TAKEOVER, "data"),
+    State(ids.KIOSK_STORE, "data"),
+    prevent_initial_call=True,
+)
 dash.clientside_callback(  # writes each tick's delta into the laid-out tiles, scores and strip
     ClientsideFunction(namespace="citywall", function_name="applyWall"),
     Output(ids.WALL_APPLY_TARGET, "title"),
     Input(ids.WALL_DELTA, "data"),
     prevent_initial_call=True,
 )
+
+
+def _takeover(runtime: CityWallRuntime, scope: str | None, code: str, lang: str) -> dict | None:
+    """The scenarios active in the wall's scope as its takeover store (issue 13, item 4); None
+    when the state could not be read this tick (the screens keep what they show)."""
+    try:
+        found = read_wall_takeovers(runtime=runtime, scope=scope, code=code)
+        areas = {a.area_code: read_area(runtime=runtime, scope=scope, code=a.area_code) for a in found.active}
+    except SQLAlchemyError as exc:
+        log.warning("wall takeover state failed: %s", first_line(exc))
+        return None
+    return takeover_state(scope_code=code, active=found.active, pending=found.pending, scenarios=found.scenarios,
+                          scenario_indicators=found.scenario_indicators, indicators=found.indicators,
+                          area_label=lambda c: areas[c].label(lang) if areas.get(c) is not None else c,
+                          board_href=scenario_href, lang=lang, tz=runtime.settings.tz, now=utc_now(),
+                          categories=category_labels(found.categories, lang))
 
 
 def _wall_render(runtime: CityWallRuntime, scope: str | None, code: str, lang: str) -> WallRender:
@@ -70,7 +107,8 @@ def _wall_render(runtime: CityWallRuntime, scope: str | None, code: str, lang: s
             return WallRender(tick=tick, ok=False)
         except LookupError:  # no such area (the scope check refused one outside the scope already)
             return WallRender(tick=tick, ok=False)
-        return render_wall(snap, catalogue, lang, tick=tick, tz=runtime.settings.tz, ready_ms=runtime.cache.ready_ms())
+        return render_wall(snap, catalogue, lang, tick=tick, tz=runtime.settings.tz, ready_ms=runtime.cache.ready_ms(),
+                           takeover=_takeover(runtime, scope, code, lang))
 
     return read_wall_render(runtime=runtime, scope=scope, code=code, lang=lang, render=render,
                             usable=lambda previous: previous.ok,  # a failed read never stands in for the next one
@@ -83,6 +121,7 @@ def _wall_render(runtime: CityWallRuntime, scope: str | None, code: str, lang: s
     Output(ids.WALL_ALARMS, "children"),
     Output(ids.STATUS_STORE, "data"),
     Output(ids.WALL_APPLIED, "data"),
+    Output(ids.WALL_TAKEOVER, "data"),
     Input(ids.WALL_POLL, "data"),
     State(ids.WALL_SCOPE, "data"),
     State(ids.WALL_APPLIED, "data"),
@@ -96,18 +135,20 @@ def refresh_wall(_n: int | None, scope: dict | None, applied: dict | None) -> tu
     "everything"). Screens of the same scope at the same tick get the same reply, computed once.
     Of the screen's scope store only the area's code and the language (one of the app's) count:
     the area's level and names are read on the server, so no client changes what the others of
-    its scope are shown (issue 12, item 8)."""
+    its scope are shown (issue 12, item 8). The reply carries the scope's takeovers too (the
+    wall-takeover store, issue 13 item 4): rendered with the wall, once per scope, language and
+    tick, from the one scenario state of the tick; sent when it changed, like every other part."""
     runtime = current_runtime()
     scope = scope if isinstance(scope, dict) else {}
     lang = pick_language(scope.get("lang"), runtime.settings.lang)
     code = scope.get("area_code")
     if not isinstance(code, str) or not code:
-        return no_update, no_update, no_update, {"ok": False, "version": runtime.version}, no_update
+        return no_update, no_update, no_update, {"ok": False, "version": runtime.version}, no_update, no_update
     principal_scope = current_principal().scope  # checked before any cached value: never the cache
     render = _wall_render(runtime, principal_scope, code, lang)  # the client's "level" is never read
     if not render.ok:  # keep the last data on screen; the badge goes OFFLINE after 3 ticks without success
         return no_update, no_update, no_update, {"ok": False, "tick": render.tick, "version": runtime.version}, \
-            no_update
+            no_update, no_update
     applied_tick = applied.get("tick") if isinstance(applied, dict) else None
     applied_tick = applied_tick if isinstance(applied_tick, int) and not isinstance(applied_tick, bool) else None
 
@@ -115,9 +156,81 @@ def refresh_wall(_n: int | None, scope: dict | None, applied: dict | None) -> tu
         out = wall_delta(render, sent)
         status = {"ok": True, "as_of": render.as_of, "tick": render.tick, "ready_ms": render.ready_ms,
                   "version": runtime.version}
-        return out["delta"], out["health"], out["alarms"], status, {"tick": render.tick}
+        return out["delta"], out["health"], out["alarms"], status, {"tick": render.tick}, out["takeover"]
 
-    delta, health, alarms, status, tick = read_wall_reply(runtime=runtime, scope=principal_scope, code=code, lang=lang,
-                                                          tick=render.tick, applied_tick=applied_tick, reply=reply)
+    delta, health, alarms, status, tick, takeover = read_wall_reply(
+        runtime=runtime, scope=principal_scope, code=code, lang=lang, tick=render.tick, applied_tick=applied_tick,
+        reply=reply)
     status = {**status, "now_ms": int(time.time() * 1000)}  # the browser's poll scheduler allows for clock skew
-    return (delta, no_update if health is None else health, no_update if alarms is None else alarms, status, tick)
+    return (delta, no_update if health is None else health, no_update if alarms is None else alarms, status, tick,
+            no_update if takeover is None else takeover)
+
+
+# --- acknowledging a takeover (a supervisor's wall only: the button is in no other layout) ----------
+
+def _ack_forms(runtime: CityWallRuntime, code: str) -> dict:
+    """A form token per takeover of this wall still pending at this tick, for this principal."""
+    principal = current_principal()
+    found = read_wall_takeovers(runtime=runtime, scope=principal.scope, code=code)
+    wall = wall_scope_code(runtime, code)
+    key = signing_key(runtime.settings)
+    now = utc_now()
+    return {"forms": [{"scenario_id": a.scenario_id, "area_code": a.area_code,
+                       **action_form(key=key, principal=principal, now=now,
+                                     purpose=Purpose("ack_takeover", a.scenario_id, a.area_code, scope_code=wall))}
+                      for a in found.pending]}
+
+
+def _acknowledge_all(runtime: CityWallRuntime, code: str, lang: str, form: object) -> str:
+    """Acknowledge every takeover the form names for this wall's scope (actions.service checks role,
+    scope, token, replay and the state); what the screen says about it."""
+    forms = form.get("forms") if isinstance(form, dict) else None
+    forms = [f for f in forms if isinstance(f, dict)][:20] if isinstance(forms, list) else []
+    if not forms:
+        return t("tko_ack_none", lang)
+    settings = runtime.settings
+    wall = wall_scope_code(runtime, code)
+    state = read_scenario_state(runtime=runtime)
+    catalogue = read_scenario_catalogue(runtime=runtime)
+    results = [acknowledge_takeover(engine=actions_engine(settings), key=signing_key(settings),
+                                    principal=current_principal(), screen=f"{wall_href(None if wall is None else code)}"
+                                    " wall", request_id=f.get("request_id"), token=f.get("token"), state=state,
+                                    catalogue=catalogue, lineage=runtime.lineage, now=utc_now(),
+                                    scenario_id=f.get("scenario_id"), area_code=f.get("area_code"), scope_code=wall)
+               for f in forms]
+    refusals = [r for r in results if not r.ok]
+    if refusals:
+        return t("tko_ack_failed", lang, why=t(refusals[0].message_key, lang))
+    return t("tko_ack_done", lang, n=len(results))
+
+
+@callback(
+    Output(ids.WALL_ACK_RESULT, "children"),
+    Output(ids.WALL_ACK_FORM, "data"),
+    Input(ids.WALL_ACK, "n_clicks"),
+    Input(ids.WALL_TAKEOVER, "data"),
+    Input(ids.WALL_ACK_REFRESH, "n_intervals"),
+    State(ids.WALL_ACK_FORM, "data"),
+    State(ids.WALL_SCOPE, "data"),
+    access="supervisor",
+    prevent_initial_call=True,
+)
+def acknowledge(_clicks: int | None, _takeover: object, _refresh: int | None, form: object,
+                scope: dict | None) -> tuple:
+    """The banner's acknowledge button: a supervisor acknowledges the takeovers of this wall's scope
+    (actions.service.acknowledge_takeover, with the form tokens this callback issued); the tokens
+    are issued anew whenever the wall's takeovers change and every few minutes (they go stale)."""
+    runtime = current_runtime()
+    scope = scope if isinstance(scope, dict) else {}
+    lang = pick_language(scope.get("lang"), runtime.settings.lang)
+    code = scope.get("area_code")
+    if not valid_code(code):
+        return no_update, no_update
+    message = no_update
+    try:
+        if dash.ctx.triggered_id == ids.WALL_ACK:
+            message = _acknowledge_all(runtime, code, lang, form)
+        return message, _ack_forms(runtime, code)
+    except SQLAlchemyError as exc:
+        log.warning("acknowledge: state unavailable: %s", first_line(exc))
+        return t("tko_ack_unavailable", lang), no_update

@@ -1,6 +1,7 @@
 """The security subcommands of ``citywall`` (kept here so cli.py only wires them in):
 
     citywall db create-readonly-role --name citywall_ro [--password-stdin]
+    citywall db create-action-role --name citywall_actions [--password-stdin]
     citywall user add NAME --role supervisor [--scope 310115] [--password-stdin | --no-password]
     citywall token create --name lobby-310115 --scope 310115 [--role wall]
     citywall token revoke lobby-310115
@@ -22,11 +23,15 @@ COMMANDS = ("db", "user", "token")
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    db = sub.add_parser("db", help="database administration (read-only role)")
+    db = sub.add_parser("db", help="database administration (read-only role, action role)")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     role = db_sub.add_parser("create-readonly-role", help="a PostgreSQL role that may only SELECT the v_* views")
     role.add_argument("--name", default="citywall_ro", help="role name (default citywall_ro)")
     role.add_argument("--password-stdin", action="store_true", help="read the role's password from stdin")
+    actions = db_sub.add_parser("create-action-role", help="a PostgreSQL role that may only INSERT operator actions"
+                                " (and SELECT v_operator_actions): CITYWALL_ACTIONS_DATABASE_URL's")
+    actions.add_argument("--name", default="citywall_actions", help="role name (default citywall_actions)")
+    actions.add_argument("--password-stdin", action="store_true", help="read the role's password from stdin")
 
     files = argparse.ArgumentParser(add_help=False)
     files.add_argument("--users-file", type=Path, help="default: CITYWALL_USERS_FILE")
@@ -70,12 +75,13 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
     try:
         if args.command == "db":
             from data_access.db import check_database, make_engine
-            from data_access.roles import create_readonly_role
+            from data_access.roles import create_action_role, create_readonly_role
 
             engine = make_engine(settings.database_url)
             check_database(engine)
+            create = create_action_role if args.db_command == "create-action-role" else create_readonly_role
             password = sys.stdin.readline().rstrip("\n") if args.password_stdin else None
-            print(create_readonly_role(engine, name=args.name, password=password or None))
+            print(create(engine, name=args.name, password=password or None))
             engine.dispose()
             return 0
         path = args.users_file or settings.users_file

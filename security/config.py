@@ -1,6 +1,8 @@
 """The start-up safety check: an unsafe configuration is refused with one clear line."""
 from __future__ import annotations
 
+import sqlalchemy as sa
+
 from data_access.settings import AUTH_MODES, Settings, SettingsError
 from security.store import UserStore
 
@@ -23,9 +25,16 @@ _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 def check_configuration(settings: Settings) -> None:
     """Refuse an unsafe configuration with one clear line (SettingsError): authentication without a
-    real secret key or without a readable users file, or debug mode outside local development."""
+    real secret key or without a readable users file, debug mode outside local development, or an
+    actions database URL that is no URL."""
     if settings.auth not in AUTH_MODES:
         raise SettingsError(f"CITYWALL_AUTH={settings.auth!r}: expected one of {', '.join(AUTH_MODES)}")
+    if settings.actions_database_url:
+        try:
+            sa.make_url(settings.actions_database_url)
+        except sa.exc.ArgumentError:
+            raise SettingsError("CITYWALL_ACTIONS_DATABASE_URL: not a database URL (e.g. "
+                                "postgresql+psycopg://citywall_actions@db/city)") from None
     if settings.auth != "off":
         if guessable(settings.secret_key or ""):
             raise SettingsError(

@@ -89,8 +89,23 @@ def new_database(tmp_path: Path) -> Iterator[Callable[[str], Engine]]:
         cleanup()
 
 
+@pytest.fixture(scope="module", params=BACKENDS)
+def scenario_city(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """The hand-made scenario city (tests/fixtures.py seed_scenario_city) on SQLite and PostgreSQL."""
+    from tests.fixtures import seed_scenario_city
+
+    url, cleanup = create_database(request.param, tmp_path_factory.mktemp("scenarios"))
+    engine = make_engine(url)
+    init_db(engine)
+    seed_scenario_city(engine)
+    yield engine
+    engine.dispose()
+    cleanup()
+
+
 VIEWPORT = (1920, 1080)  # the page every browser test starts with (CSS px): a 1080p wall screen
-BROWSER_FIXTURES = frozenset({"browser", "dash_duo", "dash_duo_mp", "dash_br"})  # the fixtures that drive Chromium
+# the fixtures that drive Chromium
+BROWSER_FIXTURES = frozenset({"browser", "second_browser", "dash_duo", "dash_duo_mp", "dash_br"})
 
 
 def pytest_setup_options():  # dash[testing] hook: how dash_duo starts Chromium
@@ -200,8 +215,9 @@ def browser(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
 
 @pytest.fixture(autouse=True)
 def _browser_at_default_viewport(request: pytest.FixtureRequest) -> None:
-    if "browser" in request.fixturenames:  # module-scoped: already set up, so the fixture order is unchanged
-        pin_viewport(request.getfixturevalue("browser").driver)
+    for name in ("browser", "second_browser"):  # module-scoped: already set up, so the fixture order is unchanged
+        if name in request.fixturenames:
+            pin_viewport(request.getfixturevalue(name).driver)
 
 
 # dash[testing]'s per-test browsers, pinned (each overrides the plugin's fixture of the same name).
@@ -221,3 +237,30 @@ def dash_duo_mp(dash_duo_mp):
 def dash_br(dash_br):
     pin_viewport(dash_br.driver)
     return dash_br
+
+
+@pytest.fixture(scope="module")
+def second_browser(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    """Another Chromium with its own cookies, for a test where two people (or a wall and a person)
+    look at the same app at once; pinned like ``browser``."""
+    from dash.testing.browser import Browser
+
+    with Browser(browser="Chrome", headless=True, options=request.config.hook.pytest_setup_options(),
+                 download_path=str(tmp_path_factory.mktemp("download2")), percy_run=False,
+                 percy_finalize=False) as chrome:
+        pin_viewport(chrome.driver)
+        yield chrome
+
+
+@pytest.fixture(params=BACKENDS)
+def desk(request: pytest.FixtureRequest, new_database: Callable[[str], Engine]):
+    """The operator-action tests' setting on each backend: the small city and its scenarios, and a
+    ``tests.actions_desk.Desk`` that calls actions the way a page does."""
+    from data_access.areas import Lineage
+    from tests.actions_desk import Desk, read_catalogue, seed_scenarios
+    from tests.fixtures import seed_small_city
+
+    engine = new_database(request.param)
+    seed_small_city(engine)
+    seed_scenarios(engine)
+    return Desk(engine=engine, lineage=Lineage(engine), catalogue=read_catalogue(engine))

@@ -1,7 +1,9 @@
 """The house rules, read from the imports of the tree (``ast``, no import is executed).
 
 Data flows one way: pages -> components -> data_access.models, pages -> data_access; nothing in
-data_access knows Dash, Flask or a screen. Every import statement counts, also one inside a function,
+data_access knows Dash, Flask or a screen. The app's one write, operator actions (actions/), is
+called by pages only: neither data_access nor components import it, and it knows no Dash, Flask,
+page or component. Every import statement counts, also one inside a function,
 a method or an ``if TYPE_CHECKING:`` block, and ``importlib.import_module("literal")``. tests/ may import
 anything, but nothing else may import tests/. Each failure names file:line and the import.
 
@@ -24,6 +26,9 @@ TESTS = "tests"
 ALLOWED_FROM_DATA_ACCESS = "data_access.models"  # the one module of data_access that components may import
 WEB_AND_SCREEN = ("dash", "flask", "flask_caching", "werkzeug", "components", "pages")  # not in data_access
 DEMO_AND_IMPORT = ("feeder", "importers")  # not in pages
+ACTIONS = "actions"  # imported by pages (and tests) only
+NOT_IN_ACTIONS = ("dash", "flask", "flask_caching", "werkzeug", "components", "pages", "security.web",
+                  "security.auth")
 
 
 @dataclass(frozen=True)
@@ -106,6 +111,8 @@ RULES = {
     "components": "components/ imports nothing of data_access but data_access.models",
     "data_access": "data_access/ imports no dash, flask, flask_caching, werkzeug, components or pages",
     "pages": "pages/ import no feeder or importers",
+    "actions_users": "data_access/ and components/ import nothing of actions/ (pages call the actions)",
+    "actions": "actions/ imports no dash, flask, flask_caching, werkzeug, components, pages or security's web layer",
     "tests": "production code imports nothing from tests/",
     "cycles": "no two top-level packages/modules import each other",
 }
@@ -127,6 +134,10 @@ def check(sources: Mapping[str, str]) -> dict[str, list[str]]:
                 found["data_access"].append(f"{imp}   [{imp.module}]")
             if here == "pages" and _is(imp.module, *DEMO_AND_IMPORT):
                 found["pages"].append(f"{imp}   [{imp.module}]")
+            if here in ("data_access", "components") and _is(imp.module, ACTIONS):
+                found["actions_users"].append(f"{imp}   [{imp.module}]")
+            if here == ACTIONS and _is(imp.module, *NOT_IN_ACTIONS):
+                found["actions"].append(f"{imp}   [{imp.module}]")
             there = unit_of(imp.module)
             if here != TESTS and there == TESTS:
                 found["tests"].append(f"{imp}   [{imp.module}]")
@@ -155,7 +166,8 @@ def tree_offences(rule: str) -> list[str]:
 def test_the_tree_is_read() -> None:
     """Guard against an empty walk: the checker sees the packages it rules over."""
     units = {unit_of(module_of(p)) for p in python_sources()}
-    assert {"app", "cli", "components", "data_access", "pages", "feeder", "importers", "tests"} <= units, units
+    expected = {"app", "cli", "components", "data_access", "pages", "feeder", "importers", "tests", "actions"}
+    assert expected <= units, units
     assert not any(p.startswith(".venv/") for p in python_sources())
 
 
@@ -172,6 +184,16 @@ def test_data_access_knows_no_web_framework_and_no_screen() -> None:
 def test_pages_import_neither_feeder_nor_importers() -> None:
     offences = tree_offences("pages")
     assert not offences, report("pages", offences)
+
+
+def test_only_pages_call_the_actions() -> None:
+    offences = tree_offences("actions_users")
+    assert not offences, report("actions_users", offences)
+
+
+def test_actions_know_no_web_framework_and_no_screen() -> None:
+    offences = tree_offences("actions")
+    assert not offences, report("actions", offences)
 
 
 def test_production_code_imports_no_tests() -> None:
@@ -207,6 +229,13 @@ SYNTHETIC = {
     "importers/common.py": "from . import grid\n",
     "importers/grid.py": "from feeder import simulator\n",
     "bench/run.py": "from tests.conftest import free_port\nimport app\n",
+    "actions/__init__.py": "",
+    "actions/service.py": "from data_access import models\nfrom security.policy import Principal\n"
+                          "from security.web import current_principal\nimport flask\n",
+    "actions/tokens.py": "def f():\n    from components import ids\n",
+    "components/button.py": "from actions import service\n",
+    "data_access/audit.py": "import actions.store\n",
+    "pages/scenario.py": "from actions.service import mark_step\n",  # pages may call the actions
     "tests/__init__.py": "",
     "tests/conftest.py": "import app, cli, pages.city, feeder.simulator\n",  # tests may import anything
 }
@@ -229,13 +258,23 @@ def test_checker_finds_each_kind_of_offence_in_a_synthetic_tree() -> None:
         "pages/list.py:1: from importers import common   [importers.common]",
     ]
     assert found["tests"] == ["bench/run.py:1: from tests.conftest import free_port   [tests.conftest]"]
-    assert [c.splitlines()[0] for c in found["cycles"]] == [
-        "app <-> cli", "components <-> data_access", "feeder <-> importers"]  # bench -> app is one way only
-    assert found["cycles"][0] == (
-        "app <-> cli\n      app -> cli: app.py:1: import cli\n      cli -> app: cli.py:2: from app import create_app")
-    assert found["cycles"][1].endswith(  # the TYPE_CHECKING import is an import
-        "\n      data_access -> components: data_access/db.py:3: from components import ids")
+    assert found["actions_users"] == [
+        "components/button.py:1: from actions import service   [actions.service]",
+        "data_access/audit.py:1: import actions.store   [actions.store]",
+    ]
+    assert found["actions"] == [
+        "actions/service.py:3: from security.web import current_principal   [security.web]",
+        "actions/service.py:4: import flask   [flask]",
+        "actions/tokens.py:2: from components import ids   [components]",
+    ]
+    assert [c.splitlines()[0] for c in found["cycles"]] == [  # bench -> app is one way only
+        "actions <-> components", "actions <-> data_access", "app <-> cli", "components <-> data_access",
+        "feeder <-> importers"]
     assert found["cycles"][2] == (
+        "app <-> cli\n      app -> cli: app.py:1: import cli\n      cli -> app: cli.py:2: from app import create_app")
+    assert found["cycles"][3].endswith(  # the TYPE_CHECKING import is an import
+        "\n      data_access -> components: data_access/db.py:3: from components import ids")
+    assert found["cycles"][4] == (
         "feeder <-> importers\n"
         "      feeder -> importers: feeder/simulator.py:1: from importers.common import upsert\n"
         "      importers -> feeder: importers/grid.py:1: from feeder import simulator")

@@ -21,7 +21,7 @@ AGGREGATES = {"sum", "mean"}
 SOURCES = {"patrol", "hotline_12345", "sensor", "police_110", "citizen_app"}
 
 INDICATOR_COLUMNS = [
-    "indicator_id", "dimension", "name", "name_en", "unit", "level", "period_s",
+    "indicator_id", "dimension", "name", "name_en", "wall_name", "wall_name_en", "unit", "unit_en", "level", "period_s",
     "warn_low", "warn_high", "alarm_low", "alarm_high", "higher_is_better", "on_wall",
     "sort_order", "aggregate", "sim_base", "sim_rhythm", "sim_night_ratio", "sim_noise",
     "sim_decimals", "sim_kind", "sim_rain_factor", "sim_crowd_factor", "sim_gas_factor",
@@ -86,10 +86,26 @@ def test_indicator_names(ind):
         assert row.name_en.strip() and row.name_en.isascii(), f"{row.indicator_id}: bad name_en"
 
 
-def test_units_are_short_and_not_chinese(ind):
+def test_units_are_short_and_in_both_languages(ind):
+    """``unit`` is the Chinese wall's (issue 14, item 16: no "count", "pax/h" or "households" on it),
+    ``unit_en`` the English one."""
+    english_words = re.compile(r"[A-Za-z]{3,}")
+    symbols = {"ppm", "NTU", "TEU", "kPa", "MPa"}  # international symbols, the same in both languages
     for row in ind.itertuples():
-        assert not CJK.search(row.unit), f"{row.indicator_id}: unit {row.unit!r} contains CJK"
-        assert len(row.unit) <= 12, f"{row.indicator_id}: unit {row.unit!r} too long"
+        assert not CJK.search(row.unit_en), f"{row.indicator_id}: unit_en {row.unit_en!r} contains CJK"
+        assert len(row.unit_en) <= 12 and len(row.unit) <= 8, f"{row.indicator_id}: unit too long"
+        words = set(english_words.findall(row.unit)) - symbols
+        assert not words, f"{row.indicator_id}: Chinese unit {row.unit!r} has English words {words}"
+        assert (row.unit == "") == (row.unit_en == ""), f"{row.indicator_id}: a unit in one language only"
+
+
+def test_wall_names_are_short_in_both_languages(ind):
+    """Issue 14, item 15: every indicator has a short wall name, Chinese and English."""
+    for row in ind.itertuples():
+        assert CJK.search(row.wall_name) or row.wall_name.isascii() and row.wall_name[:1].isalnum(), row.indicator_id
+        assert row.wall_name_en.isascii() and row.wall_name_en.strip(), f"{row.indicator_id}: bad wall_name_en"
+        width = sum(1.0 if CJK.search(c) else 0.55 for c in row.wall_name)  # in em: a Latin letter ~half a 字
+        assert width <= 6 and len(row.wall_name_en) <= 20, (row.indicator_id, row.wall_name, row.wall_name_en)
 
 
 def test_indicator_enums(ind):

@@ -5,7 +5,9 @@ import re
 from pathlib import Path
 
 from components import i18n
+from components.labels_actions import ACTION_LABELS
 from components.labels_map import MAP_LABELS
+from components.labels_takeover import TAKEOVER_LABELS
 
 ROOT = Path(__file__).resolve().parent.parent
 USED = re.compile(r"""\bt\(\s*(?:f)?["']([a-z0-9_]+)["']""")
@@ -19,6 +21,8 @@ def test_every_label_has_both_languages() -> None:
 
 def test_label_files_do_not_collide() -> None:
     assert not set(i18n.WALL_LABELS) & set(MAP_LABELS)
+    assert not (set(i18n.WALL_LABELS) | set(MAP_LABELS)) & set(ACTION_LABELS)
+    assert not (set(i18n.WALL_LABELS) | set(MAP_LABELS)) & set(TAKEOVER_LABELS)
 
 
 def test_every_key_used_in_code_exists() -> None:

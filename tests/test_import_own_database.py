@@ -23,7 +23,8 @@ DOC_SCHEMA = "city_ops"
 
 
 def doc_sql_blocks() -> list[str]:
-    """The ```sql blocks of the doc, in order: the city's tables, the views, the read-only role."""
+    """The ```sql blocks of the doc, in order: the city's tables, the views, the read-only role, the
+    operator actions' table, view and role."""
     return re.findall(r"^```sql\n(.*?)^```", DOC.read_text(encoding="utf-8"), flags=re.MULTILINE | re.DOTALL)
 
 
@@ -36,13 +37,14 @@ def _square(x: float, y: float, size: float) -> str:
 def city_schema() -> Iterator[str]:
     schema = f"cw_own_{uuid.uuid4().hex[:10]}"
     admin = sa.create_engine(POSTGRES_URL)
-    tables, views, role = doc_sql_blocks()
+    tables, views, role, actions = doc_sql_blocks()
     with admin.begin() as conn:
         conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
         conn.exec_driver_sql(f"SET LOCAL search_path TO {schema}")
         conn.exec_driver_sql(tables)
         conn.exec_driver_sql(views)
         conn.exec_driver_sql(role.replace(f"SCHEMA {DOC_SCHEMA}", f"SCHEMA {schema}"))
+        conn.exec_driver_sql(actions.replace(f"SCHEMA {DOC_SCHEMA}", f"SCHEMA {schema}"))
         # the city's data: two boroughs with two wards each, six requests, an air-quality feed
         conn.execute(sa.text("INSERT INTO gis_borough VALUES (:id, :label, :outline)"), [
             {"id": "MN", "label": "Manhattan", "outline": _square(-74.02, 40.70, 0.04)},

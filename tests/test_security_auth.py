@@ -79,7 +79,7 @@ def route_payload(app, path: str, search: str = "") -> dict:
 
 
 def wall_payload(app, area_code: object, level: object = "district", n: int = 1) -> dict:
-    return callback_payload(app, "status-store", {"wall-poll": n, "wall-scope": {
+    return callback_payload(app, "wall-delta.data", {"wall-poll": n, "wall-scope": {
         "area_code": area_code, "level": level, "lang": "zh"}, "wall-applied": {}})
 
 

@@ -16,8 +16,22 @@ def area_key(code: str) -> str:
     return f"area:{code}"
 
 
+def area_resources_key(code: str) -> str:
+    """The field resources of one area (the street page's map layer)."""
+    return f"area-resources:{code}"
+
+
+def resource_types_key() -> str:
+    return "resource-types"
+
+
 def level_names_key() -> str:
     return "level-names"
+
+
+def scenario_board_render_key(scenario_id: str, code: str, lang: str) -> str:
+    """A board's refreshed parts in one language, built once per tick for every screen showing it."""
+    return f"scenario-board-render:{scenario_id}:{code}:{lang}"
 
 
 def wall_catalogue_key() -> str:
@@ -42,6 +56,14 @@ def wall_sent_key(code: str, lang: str, tick: int) -> str:
 
 def wall_reply_key(code: str, lang: str, tick: int, applied_tick: int | None) -> str:
     return f"wall-reply:{code}:{lang}:{tick}:{applied_tick}"
+
+
+def wall_indicator_names_key() -> str:
+    return "wall-indicator-names"
+
+
+def wall_category_names_key() -> str:
+    return "wall-category-names"
 
 
 def panels_key(code: str) -> str:
@@ -95,3 +117,7 @@ def scenario_state_key() -> str:
 
 def scenario_board_key(scenario_id: str, code: str) -> str:
     return f"scenario-board:{scenario_id}:{code}"
+
+
+def scenario_catalogue_key() -> str:
+    return "scenario-catalogue"

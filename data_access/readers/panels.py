@@ -8,11 +8,11 @@ from sqlalchemy.engine import Engine
 from data_access.areas import require_within
 from data_access.db import utc_now
 from data_access.incidents import (
+    cell_counts,
     child_areas_ranked,
     incident_counts,
     incident_funnel,
     open_incidents_by_category,
-    open_incidents_by_cell,
 )
 from data_access.models import Area, PanelData, child_level
 from data_access.readers import keys
@@ -24,11 +24,14 @@ def load_panels(*, engine: Engine, area: Area) -> PanelData:
     """Everything the panels of one area show, uncached."""
     if child_level(area):
         children = child_areas_ranked(engine=engine, parent_code=area.area_code)
-    else:  # a street's children are its grid cells
-        cells = open_incidents_by_cell(engine=engine, area=area)
+    else:  # a street's children are its grid cells: every one, by its name (the cell id when it has none), zeros
+        cells = cell_counts(engine=engine, street_code=area.area_code)
+        names = cells["name"].where(cells["name"].notna() & (cells["name"] != ""), cells["cell_id"])
         children = pd.DataFrame({
-            "area_code": cells["cell_id"], "level": "cell", "name": cells["cell_id"], "name_en": None,
-            "open": cells["open"], "overdue": cells["overdue"], "reported_today": None, "closed_today": None,
+            "area_code": cells["cell_id"], "level": "cell", "name": names,
+            "name_en": cells["name_en"].where(cells["name_en"].notna() & (cells["name_en"] != ""), names),
+            "open": cells["open"].astype(int), "overdue": cells["overdue"].astype(int),
+            "reported_today": cells["reported_today"].astype(int), "closed_today": cells["closed_today"].astype(int),
             "on_time_rate_30d": None,
         }).sort_values(["overdue", "open", "area_code"], ascending=[False, False, True])
     return PanelData(

@@ -4,18 +4,20 @@ the page from the snapshot: pages/wall.py hands in the pure render)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import pandas as pd
 
 from data_access.areas import require_within
 from data_access.db import utc_now
-from data_access.models import WallIncidents, WallSnapshot
+from data_access.models import ScenarioActivation, WallIncidents, WallSnapshot
 from data_access.readers import keys
 from data_access.readers.areas import level_words, read_area, read_level_names
+from data_access.readers.scenarios import read_scenario_catalogue, read_scenario_state
 from data_access.runtime import CityWallRuntime
 from data_access.vitals import indicator_catalogue
-from data_access.wall import load_wall, load_wall_incidents
+from data_access.wall import incident_category_names, load_wall, load_wall_incidents
 
 T = TypeVar("T")
 
@@ -92,3 +94,58 @@ def read_wall_reply(*, runtime: CityWallRuntime, scope: str | None, code: str, l
         return reply(sent if isinstance(sent, dict) else None)
 
     return runtime.cache.read(keys.wall_reply_key(code, lang, tick, applied_tick), compute, immutable=True)
+
+
+@dataclass(frozen=True)
+class WallTakeovers:
+    """The scenarios active in one wall's scope (``active``), those of them that still take the wall
+    over (``pending``: not acknowledged for this scope since they started), and what names them
+    (read only while one is active: a quiet city costs no read at all)."""
+
+    active: tuple[ScenarioActivation, ...]
+    pending: tuple[ScenarioActivation, ...]
+    scenarios: pd.DataFrame
+    scenario_indicators: pd.DataFrame
+    indicators: pd.DataFrame
+    categories: pd.DataFrame  # category, category_name, category_name_en (only with an incidents rule active)
+
+
+def wall_scope_code(runtime: CityWallRuntime, code: str) -> str | None:
+    """What a wall's takeovers and their acknowledgements are keyed by (operator_actions.scope_code):
+    the wall's area, None for the city's wall (every activation is in its scope)."""
+    return None if len(runtime.lineage(code)) == 1 else code
+
+
+def read_wall_takeovers(*, runtime: CityWallRuntime, scope: str | None, code: str) -> WallTakeovers:
+    """The takeovers of the wall of ``code`` at this tick, from the one scenario state every screen
+    shares (``read_scenario_state``, once per tick): a scoped wall gets the scenarios inside its
+    scope, the city wall every one. After the scope check, like every reader."""
+    require_within(runtime.lineage, code, scope)
+    state = read_scenario_state(runtime=runtime)
+    wall = wall_scope_code(runtime, code)
+    active = tuple(state.active_in(runtime.lineage, wall))
+    pending = tuple(state.takeovers(runtime.lineage, wall))
+    if not active:
+        empty = pd.DataFrame()
+        return WallTakeovers(active=(), pending=(), scenarios=empty, scenario_indicators=empty, indicators=empty,
+                             categories=empty)
+    catalogue = read_scenario_catalogue(runtime=runtime)
+    indicators = runtime.cache.read(keys.wall_indicator_names_key(),
+                                    lambda: indicator_catalogue(engine=runtime.engine))
+    categories = pd.DataFrame()
+    if any(a.reason == "incidents" for a in active):
+        categories = runtime.cache.read(keys.wall_category_names_key(),
+                                        lambda: incident_category_names(engine=runtime.engine))
+    return WallTakeovers(active=active, pending=pending, scenarios=catalogue.scenarios,
+                         scenario_indicators=catalogue.indicators, indicators=indicators, categories=categories)
+
+
+def read_takeover_pending(*, runtime: CityWallRuntime, scope: str | None, scope_code: str, scenario_id: str,
+                          area_code: str) -> bool:
+    """Whether the scenario's activation in ``area_code`` still takes the wall of ``scope_code``
+    over at this tick (active, and not acknowledged for that scope): a kiosk wall showing its
+    board goes back to its rotation once it does not."""
+    require_within(runtime.lineage, scope_code, scope)
+    state = read_scenario_state(runtime=runtime)
+    return any(a.scenario_id == scenario_id and a.area_code == area_code
+               for a in state.takeovers(runtime.lineage, wall_scope_code(runtime, scope_code)))
