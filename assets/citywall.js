@@ -175,7 +175,8 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
           box.appendChild(line);
         });
         if (data.more) {
-          box.appendChild(span("takeover__more", String(labels.more || "+{n}").replace("{n}", data.more)));
+          // on the last line, not one of its own: every banner line costs the tiles height at 1080p
+          (box.lastChild || box).appendChild(span("takeover__more", String(labels.more || "+{n}").replace("{n}", data.more)));
         }
       }
       document.body.classList.toggle("cw-takeover", items.length > 0);
