@@ -162,7 +162,10 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
           node.textContent = text == null ? "" : String(text);  // text only, never markup
           return node;
         };
-        items.forEach(function (item) {
+        // One line on a wall: more lines squeeze the tiles' values into their delta row at 1080p; the
+        // others (pending ones first in the store) are counted on it.
+        const more = (data.more || 0) + Math.max(0, items.length - 1);
+        items.slice(0, 1).forEach(function (item) {
           const line = document.createElement("div");
           line.className = "takeover__item" + (item.pending ? " takeover__item--pending" : " takeover__item--acked");
           line.setAttribute("data-scenario", String(item.key || ""));
@@ -174,9 +177,8 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
           if (!item.pending) { line.appendChild(span("takeover__acked", labels.acked)); }
           box.appendChild(line);
         });
-        if (data.more) {
-          // on the last line, not one of its own: every banner line costs the tiles height at 1080p
-          (box.lastChild || box).appendChild(span("takeover__more", String(labels.more || "+{n}").replace("{n}", data.more)));
+        if (more) {
+          (box.lastChild || box).appendChild(span("takeover__more", String(labels.more || "+{n}").replace("{n}", more)));
         }
       }
       document.body.classList.toggle("cw-takeover", items.length > 0);

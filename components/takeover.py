@@ -30,7 +30,7 @@ from components.theme import status_symbol
 if TYPE_CHECKING:
     from data_access.models import ScenarioActivation
 
-MAX_ITEMS = 1  # banner lines on a wall (more squeeze the tiles' text at 1080p); the rest are counted on it
+MAX_ITEMS = 3  # banner lines on a wall; the rest are counted
 MAX_VALUES = 3  # indicator values named per line
 ACK_REFRESH_MS = 4 * 60 * 1000  # a supervisor's wall gets new form tokens this often (they go stale after 10 min)
 

@@ -23,6 +23,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -89,18 +90,33 @@ def new_database(tmp_path: Path) -> Iterator[Callable[[str], Engine]]:
         cleanup()
 
 
-@pytest.fixture(params=BACKENDS)  # per test: its rows are minutes before now, and now moves on
-def scenario_city(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    """The hand-made scenario city (tests/fixtures.py seed_scenario_city) on SQLite and PostgreSQL."""
-    from tests.fixtures import seed_scenario_city
+def _scenario_city(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+                   minute: datetime | None) -> Iterator[Engine]:
+    from tests.fixtures import SM, seed_scenario_city
 
     url, cleanup = create_database(request.param, tmp_path_factory.mktemp("scenarios"))
     engine = make_engine(url)
     init_db(engine)
-    seed_scenario_city(engine)
+    seed_scenario_city(engine, minute=minute or SM)
     yield engine
     engine.dispose()
     cleanup()
+
+
+@pytest.fixture(params=BACKENDS)  # per test: its rows are minutes before now, and now moves on
+def scenario_city(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """The hand-made scenario city (tests/fixtures.py seed_scenario_city) on SQLite and PostgreSQL, its
+    times counted back from tests.fixtures.SM (the tests evaluating it at a given moment use SM too)."""
+    yield from _scenario_city(request, tmp_path_factory, None)
+
+
+@pytest.fixture(params=BACKENDS)
+def live_scenario_city(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """The scenario city with its times counted back from this minute: for tests that read it through
+    the app's real clock (SM is the minute tests.fixtures was imported, minutes earlier in a full run)."""
+    from data_access.db import utc_now
+
+    yield from _scenario_city(request, tmp_path_factory, utc_now().replace(second=0))
 
 
 VIEWPORT = (1920, 1080)  # the page every browser test starts with (CSS px): a 1080p wall screen

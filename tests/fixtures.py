@@ -114,19 +114,20 @@ def seed_small_city(engine: Engine) -> None:
 SM = utc_now().replace(second=0)
 
 
-def _m(minutes: int) -> datetime:
-    return SM - timedelta(minutes=minutes)
+def _m(minutes: int, start: datetime = SM) -> datetime:
+    return start - timedelta(minutes=minutes)
 
 
-def rain_minutes(area: str, runs: list[tuple[int, int, float]]) -> list[dict]:
+def rain_minutes(area: str, runs: list[tuple[int, int, float]], start: datetime = SM) -> list[dict]:
     """Readings of rain_mm_h, one per minute: (from minutes ago, to minutes ago, value) runs."""
-    return [dict(indicator_id="rain_mm_h", area_code=area, ts=_m(m) + timedelta(seconds=10), value=v)
+    return [dict(indicator_id="rain_mm_h", area_code=area, ts=_m(m, start) + timedelta(seconds=10), value=v)
             for first, last, v in runs for m in range(first, last - 1, -1)]
 
 
-def seed_scenario_city(engine: Engine) -> None:
+def seed_scenario_city(engine: Engine, *, minute: datetime = SM) -> None:
     """Three districts, three streets, rain and pump indicators, three scenarios, incidents,
-    resources and operator actions; test_scenarios.py writes out what each rule makes of them."""
+    resources and operator actions; test_scenarios.py writes out what each rule makes of them. ``minute``:
+    the minute its times count back from (tests reading through the real clock pass the current one)."""
     with engine.begin() as conn:
         conn.execute(schema.areas.insert(), [
             dict(area_code="100000", level="city", parent_code=None, name="测试市", name_en="Testville"),
@@ -146,12 +147,12 @@ def seed_scenario_city(engine: Engine) -> None:
         readings = (
             # East: 11 minutes in warn (not enough for an alarm rule), 6 in alarm (fires at 18 min ago),
             # then 15 normal minutes (normal 5 minutes at 10 min ago: ends, its reports allowing).
-            rain_minutes("100100", [(60, 46, 10), (45, 35, 40), (34, 21, 10), (20, 15, 60), (14, 0, 10)])
+            rain_minutes("100100", [(60, 46, 10), (45, 35, 40), (34, 21, 10), (20, 15, 60), (14, 0, 10)], minute)
             # West: two alarm minutes (too short) 40 min ago, then alarm for the last 5 minutes (fires at 2).
-            + rain_minutes("100200", [(41, 41, 10), (40, 39, 60), (38, 5, 10), (4, 0, 60)])
+            + rain_minutes("100200", [(41, 41, 10), (40, 39, 60), (38, 5, 10), (4, 0, 60)], minute)
             # North: alarm for the last 10 minutes (fires at 8 min ago), manually ended 3 min ago.
-            + rain_minutes("100300", [(30, 11, 10), (10, 0, 70)])
-            + [dict(indicator_id="pump_load_pct", area_code="100200", ts=_m(1), value=97)]  # board only
+            + rain_minutes("100300", [(30, 11, 10), (10, 0, 70)], minute)
+            + [dict(indicator_id="pump_load_pct", area_code="100200", ts=_m(1, minute), value=97)]  # board only
         )
         conn.execute(schema.readings.insert(), readings)
         insert_rows(conn, schema.incident_categories, [
@@ -171,10 +172,10 @@ def seed_scenario_city(engine: Engine) -> None:
                      due_in_min: int = 60) -> dict:
             category = {"road_waterlogging": "waterlogging", "manhole_cover_missing": "facilities",
                         "noise_night": "noise"}.get(sub, "public_safety")
-            reported = _m(minutes_ago)
+            reported = _m(minutes_ago, minute)
             return dict(incident_id=iid, category=category, subcategory=sub, source="patrol", priority=2,
                         status="closed" if closed else "reported", street_code=street, district_code=street[:6],
-                        reported_at=reported, due_at=SM + timedelta(minutes=due_in_min),
+                        reported_at=reported, due_at=minute + timedelta(minutes=due_in_min),
                         closed_at=reported + timedelta(minutes=1) if closed else None, lat=31.2, lon=121.4)
 
         insert_rows(conn, schema.incidents, [
@@ -235,19 +236,19 @@ def seed_scenario_city(engine: Engine) -> None:
         ])
         insert_rows(conn, schema.resources, [
             dict(resource_id="p1", resource_type="pump_truck", name="泵车1", status="idle", lat=31.2, lon=121.4,
-                 area_code="100200", updated_at=_m(1), period_s=60),
+                 area_code="100200", updated_at=_m(1, minute), period_s=60),
             dict(resource_id="p2", resource_type="pump_truck", name="泵车2", status="en_route", lat=31.2,
-                 lon=121.5, area_code="100200001", updated_at=_m(30), period_s=60, assigned_incident_id="w4"),
+                 lon=121.5, area_code="100200001", updated_at=_m(30, minute), period_s=60, assigned_incident_id="w4"),
             dict(resource_id="t1", resource_type="patrol_team", name="巡逻1", status="idle", lat=None, lon=None,
                  area_code="100200001", updated_at=None, period_s=60),  # no position: listed all the same
             dict(resource_id="r1", resource_type="repair_crew", name="抢修1", status="idle", lat=31.2, lon=121.4,
-                 area_code="100200", updated_at=_m(1), period_s=60),  # not a storm type
+                 area_code="100200", updated_at=_m(1, minute), period_s=60),  # not a storm type
             dict(resource_id="p3", resource_type="pump_truck", name="泵车3", status="idle", lat=31.3, lon=121.4,
-                 area_code="100100", updated_at=_m(1), period_s=60),  # another district
+                 area_code="100100", updated_at=_m(1, minute), period_s=60),  # another district
         ])
 
         def action(n: int, kind: str, scenario: str, area: str, minutes_ago: float, **extra: object) -> dict:
-            return dict(at=SM - timedelta(minutes=minutes_ago), principal=extra.pop("principal", "ops.li"),
+            return dict(at=minute - timedelta(minutes=minutes_ago), principal=extra.pop("principal", "ops.li"),
                         role="supervisor", screen="/scenario", kind=kind, scenario_id=scenario, area_code=area,
                         request_id=f"req-{n}", **extra)
 

@@ -134,8 +134,8 @@ def test_the_board_of_the_city_and_of_an_inactive_area(scenario_city: Engine) ->
         load_scenario_board(engine=scenario_city, scenario_id="storm", area_code="999999", state=state, now=NOW)
 
 
-def test_the_readers_check_the_scope_first(scenario_city: Engine) -> None:
-    runtime = build_runtime(Settings(database_url=scenario_city.url.render_as_string(hide_password=False),
+def test_the_readers_check_the_scope_first(live_scenario_city: Engine) -> None:
+    runtime = build_runtime(Settings(database_url=live_scenario_city.url.render_as_string(hide_password=False),
                                      feeder=False, refresh_s=60))
     try:
         state = read_scenario_state(runtime=runtime)

@@ -1,5 +1,5 @@
 """Issue 13, item 4, through the real app (Flask's test client, Dash's callbacks, auth on) over the
-hand-made scenario city (tests/fixtures.py seed_scenario_city) on SQLite and PostgreSQL: the wall's
+hand-made scenario city (tests/fixtures.py seed_scenario_city, from this minute) on SQLite and PostgreSQL: the wall's
 reply carries the takeovers of its scope (a scoped wall only those inside it, the city wall every
 one), one reply and one scenario state per scope and tick for every screen, and the supervisor's
 acknowledge button: only in a supervisor's layout, refused to a wall, audited, never replayed."""
@@ -41,9 +41,9 @@ def _app(engine: Engine, users: Path, refresh_s: float):
                                refresh_s=refresh_s, auth="basic", users_file=users, secret_key=SECRET))
 
 
-@pytest.fixture  # per test, as scenario_city
-def app(scenario_city: Engine, users: Path):
-    return _app(scenario_city, users, refresh_s=1)
+@pytest.fixture  # per test, as live_scenario_city
+def app(live_scenario_city: Engine, users: Path):
+    return _app(live_scenario_city, users, refresh_s=1)
 
 
 def _reply(client, app, code: str, headers: dict | None = None, applied: dict | None = None) -> dict:
@@ -93,7 +93,7 @@ def test_a_scoped_principal_never_reads_another_scope_s_takeovers(app) -> None:
 
 
 def test_screens_of_a_scope_share_one_reply_and_the_state_is_computed_once_per_tick(
-        scenario_city: Engine, users: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        live_scenario_city: Engine, users: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[object] = []
     real = scenario_readers.load_scenario_state
 
@@ -103,7 +103,7 @@ def test_screens_of_a_scope_share_one_reply_and_the_state_is_computed_once_per_t
 
     monkeypatch.setattr(scenario_readers, "load_scenario_state", counted)
     refresh_s = 20.0
-    slow = _app(scenario_city, users, refresh_s=refresh_s)  # one tick for the whole test
+    slow = _app(live_scenario_city, users, refresh_s=refresh_s)  # one tick for the whole test
     client = slow.server.test_client()
     into = time.time() % refresh_s
     if into > refresh_s - 5:  # too close to the window's end: start with the next one
@@ -147,7 +147,8 @@ def _acks(engine: Engine) -> list[tuple]:
             " WHERE kind = 'ack_takeover' ORDER BY action_id"))]
 
 
-def test_a_supervisor_acknowledges_the_takeover_of_the_wall_s_scope(app, scenario_city: Engine, users: Path) -> None:
+def test_a_supervisor_acknowledges_the_takeover_of_the_wall_s_scope(
+        app, live_scenario_city: Engine, users: Path) -> None:
     client = app.server.test_client()
     assert 'id":"wall-ack"' in _layout(client, app, WEST, WEST_SUP).replace(" ", "")
     assert "wall-ack" not in _layout(client, app, WEST, WEST_LEADER)  # a leader sees no button
@@ -162,14 +163,14 @@ def test_a_supervisor_acknowledges_the_takeover_of_the_wall_s_scope(app, scenari
     assert status == 200
     forms = out["wall-ack-form"]["data"]["forms"]
     assert [(f["scenario_id"], f["area_code"]) for f in forms] == [("gas", WEST)]  # pending ones only
-    before = _acks(scenario_city)
+    before = _acks(live_scenario_city)
     status, out = _ack(client, app, WEST_SUP, form={"forms": forms}, clicked=True)
     assert status == 200 and out["wall-ack-result"]["children"] == "已确认 1 项接管"
-    assert _acks(scenario_city) == before + [("west_sup", "gas", WEST, WEST)]
+    assert _acks(live_scenario_city) == before + [("west_sup", "gas", WEST, WEST)]
     # the same form again (a replay): refused, nothing written
     status, out = _ack(client, app, WEST_SUP, form={"forms": forms}, clicked=True)
     assert out["wall-ack-result"]["children"].startswith("确认失败：")
-    assert _acks(scenario_city) == before + [("west_sup", "gas", WEST, WEST)]
+    assert _acks(live_scenario_city) == before + [("west_sup", "gas", WEST, WEST)]
     # a forged token: refused
     forged = [{**forms[0], "token": forms[0]["token"][:-2] + "xx"}]
     status, out = _ack(client, app, WEST_SUP, form={"forms": forged}, clicked=True)
