@@ -29,7 +29,7 @@ MAX_COMMENT = 500
 def _issued(form: object) -> int | None:
     token = form.get("token") if isinstance(form, dict) else None
     head = token.split(".", 1)[0] if isinstance(token, str) else ""
-    return int(head) if head.isdigit() else None
+    return int(head) if head.isascii() and head.isdigit() else None
 
 
 def step_form(runtime: CityWallRuntime, *, scenario_id: str, area_code: str, step_id: str) -> dict[str, str]:
