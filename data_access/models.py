@@ -248,7 +248,8 @@ class IncidentFilter:
 
         level = area_level if area_level in ("city", "district", "street") else None
         code = area_code if level and valid_code(area_code) else None
-        prios = tuple(sorted({int(p) for p in strings(priorities) if p.isascii() and p.isdigit() and int(p) in PRIORITIES}))
+        prios = tuple(sorted({int(p) for p in strings(priorities)
+                              if p.isascii() and p.isdigit() and int(p) in PRIORITIES}))
         flag = {"1": True, "true": True, "yes": True, True: True,
                 "0": False, "false": False, "no": False, False: False}.get(
             overdue.lower() if isinstance(overdue, str) else overdue if isinstance(overdue, bool) else None)
