@@ -176,12 +176,15 @@ def test_the_rainstorm_takes_the_district_wall_over_until_a_supervisor_acknowled
     # reading (a gauge period and a feeder step at most), the scenario's tiles marked.
     person.wait_for_element("body.cw-takeover--pending", timeout=first_minute - time.time() + TICK_WAIT)
     assert time.time() - first_minute <= TICK_WAIT
-    line = person.find_element(".takeover__item--pending")
-    assert line.get_attribute("data-scenario") == f"rainstorm:{DISTRICT}"
-    assert person.find_element(".takeover__item--pending .takeover__name").text == "暴雨内涝"
-    assert person.find_element(".takeover__item--pending .takeover__area").text == "黄浦区"
-    assert "告警" in person.find_element(".takeover__item--pending .takeover__reason").text
-    assert person.find_element(".takeover__item--pending .takeover__since").text.endswith("起")
+    # read in one script: the banner is rebuilt whenever its values change (a found element goes stale)
+    line = person.driver.execute_script(
+        "const l = document.querySelector('.takeover__item--pending'); if (!l) { return null; }"
+        " const t = (c) => (l.querySelector(c) || {}).textContent;"
+        " return {key: l.getAttribute('data-scenario'), name: t('.takeover__name'), area: t('.takeover__area'),"
+        " reason: t('.takeover__reason'), since: t('.takeover__since')};")
+    assert line["key"] == f"rainstorm:{DISTRICT}"
+    assert (line["name"], line["area"]) == ("暴雨内涝", "黄浦区")
+    assert "告警" in line["reason"] and line["since"].endswith("起")
     assert person.find_elements(".tile.tile--scenario")
     assert person.find_element("#wall-ack").is_displayed()
 
