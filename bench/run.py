@@ -42,7 +42,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -180,16 +180,20 @@ class Served:
     """gunicorn app:server (N workers, Redis cache when N > 1) + the feeder as its own process."""
 
     def __init__(self, db: Database, *, workers: int, naive: bool, refresh_s: float, feeder: bool = True,
-                 threads: int = 8) -> None:
+                 threads: int = 8, counter_db: int = 15, feeder_args: Sequence[str] = (),
+                 start_timeout_s: float = 60) -> None:
+        """``counter_db``: the Redis db of the SQL-statement and callback-time counters (another benchmark
+        running at the same time keeps its own); ``feeder_args``: added to the feeder's command line."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.counter_key = f"citywall-bench:{uuid.uuid4().hex[:8]}:statements"
-        self.counter = redis.Redis.from_url(f"{REDIS_URL}/15")
+        counter_url = f"{REDIS_URL}/{counter_db}"
+        self.counter = redis.Redis.from_url(counter_url)
         self.redis_db = next(_redis_db)
         env = {**os.environ, "CITYWALL_DATABASE_URL": db.url, "CITYWALL_REFRESH_S": str(refresh_s),
                "CITYWALL_NAIVE": "1" if naive else "0", "CITYWALL_FEEDER": "0",
                "CITYWALL_REDIS_URL": f"{REDIS_URL}/{self.redis_db}" if workers > 1 else "",
-               "CITYWALL_BENCH_COUNTER": self.counter_key, "CITYWALL_BENCH_COUNTER_REDIS": f"{REDIS_URL}/15",
+               "CITYWALL_BENCH_COUNTER": self.counter_key, "CITYWALL_BENCH_COUNTER_REDIS": counter_url,
                "CITYWALL_BENCH_THREADS": str(threads), "PYTHONPATH": str(ROOT)}
         self.procs: list[subprocess.Popen] = []
         self.procs.append(subprocess.Popen(
@@ -198,10 +202,10 @@ class Served:
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
         if feeder:
             self.procs.append(subprocess.Popen(
-                [PYTHON, "-m", "feeder", "--auto-rainstorm-after", "-1"], cwd=ROOT,
+                [PYTHON, "-m", "feeder", "--auto-rainstorm-after", "-1", *feeder_args], cwd=ROOT,
                 env={**env, "CITYWALL_BENCH_COUNTER": ""}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 start_new_session=True))
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + start_timeout_s
         while time.monotonic() < deadline:
             try:
                 if requests.get(self.url + "/_dash-layout", timeout=5).ok:

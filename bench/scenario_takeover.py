@@ -30,25 +30,19 @@ import json
 import multiprocessing
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import redis  # noqa: E402
-import requests  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
-from bench.run import Database, chrome, drive, free_port, log, pct, wait_js  # noqa: E402
-from bench.wall_client import PageSpec  # noqa: E402
+from bench.run import Database, Served, chrome, drive, log, pct, wait_js  # noqa: E402
 
 PYTHON = sys.executable
 REDIS_URL = os.environ.get("CITYWALL_BENCH_REDIS", "redis://127.0.0.1:6379")
@@ -71,62 +65,11 @@ return true;
 """
 
 
-class Served:
-    """gunicorn app:server (one worker, its in-process tick cache) + the feeder as its own process;
-    SQL statements and callback times counted by bench/gunicorn_conf.py in this benchmark's Redis db."""
-
-    def __init__(self, db: Database, *, naive: bool, refresh_s: float, pack: Path, feeder: bool,
-                 threads: int = 8) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.counter_key = f"citywall-bench-takeover:{uuid.uuid4().hex[:8]}:statements"
-        counter_url = f"{REDIS_URL}/{COUNTER_DB}"
-        self.counter = redis.Redis.from_url(counter_url)
-        env = {**os.environ, "CITYWALL_DATABASE_URL": db.url, "CITYWALL_REFRESH_S": str(refresh_s),
-               "CITYWALL_NAIVE": "1" if naive else "0", "CITYWALL_FEEDER": "0", "CITYWALL_REDIS_URL": "",
-               "CITYWALL_BENCH_COUNTER": self.counter_key, "CITYWALL_BENCH_COUNTER_REDIS": counter_url,
-               "CITYWALL_BENCH_THREADS": str(threads), "PYTHONPATH": str(ROOT)}
-        self.procs = [subprocess.Popen(
-            [PYTHON, "-m", "gunicorn", "-c", str(ROOT / "bench" / "gunicorn_conf.py"), "-w", "1",
-             "-b", f"127.0.0.1:{self.port}", "app:server"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)]
-        if feeder:
-            self.procs.append(subprocess.Popen(
-                [PYTHON, "-m", "feeder", "--pack", str(pack), "--backfill-days", "0", "--auto-rainstorm-after", "-1",
-                 "--tick", "1"], cwd=ROOT, env={**env, "CITYWALL_BENCH_COUNTER": ""}, stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL, start_new_session=True))
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(self.url + "/_dash-layout", timeout=5).ok:
-                    break
-            except requests.RequestException:
-                time.sleep(0.2)
-        else:
-            self.close()
-            raise RuntimeError("gunicorn did not start")
-        self.spec = PageSpec.read(self.url)
-
-    def statements(self) -> int:
-        return int(self.counter.get(self.counter_key) or 0)
-
-    def server_times(self, *, reset: bool = False) -> list[float]:
-        key = self.counter_key + ":ms"
-        if reset:
-            self.counter.delete(key)
-            return []
-        return [float(v) for v in self.counter.lrange(key, 0, -1)]
-
-    def close(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-        self.counter.delete(self.counter_key, self.counter_key + ":ms")
+def served_app(db: Database, *, naive: bool, refresh_s: float, pack: Path, feeder: bool) -> Served:
+    """gunicorn app:server (one worker, its in-process tick cache) + the feeder as its own process
+    (bench/run.py's Served); SQL statements and callback times counted in this benchmark's Redis db."""
+    return Served(db, workers=1, naive=naive, refresh_s=refresh_s, feeder=feeder, counter_db=COUNTER_DB,
+                  feeder_args=["--pack", str(pack), "--backfill-days", "0", "--tick", "1"], start_timeout_s=90)
 
 
 def districts(db: Database) -> list[str]:
@@ -287,7 +230,8 @@ def main() -> int:
     served: dict[str, Served] = {}
     try:
         for mode in ("cached", "naive"):
-            served[mode] = Served(db, naive=mode == "naive", refresh_s=a.refresh, pack=pack, feeder=mode == "cached")
+            served[mode] = served_app(db, naive=mode == "naive", refresh_s=a.refresh, pack=pack,
+                                      feeder=mode == "cached")
         time.sleep(5)  # the feeder's first live readings
         log(f"{a.runs} runs, one a minute, refresh {a.refresh:g} s, {a.screens} other walls polling each app ...")
         results = run_all(db, served, codes, runs=a.runs, refresh_s=a.refresh, load_screens=a.screens)
