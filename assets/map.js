@@ -234,6 +234,9 @@
         radius: 16, fill: false, color: colour("stroke-highlight"), weight: 3, className: "cw-highlight", interactive: false,
       });
     },
+    // shared with the other map layers (assets/resources.js): one colour cache, one escape
+    colour: colour,
+    esc: esc,
   };
   window.citywallMap = api;
 

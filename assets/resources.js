@@ -4,18 +4,9 @@
 // Referenced from Python as {"variable": "citywallRes.<name>"}; colours from assets/theme.css.
 (function () {
   "use strict";
-  const colours = {};
-  function colour(name) {
-    if (!(name in colours)) {
-      colours[name] = getComputedStyle(document.documentElement).getPropertyValue("--" + name).trim();
-    }
-    return colours[name];
-  }
-  function esc(text) {
-    return String(text == null ? "" : text).replace(/[&<>"']/g, function (c) {
-      return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c];
-    });
-  }
+  // assets/map.js's colour cache and escape (looked up when called: asset load order does not matter)
+  function colour(name) { return window.citywallMap.colour(name); }
+  function esc(text) { return window.citywallMap.esc(text); }
   function safe(text) { return String(text).replace(/[^A-Za-z0-9_-]/g, "_"); }
 
   window.citywallRes = {
