@@ -42,6 +42,7 @@ from components.sparkline import sparkline_src
 from components.static_html import static_panel
 from components.status_bar import create_status_bar
 from components.theme import STATUS_COLOR, status_class, status_symbol
+from components.vital_panel import indicator_unit
 from data_access.models import EMPTY_FC, Area, MapGeometry, ScenarioBoard
 
 RESOURCE_CLUSTER_PX = 64  # a city's board holds hundreds of resources: wider clusters than a street's
@@ -128,7 +129,7 @@ def _indicator_names(board: ScenarioBoard, lang: str) -> dict[str, tuple[str, st
     out: dict[str, tuple[str, str, int]] = {}
     for row in board.indicators.itertuples(index=False) if not board.indicators.empty else ():
         decimals = getattr(row, "decimals", 1)
-        out[str(row.indicator_id)] = (_pick(row, "name", lang), _text(getattr(row, "unit", "")),
+        out[str(row.indicator_id)] = (_pick(row, "name", lang), indicator_unit(row._asdict(), lang),
                                       1 if _missing(decimals) else int(decimals))
     return out
 
@@ -237,7 +238,7 @@ def create_indicator_tiles(*, board: ScenarioBoard, lang: str) -> list[html.Div]
                             children=[
             html.Div(className="tile__head", children=[
                 html.Span(_pick(row, "name", lang), className="tile__name", title=_pick(row, "name", lang)),
-                html.Span(_text(getattr(row, "unit", "")), className="tile__unit"),
+                html.Span(indicator_unit(row._asdict(), lang), className="tile__unit"),
             ]),
             html.Div(className="tile__value", children=[
                 html.Span(status_symbol(status, stale=no_value), className="tile__symbol"),

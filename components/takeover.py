@@ -26,6 +26,7 @@ from components import ids
 from components.formatting import format_value, local_stamp
 from components.i18n import t
 from components.theme import status_symbol
+from components.vital_panel import indicator_unit
 
 if TYPE_CHECKING:
     from data_access.models import ScenarioActivation
@@ -84,7 +85,7 @@ def reason_text(activation: ScenarioActivation, *, indicators: Mapping[str, Mapp
         for indicator_id, value, status in values[:MAX_VALUES]:
             row = indicators.get(str(indicator_id))
             decimals = int(_number(row.get("decimals")) or 0) if row is not None else 1
-            unit = str(row.get("unit") or "") if row is not None else ""
+            unit = indicator_unit(row, lang) if row is not None else ""
             text = f"{_indicator_name(row, lang, str(indicator_id))} {format_value(_number(value), decimals, lang)}"
             text += (" " + unit if unit else "")
             if status:

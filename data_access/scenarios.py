@@ -37,7 +37,7 @@ from data_access.models import (
 )
 from data_access.resources import resources_in_area
 from data_access.sql import read_frame, utc_text
-from data_access.vitals import vitals_for_scope, vitals_trends
+from data_access.vitals import vitals_for_scope, vitals_trends, with_optional_columns
 
 KEPT_WINDOW = timedelta(hours=24)  # what v_vitals_recent and v_incident_reports_recent keep
 BOARD_HISTORY = timedelta(hours=1)  # an inactive board's indicator history
@@ -516,6 +516,7 @@ def load_scenario_board(*, engine: Engine, scenario_id: str, area_code: str, sta
         else ind.assign(value=None, status=None, ts=None)
     if "sort_order_indicator" in indicators:
         indicators = indicators.drop(columns="sort_order_indicator")
+    indicators = with_optional_columns(engine=engine, frame=indicators)  # the English unit of the board's tiles
     indicators = indicators.sort_values(["sort_order", "indicator_id"]).reset_index(drop=True)
     current = activation or (min(active_below, key=lambda a: a.since or datetime.min) if active_below else None)
     since = (current.since or now - KEPT_WINDOW) if current else now - BOARD_HISTORY

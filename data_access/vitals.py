@@ -76,13 +76,18 @@ def vitals_latest(*, engine: Engine, area_code: str, now: datetime, on_wall_only
     )
     if on_wall_only:
         frame = frame[frame["on_wall"].astype(bool)].reset_index(drop=True)
-    if not frame.empty:  # the catalogue's optional names and English unit (its own read: a city's view may lack them)
-        optional = indicator_catalogue(engine=engine).set_index("indicator_id")[list(OPTIONAL_INDICATOR_COLUMNS)]
-        frame = frame.join(optional, on="indicator_id")
-    else:
+    return mark_staleness(with_optional_columns(engine=engine, frame=frame), now=now)
+
+
+def with_optional_columns(*, engine: Engine, frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` (rows by indicator_id) with the catalogue's optional short names and English unit
+    (OPTIONAL_INDICATOR_COLUMNS, their own read: a city's view may lack them; None then)."""
+    if frame.empty:
         for column in OPTIONAL_INDICATOR_COLUMNS:
             frame[column] = None
-    return mark_staleness(frame, now=now)
+        return frame
+    optional = indicator_catalogue(engine=engine).set_index("indicator_id")[list(OPTIONAL_INDICATOR_COLUMNS)]
+    return frame.drop(columns=[c for c in OPTIONAL_INDICATOR_COLUMNS if c in frame]).join(optional, on="indicator_id")
 
 
 def vitals_recent(*, engine: Engine, indicator_id: str, area_code: str, since: datetime) -> pd.DataFrame:
