@@ -46,21 +46,8 @@ def create_readonly_role(engine: Engine, *, name: str, password: str | None = No
         schema = conn.execute(sa.text("SELECT current_schema()")).scalar_one()
         database = conn.execute(sa.text("SELECT current_database()")).scalar_one()
         exists = conn.execute(sa.text("SELECT 1 FROM pg_roles WHERE rolname = :name"), {"name": name}).first()
-        if not exists:
-            conn.exec_driver_sql(f"CREATE ROLE {role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT")
-        if password:
-            # Utility statements take no bound parameters: psycopg quotes the literal client-side.
-            from psycopg import sql
-
-            raw = conn.connection.dbapi_connection
-            with raw.cursor() as cur:
-                cur.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(name), sql.Literal(password)))
-        q_schema = prep.quote(schema)
-        conn.exec_driver_sql(f"GRANT CONNECT ON DATABASE {prep.quote(database)} TO {role}")
-        conn.exec_driver_sql(f"GRANT USAGE ON SCHEMA {q_schema} TO {role}")
-        conn.exec_driver_sql(f"REVOKE CREATE ON SCHEMA {q_schema} FROM {role}")
-        conn.exec_driver_sql(f"REVOKE ALL ON ALL TABLES IN SCHEMA {q_schema} FROM {role}")
-        conn.exec_driver_sql(f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA {q_schema} FROM {role}")
+        q_schema = _login_role_without_rights(conn, name=name, create=not exists, password=password, schema=schema,
+                                              database=database)
         views = [r[0] for r in conn.execute(sa.text(
             "SELECT table_name FROM information_schema.views WHERE table_schema = :schema"
             " AND table_name LIKE 'v\\_%' ORDER BY table_name"), {"schema": schema})]
@@ -120,20 +107,8 @@ def create_action_role(engine: Engine, *, name: str, password: str | None = None
         if existing is not None and "default_transaction_read_only=on" in (existing[0] or []):
             raise ValueError(f"role {name} is a read-only role (create-readonly-role): pick another name for "
                              "the action role")
-        if existing is None:
-            conn.exec_driver_sql(f"CREATE ROLE {role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT")
-        if password:
-            from psycopg import sql
-
-            raw = conn.connection.dbapi_connection
-            with raw.cursor() as cur:
-                cur.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(name), sql.Literal(password)))
-        q_schema = prep.quote(schema)
-        conn.exec_driver_sql(f"GRANT CONNECT ON DATABASE {prep.quote(database)} TO {role}")
-        conn.exec_driver_sql(f"GRANT USAGE ON SCHEMA {q_schema} TO {role}")
-        conn.exec_driver_sql(f"REVOKE CREATE ON SCHEMA {q_schema} FROM {role}")
-        conn.exec_driver_sql(f"REVOKE ALL ON ALL TABLES IN SCHEMA {q_schema} FROM {role}")
-        conn.exec_driver_sql(f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA {q_schema} FROM {role}")
+        q_schema = _login_role_without_rights(conn, name=name, create=existing is None, password=password,
+                                              schema=schema, database=database)
         conn.exec_driver_sql(f"GRANT INSERT ON {q_schema}.{ACTIONS_TABLE} TO {role}")
         if sequence:
             conn.exec_driver_sql(f"GRANT USAGE ON SEQUENCE {sequence} TO {role}")
@@ -148,3 +123,28 @@ def create_action_role(engine: Engine, *, name: str, password: str | None = None
             " ORDER BY c.relname, p.privilege"),
             {"schema": schema, "role": name, "table": ACTIONS_TABLE, "view": ACTIONS_VIEW})]
     return ActionRoleReport(role=name, schema=schema, sequence=sequence or "", extra_rights=extra)
+
+
+def _login_role_without_rights(conn: sa.Connection, *, name: str, create: bool, password: str | None,
+                               schema: str, database: str) -> str:
+    """The start of every role CityWall makes: a login role (created when ``create``) that may connect
+    and see the schema, with its password set when given, and every right on the schema's tables and
+    sequences revoked (the caller grants what the role is for). Returns the quoted schema."""
+    prep = conn.dialect.identifier_preparer
+    role = prep.quote(name)
+    if create:
+        conn.exec_driver_sql(f"CREATE ROLE {role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT")
+    if password:
+        # Utility statements take no bound parameters: psycopg quotes the literal client-side.
+        from psycopg import sql
+
+        raw = conn.connection.dbapi_connection
+        with raw.cursor() as cur:
+            cur.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(name), sql.Literal(password)))
+    q_schema = prep.quote(schema)
+    conn.exec_driver_sql(f"GRANT CONNECT ON DATABASE {prep.quote(database)} TO {role}")
+    conn.exec_driver_sql(f"GRANT USAGE ON SCHEMA {q_schema} TO {role}")
+    conn.exec_driver_sql(f"REVOKE CREATE ON SCHEMA {q_schema} FROM {role}")
+    conn.exec_driver_sql(f"REVOKE ALL ON ALL TABLES IN SCHEMA {q_schema} FROM {role}")
+    conn.exec_driver_sql(f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA {q_schema} FROM {role}")
+    return q_schema
