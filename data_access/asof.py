@@ -16,7 +16,7 @@ the 60 finished minutes before ``at``; an alarm's "since" the minute after its l
 before ``at``."""
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from data_access.areas import area_by_code, area_chain
-from data_access.incident_list import LIST_TIMES, _order_by
+from data_access.incident_list import EXPORT_MAX_ROWS, LIST_TIMES, _order_by
 from data_access.models import (
     OPEN_STATUSES,
     STATUS_ORDER,
@@ -39,7 +39,7 @@ from data_access.models import (
     WallSnapshot,
     child_level,
 )
-from data_access.sql import read_frame, statement, utc_text
+from data_access.sql import read_frame, statement, times, utc_text
 from data_access.vitals import indicator_catalogue, mark_staleness, with_optional_columns
 from data_access.wall import TREND_MINUTES, _health, _panel_reader, _sparks
 
@@ -397,6 +397,20 @@ def list_incidents_as_of(*, engine: Engine, filt: IncidentFilter, at: datetime, 
     return read_frame(engine, statement(sql, expanding),
                       {**params, "at": _as_text(at), "limit": max(0, int(limit)), "offset": max(0, int(offset))},
                       times_in=LIST_TIMES)
+
+
+def iter_incidents_as_of(*, engine: Engine, filt: IncidentFilter, at: datetime, sort: Sequence[tuple[str, str]] = (),
+                         chunk_rows: int = 10_000, max_rows: int = EXPORT_MAX_ROWS) -> Iterator[pd.DataFrame]:
+    """``iter_incidents`` at ``at``: the filtered list of incidents open then in chunks (the CSV export)."""
+    inner, outer, params, expanding = _list_filter_sql(filt)
+    sql = (f"SELECT {_POINT_COLUMNS_AT}, s.name AS street_name, s.name_en AS street_name_en"
+           f" FROM ({open_at_sql(engine, inner)}) o {_NAMES_JOIN_AT} LEFT JOIN v_areas s ON s.area_code = o.street_code"
+           f" WHERE {outer} ORDER BY {_order_by(sort)} LIMIT :limit")
+    with engine.connect().execution_options(stream_results=True) as conn:
+        result = conn.execute(statement(sql, expanding), {**params, "at": _as_text(at), "limit": int(max_rows)})
+        columns = list(result.keys())
+        while rows := result.fetchmany(chunk_rows):
+            yield times(pd.DataFrame(rows, columns=columns), LIST_TIMES)
 
 
 def count_incidents_as_of(*, engine: Engine, filt: IncidentFilter, at: datetime) -> int:
