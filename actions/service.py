@@ -43,7 +43,7 @@ from actions.messages import ActionResult, refused
 from actions.store import ActionRow, Conflict, Replayed, record_action
 from actions.tokens import Purpose, check_token
 from data_access.areas import valid_code, within_scope
-from data_access.models import ScenarioActivation, ScenarioCatalogue, ScenarioState
+from data_access.models import ScenarioActivation, ScenarioCatalogue, ScenarioState, step_marking_role
 from data_access.operator_actions import action_id_of, actions_of
 from security.policy import RANK, Principal
 
@@ -245,8 +245,7 @@ def mark_step(*, engine: Engine, key: bytes, principal: Principal, screen: str, 
         found = steps[steps["step_id"] == step_id] if not steps.empty else steps
         if found.empty:
             raise _Refused(m.UNKNOWN_STEP, f"step {step_id!r} of {scenario_id}")
-        step_role = str(found.iloc[0]["role"])
-        _require_role(person, step_role if step_role in RANK else "admin")
+        _require_role(person, step_marking_role(found.iloc[0]["role"]))
         _area_in_scope(person, area_code, lineage)
         activation = _activation(state, scenario_id, area_code)
         marks = actions_of(engine, scenario_id=scenario_id, area_code=area_code, since=activation.since,

@@ -44,18 +44,19 @@ def valid_scenario_id(value: object) -> bool:
     return isinstance(value, str) and bool(SCENARIO_ID.match(value))
 
 
-def can_mark_for(role: str) -> bool:
+def can_mark_for(role: object) -> bool:
     """May the current principal mark a step of ``role``? Never a wall (a kiosk token), else by rank
-    (actions/service.py checks again before anything is written)."""
+    (``role`` is the board's, already through data_access.models.step_marking_role; actions/service.py
+    checks again before anything is written)."""
     principal = current_principal()
-    return principal.role != "wall" and principal.at_least(role)
+    return principal.role != "wall" and principal.at_least(str(role))
 
 
 def markable_steps(board: ScenarioBoard) -> list[str]:
     """The steps of the board the current principal may mark (their forms are issued)."""
     if board.steps.empty:
         return []
-    return [str(r.step_id) for r in board.steps.itertuples(index=False) if can_mark_for(str(r.role or "supervisor"))]
+    return [str(r.step_id) for r in board.steps.itertuples(index=False) if can_mark_for(r.role)]
 
 
 def type_names_of(board: ScenarioBoard) -> TypeNames:
