@@ -314,6 +314,16 @@ class ScenarioCatalogue:
 
 
 
+# A scenario's or checklist step's id, as the catalogue file and a city's own v_scenarios may write it
+# (it appears in board URLs and form tokens): the one pattern the importer, readers, pages and
+# actions.service check.
+SCENARIO_ID = re.compile(r"^[0-9A-Za-z_.:-]{1,64}$")
+
+
+def valid_scenario_id(value: object) -> bool:
+    return isinstance(value, str) and bool(SCENARIO_ID.match(value))
+
+
 def step_marking_role(role: object) -> str:
     """The least role that may mark a checklist step: its catalogue role, or admin when a city's own
     v_scenario_steps gives none or an unknown one (fail closed). The board and actions.service share it."""

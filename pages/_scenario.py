@@ -5,7 +5,6 @@ refresh (pages/scenario.py registers it)."""
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any
 
 import dash
@@ -22,7 +21,7 @@ from components.scenario_board import PARTS, BoardParts, board_parts, create_sce
 from data_access.areas import valid_code
 from data_access.db import utc_now
 from data_access.errors import first_line
-from data_access.models import LANGUAGES, ScenarioBoard
+from data_access.models import LANGUAGES, ScenarioBoard, valid_scenario_id
 from data_access.readers.areas import read_area, read_city, read_level_names
 from data_access.readers.boards import read_board_render
 from data_access.readers.incident_list import read_category_options
@@ -36,12 +35,7 @@ from pages._takeover import board_return
 from security import current_principal
 
 log = logging.getLogger(__name__)
-SCENARIO_ID = re.compile(r"^[0-9A-Za-z_.-]{1,64}$")
 MAX_SHOWN = 40
-
-
-def valid_scenario_id(value: object) -> bool:
-    return isinstance(value, str) and bool(SCENARIO_ID.match(value))
 
 
 def can_mark_for(role: object) -> bool:
