@@ -284,12 +284,17 @@ def desk(request: pytest.FixtureRequest, new_database: Callable[[str], Engine]):
 
 # --- as-of reads (issue 15, the black box) ----------------------------------------------------------
 
-@pytest.fixture(params=BACKENDS)
-def asof_city(request: pytest.FixtureRequest, new_database: Callable[[str], Engine]) -> Engine:
+@pytest.fixture(params=BACKENDS, scope="module")
+def asof_city(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     """tests/asof_city.py's city on SQLite and PostgreSQL: its incidents and vital signs at the past
-    minute ``tests.asof_city.T`` are written out there (and events after T an as-of read must ignore)."""
+    minute ``tests.asof_city.T`` are written out there (and events after T an as-of read must ignore).
+    One per module and backend: the tests only read it."""
     from tests.asof_city import seed_asof_city
 
-    engine = new_database(request.param)
+    url, cleanup = create_database(request.param, tmp_path_factory.mktemp("asof"))
+    engine = make_engine(url)
+    init_db(engine)
     seed_asof_city(engine)
-    return engine
+    yield engine
+    engine.dispose()
+    cleanup()
