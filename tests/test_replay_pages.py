@@ -10,6 +10,8 @@ from datetime import timedelta
 from urllib.parse import urlencode
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from components.replay import at_param
 from components.wall import render_wall, wall_delta
@@ -156,3 +158,24 @@ def test_before_history_offers_the_oldest_kept_moment(replay_app) -> None:
     oldest = kept_history_start(engine=engine)
     assert urlencode({"at": at_param(oldest.replace(second=0), TZ)}) in page
     assert _page(app, "/", at=at_param(oldest.replace(second=0) + MIN, TZ)).count('"replay-error"') == 0
+
+
+ANY_TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=60) | st.sampled_from(
+    ["2026-12-04T03:10", "2026-12-04 03:10 08:00", "2026-12-04T03:10+08:00", "2026-12-04T03:10Z", "0001-01-01T00:00+08:00",
+     "9999-12-31T23:59-12:00", "T", "1e9", "10x", "60×", "-60", "<b>x</b>", "%00", "9" * 500])
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(at=ANY_TEXT, speed=ANY_TEXT | st.none())
+def test_any_moment_or_speed_gets_a_replay_its_message_or_the_live_page(replay_app, at: str, speed: str | None) -> None:
+    """Whatever ?at= and ?speed= say: a replay, a replay's message, or (nothing asked) the live page;
+    never a traceback, never a live page for a moment it could not show."""
+    app, _engine = replay_app
+    query = {"at": at, **({"speed": speed} if speed is not None else {})}
+    for path in (f"/wall/{D1}", f"/district/{D1}"):
+        page = _page(app, path, **query)
+        replayed, refused = '"replay-banner"' in page, '"replay-error"' in page
+        asked = bool(at.strip()) or bool((speed or "").strip())
+        assert replayed + refused <= 1
+        if asked and not replayed:
+            assert refused or not at.strip(), (path, query)  # a speed alone, if valid, changes nothing
