@@ -161,8 +161,8 @@ def test_before_history_offers_the_oldest_kept_moment(replay_app) -> None:
 
 
 ANY_TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=60) | st.sampled_from(
-    ["2026-12-04T03:10", "2026-12-04 03:10 08:00", "2026-12-04T03:10+08:00", "2026-12-04T03:10Z", "0001-01-01T00:00+08:00",
-     "9999-12-31T23:59-12:00", "T", "1e9", "10x", "60×", "-60", "<b>x</b>", "%00", "9" * 500])
+    ["2026-12-04T03:10", "2026-12-04 03:10 08:00", "2026-12-04T03:10+08:00", "2026-12-04T03:10Z",
+     "0001-01-01T00:00+08:00", "9999-12-31T23:59-12:00", "T", "1e9", "10x", "60×", "-60", "<b>x</b>", "%00", "9" * 500])
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
