@@ -45,10 +45,15 @@
       window.history.replaceState(window.history.state, "", next);
     }
   };
-  const send = function (st) {  // the moment's minute to the server, once per minute the moment passes
+  // The moment's minute to the server, once per minute the moment passes, and never while the wall's
+  // reply for the last one is still out: playing faster than the server reads, the wall steps through
+  // the minutes it can read (skipping the others) instead of queueing requests behind each other.
+  const send = function (st) {
     const minute = Math.floor(st.atMs / MINUTE);
     if (minute === st.sentMinute) { return; }
+    if (st.waiting && Date.now() - st.waiting < 4 * st.refreshMs) { return; }  // (a lost reply: ask again)
     st.sentMinute = minute;
+    st.waiting = Date.now();
     const at = utcMinute(st.atMs);
     const set = window.dash_clientside.set_props;
     (st.scopes || []).forEach(function (entry) {
@@ -80,6 +85,13 @@
         const fired = (ctx && ctx.triggered ? ctx.triggered : []).map(function (t) { return t.prop_id; });
         const firedBy = function (part) { return fired.some(function (id) { return id.indexOf(part) >= 0; }); };
         const now = Date.now();
+        // The wall's last reply (assets/citywall.js statusBar keeps it; not an input here: Dash would hold this
+        // callback, and the moment with it, until every pending server reply is in).
+        const status = window.__citywall && window.__citywall.seen;
+        if (st.waiting && status && status.replay &&
+            (status.ok === false || status.at === utcMinute(st.sentMinute * MINUTE))) {  // the asked minute's reply
+          st.waiting = null;
+        }
         if (firedBy("replay-slider.value") && typeof value === "number" && value !== st.shownSlider) {
           st.atMs = Math.min(st.endMs, st.startMs + value * MINUTE);  // the operator moved the moment
           st.shownSlider = value;
@@ -95,12 +107,12 @@
           if (st.playing && st.atMs >= st.endMs) { st.atMs = st.startMs; }  // from the start again
           st.lastTickMs = now;
         }
-        if (firedBy("replay-timer.n_intervals") && st.playing) {
+        if (firedBy("replay-timer.n_intervals") && st.playing) {  // the real time since the last step, at speed
           const elapsed = st.lastTickMs === null ? cfg.tick_ms || 1000 : now - st.lastTickMs;
           st.atMs = Math.min(st.endMs, st.atMs + elapsed * st.speed);
+          st.lastTickMs = now;
           if (st.atMs >= st.endMs) { st.playing = false; }  // the newest kept minute: the replay stops there
         }
-        st.lastTickMs = now;
         const labels = cfg.labels || {};
         set("replay-moment", {children: label(st.atMs, st.tz, st.playing && st.speed === 1)});
         set("replay-play", {children: st.playing ? labels.pause : labels.play,

@@ -136,22 +136,19 @@ def refresh_map(_n: int | None, scope: dict | None, signature: str | None) -> tu
         area, lang = scope_area(scope)
         if area is None:
             return (no_update,) * 6
+        principal_scope = current_principal().scope
         at = scope_moment(scope)
-        if at is not None:  # a replay: the map as of the screen's moment, whole when it changed
+        if at is not None:  # a replay: the map as of the screen's moment (what changed since the minute it shows)
             update = map_update_as_of(runtime, area, lang, at)
             if update.signature == signature:
                 return (no_update,) * 4 + ("", no_update)
-            return (update.areas_hideout, update.cells_hideout,
-                    update.points if update.points is not None else no_update,
-                    static_panel(im.create_legend(level=area.level, breaks=update.breaks, lang=lang,
-                                                  words=level_words_in(runtime, lang))), "", update.signature)
-        principal_scope = current_principal().scope
-        update = map_update(runtime, area, lang)
-        keep_children_ready(runtime=runtime, scope=principal_scope, area=area, lang=lang,
-                            lang_param=(scope or {}).get("lang_param"),
-                            load=geometry_loader(runtime, lang, lang_param_of(scope)))
-        if holds_current(runtime=runtime, area=area, lang=lang, signature=signature, update=update):
-            return (no_update,) * 4 + ("", no_update)
+        else:
+            update = map_update(runtime, area, lang)
+            keep_children_ready(runtime=runtime, scope=principal_scope, area=area, lang=lang,
+                                lang_param=(scope or {}).get("lang_param"),
+                                load=geometry_loader(runtime, lang, lang_param_of(scope)))
+            if holds_current(runtime=runtime, area=area, lang=lang, signature=signature, update=update):
+                return (no_update,) * 4 + ("", no_update)
         delta = read_map_delta(runtime=runtime, scope=principal_scope, area=area, lang=lang, signature=signature,
                                update=update)
     except SQLAlchemyError as exc:

@@ -217,12 +217,16 @@ def _replay_reply(runtime: CityWallRuntime, principal_scope: str | None, code: s
     try:
         snap = read_wall_as_of(runtime=runtime, scope=principal_scope, code=code, at=at)
         catalogue = read_wall_catalogue(runtime=runtime)
-        takeover = _takeover_as_of(runtime, principal_scope, code, lang, at)
     except SQLAlchemyError as exc:
         log.warning("replayed wall failed: %s", first_line(exc))
         return no_update, no_update, no_update, {**status, "ok": False}, no_update, no_update
     except LookupError:
         return no_update, no_update, no_update, {**status, "ok": False}, no_update, no_update
+    try:  # the takeovers of that minute: their read failing never withholds the rest of the wall
+        takeover = _takeover_as_of(runtime, principal_scope, code, lang, at)
+    except SQLAlchemyError as exc:
+        log.warning("replayed takeovers failed: %s", first_line(exc))
+        takeover = None
     render = render_wall(snap, catalogue, lang, tick=tick, tz=runtime.settings.tz, takeover=takeover)
     out = wall_delta(render, None)
     status["as_of"] = render.as_of
