@@ -59,7 +59,7 @@ def naive_map_counts_as_of(engine: Engine, at: Any) -> tuple[int, MapCounts]:
 def explain(engine: Engine, at: Any) -> list[str]:
     """PostgreSQL's plan of the as-of map counts' open set: the scan nodes (index names)."""
     sql = (f"EXPLAIN SELECT o.district_code, o.street_code, o.cell_id, COUNT(*) FROM "
-           f"({asof._open_at('h.district_code, h.street_code, h.cell_id, h.priority')}) o"
+           f"({asof._open_at(engine, 'h.district_code, h.street_code, h.cell_id, h.priority')}) o"
            " GROUP BY o.district_code, o.street_code, o.cell_id")
     with engine.connect() as conn:
         lines = [r[0] for r in conn.execute(sa.text(sql), {"at": utc_text(at)})]
@@ -103,7 +103,7 @@ def measure(engine: Engine, hours_back: list[float]) -> dict[str, Any]:
                                "naive_over_asof": round(naive_ms / fast_ms, 2) if fast_ms else None}
     with engine.connect() as conn:
         out["open_at_t"] = int(conn.execute(sa.text(
-            f"SELECT COUNT(*) FROM ({asof._open_at('h.incident_id')}) o"), {"at": utc_text(at)}).scalar_one())
+            f"SELECT COUNT(*) FROM ({asof._open_at(engine, 'h.incident_id')}) o"), {"at": utc_text(at)}).scalar_one())
     if engine.dialect.name == "postgresql":
         out["explain_map_counts"] = explain(engine, at)
     return out

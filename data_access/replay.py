@@ -122,11 +122,14 @@ def kept_history_start(*, engine: Engine) -> datetime | None:
     """The oldest moment the database keeps history for (naive UTC): the oldest hour of
     v_vitals_hourly or minute of v_vitals_recent, whichever is older; without any vital-sign
     history, the oldest incident report of v_incident_history; None when there is nothing."""
-    vitals = [t for t in (_oldest(engine, "SELECT MIN(hour) FROM v_vitals_hourly"),
-                          _oldest(engine, "SELECT MIN(minute) FROM v_vitals_recent")) if t is not None]
+    # ORDER BY ... LIMIT 1 rather than MIN(): each branch of the views' UNION ALL is then read in
+    # index order and stops at its first row (MIN over a compound view reads every row of it).
+    oldest = (_oldest(engine, "SELECT hour FROM v_vitals_hourly ORDER BY hour LIMIT 1"),
+              _oldest(engine, "SELECT minute FROM v_vitals_recent ORDER BY minute LIMIT 1"))
+    vitals = [t for t in oldest if t is not None]
     if vitals:
         return min(vitals)
-    return _oldest(engine, "SELECT MIN(reported_at) FROM v_incident_history")
+    return _oldest(engine, "SELECT reported_at FROM v_incident_history ORDER BY reported_at LIMIT 1")
 
 
 def replay_window(*, kept_from: datetime | None, now: datetime, hours: int = 24) -> tuple[datetime, datetime]:

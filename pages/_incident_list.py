@@ -19,11 +19,10 @@ from data_access.models import LANGUAGES, IncidentFilter
 from data_access.readers.incident_list import (
     read_incident_count,
     read_incident_export,
-    read_incident_export_as_of,
     read_incident_rows,
     scoped_filter,
 )
-from data_access.readers.replay import read_incident_count_as_of, read_incident_rows_as_of
+from data_access.readers.replay import read_incident_count_as_of, read_incident_export_as_of, read_incident_rows_as_of
 from data_access.replay import ReplayError
 from pages._replay import scope_moment
 from pages._runtime import current_runtime

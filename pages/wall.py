@@ -20,7 +20,7 @@ from data_access.areas import valid_code
 from data_access.db import utc_now
 from data_access.errors import first_line
 from data_access.readers.areas import read_area
-from data_access.readers.replay import read_wall_as_of
+from data_access.readers.replay import read_wall_as_of, read_wall_takeovers_as_of
 from data_access.readers.scenarios import read_scenario_catalogue, read_scenario_state
 from data_access.readers.wall import (
     read_wall,
@@ -28,7 +28,6 @@ from data_access.readers.wall import (
     read_wall_render,
     read_wall_reply,
     read_wall_takeovers,
-    read_wall_takeovers_as_of,
     wall_scope_code,
 )
 from data_access.replay import ReplayError

@@ -8,6 +8,7 @@ import time
 import uuid
 from collections.abc import Iterator
 
+import pandas as pd
 import pytest
 import redis
 import sqlalchemy as sa
@@ -93,6 +94,9 @@ def test_readers_equal_the_reads_once_per_minute_for_every_screen(asof_city: Eng
     assert readers.read_incident_count_as_of(runtime=first, scope=None, filt=everything, at=T) == 4
     rows = readers.read_incident_rows_as_of(runtime=first, scope=None, filt=everything, sort=(), start=0, end=2, at=T)
     assert list(rows["incident_id"]) == ["a", "e"]
+    export = pd.concat(list(readers.read_incident_export_as_of(runtime=first, scope=None, filt=everything, sort=(),
+                                                               at=T)))
+    assert list(export["incident_id"]) == ["a", "e", "b", "h"]
     assert readers.read_kept_history_start(runtime=first) is not None
 
 

@@ -45,3 +45,22 @@ def test_the_past_state_is_the_scan_of_what_was_there(scenario_city: Engine) -> 
                                   reports=reports, actions=actions, now=PAST, city_code="100000")
     assert load_scenario_state(engine=scenario_city, now=PAST) == expected
     assert load_scenario_state(engine=scenario_city, now=PAST) != load_scenario_state(engine=scenario_city, now=SM)
+
+
+def test_a_replayed_wall_shows_the_takeovers_of_its_minute(scenario_city: Engine) -> None:
+    """readers/replay.py: the West wall 12 minutes back is taken over by gas (started by hand 15 min
+    ago), not yet by West's storm (it fires 2 min ago); the live wall has both."""
+    from data_access.readers.replay import read_wall_takeovers_as_of
+    from data_access.readers.wall import read_wall_takeovers
+    from data_access.runtime import build_runtime
+    from data_access.settings import Settings
+
+    runtime = build_runtime(Settings(database_url=scenario_city.url.render_as_string(hide_password=False),
+                                     feeder=False, refresh_s=60))
+    try:
+        past = read_wall_takeovers_as_of(runtime=runtime, scope=None, code="100200", at=PAST)
+        assert [(a.scenario_id, a.area_code) for a in past.active] == [("gas", "100200")]
+        assert {a.scenario_id for a in read_wall_takeovers(runtime=runtime, scope=None, code="100200").active} == {
+            "storm", "gas"}
+    finally:
+        runtime.engine.dispose()

@@ -3,15 +3,12 @@ tick and filter), the export, the category choices."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime
 from typing import Any
 
 import pandas as pd
 
 from data_access.areas import require_within
-from data_access.asof import list_incidents_as_of
 from data_access.incident_list import (
-    EXPORT_MAX_ROWS,
     category_options,
     count_incidents,
     iter_incidents,
@@ -70,20 +67,3 @@ def read_incident_export(*, runtime: CityWallRuntime, scope: str | None, filt: I
 def read_category_options(*, runtime: CityWallRuntime, scope: str | None, area_code: str) -> pd.DataFrame:
     require_within(runtime.lineage, area_code, scope)
     return category_options(engine=runtime.engine, area_code=area_code)
-
-
-# --- the replay (issue 15): the incidents open at a moment, after the same scope check ---------------
-
-def read_incident_export_as_of(*, runtime: CityWallRuntime, scope: str | None, filt: IncidentFilter,
-                               sort: Sequence[tuple[str, str]], at: datetime,
-                               chunk_rows: int = 10_000) -> Iterator[pd.DataFrame]:
-    """The export of a replayed list: the incidents open at ``at``, in pages, at most EXPORT_MAX_ROWS."""
-    _check(runtime, scope, filt)
-    for offset in range(0, EXPORT_MAX_ROWS, chunk_rows):
-        frame = list_incidents_as_of(engine=runtime.engine, filt=filt, at=at, sort=sort, offset=offset,
-                                     limit=min(chunk_rows, EXPORT_MAX_ROWS - offset))
-        if frame.empty:
-            return
-        yield frame
-        if len(frame) < chunk_rows:
-            return

@@ -9,8 +9,8 @@ per tick like a live panel. ``at`` is what ``data_access.replay.parse_at`` retur
 a whole minute); it is floored again here, so a key never carries seconds."""
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 import pandas as pd
@@ -18,6 +18,7 @@ import pandas as pd
 from data_access.areas import require_within
 from data_access.asof import (
     count_incidents_as_of,
+    iter_incidents_as_of,
     list_incidents_as_of,
     load_map_counts_as_of,
     load_panels_as_of,
@@ -38,6 +39,7 @@ from data_access.models import (
 )
 from data_access.readers import keys
 from data_access.readers.areas import level_words, read_area, read_level_names
+from data_access.readers.wall import WallTakeovers, wall_takeovers_in
 from data_access.replay import kept_history_start
 from data_access.runtime import CityWallRuntime
 from data_access.scenarios import load_scenario_state
@@ -51,8 +53,10 @@ MAX_BLOCK = 1000
 
 
 def replay_minute(at: datetime) -> datetime:
-    """``at`` as the whole minute every replay key and read uses."""
-    return at.replace(second=0, microsecond=0, tzinfo=None)
+    """``at`` as the whole minute (naive UTC) every replay key and read uses."""
+    if at.tzinfo is not None:
+        at = at.astimezone(UTC).replace(tzinfo=None)
+    return at.replace(second=0, microsecond=0)
 
 
 def _as_of(runtime: CityWallRuntime, key: str, at: datetime, compute: Callable[[], T]) -> T:
@@ -168,3 +172,18 @@ def read_incident_rows_as_of(*, runtime: CityWallRuntime, scope: str | None, fil
     require_within(runtime.lineage, filt.scope_code, scope)
     return list_incidents_as_of(engine=runtime.engine, filt=filt, at=replay_minute(at), sort=sort, offset=start,
                                 limit=min(end - start, MAX_BLOCK))
+
+
+def read_incident_export_as_of(*, runtime: CityWallRuntime, scope: str | None, filt: IncidentFilter,
+                               sort: Sequence[tuple[str, str]], at: datetime) -> Iterator[pd.DataFrame]:
+    """The CSV export of the list of incidents open at ``at`` (its scope checked first)."""
+    require_within(runtime.lineage, filt.scope_code, scope)
+    return iter_incidents_as_of(engine=runtime.engine, filt=filt, at=replay_minute(at), sort=sort)
+
+
+def read_wall_takeovers_as_of(*, runtime: CityWallRuntime, scope: str | None, code: str,
+                              at: datetime) -> WallTakeovers:
+    """The scenarios that were active in the wall's scope at ``at`` (``read_wall_takeovers`` over the
+    replayed minute's scenario state), after the scope check."""
+    require_within(runtime.lineage, code, scope)
+    return wall_takeovers_in(runtime=runtime, code=code, state=read_scenario_state_as_of(runtime=runtime, at=at))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, TypeVar
 
 import pandas as pd
@@ -15,7 +14,6 @@ from data_access.db import utc_now
 from data_access.models import ScenarioActivation, ScenarioState, WallIncidents, WallSnapshot
 from data_access.readers import keys
 from data_access.readers.areas import level_words, read_area, read_level_names
-from data_access.readers.replay import read_scenario_state_as_of
 from data_access.readers.scenarios import read_scenario_catalogue, read_scenario_state
 from data_access.runtime import CityWallRuntime
 from data_access.vitals import indicator_catalogue
@@ -123,18 +121,12 @@ def read_wall_takeovers(*, runtime: CityWallRuntime, scope: str | None, code: st
     shares (``read_scenario_state``, once per tick): a scoped wall gets the scenarios inside its
     scope, the city wall every one. After the scope check, like every reader."""
     require_within(runtime.lineage, code, scope)
-    return _takeovers_in(runtime, code, read_scenario_state(runtime=runtime))
+    return wall_takeovers_in(runtime=runtime, code=code, state=read_scenario_state(runtime=runtime))
 
 
-def read_wall_takeovers_as_of(*, runtime: CityWallRuntime, scope: str | None, code: str,
-                              at: datetime) -> WallTakeovers:
-    """The takeovers of the wall of ``code`` as they stood at ``at`` (a replayed wall, issue 15): from
-    the scenario state of that minute, shared by every screen replaying it."""
-    require_within(runtime.lineage, code, scope)
-    return _takeovers_in(runtime, code, read_scenario_state_as_of(runtime=runtime, at=at))
-
-
-def _takeovers_in(runtime: CityWallRuntime, code: str, state: ScenarioState) -> WallTakeovers:
+def wall_takeovers_in(*, runtime: CityWallRuntime, code: str, state: ScenarioState) -> WallTakeovers:
+    """The takeovers of the wall of ``code`` in one scenario ``state`` (this tick's, or a replayed
+    minute's: readers/replay.py). The caller has checked the scope."""
     wall = wall_scope_code(runtime, code)
     active = tuple(state.active_in(runtime.lineage, wall))
     pending = tuple(state.takeovers(runtime.lineage, wall))
