@@ -298,3 +298,22 @@ def asof_city(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
     yield engine
     engine.dispose()
     cleanup()
+
+
+# --- the replay (issue 15): the as-of city served by the real app -------------------------------------
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def replay_app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    """tests/asof_city.py's city (its state at the past minute ``T`` written out there) behind the real
+    Dash app (no feeder), on SQLite and PostgreSQL: (app, engine)."""
+    from app import create_app
+    from data_access.settings import Settings
+    from tests.asof_city import seed_asof_city
+
+    url, cleanup = create_database(request.param, tmp_path_factory.mktemp("replay"))
+    engine = make_engine(url)
+    init_db(engine)
+    seed_asof_city(engine)
+    yield create_app(Settings(database_url=url, feeder=False, refresh_s=1, lang="zh")), engine
+    engine.dispose()
+    cleanup()
