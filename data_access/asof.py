@@ -26,10 +26,10 @@ from sqlalchemy.engine import Engine
 
 from data_access.areas import area_by_code, area_chain
 from data_access.incident_list import EXPORT_MAX_ROWS, LIST_TIMES, _order_by
+from data_access.incident_map import _NAMES_JOIN, _POINT_COLUMNS
+from data_access.incidents import cells_ranked
 from data_access.models import (
     OPEN_STATUSES,
-    STATUS_ORDER,
-    Alarm,
     Area,
     IncidentCounts,
     IncidentFilter,
@@ -41,7 +41,7 @@ from data_access.models import (
 )
 from data_access.sql import read_frame, statement, times, utc_text
 from data_access.vitals import indicator_catalogue, mark_staleness, with_optional_columns
-from data_access.wall import TREND_MINUTES, _health, _panel_reader, _sparks
+from data_access.wall import TREND_MINUTES, _panel_reader, wall_snapshot
 
 VITALS_LOOKBACK = timedelta(hours=3)  # a series silent longer before ``at`` shows no value (> 2 x an hourly period)
 DAY = timedelta(days=1)
@@ -337,21 +337,12 @@ def load_map_counts_as_of(*, engine: Engine, at: datetime) -> MapCounts:
     return MapCounts.of(*map_count_rows_as_of(engine=engine, at=at))
 
 
-_POINT_COLUMNS_AT = """o.incident_id, o.category, COALESCE(n.category_name, o.category) AS category_name,
-       COALESCE(n.category_name_en, o.category) AS category_name_en, o.priority, o.status,
-       o.reported_at, o.due_at, o.overdue, o.lat, o.lon, o.cell_id, o.street_code, o.district_code,
-       o.title, o.address"""
-_NAMES_JOIN_AT = """LEFT JOIN (SELECT category, MIN(category_name) AS category_name,
-                          MIN(category_name_en) AS category_name_en
-                   FROM v_incident_categories GROUP BY category) n ON n.category = o.category"""
-
-
 def open_incident_points_as_of(*, engine: Engine, street_code: str, at: datetime, limit: int = 5000) -> pd.DataFrame:
     """``open_incident_points`` at ``at``: every located incident of one street open then."""
     where = " AND h.street_code = :street_code AND h.lat IS NOT NULL AND h.lon IS NOT NULL"
     return read_frame(
         engine,
-        f"SELECT {_POINT_COLUMNS_AT} FROM ({open_at_sql(engine, where)}) o {_NAMES_JOIN_AT}"
+        f"SELECT {_POINT_COLUMNS} FROM ({open_at_sql(engine, where)}) o {_NAMES_JOIN}"
         " ORDER BY o.priority DESC, o.reported_at, o.incident_id LIMIT :limit",
         {"street_code": street_code, "at": _as_text(at), "limit": int(limit)}, times_in=_OPEN_TIMES)
 
@@ -391,8 +382,8 @@ def list_incidents_as_of(*, engine: Engine, filt: IncidentFilter, at: datetime, 
                          offset: int = 0, limit: int = 100) -> pd.DataFrame:
     """``list_incidents`` at ``at``: one page of the filtered incidents open then."""
     inner, outer, params, expanding = _list_filter_sql(filt)
-    sql = (f"SELECT {_POINT_COLUMNS_AT}, s.name AS street_name, s.name_en AS street_name_en"
-           f" FROM ({open_at_sql(engine, inner)}) o {_NAMES_JOIN_AT} LEFT JOIN v_areas s ON s.area_code = o.street_code"
+    sql = (f"SELECT {_POINT_COLUMNS}, s.name AS street_name, s.name_en AS street_name_en"
+           f" FROM ({open_at_sql(engine, inner)}) o {_NAMES_JOIN} LEFT JOIN v_areas s ON s.area_code = o.street_code"
            f" WHERE {outer} ORDER BY {_order_by(sort)} LIMIT :limit OFFSET :offset")
     return read_frame(engine, statement(sql, expanding),
                       {**params, "at": _as_text(at), "limit": max(0, int(limit)), "offset": max(0, int(offset))},
@@ -403,8 +394,8 @@ def iter_incidents_as_of(*, engine: Engine, filt: IncidentFilter, at: datetime, 
                          chunk_rows: int = 10_000, max_rows: int = EXPORT_MAX_ROWS) -> Iterator[pd.DataFrame]:
     """``iter_incidents`` at ``at``: the filtered list of incidents open then in chunks (the CSV export)."""
     inner, outer, params, expanding = _list_filter_sql(filt)
-    sql = (f"SELECT {_POINT_COLUMNS_AT}, s.name AS street_name, s.name_en AS street_name_en"
-           f" FROM ({open_at_sql(engine, inner)}) o {_NAMES_JOIN_AT} LEFT JOIN v_areas s ON s.area_code = o.street_code"
+    sql = (f"SELECT {_POINT_COLUMNS}, s.name AS street_name, s.name_en AS street_name_en"
+           f" FROM ({open_at_sql(engine, inner)}) o {_NAMES_JOIN} LEFT JOIN v_areas s ON s.area_code = o.street_code"
            f" WHERE {outer} ORDER BY {_order_by(sort)} LIMIT :limit")
     with engine.connect().execution_options(stream_results=True) as conn:
         result = conn.execute(statement(sql, expanding), {**params, "at": _as_text(at), "limit": int(max_rows)})
@@ -543,42 +534,14 @@ def load_wall_as_of(*, engine: Engine, area: Area, at: datetime, hotline_source:
                     incidents: Callable[[], WallIncidents] | None = None) -> WallSnapshot:
     """``load_wall`` at ``at``: the same WallSnapshot (``read_at=at``; ages and staleness at ``at``), so
     components.wall renders it unchanged. ``incidents``: where the strip comes from instead."""
-    failed: set[str] = set()
-    panel = _panel_reader(area, failed)
     chain = area_chain(engine=engine, area_code=area.area_code)
-    vitals = vitals_for_scope_as_of(engine=engine, chain=chain, at=at)
-    if not vitals.empty:
-        vitals = vitals[vitals["on_wall"].astype(bool)].reset_index(drop=True)
-        level_of = {a.area_code: a.level for a in chain}
-        vitals["source_level"] = vitals["source_area"].map(level_of)
-    series = list(zip(vitals.get("indicator_id", []), vitals.get("source_area", []), strict=True))
-    trends = panel("trends", lambda: vitals_trends_as_of(engine=engine, series=series, at=at),
-                   pd.DataFrame(columns=["indicator_id", "area_code", "minute", "value", "status"]))
-    bad = vitals[vitals["status"].isin(["warn", "alarm"]) & ~vitals["stale"].astype(bool)] if not vitals.empty \
-        else vitals
-    since = panel("alarms", lambda: last_normal_minute_as_of(
-        engine=engine, series=list(zip(bad.get("indicator_id", []), bad.get("source_area", []), strict=True)),
-        at=at), {})
-    alarms = [
-        Alarm(indicator_id=r.indicator_id, area_code=r.source_area, status=r.status,
-              value=None if pd.isna(r.value) else float(r.value),
-              since=(since[(r.indicator_id, r.source_area)] + timedelta(minutes=1))
-              if (r.indicator_id, r.source_area) in since else None)
-        for r in bad.itertuples()
-    ]
-    alarms.sort(key=lambda a: (STATUS_ORDER.get(a.status, 9), a.since or datetime.min))
-    newest = vitals["ts"].max() if not vitals.empty else None
-    strip = incidents() if incidents is not None else load_wall_incidents_as_of(
-        engine=engine, area=area, at=at, hotline_source=hotline_source, tz=tz)
-    if strip.failed:
-        failed.add("strip")
-    return WallSnapshot(
-        area=area, vitals=vitals, sparks=_sparks(trends, at), health=_health(vitals, trends, at), alarms=alarms,
-        counts=strip.counts, hotline=strip.hotline,
-        newest_reading=None if newest is None or pd.isna(newest) else newest.to_pydatetime(),
-        read_at=at, failed=frozenset(failed), newest_incident_change=strip.newest_change,
-        level_words=dict(level_words or {}),
-    )
+    return wall_snapshot(
+        area=area, chain=chain, moment=at, vitals=vitals_for_scope_as_of(engine=engine, chain=chain, at=at),
+        trends=lambda series: vitals_trends_as_of(engine=engine, series=series, at=at),
+        normal_since=lambda series: last_normal_minute_as_of(engine=engine, series=series, at=at),
+        strip=incidents or (lambda: load_wall_incidents_as_of(engine=engine, area=area, at=at,
+                                                              hotline_source=hotline_source, tz=tz)),
+        level_words=level_words)
 
 
 def load_panels_as_of(*, engine: Engine, area: Area, at: datetime, tz: ZoneInfo | None = None) -> PanelData:
@@ -588,15 +551,7 @@ def load_panels_as_of(*, engine: Engine, area: Area, at: datetime, tz: ZoneInfo 
     if child_level(area):
         children = child_areas_ranked_as_of(engine=engine, parent_code=area.area_code, at=at, tz=zone)
     else:
-        cells = cell_counts_as_of(engine=engine, street_code=area.area_code, at=at, tz=zone)
-        names = cells["name"].where(cells["name"].notna() & (cells["name"] != ""), cells["cell_id"])
-        children = pd.DataFrame({
-            "area_code": cells["cell_id"], "level": "cell", "name": names,
-            "name_en": cells["name_en"].where(cells["name_en"].notna() & (cells["name_en"] != ""), names),
-            "open": cells["open"].astype(int), "overdue": cells["overdue"].astype(int),
-            "reported_today": cells["reported_today"].astype(int), "closed_today": cells["closed_today"].astype(int),
-            "on_time_rate_30d": None,
-        }).sort_values(["overdue", "open", "area_code"], ascending=[False, False, True])
+        children = cells_ranked(cell_counts_as_of(engine=engine, street_code=area.area_code, at=at, tz=zone))
     return PanelData(
         counts=incident_counts_as_of(engine=engine, area_code=area.area_code, at=at, tz=zone),
         children=children,
