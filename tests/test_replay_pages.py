@@ -179,3 +179,24 @@ def test_any_moment_or_speed_gets_a_replay_its_message_or_the_live_page(replay_a
         assert replayed + refused <= 1
         if asked and not replayed:
             assert refused or not at.strip(), (path, query)  # a speed alone, if valid, changes nothing
+
+
+def test_a_replayed_wall_shows_the_takeovers_of_its_minute(scenario_city) -> None:
+    """The hand-made scenario city (tests/fixtures.py) replayed 12 minutes back: the West wall's
+    takeover banner names gas (started by hand 15 minutes ago), not West's storm (fired 2 minutes ago)."""
+    from app import create_app
+    from data_access.settings import Settings
+    from tests.fixtures import SM
+
+    app = create_app(Settings(database_url=scenario_city.url.render_as_string(hide_password=False), feeder=False,
+                              refresh_s=60, lang="en"))
+    past = (SM - timedelta(minutes=12)).strftime("%Y-%m-%dT%H:%MZ")
+
+    def scenarios(at: str | None) -> set[str]:
+        scope = {"area_code": "100200", "level": "district", "lang": "en", **({"at": at} if at else {})}
+        reply = _post(app, callback_payload(app, "wall-delta.data", {"wall-poll": 1, "wall-scope": scope,
+                                                                     "wall-applied": {}}))
+        return {item["key"].split(":")[0] for item in reply["wall-takeover"]["data"]["items"]}
+
+    assert scenarios(past) == {"gas"}
+    assert scenarios(None) == {"gas", "storm"}  # live: West's storm has fired since
