@@ -120,15 +120,17 @@ def _oldest(engine: Engine, sql: str) -> datetime | None:
 
 def kept_history_start(*, engine: Engine) -> datetime | None:
     """The oldest moment the database keeps history for (naive UTC): the oldest hour of
-    v_vitals_hourly or minute of v_vitals_recent, whichever is older; without any vital-sign
-    history, the oldest incident report of v_incident_history; None when there is nothing."""
-    # ORDER BY ... LIMIT 1 rather than MIN(): each branch of the views' UNION ALL is then read in
-    # index order and stops at its first row (MIN over a compound view reads every row of it).
-    oldest = (_oldest(engine, "SELECT hour FROM v_vitals_hourly ORDER BY hour LIMIT 1"),
-              _oldest(engine, "SELECT minute FROM v_vitals_recent ORDER BY minute LIMIT 1"))
-    vitals = [t for t in oldest if t is not None]
-    if vitals:
-        return min(vitals)
+    v_vitals_hourly, else (no hours kept) the oldest minute of v_vitals_recent; without any
+    vital-sign history, the oldest incident report of v_incident_history; None when there is nothing."""
+    # The hours first: they cover the minutes' 24 h and more (8 days), so v_vitals_recent (a few
+    # seconds to order on SQLite at demo scale: it computes every minute's status) is asked only
+    # when a city keeps no hours. ORDER BY ... LIMIT 1: the roll-up branch stops at its first row.
+    hours = _oldest(engine, "SELECT hour FROM v_vitals_hourly ORDER BY hour LIMIT 1")
+    if hours is not None:
+        return hours
+    minutes = _oldest(engine, "SELECT minute FROM v_vitals_recent ORDER BY minute LIMIT 1")
+    if minutes is not None:
+        return minutes
     return _oldest(engine, "SELECT reported_at FROM v_incident_history ORDER BY reported_at LIMIT 1")
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 
 from data_access import asof
 from data_access.areas import area_by_code
+from data_access.db import utc_now
 from data_access.incident_map import load_map_counts
 from data_access.models import IncidentCounts, IncidentFilter
 from data_access.replay import kept_history_start, parse_at
@@ -140,3 +141,13 @@ def test_kept_history_bounds_the_moment(asof_city: Engine) -> None:
     assert kept == hour_yesterday  # v_vitals_hourly keeps the hour of yesterday's AQI readings
     local = pd.Timestamp(T).tz_localize("UTC").tz_convert(TZ).strftime("%Y-%m-%dT%H:%M")
     assert parse_at(local, tz=TZ, now=NOW, kept_from=kept) == T
+
+
+def test_as_of_this_minute_equals_the_live_views(asof_city: Engine) -> None:
+    """One definition: read as of the current minute, every area's figures are v_incident_counts'."""
+    from data_access.incidents import incident_counts
+
+    now = utc_now() + MIN  # the incidents' changes are all at whole seconds before it
+    for code in (CITY, D1, D2, S1, S2, S3):
+        assert asof.incident_counts_as_of(engine=asof_city, area_code=code, at=now, tz=TZ) == incident_counts(
+            engine=asof_city, area_code=code), code
