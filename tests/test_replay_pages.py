@@ -17,6 +17,7 @@ from components.replay import at_param
 from components.wall import render_wall, wall_delta
 from data_access import asof
 from data_access.areas import area_by_code
+from data_access.models import IncidentFilter
 from data_access.replay import kept_history_start
 from data_access.vitals import indicator_catalogue
 from tests.asof_city import CITY, D1, MIN, NOW, S1, TZ, T
@@ -200,3 +201,19 @@ def test_a_replayed_wall_shows_the_takeovers_of_its_minute(scenario_city) -> Non
 
     assert scenarios(past) == {"gas"}
     assert scenarios(None) == {"gas", "storm"}  # live: West's storm has fired since
+
+
+def test_a_replayed_list_holds_the_incidents_open_at_t(replay_app) -> None:
+    app, engine = replay_app
+    values = {"cw-grid.getRowsRequest": {"startRow": 0, "endRow": 100, "sortModel": []},
+              "cw-list-scope": {"area_code": None, "level": "city", "lang": "zh", "at": AT_UTC},
+              "cw-list-overdue": "any"}
+    reply = _post(app, callback_payload(app, "cw-grid", values, key="city"))
+    grid = reply[json.dumps({"id": "city", "type": "cw-grid"}, separators=(",", ":"))]["getRowsResponse"]
+    expected = asof.list_incidents_as_of(engine=engine, filt=IncidentFilter(), at=T)
+    assert [row["incident_id"] for row in grid["rowData"]] == list(expected["incident_id"]) == ["a", "e", "b", "h"]
+    assert grid["rowCount"] == 4
+    live = _post(app, callback_payload(app, "cw-grid", {**values, "cw-list-scope": {
+        "area_code": None, "level": "city", "lang": "zh"}}, key="city"))
+    live_rows = live[json.dumps({"id": "city", "type": "cw-grid"}, separators=(",", ":"))]["getRowsResponse"]
+    assert {row["incident_id"] for row in live_rows["rowData"]} == {"a", "d", "e", "h"}  # now: b closed, d reported
