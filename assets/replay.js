@@ -120,14 +120,15 @@
         [1, 10, 60].forEach(function (s) {
           set({type: "replay-speed", id: s}, {className: "replay__speed" + (s === st.speed ? " replay__speed--on" : "")});
         });
-        set("replay-timer", {disabled: !st.playing});
+        writeUrl(st);
+        send(st);
+        // the clock runs while playing, and while a minute's reply is out (then the latest moment is asked for)
+        set("replay-timer", {disabled: !st.playing && !st.waiting});
         const minute = Math.round((st.atMs - st.startMs) / MINUTE);
         if (minute !== st.shownSlider) {
           st.shownSlider = minute;
           set("replay-slider", {value: minute});
         }
-        writeUrl(st);
-        send(st);
         return label(st.atMs, st.tz, true) + (st.playing ? " playing " + st.speed + "x" : " paused");
       },
       // A kiosk URL carrying ?at= or ?speed=: the wall is live; the address loses them, so a reload

@@ -130,7 +130,8 @@ def create_wall(*, area: Area, catalogue: pd.DataFrame, lang: str, timezone: str
                 [incident_body] if incident_body is not None else []):
             for node in found._traverse():  # the map's scope store (and its tick): it replays the same minute
                 node_id = getattr(node, "id", None)
-                if isinstance(node_id, dict) and node_id.get("type") == ids.MAP_SCOPE:
+                if isinstance(node_id, dict) and node_id.get("type") == ids.MAP_SCOPE and \
+                        all(known != node_id for known, _data in scopes):  # (the incident body holds the map)
                     scopes.append([node_id, node.data])
                     ticks.append(ids.tick_id(node_id["id"]))
         banner = create_replay_banner(moment=replay, lang=lang, tz=ZoneInfo(timezone), live_href=replay_live_href,

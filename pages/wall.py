@@ -102,11 +102,14 @@ dash.clientside_callback(  # a kiosk URL carrying ?at=: the live wall, ?at= take
 )
 
 
-def _takeover(runtime: CityWallRuntime, scope: str | None, code: str, lang: str) -> dict | None:
+def _takeover(runtime: CityWallRuntime, scope: str | None, code: str, lang: str,
+              at: datetime | None = None) -> dict | None:
     """The scenarios active in the wall's scope as its takeover store (issue 13, item 4); None
-    when the state could not be read this tick (the screens keep what they show)."""
+    when the state could not be read this tick (the screens keep what they show). ``at`` (a
+    replayed wall, issue 15): those active at that minute, acknowledged or not as they were then."""
     try:
-        found = read_wall_takeovers(runtime=runtime, scope=scope, code=code)
+        found = read_wall_takeovers(runtime=runtime, scope=scope, code=code) if at is None else \
+            read_wall_takeovers_as_of(runtime=runtime, scope=scope, code=code, at=at)
         areas = {a.area_code: read_area(runtime=runtime, scope=scope, code=a.area_code) for a in found.active}
     except SQLAlchemyError as exc:
         log.warning("wall takeover state failed: %s", first_line(exc))
@@ -114,7 +117,7 @@ def _takeover(runtime: CityWallRuntime, scope: str | None, code: str, lang: str)
     return takeover_state(scope_code=code, active=found.active, pending=found.pending, scenarios=found.scenarios,
                           scenario_indicators=found.scenario_indicators, indicators=found.indicators,
                           area_label=lambda c: areas[c].label(lang) if areas.get(c) is not None else c,
-                          board_href=scenario_href, lang=lang, tz=runtime.settings.tz, now=utc_now(),
+                          board_href=scenario_href, lang=lang, tz=runtime.settings.tz, now=at or utc_now(),
                           categories=category_labels(found.categories, lang))
 
 
@@ -221,28 +224,12 @@ def _replay_reply(runtime: CityWallRuntime, principal_scope: str | None, code: s
         return no_update, no_update, no_update, {**status, "ok": False}, no_update, no_update
     except LookupError:
         return no_update, no_update, no_update, {**status, "ok": False}, no_update, no_update
-    try:  # the takeovers of that minute: their read failing never withholds the rest of the wall
-        takeover = _takeover_as_of(runtime, principal_scope, code, lang, at)
-    except SQLAlchemyError as exc:
-        log.warning("replayed takeovers failed: %s", first_line(exc))
-        takeover = None
+    takeover = _takeover(runtime, principal_scope, code, lang, at=at)  # None when unread: the rest still comes
     render = render_wall(snap, catalogue, lang, tick=tick, tz=runtime.settings.tz, takeover=takeover)
     out = wall_delta(render, None)
     status["as_of"] = render.as_of
     return (out["delta"], out["health"], out["alarms"], status, {"tick": tick, "at": at_key, "as_of": render.as_of},
             out["takeover"] if out["takeover"] is not None else no_update)
-
-
-def _takeover_as_of(runtime: CityWallRuntime, scope: str | None, code: str, lang: str, at: datetime) -> dict:
-    """The scenarios that were active in the wall's scope at ``at`` (the takeover banner of a
-    replayed wall; acknowledged or not as they were then)."""
-    found = read_wall_takeovers_as_of(runtime=runtime, scope=scope, code=code, at=at)
-    areas = {a.area_code: read_area(runtime=runtime, scope=scope, code=a.area_code) for a in found.active}
-    return takeover_state(scope_code=code, active=found.active, pending=found.pending, scenarios=found.scenarios,
-                          scenario_indicators=found.scenario_indicators, indicators=found.indicators,
-                          area_label=lambda c: areas[c].label(lang) if areas.get(c) is not None else c,
-                          board_href=scenario_href, lang=lang, tz=runtime.settings.tz, now=at,
-                          categories=category_labels(found.categories, lang))
 
 
 # --- acknowledging a takeover (a supervisor's wall only: the button is in no other layout) ----------

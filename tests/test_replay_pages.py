@@ -17,6 +17,7 @@ from components.replay import at_param
 from components.wall import render_wall, wall_delta
 from data_access import asof
 from data_access.areas import area_by_code
+from data_access.models import IncidentFilter
 from data_access.replay import kept_history_start
 from data_access.vitals import indicator_catalogue
 from tests.asof_city import CITY, D1, MIN, NOW, S1, TZ, T
@@ -179,3 +180,40 @@ def test_any_moment_or_speed_gets_a_replay_its_message_or_the_live_page(replay_a
         assert replayed + refused <= 1
         if asked and not replayed:
             assert refused or not at.strip(), (path, query)  # a speed alone, if valid, changes nothing
+
+
+def test_a_replayed_wall_shows_the_takeovers_of_its_minute(scenario_city) -> None:
+    """The hand-made scenario city (tests/fixtures.py) replayed 12 minutes back: the West wall's
+    takeover banner names gas (started by hand 15 minutes ago), not West's storm (fired 2 minutes ago)."""
+    from app import create_app
+    from data_access.settings import Settings
+    from tests.fixtures import SM
+
+    app = create_app(Settings(database_url=scenario_city.url.render_as_string(hide_password=False), feeder=False,
+                              refresh_s=60, lang="en"))
+    past = (SM - timedelta(minutes=12)).strftime("%Y-%m-%dT%H:%MZ")
+
+    def scenarios(at: str | None) -> set[str]:
+        scope = {"area_code": "100200", "level": "district", "lang": "en", **({"at": at} if at else {})}
+        reply = _post(app, callback_payload(app, "wall-delta.data", {"wall-poll": 1, "wall-scope": scope,
+                                                                     "wall-applied": {}}))
+        return {item["key"].split(":")[0] for item in reply["wall-takeover"]["data"]["items"]}
+
+    assert scenarios(past) == {"gas"}
+    assert scenarios(None) == {"gas", "storm"}  # live: West's storm has fired since
+
+
+def test_a_replayed_list_holds_the_incidents_open_at_t(replay_app) -> None:
+    app, engine = replay_app
+    values = {"cw-grid.getRowsRequest": {"startRow": 0, "endRow": 100, "sortModel": []},
+              "cw-list-scope": {"area_code": None, "level": "city", "lang": "zh", "at": AT_UTC},
+              "cw-list-overdue": "any"}
+    reply = _post(app, callback_payload(app, "cw-grid", values, key="city"))
+    grid = reply[json.dumps({"id": "city", "type": "cw-grid"}, separators=(",", ":"))]["getRowsResponse"]
+    expected = asof.list_incidents_as_of(engine=engine, filt=IncidentFilter(), at=T)
+    assert [row["incident_id"] for row in grid["rowData"]] == list(expected["incident_id"]) == ["a", "e", "b", "h"]
+    assert grid["rowCount"] == 4
+    live = _post(app, callback_payload(app, "cw-grid", {**values, "cw-list-scope": {
+        "area_code": None, "level": "city", "lang": "zh"}}, key="city"))
+    live_rows = live[json.dumps({"id": "city", "type": "cw-grid"}, separators=(",", ":"))]["getRowsResponse"]
+    assert {row["incident_id"] for row in live_rows["rowData"]} == {"a", "d", "e", "h"}  # now: b closed, d reported
