@@ -280,3 +280,45 @@ def desk(request: pytest.FixtureRequest, new_database: Callable[[str], Engine]):
     seed_small_city(engine)
     seed_scenarios(engine)
     return Desk(engine=engine, lineage=Lineage(engine), catalogue=read_catalogue(engine))
+
+
+# --- the wall fleet (issue 15, item 4): runtimes on one shared row store -------------------------------
+FLEET_REDIS_URL = os.environ.get("CITYWALL_TEST_REDIS_URL", "").strip()
+FLEET_STORES = ["memory", pytest.param("redis", marks=pytest.mark.skipif(
+    not FLEET_REDIS_URL, reason="CITYWALL_TEST_REDIS_URL is not set"))]
+
+
+def clear_fleet_keys(redis_url: str) -> None:
+    """Forget the fleet's rows and events in the test Redis (only those keys: others share the db)."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    client.ping()  # set but unreachable: the test fails, never skips
+    client.delete("citywall:rows:fleet", "citywall:rows:fleet:at", "citywall:events:fleet-events")
+
+
+@pytest.fixture(params=FLEET_STORES)
+def fleet_runtimes(request: pytest.FixtureRequest) -> Iterator[Callable[..., object]]:
+    """Makes app runtimes (``CityWallRuntime``) with the tick cache of one backend: on "redis" every
+    runtime made shares the one Redis (two app instances, two hosts); on "memory" each is its own."""
+    from data_access.cache import build_cache
+    from data_access.runtime import CityWallRuntime
+    from data_access.settings import Settings
+
+    redis_url = FLEET_REDIS_URL if request.param == "redis" else ""
+    if redis_url:
+        clear_fleet_keys(redis_url)
+    engines: list[Engine] = []
+
+    def make(refresh_s: float = 1.0) -> CityWallRuntime:
+        settings = Settings(database_url="sqlite://", refresh_s=refresh_s, redis_url=redis_url)
+        engine = make_engine("sqlite://")
+        engines.append(engine)
+        return CityWallRuntime(settings=settings, engine=engine, cache=build_cache(settings, version="test"),
+                               version="test", lineage=None)  # type: ignore[arg-type]
+
+    yield make
+    for engine in engines:
+        engine.dispose()
+    if redis_url:
+        clear_fleet_keys(redis_url)
