@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 import time
 import unicodedata
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -79,6 +80,13 @@ def parse_seed(data: object) -> ScreenSeed | None:
     return ScreenSeed(screen_id=screen_id, page=page, name=screen_name(data.get("name")),
                       kiosk=data.get("kiosk") is True,
                       version=version if isinstance(version, str) and VERSION.match(version) else "")
+
+
+def new_seed(*, page: str, name: object, kiosk: bool, version: str) -> dict:
+    """The fleet store a page's layout gives a screen: a new screen id (a tab that has one already
+    keeps its own: assets/fleet.js), its page, its ``?screen=`` name, kiosk or not, the version it loaded."""
+    return {"id": uuid.uuid4().hex, "page": page[:PAGE_CHARS], "name": screen_name(name), "kiosk": bool(kiosk),
+            "version": version}
 
 
 def _offline_after(runtime: CityWallRuntime) -> float:

@@ -121,3 +121,8 @@ def scenario_board_key(scenario_id: str, code: str) -> str:
 
 def scenario_catalogue_key() -> str:
     return "scenario-catalogue"
+
+
+def fleet_key() -> str:
+    """The wall fleet as the /walls page shows it (every screen; each page filters it by scope)."""
+    return "fleet"
