@@ -355,7 +355,9 @@ def fleet_apps(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FleetApps]:
     import security
 
     security.add_user(users, name="chief", password="chief-pass", role="admin", scope=None)
-    first, second = _AuthApp(env), _AuthApp(env)
+    # CITYWALL_TEST_PORT_BASE pins the two servers' ports (a shared machine's own range), else free ones
+    base = int(os.environ.get("CITYWALL_TEST_PORT_BASE", "0") or 0)
+    first, second = _AuthApp(env, port=base or None), _AuthApp(env, port=base + 1 if base else None)
     first.start()
     try:
         second.start()
