@@ -85,7 +85,8 @@ def test_three_screens_then_one_closed_two_connected_and_one_gone(browser, secon
     assert took <= THREE_TICKS + 2  # within three ticks (plus the page's own tick and the browser's scheduling)
     time.sleep(THREE_TICKS + 1.5)  # and the others stay connected (their heartbeats go on, on both hosts)
     assert fleet_rows(browser) == {"lobby-east": "connected", "north-hall": "gone", unnamed: "connected"}
-    assert browser.find_element(".cw-fleet__counts").get_attribute("data-connected") == "2"
+    # read in one script: the summary is rebuilt every tick (an element found a call earlier could be stale)
+    assert browser.driver.execute_script("return document.querySelector('.cw-fleet__counts').dataset.connected;") == "2"
     assert browser.get_logs() == []
     assert second_browser.get_logs() == []
     browser.driver.switch_to.window(district)
@@ -142,3 +143,19 @@ def test_walls_refuses_a_wall_or_a_leader(browser, fleet_apps: FleetApps, role: 
         assert [entry["message"] for entry in browser.get_logs()] == [
             f"{url}/walls - Failed to load resource: the server responded with a status of 403 (FORBIDDEN)"]
     assert browser.get_logs() == []
+
+
+def test_a_kiosk_wall_on_a_scenario_board_stays_in_the_fleet(browser, second_browser, fleet_apps: FleetApps) -> None:
+    """A kiosk wall a takeover sent to its scenario board keeps beating there (its board's tick)."""
+    token = security.create_token(fleet_apps.users, name="board-lobby", scope="100100")
+    desk = security.create_token(fleet_apps.users, name="board-desk", scope=None, role="supervisor")
+    second_browser.driver.get(f"{fleet_apps.second.url}/scenario/parade/100100?kiosk=1&screen=parade-hall&token={token}")
+    second_browser.wait_for_element("#sb-status", timeout=20)
+    browser.driver.get(f"{fleet_apps.first.url}/walls?lang=zh&token={desk}")
+    browser.wait_for_element(".cw-fleet__table", timeout=20)
+    wait_for_rows(browser, lambda rows: rows.get("parade-hall") == "connected", timeout=8 * REFRESH_S + 5)
+    page = browser.driver.execute_script(
+        "return document.querySelector('.cw-fleet__row[data-screen=\"parade-hall\"]').children[2].innerText;")
+    assert page == "/scenario/parade/100100"
+    assert browser.get_logs() == []
+    assert second_browser.get_logs() == []
