@@ -9,7 +9,8 @@ one screen. Its row: name (``?screen=``, else the kiosk token's name), page and 
 not, the tick it last applied, the app version it loaded, connected since, last heard, last good
 data, and when it said goodbye (the tab closed or left CityWall: assets/fleet.js on ``pagehide``).
 
-Its status now: ``gone`` when its goodbye is its last word; ``offline`` when it has had no good
+Its status now: ``gone`` when its goodbye is its last word (for more than a tick: a reload or a
+kiosk's next page says hello again sooner); ``offline`` when it has had no good
 data for OFFLINE_TICKS ticks (it is silent: the network, the tab or the browser is gone; or the
 server answers it without data: the database is away), as the wall's own OFFLINE badge does;
 else ``connected``. An outage that ended is an event pair (``wall_offline`` at the moment it had
@@ -96,10 +97,15 @@ def _offline_after(runtime: CityWallRuntime) -> float:
     return OFFLINE_TICKS * runtime.settings.refresh_s + SLACK_S
 
 
-def _status(row: dict, *, now: float, offline_after: float) -> str:
+def _gone_after(runtime: CityWallRuntime) -> float:
+    """How long after its goodbye a screen is shown gone: a reload or a kiosk's next page comes back sooner."""
+    return runtime.settings.refresh_s + SLACK_S
+
+
+def _status(row: dict, *, now: float, offline_after: float, gone_after: float) -> str:
     bye = row.get("bye")
     if bye is not None and bye >= row["seen"]:
-        return "gone"
+        return "gone" if now - bye > gone_after else "connected"  # (leaving: perhaps for its next page)
     good = row.get("good")
     if now - (good if good is not None else row["since"]) > offline_after:
         return "offline"
@@ -150,16 +156,22 @@ def note_heartbeat(*, runtime: CityWallRuntime, seed: object, principal: str, to
 
 def note_goodbye(*, runtime: CityWallRuntime, seed: object, principal: str, now: float | None = None) -> bool:
     """The screen's tab closed or left CityWall (its page's ``pagehide``): it is gone, not OFFLINE.
-    Only a screen already in the fleet, and only by the principal it is signed in as."""
+    Only the row of the principal it is signed in as (the key holds who it is)."""
     screen = parse_seed(seed)
     if screen is None:
         return False
     store = runtime.cache.rows
     key = f"{principal}|{screen.screen_id}"
     row = store.get(TABLE, key)
-    if row is None:
-        return False
     now = time.time() if now is None else now
+    if row is None:
+        if screen.load is None:
+            return False
+        # Its first heartbeat is still on its way (the tab closed right after it opened): the row says
+        # goodbye already, so that heartbeat, answered later, does not make it a screen gone silent.
+        row = {"id": screen.screen_id, "since": now, "seen": now, "good": None, "tick": None, "name": screen.name,
+               "principal": principal, "token": None, "page": screen.page, "scope_code": None,
+               "kiosk": screen.kiosk, "version": screen.version}
     row["bye"] = max(now, row["seen"])
     row["bye_load"] = screen.load
     return store.put(TABLE, key, row, at=now)
@@ -178,7 +190,7 @@ def fleet_screens(*, runtime: CityWallRuntime, now: float | None = None) -> pd.D
     offline_after = _offline_after(runtime)
     records = []
     for row in runtime.cache.rows.rows(TABLE, keep_s=ROW_KEEP_S, now=now):
-        status = _status(row, now=now, offline_after=offline_after)
+        status = _status(row, now=now, offline_after=offline_after, gone_after=_gone_after(runtime))
         if status == "gone" and now - row["bye"] > GONE_SHOWN_S:
             continue
         last_good = row["good"] if row.get("good") is not None else row["since"]
@@ -215,7 +227,7 @@ def fleet_events(*, runtime: CityWallRuntime, since: datetime, until: datetime,
     store = runtime.cache.rows
     found = [(event["at"], event) for event in store.events(EVENTS, since=start, until=end)]
     for row in store.rows(TABLE, keep_s=ROW_KEEP_S, now=now):
-        if _status(row, now=now, offline_after=offline_after) == "offline":
+        if _status(row, now=now, offline_after=offline_after, gone_after=0.0) == "offline":
             at = (row["good"] if row.get("good") is not None else row["since"]) + offline_after
             if start <= at < end:
                 found.append((at, _event(row, "wall_offline")))

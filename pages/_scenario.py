@@ -177,11 +177,11 @@ def refresh_board(_n: int | None, scope: dict | None, sigs: dict | None, forms: 
                                     area_code=area_code)
     except SQLAlchemyError as exc:
         log.warning("scenario board refresh failed: %s", first_line(exc))
-        beat(runtime, screen if _n else None, scope_code=area_code, tick=None, ok=False)  # the wall fleet
+        beat(runtime, screen, scope_code=area_code, tick=None, ok=False)  # the wall fleet
         return (*nothing, no_update, t("sb_error", lang), {"ok": False, "version": runtime.version}, no_update)
     except LookupError:
         return (*nothing, no_update, "", {"ok": False, "version": runtime.version}, no_update)
-    beat(runtime, screen if _n else None, scope_code=area_code, tick=None, ok=True)  # the wall fleet (issue 15)
+    beat(runtime, screen, scope_code=area_code, tick=None, ok=True)  # the wall fleet (issue 15)
     parts = parts_of(board, runtime=runtime, lang=lang)
     digests = parts.digests()
     out: list[Any] = [parts.parts[name] if digests[name] != sigs.get(name) else no_update for name in PARTS]
