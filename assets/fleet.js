@@ -9,6 +9,16 @@
   const ID = /^[0-9a-f]{32}$/;
   let tabId = null;  // this document's screen id (kept when the app navigates between its pages)
   let current = null;  // the fleet store of the page shown now, with that id
+  let moving = false;  // the page goes to another page of this site (a reload, a kiosk's next page, a board)
+
+  if (window.navigation) {  // the Navigation API (Chromium): where a leaving page goes
+    window.navigation.addEventListener("navigate", function (event) {
+      try {
+        const to = new URL(event.destination.url);
+        moving = !event.destination.sameDocument && to.origin === window.location.origin && !event.downloadRequest;
+      } catch (e) { moving = false; }
+    });
+  }
 
   function handedOver() {
     try {
@@ -30,7 +40,7 @@
     const body = {
       output: "cw-fleet-bye-target.title",
       outputs: {id: "cw-fleet-bye-target", property: "title"},
-      inputs: [{id: "cw-fleet-bye", property: "data", value: current}],
+      inputs: [{id: "cw-fleet-bye", property: "data", value: Object.assign({}, current, {moving: moving})}],
       changedPropIds: ["cw-fleet-bye.data"],
       state: [],
     };

@@ -48,8 +48,8 @@ def _tick_cell(tick: object, *, refresh_s: float, tz: ZoneInfo, now: datetime, l
     if tick is None or pd.isna(tick):
         return ["—"]
     moment = datetime.fromtimestamp(int(tick) * refresh_s, UTC).replace(tzinfo=None, microsecond=0)
-    return [html.Span(local_moment(moment, tz, now_utc=now)),
-            html.Span(f" #{int(tick)} · {_ago(moment, now, lang)}", className="cw-fleet__sub")]
+    return [html.Div(local_moment(moment, tz, now_utc=now), title=f"#{int(tick)}"),  # the tick's number on hover
+            html.Div(_ago(moment, now, lang), className="cw-fleet__sub")]
 
 
 def fleet_counts(frame: pd.DataFrame) -> dict[str, int]:

@@ -36,6 +36,7 @@ OFFLINE_TICKS = 3  # as the wall's own badge: no good data for 3 ticks is OFFLIN
 SLACK_S = 1.0  # a poll's own scheduling and a slow reply
 ROW_KEEP_S = 26 * 3600  # a silent screen's row (its outage is read from it): over a day
 EVENT_KEEP_S = 26 * 3600  # the shift log reads 24 h and more
+MOVING_S = 60.0  # a screen on its way to its next page (a slow board on a busy night) is not gone yet
 GONE_SHOWN_S = 3600  # the fleet page lists screens that said goodbye within the last hour
 SCREEN_ID = re.compile(r"^[0-9a-f]{32}$")
 VERSION = re.compile(r"^[0-9A-Za-z._-]{1,32}$")
@@ -97,9 +98,11 @@ def _offline_after(runtime: CityWallRuntime) -> float:
     return OFFLINE_TICKS * runtime.settings.refresh_s + SLACK_S
 
 
-def _gone_after(runtime: CityWallRuntime) -> float:
-    """How long after its goodbye a screen is shown gone: a reload or a kiosk's next page comes back sooner."""
-    return runtime.settings.refresh_s + SLACK_S
+def _gone_after(runtime: CityWallRuntime, row: dict) -> float:
+    """How long after its goodbye a screen is shown gone: a reload or a kiosk's next page comes back
+    sooner; a page that said it goes to another page of the site (``moving``) gets MOVING_S for it."""
+    ticks = runtime.settings.refresh_s + SLACK_S
+    return max(ticks, MOVING_S) if row.get("bye_moving") else ticks
 
 
 def _status(row: dict, *, now: float, offline_after: float, gone_after: float) -> str:
@@ -139,7 +142,7 @@ def note_heartbeat(*, runtime: CityWallRuntime, seed: object, principal: str, to
     said_bye = row is not None and row.get("bye") is not None and row["bye"] >= row["seen"]
     if said_bye and screen.load is not None and screen.load == row.get("bye_load"):
         return  # the closing page's last poll, answered after its goodbye: it stays gone
-    if row is None or said_bye and now - row["bye"] > offline_after:
+    if row is None or said_bye and now - row["bye"] > max(offline_after, _gone_after(runtime, row)):
         row = {"id": screen.screen_id, "since": now, "good": None, "bye": None, "tick": None}  # new: connected anew
     elif ok and not said_bye:  # (back within a few seconds of a goodbye: a reload or a kiosk's next page)
         last_good = row["good"] if row.get("good") is not None else row["since"]
@@ -174,6 +177,7 @@ def note_goodbye(*, runtime: CityWallRuntime, seed: object, principal: str, now:
                "kiosk": screen.kiosk, "version": screen.version}
     row["bye"] = max(now, row["seen"])
     row["bye_load"] = screen.load
+    row["bye_moving"] = isinstance(seed, dict) and seed.get("moving") is True
     return store.put(TABLE, key, row, at=now)
 
 
@@ -190,8 +194,8 @@ def fleet_screens(*, runtime: CityWallRuntime, now: float | None = None) -> pd.D
     offline_after = _offline_after(runtime)
     records = []
     for row in runtime.cache.rows.rows(TABLE, keep_s=ROW_KEEP_S, now=now):
-        status = _status(row, now=now, offline_after=offline_after, gone_after=_gone_after(runtime))
-        if status == "gone" and now - row["bye"] > GONE_SHOWN_S:
+        status = _status(row, now=now, offline_after=offline_after, gone_after=_gone_after(runtime, row))
+        if status == "gone" and now - row["bye"] > GONE_SHOWN_S:  # (listed an hour)
             continue
         last_good = row["good"] if row.get("good") is not None else row["since"]
         records.append({

@@ -161,3 +161,22 @@ def test_a_tab_closed_before_its_first_heartbeat_was_answered_is_gone(fleet_runt
     beat(runtime, wall, 0.3)  # then its first poll, sent before it closed
     assert statuses(runtime, 10) == {"quick": "gone"}
     assert fleet_events(runtime=runtime, since=utc(T0 - 60), until=utc(T0 + 60), now=T0 + 10).empty
+
+
+def test_a_page_going_to_another_page_of_the_site_is_not_gone_while_it_loads(fleet_runtimes: Callable) -> None:
+    runtime = fleet_runtimes()
+    wall = {**seed("lobby", kiosk=True), "load": uuid.uuid4().hex}
+    other = {**seed("hall"), "load": uuid.uuid4().hex}
+    beat(runtime, wall, 0)
+    beat(runtime, other, 0)
+    # the kiosk goes to its takeover's board (assets/fleet.js: the Navigation API says where), the other closes
+    note_goodbye(runtime=runtime, seed={**wall, "moving": True}, principal="anonymous", now=T0 + 1)
+    note_goodbye(runtime=runtime, seed={**other, "moving": False}, principal="anonymous", now=T0 + 1)
+    assert statuses(runtime, 30) == {"lobby": "connected", "hall": "gone"}  # a slow board: still on its way
+    beat(runtime, {**wall, "load": uuid.uuid4().hex, "page": "/scenario/flood/100100"}, 40)
+    frame = fleet_screens(runtime=runtime, now=T0 + 40.5)
+    lobby = frame[frame["name"] == "lobby"].iloc[0]
+    assert (lobby["status"], lobby["since"], lobby["page"]) == ("connected", utc(T0), "/scenario/flood/100100")
+    assert fleet_events(runtime=runtime, since=utc(T0 - 60), until=utc(T0 + 60), now=T0 + 40.5).empty
+    note_goodbye(runtime=runtime, seed={**wall, "moving": True}, principal="anonymous", now=T0 + 41)
+    assert statuses(runtime, 102) == {"lobby": "gone", "hall": "gone"}  # it never arrived anywhere
