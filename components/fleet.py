@@ -71,10 +71,12 @@ def create_fleet_table(frame: pd.DataFrame, *, lang: str, tz: ZoneInfo, now: dat
     if frame.empty:
         return html.Div(t("flt_none", lang), className="cw-fleet__none")
     rows = []
-    for rec in frame.to_dict("records"):
+    for found in frame.to_dict("records"):
+        rec = {key: None if not isinstance(value, list | dict) and pd.isna(value) else value
+               for key, value in found.items()}  # pandas' NaN/NaT for a missing value: None
         status = rec["status"]
         badge = [html.Span(t(STATUS_LABEL[status], lang), className=f"cw-fleet__badge cw-fleet__badge--{status}")]
-        if status == "offline" and rec["offline_since"] is not None and not pd.isna(rec["offline_since"]):
+        if status == "offline" and rec["offline_since"] is not None:
             badge.append(html.Div(t("flt_offline_since", lang, time=_moment(rec["offline_since"], tz, now)),
                                   className="cw-fleet__sub"))
         who = (t("flt_token", lang, who=rec["token"]) if rec["token"]

@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 
 import pandas as pd
 
+from data_access.areas import valid_code
 from data_access.runtime import CityWallRuntime
 
 TABLE = "fleet"
@@ -51,6 +52,7 @@ SCREEN_COLUMNS = ["screen_id", "name", "principal", "token", "page", "scope_code
 class ScreenSeed:
     """What a screen's page said about it (its layout's fleet store, sent back with each tick)."""
     screen_id: str
+    scope_code: str | None  # the area its page shows (as its layout said)
     load: str | None  # this page load's own id: a poll still in flight when its tab said goodbye is no comeback
     page: str
     name: str | None
@@ -81,17 +83,19 @@ def parse_seed(data: object) -> ScreenSeed | None:
         return None
     version = data.get("version")
     load = data.get("load")
-    return ScreenSeed(screen_id=screen_id, load=load if isinstance(load, str) and SCREEN_ID.match(load) else None,
+    scope = data.get("scope")
+    return ScreenSeed(screen_id=screen_id, scope_code=scope if valid_code(scope) else None,
+                      load=load if isinstance(load, str) and SCREEN_ID.match(load) else None,
                       page=page, name=screen_name(data.get("name")),
                       kiosk=data.get("kiosk") is True,
                       version=version if isinstance(version, str) and VERSION.match(version) else "")
 
 
-def new_seed(*, page: str, name: object, kiosk: bool, version: str) -> dict:
+def new_seed(*, page: str, scope_code: str | None, name: object, kiosk: bool, version: str) -> dict:
     """The fleet store a page's layout gives a screen: a new screen id (a tab that has one already
     keeps its own: assets/fleet.js), its page, its ``?screen=`` name, kiosk or not, the version it loaded."""
-    return {"id": uuid.uuid4().hex, "page": page[:PAGE_CHARS], "name": screen_name(name), "kiosk": bool(kiosk),
-            "version": version}
+    return {"id": uuid.uuid4().hex, "page": page[:PAGE_CHARS], "scope": scope_code, "name": screen_name(name),
+            "kiosk": bool(kiosk), "version": version}
 
 
 def _offline_after(runtime: CityWallRuntime) -> float:
@@ -173,7 +177,7 @@ def note_goodbye(*, runtime: CityWallRuntime, seed: object, principal: str, now:
         # Its first heartbeat is still on its way (the tab closed right after it opened): the row says
         # goodbye already, so that heartbeat, answered later, does not make it a screen gone silent.
         row = {"id": screen.screen_id, "since": now, "seen": now, "good": None, "tick": None, "name": screen.name,
-               "principal": principal, "token": None, "page": screen.page, "scope_code": None,
+               "principal": principal, "token": None, "page": screen.page, "scope_code": screen.scope_code,
                "kiosk": screen.kiosk, "version": screen.version}
     row["bye"] = max(now, row["seen"])
     row["bye_load"] = screen.load

@@ -20,9 +20,12 @@ from security import callback, current_principal
 log = logging.getLogger(__name__)
 
 
-def screen_stores(runtime: CityWallRuntime, *, key: str, page: str, screen: object, kiosk: bool) -> list:
-    """The fleet stores of a page that beats (``key``: its tick's MATCH key; ``page``: its path)."""
-    return create_screen_stores(key, new_seed(page=page, name=screen, kiosk=kiosk, version=runtime.version))
+def screen_stores(runtime: CityWallRuntime, *, key: str, page: str, scope_code: str, screen: object,
+                  kiosk: bool) -> list:
+    """The fleet stores of a page that beats (``key``: its tick's MATCH key; ``page``: its path;
+    ``scope_code``: the area it shows)."""
+    return create_screen_stores(key, new_seed(page=page, scope_code=scope_code, name=screen, kiosk=kiosk,
+                                              version=runtime.version))
 
 
 def _who() -> tuple[str, str | None]:

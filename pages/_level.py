@@ -61,7 +61,7 @@ def level_page(*, key: str, area: Area, lineage: list[Area], lang: str, lang_par
                              incident_map=incident_map, panels=cached, now=utc_now(), query=query,
                              words=level_words_in(runtime, lang))
     # --- the wall fleet (issue 15, item 4): this screen's fleet stores (refresh_panels beats with them) ---
-    page.children.extend(screen_stores(runtime, key=key, page=level_href(area), kiosk=False,
+    page.children.extend(screen_stores(runtime, key=key, page=level_href(area), scope_code=area.area_code, kiosk=False,
                                        screen=(query or {}).get("screen")))
     return page
 

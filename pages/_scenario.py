@@ -149,6 +149,7 @@ def render_board(scenario_id: object, area_code: object, lang: object, query: di
                                  tile_url=settings.tile_url, tile_attribution=settings.tile_attribution,
                                  extra=([] if back is None else [back]) + screen_stores(  # the wall fleet (issue 15)
                                      runtime, key="board", kiosk=kiosk, screen=query.get("screen"),
+                                     scope_code=board.area.area_code,
                                      page=scenario_href(scenario_id, None if board.area.level == "city"
                                                         else board.area.area_code)))
 

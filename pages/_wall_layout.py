@@ -66,5 +66,6 @@ def wall_layout(runtime: CityWallRuntime, *, scope: object, lang: object, kiosk:
                        ack_form={"forms": []} if current_principal().at_least("supervisor") else None)
     # --- the wall fleet (issue 15, item 4): this screen's fleet stores (refresh_wall beats with them) ---
     wall.children.extend(screen_stores(runtime, key="wall", kiosk=bool(kiosk_mode["kiosk"]), screen=screen,
+                                       scope_code=area.area_code,
                                        page=wall_href(None if scope in (None, "") else area.area_code)))
     return wall

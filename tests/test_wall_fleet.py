@@ -14,7 +14,7 @@ T0 = 1_800_000_000.0  # a fixed moment (2027-01-15): every "now" below is T0 plu
 
 
 def seed(name: str | None = None, *, page: str = "/wall/100100", kiosk: bool = False) -> dict:
-    return {"id": uuid.uuid4().hex, "page": page, "name": name, "kiosk": kiosk, "version": "abc123"}
+    return {"id": uuid.uuid4().hex, "page": page, "scope": "100100", "name": name, "kiosk": kiosk, "version": "abc123"}
 
 
 def utc(seconds: float) -> datetime:
@@ -160,6 +160,7 @@ def test_a_tab_closed_before_its_first_heartbeat_was_answered_is_gone(fleet_runt
     assert note_goodbye(runtime=runtime, seed=wall, principal="anonymous", now=T0)  # its goodbye arrives first
     beat(runtime, wall, 0.3)  # then its first poll, sent before it closed
     assert statuses(runtime, 10) == {"quick": "gone"}
+    assert fleet_screens(runtime=runtime, now=T0 + 10).iloc[0]["scope_code"] == "100100"  # its layout said
     assert fleet_events(runtime=runtime, since=utc(T0 - 60), until=utc(T0 + 60), now=T0 + 10).empty
 
 
@@ -180,3 +181,23 @@ def test_a_page_going_to_another_page_of_the_site_is_not_gone_while_it_loads(fle
     assert fleet_events(runtime=runtime, since=utc(T0 - 60), until=utc(T0 + 60), now=T0 + 40.5).empty
     note_goodbye(runtime=runtime, seed={**wall, "moving": True}, principal="anonymous", now=T0 + 41)
     assert statuses(runtime, 102) == {"lobby": "gone", "hall": "gone"}  # it never arrived anywhere
+
+
+def test_the_fleet_table_shows_a_missing_value_as_a_dash_never_nan(fleet_runtimes: Callable) -> None:
+    from zoneinfo import ZoneInfo
+
+    from components.fleet import create_fleet_summary, create_fleet_table
+
+    runtime = fleet_runtimes()
+    beat(runtime, seed("lobby"), 0, tick=7)
+    quick = {**seed("quick"), "load": uuid.uuid4().hex, "scope": None}
+    note_goodbye(runtime=runtime, seed=quick, principal="anonymous", now=T0 + 1)  # no scope, no tick, no good data
+    frame = fleet_screens(runtime=runtime, now=T0 + 3.5)
+    table = create_fleet_table(frame, lang="en", tz=ZoneInfo("Asia/Shanghai"), now=utc(T0 + 3.5), version="abc123",
+                               refresh_s=1.0, area_label=lambda code: code or "—")
+    text = str(table.to_plotly_json())
+    assert "nan" not in text.lower() and "NaT" not in text
+    quick_row = [row for row in table.children[1].children if row.to_plotly_json()["props"]["data-screen"] == "quick"]
+    assert quick_row and "—" in str(quick_row[0].children[3].to_plotly_json())
+    summary = create_fleet_summary(frame, "en")[0].to_plotly_json()["props"]
+    assert (summary["data-connected"], summary["data-offline"], summary["data-gone"]) == ("1", "0", "1")
