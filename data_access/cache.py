@@ -428,11 +428,12 @@ class MemoryRowStore:
             found = self._rows.get(table, {}).get(key)
         return None if found is None else dict(found[1])
 
-    def put(self, table: str, key: str, row: dict, *, at: float) -> bool:
-        """Keep ``row`` under ``key`` as written at ``at``; False when the table is full (a new key)."""
+    def put(self, table: str, key: str, row: dict, *, at: float, new: bool = True) -> bool:
+        """Keep ``row`` under ``key`` as written at ``at``; False when the table is full (a new key).
+        ``new`` False: the caller just read the row (a write of a known key: the limit is not checked)."""
         with self._guard:
             rows = self._rows.setdefault(table, {})
-            if key not in rows and len(rows) >= ROW_LIMIT:
+            if new and key not in rows and len(rows) >= ROW_LIMIT:
                 return False
             rows[key] = (at, dict(row))
         return True
@@ -476,9 +477,9 @@ class RedisRowStore:
         raw = self._redis.hget(self._keys(table)[0], key)
         return None if raw is None else json.loads(raw)
 
-    def put(self, table: str, key: str, row: dict, *, at: float) -> bool:
+    def put(self, table: str, key: str, row: dict, *, at: float, new: bool = True) -> bool:
         rows, times = self._keys(table)
-        if not self._redis.hexists(rows, key) and self._redis.hlen(rows) >= ROW_LIMIT:
+        if new and not self._redis.hexists(rows, key) and self._redis.hlen(rows) >= ROW_LIMIT:
             return False
         pipe = self._redis.pipeline(transaction=False)
         pipe.hset(rows, key, json.dumps(row, separators=(",", ":")))
