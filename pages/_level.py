@@ -38,6 +38,7 @@ from data_access.readers.panels import read_panels, recent_panels
 from data_access.readers.replay import read_panels_as_of
 from data_access.replay import ReplayError
 from data_access.runtime import CityWallRuntime
+from pages._fleet import beat, screen_stores
 from pages._map import build_map, lang_param_of, level_words_in, scope_area
 from pages._replay import replay_error_page, replay_moment, scope_moment, wants_replay
 from pages._resources import resource_layers
@@ -72,6 +73,10 @@ def level_page(*, key: str, area: Area, lineage: list[Area], lang: str, lang_par
     page = create_level_page(key=key, area=area, lineage=lineage, lang=lang, lang_param=lang_param,
                              incident_map=incident_map, panels=cached, now=at or utc_now(), query=query,
                              words=level_words_in(runtime, lang))
+    # --- the wall fleet (issue 15, item 4): this screen's fleet stores (refresh_panels beats with them) ---
+    fleet_page = level_href(area) if moment is None else f"{level_href(area)}?at={str((query or {}).get('at'))[:25]}"
+    page.children = [*page.children, *screen_stores(runtime, key=key, page=fleet_page, scope_code=area.area_code,
+                                                    kiosk=False, screen=(query or {}).get("screen"))]
     if moment is None:
         return page
     tz = runtime.settings.tz
@@ -135,7 +140,10 @@ def render_level(level: str, code: object, lang: object, query: dict) -> html.Di
 
 # --- callbacks ---------------------------------------------------------------------------------
 
-def refresh_panels(_n: int | None, scope: dict | None) -> tuple:
+def refresh_panels(_n: int | None, scope: dict | None, screen: dict | None = None) -> tuple:
+    # The wall fleet (issue 15, item 4): a level page's screen beats with its panels' tick; the
+    # incident-only wall's panels (key "wall") do not: the wall's own tick beats for it.
+    screen = screen if dash.ctx.outputs_list and dash.ctx.outputs_list[0]["id"].get("id") != "wall" else None
     try:
         area, lang = scope_area(scope)
         if area is None:
@@ -144,9 +152,12 @@ def refresh_panels(_n: int | None, scope: dict | None) -> tuple:
         data = panels(current_runtime(), area, at=at)
     except SQLAlchemyError as exc:
         log.warning("panels refresh failed: %s", first_line(exc))
+        code = (scope or {}).get("area_code")
+        beat(current_runtime(), screen, scope_code=code if valid_code(code) else None, tick=None, ok=False)
         return (no_update,) * 5 + (t("map_error", (scope or {}).get("lang") or "zh"),)
     except ReplayError:  # a moment no URL could name: nothing is shown as of it
         return (no_update,) * 5 + (t("rpl_failed", (scope or {}).get("lang") or "zh"),)
+    beat(current_runtime(), screen, scope_code=area.area_code, tick=None, ok=True)
     # Display-only panels as one component each (components/static_html.py: Dash's cost per component).
     return (static_panel(create_kpi_strip(data.counts, lang)), static_panel(create_categories(data.categories, lang)),
             static_panel(create_funnel(data.funnel, data.counts, lang, now=at or utc_now())),

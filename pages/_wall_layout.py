@@ -18,6 +18,7 @@ from data_access.readers.areas import level_words, read_area, read_city, read_di
 from data_access.readers.wall import read_wall_catalogue
 from data_access.replay import ReplayError
 from data_access.runtime import CityWallRuntime
+from pages._fleet import screen_stores
 from pages._level import panels
 from pages._map import build_map, level_words_in
 from pages._replay import replay_error_page, replay_moment, wants_replay
@@ -27,9 +28,10 @@ log = logging.getLogger(__name__)
 
 
 def wall_layout(runtime: CityWallRuntime, *, scope: object, lang: object, kiosk: object, rotate: object,
-                playlist: object, at: object = None, speed: object = None) -> html.Div:
+                playlist: object, at: object = None, speed: object = None, screen: object = None) -> html.Div:
     """Shared by this page and /wall/<code>; ``at`` / ``speed``: the replay (issue 15, pages/_replay.py),
-    refused with a clear message when the moment or speed cannot be shown; a kiosk wall stays live."""
+    refused with a clear message when the moment or speed cannot be shown; a kiosk wall stays live.
+    ``screen``: its name in the wall fleet (/walls, issue 15 item 4)."""
     explicit_lang = isinstance(lang, str) and pick_language(lang, "") == lang
     lang = pick_language(lang, runtime.settings.lang)
     kiosk_options = parse_kiosk(kiosk, rotate, playlist)
@@ -81,4 +83,10 @@ def wall_layout(runtime: CityWallRuntime, *, scope: object, lang: object, kiosk:
                        replay=moment, replay_live_href=live_href)
     if kiosk_options["kiosk"] and wants_replay(at, speed):  # a kiosk never replays: live, ?at= dropped
         wall.children = [*wall.children, *create_kiosk_drop()]
+    # --- the wall fleet (issue 15, item 4): this screen's fleet stores (refresh_wall beats with them) ---
+    page = wall_href(None if scope in (None, "") else area.area_code)
+    if moment is not None:  # a replaying screen says so on /walls too
+        page = f"{page}?at={str(at)[:25]}"
+    wall.children = [*wall.children, *screen_stores(runtime, key="wall", kiosk=bool(kiosk_options["kiosk"]),
+                                                    screen=screen, scope_code=area.area_code, page=page)]
     return wall

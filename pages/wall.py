@@ -32,6 +32,7 @@ from data_access.readers.wall import (
 )
 from data_access.replay import ReplayError
 from data_access.runtime import CityWallRuntime
+from pages._fleet import beat
 from pages._replay import scope_at, scope_moment
 from pages._runtime import current_runtime
 from pages._wall_layout import wall_layout
@@ -57,9 +58,9 @@ dash.clientside_callback(
 
 def layout(scope: str | None = None, lang: str | None = None, kiosk: str | None = None,
            rotate: str | None = None, playlist: str | None = None, at: str | None = None,
-           speed: str | None = None, **_query: object) -> html.Div:
+           speed: str | None = None, screen: str | None = None, **_query: object) -> html.Div:
     return wall_layout(current_runtime(), scope=scope, lang=lang, kiosk=kiosk, rotate=rotate, playlist=playlist,
-                       at=at, speed=speed)
+                       at=at, speed=speed, screen=screen)  # screen: its name in the wall fleet (/walls)
 
 
 dash.clientside_callback(  # when to poll: just after the server's next tick is ready (not at a random phase)
@@ -152,9 +153,10 @@ def _wall_render(runtime: CityWallRuntime, scope: str | None, code: str, lang: s
     Input(ids.WALL_POLL, "data"),
     State(ids.WALL_SCOPE, "data"),
     State(ids.WALL_APPLIED, "data"),
+    State(ids.mid(ids.FLEET_SCREEN, "wall"), "data"),  # the wall fleet: this screen's heartbeat rides on its tick
     access="wall",
 )
-def refresh_wall(_n: int | None, scope: dict | None, applied: dict | None) -> tuple:
+def refresh_wall(_n: int | None, scope: dict | None, applied: dict | None, screen: dict | None = None) -> tuple:
     """Fill the wall; parts the screen already shows are not sent again.
 
     The screen says only which tick it last applied; the server remembers the signature of every
@@ -172,14 +174,19 @@ def refresh_wall(_n: int | None, scope: dict | None, applied: dict | None) -> tu
     if not isinstance(code, str) or not code:
         return no_update, no_update, no_update, {"ok": False, "version": runtime.version}, no_update, no_update
     principal_scope = current_principal().scope  # checked before any cached value: never the cache
+    fleet_code = code if valid_code(code) else None
     if scope.get("at") is not None:  # a replayed wall (issue 15): the wall as of the screen's moment
-        return _replay_reply(runtime, principal_scope, code, lang, scope, applied)
+        replayed = _replay_reply(runtime, principal_scope, code, lang, scope, applied)
+        beat(runtime, screen, scope_code=fleet_code, tick=None, ok=bool(replayed[3].get("ok")))  # the wall fleet
+        return replayed
     render = _wall_render(runtime, principal_scope, code, lang)  # the client's "level" is never read
+    applied_tick = applied.get("tick") if isinstance(applied, dict) else None
+    applied_tick = applied_tick if isinstance(applied_tick, int) and not isinstance(applied_tick, bool) else None
+    # --- the wall fleet (issue 15, item 4): the tick it applied, and whether this reply has data ---
+    beat(runtime, screen, scope_code=fleet_code, tick=applied_tick, ok=render.ok)
     if not render.ok:  # keep the last data on screen; the badge goes OFFLINE after 3 ticks without success
         return no_update, no_update, no_update, {"ok": False, "tick": render.tick, "version": runtime.version}, \
             no_update, no_update
-    applied_tick = applied.get("tick") if isinstance(applied, dict) else None
-    applied_tick = applied_tick if isinstance(applied_tick, int) and not isinstance(applied_tick, bool) else None
 
     def reply(sent: dict[str, str] | None) -> tuple:
         out = wall_delta(render, sent)

@@ -163,3 +163,10 @@ def replay_cells_key(code: str, minute: object) -> str:
 
 def replay_list_count_key(filt: object, minute: object) -> str:
     return f"replay-list-count:{digest(filt)}:{_minute_text(minute)}"
+
+
+# --- the wall fleet (issue 15, item 4) ---------------------------------------------------------------
+
+def fleet_key() -> str:
+    """The wall fleet as the /walls page shows it (every screen; each page filters it by scope)."""
+    return "fleet"
