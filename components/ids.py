@@ -95,6 +95,13 @@ SB_MAP_KEY = "scenario"  # the key of the board's map parts (pattern-matching, l
 RES_LAYER = "cw-res-layer"  # pattern kind: one map's resource markers (GeoJSON, clustered)
 RES_LIST = "cw-res-list"  # pattern kind: a street page's resource list
 
+# --- the shift log and its handover page (issue 15, pages/log.py, pages/handover.py) -------------------
+LOG_PAGE, LOG_HANDOVER = "log-page", "log-handover"  # page roots
+LOG_FROM, LOG_TO, LOG_AREA, LOG_KINDS, LOG_APPLY = "log-from", "log-to", "log-area", "log-kinds", "log-apply"
+LOG_LOCATION, LOG_STATE, LOG_MESSAGE = "log-location", "log-state", "log-message"
+LOG_EXPORT, LOG_DOWNLOAD, LOG_EXPORT_NOTE = "log-export", "log-download", "log-export-note"
+LOG_TABLE, LOG_TOTALS, LOG_PRINT = "log-table", "log-totals", "log-print"
+
 
 def mid(kind: str, key: Any) -> dict[str, Any]:
     """The pattern-matching id of one part (``kind``) of the map, panels or list ``key`` (or MATCH)."""

@@ -121,3 +121,10 @@ def scenario_board_key(scenario_id: str, code: str) -> str:
 
 def scenario_catalogue_key() -> str:
     return "scenario-catalogue"
+
+
+# --- the shift log (issue 15) ----------------------------------------------------------------------
+
+def shift_log_key(since: str, until: str, area_code: str | None, kinds: tuple[str, ...]) -> str:
+    """One shift log (window, area, kinds), read once per tick for every supervisor asking."""
+    return f"shift-log:{since}:{until}:{area_code or 'city'}:{','.join(kinds)}"

@@ -1,0 +1,33 @@
+"""The shift log, read once per tick and window for every screen asking, after the scope check."""
+from __future__ import annotations
+
+from collections.abc import Collection
+
+import pandas as pd
+
+from data_access.areas import require_within
+from data_access.readers import keys
+from data_access.runtime import CityWallRuntime
+from data_access.shift_log import KINDS, ShiftLog, ShiftWindow, load_shift_log
+
+
+def read_fleet_events(*, runtime: CityWallRuntime, window: ShiftWindow) -> pd.DataFrame | None:
+    """The wall fleet's OFFLINE / back events of the window (None: no fleet record to read here).
+    The one place the log asks the fleet (data_access.fleet.fleet_events, issue 15 part D)."""
+    try:
+        from data_access.fleet import fleet_events  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    return fleet_events(runtime=runtime, since=window.since, until=window.until)
+
+
+def read_shift_log(*, runtime: CityWallRuntime, scope: str | None, window: ShiftWindow, area_code: str | None,
+                   kinds: Collection[str] = KINDS) -> ShiftLog:
+    """The log of ``window`` for ``area_code`` (None: the city); OutsideScope when the area is not
+    inside ``scope`` (a scoped supervisor reads their own area's log only)."""
+    require_within(runtime.lineage, area_code, scope)
+    chosen = tuple(k for k in KINDS if k in kinds) or KINDS
+    key = keys.shift_log_key(window.since.isoformat(), window.until.isoformat(), area_code, chosen)
+    return runtime.cache.read(key, lambda: load_shift_log(
+        engine=runtime.engine, window=window, area_code=area_code, kinds=chosen,
+        fleet=read_fleet_events(runtime=runtime, window=window) if "wall" in chosen else None))
