@@ -280,3 +280,22 @@ def desk(request: pytest.FixtureRequest, new_database: Callable[[str], Engine]):
     seed_small_city(engine)
     seed_scenarios(engine)
     return Desk(engine=engine, lineage=Lineage(engine), catalogue=read_catalogue(engine))
+
+
+# --- the shift log (issue 15) --------------------------------------------------------------------------
+
+@pytest.fixture(params=BACKENDS)
+def log_day(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple]:
+    """A simulated day for the shift log (tests/fixtures.py seed_log_day) on SQLite and PostgreSQL:
+    (engine, url, minute), its times counted back from ``minute``, the minute it was written."""
+    from data_access.db import utc_now
+    from tests.fixtures import seed_log_day
+
+    url, cleanup = create_database(request.param, tmp_path_factory.mktemp("shift-log"))
+    engine = make_engine(url)
+    init_db(engine)
+    minute = utc_now().replace(second=0)
+    seed_log_day(engine, minute=minute)
+    yield engine, url, minute
+    engine.dispose()
+    cleanup()
