@@ -7,7 +7,7 @@ views only. Five kinds of entry:
               ``data_access.scenarios.scenario_history``);
 ``action``    an operator action (v_operator_actions: acknowledgements, checklist marks, manual
               starts and ends): who and when;
-``overdue``   an incident passed its deadline without being closed (v_incident_history);
+``overdue``   an incident passed its deadline before it was closed (v_incident_history);
 ``wall``      a wall screen went OFFLINE or came back (the fleet's events, handed in by the reader:
               they live in the shared tick cache, not in the database).
 
@@ -28,6 +28,7 @@ from data_access.areas import areas_below, valid_code
 from data_access.models import LOG_KINDS as KINDS
 from data_access.models import ScenarioState, ShiftLog, ShiftWindow
 from data_access.operator_actions import recent_actions
+from data_access.replay import ReplayError, parse_at
 from data_access.scenarios import KEPT_WINDOW, scenario_catalogue, scenario_history
 from data_access.sql import SQL_CHUNK, read_frame, utc_text
 from data_access.vitals import indicator_catalogue
@@ -37,7 +38,7 @@ COLUMNS = ("at", "kind", "event", "area_code", "subject", "value", "status_from"
 SHIFT = timedelta(hours=8)  # the default window: one shift, ending now
 MAX_SPAN = KEPT_WINDOW  # what the minute history keeps (alarm transitions, scenario changes)
 MAX_ROWS = 5000  # entries a page shows at most (the totals count all of them)
-MAX_INPUT = 64  # characters of a from/to value looked at
+MAX_INPUT = 64  # characters of a from/to value the page keeps (parse_at refuses more than 40)
 _RANK = {"normal": 0, "warn": 1, "alarm": 2}
 _WALL_COLUMNS = ("at", "kind", "screen", "page", "scope_code")
 
@@ -52,23 +53,14 @@ class ShiftLogError(ValueError):
 
 # --- the window ----------------------------------------------------------------------------------
 
-def _moment(value: object, *, tz: ZoneInfo) -> datetime | None:
-    """An ISO-8601 time (naive: the city's zone; with an offset: kept) as naive UTC floored to the
-    minute; None for a missing value. ShiftLogError('malformed') for anything else."""
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str) or len(value) > MAX_INPUT:
-        raise ShiftLogError("malformed", "not a time")
-    text = value.strip().replace(" ", "T", 1)
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
+def _moment(value: object, *, tz: ZoneInfo, now: datetime) -> datetime | None:
+    """A from/to by the replay's one rule for a moment (data_access.replay.parse_at: ISO-8601, naive
+    values in the city's zone, an offset kept, floored to the minute, never in the future); None for
+    a missing value."""
     try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise ShiftLogError("malformed", f"not a time: {value[:MAX_INPUT]!r}") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=tz)
-    return moment.astimezone(ZoneInfo("UTC")).replace(tzinfo=None, second=0, microsecond=0)
+        return parse_at(value, tz=tz, now=now, kept_from=None)
+    except ReplayError as exc:
+        raise ShiftLogError(exc.code, str(exc)) from None
 
 
 def parse_window(start: object, end: object, *, tz: ZoneInfo, now: datetime) -> ShiftWindow:
@@ -76,12 +68,9 @@ def parse_window(start: object, end: object, *, tz: ZoneInfo, now: datetime) -> 
     shift from ``from`` (at most up to now) or up to ``to``. ShiftLogError when a value is not a time,
     in the future, before the kept 24 h, ``from`` is not before ``to``, or they are over 24 h apart."""
     minute = now.replace(second=0, microsecond=0)
-    since, until = _moment(start, tz=tz), _moment(end, tz=tz)
+    since, until = _moment(start, tz=tz, now=now), _moment(end, tz=tz, now=now)
     if since is None and until is None:
         return ShiftWindow(since=minute - SHIFT, until=minute, default=True)
-    for moment in (since, until):
-        if moment is not None and moment > minute:
-            raise ShiftLogError("future", "a moment in the future")
     if until is None:
         until = min(since + SHIFT, minute)  # type: ignore[operator]
     if since is None:
@@ -182,9 +171,11 @@ def operator_actions(*, engine: Engine, window: ShiftWindow) -> pd.DataFrame:
 
 
 def overdue_incidents(*, engine: Engine, window: ShiftWindow) -> pd.DataFrame:
-    """Incidents whose deadline passed in the window while they were still open."""
+    """Incidents whose deadline passed in the window while they were still open (open now, or
+    closed after their deadline): v_incident_history, one range of its due times."""
     rows = read_frame(engine, "SELECT incident_id, category, title, street_code, district_code, due_at"
-                              " FROM v_open_incidents WHERE due_at >= :since AND due_at <= :until"
+                              " FROM v_incident_history WHERE due_at >= :since AND due_at <= :until"
+                              " AND (closed_at IS NULL OR closed_at > due_at)"
                               " ORDER BY due_at, incident_id",
                       {"since": utc_text(window.since), "until": utc_text(window.until)}, times_in=("due_at",))
     if rows.empty:

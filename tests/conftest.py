@@ -282,6 +282,19 @@ def desk(request: pytest.FixtureRequest, new_database: Callable[[str], Engine]):
     return Desk(engine=engine, lineage=Lineage(engine), catalogue=read_catalogue(engine))
 
 
+# --- as-of reads (issue 15, the black box) ----------------------------------------------------------
+
+@pytest.fixture(params=BACKENDS)
+def asof_city(request: pytest.FixtureRequest, new_database: Callable[[str], Engine]) -> Engine:
+    """tests/asof_city.py's city on SQLite and PostgreSQL: its incidents and vital signs at the past
+    minute ``tests.asof_city.T`` are written out there (and events after T an as-of read must ignore)."""
+    from tests.asof_city import seed_asof_city
+
+    engine = new_database(request.param)
+    seed_asof_city(engine)
+    return engine
+
+
 # --- the shift log (issue 15) --------------------------------------------------------------------------
 
 @pytest.fixture(params=BACKENDS)

@@ -68,8 +68,9 @@ ACTIONS = [
     (1, "ack_takeover", "storm", "100200", "ops.li", None),
     (0.5, "step", "storm", "100200", "ops.wang", "notify done"),
 ]
-# (minutes ago, incident, area): due while still open (w4 of the scenario city: 5 minutes ago)
-OVERDUE = [(300, "o1", "100100001"), (5, "w4", "100200001")]
+# (minutes ago, incident, area): due while still open, now (o1; w4 of the scenario city) or then (o3,
+# closed 50 minutes after its deadline); o2 was closed in time
+OVERDUE = [(300, "o1", "100100001"), (250, "o3", "100200001"), (5, "w4", "100200001")]
 
 
 def _day(minute: datetime) -> ShiftWindow:
@@ -108,7 +109,7 @@ def test_every_entry_of_the_day_once_in_time_order(log_day) -> None:
     assert log.totals["alarm"] == {"raised": 8, "cleared": 6}
     assert log.totals["scenario"] == {"start": 8, "end": 5}
     assert log.totals["action"] == {"manual_start": 3, "manual_end": 3, "step": 4, "ack_takeover": 2}
-    assert log.totals["overdue"] == {"overdue": 2} and log.totals["wall"] == {}
+    assert log.totals["overdue"] == {"overdue": 3} and log.totals["wall"] == {}
     assert not log.walls_known and not log.truncated
     # display names for the page: the indicator's, the scenario's, the area's
     noise = entries[(entries["kind"] == "alarm") & (entries["subject"] == "noise_db")].iloc[0]
@@ -142,7 +143,7 @@ def test_area_and_kind_filters(log_day) -> None:
     assert _of(east.entries, "overdue", ["subject"]) == [("o1",)]
     street = load_shift_log(engine=engine, window=_day(minute), area_code="100200001")
     assert _of(street.entries, "alarm", ["at"]) == [(_ago(minute, 690),), (_ago(minute, 680),)]
-    assert _of(street.entries, "overdue", ["subject"]) == [("w4",)]
+    assert _of(street.entries, "overdue", ["subject"]) == [("o3",), ("w4",)]
     city = load_shift_log(engine=engine, window=_day(minute), area_code="100000")
     assert city.total == load_shift_log(engine=engine, window=_day(minute)).total  # the city: everything
     only = load_shift_log(engine=engine, window=_day(minute), kinds=("action", "overdue"))
