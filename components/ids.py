@@ -103,6 +103,14 @@ LOG_EXPORT, LOG_DOWNLOAD, LOG_EXPORT_NOTE = "log-export", "log-download", "log-e
 LOG_TABLE, LOG_TOTALS, LOG_PRINT = "log-table", "log-totals", "log-print"
 
 
+# --- the wall fleet (issue 15, item 4): each screen's fleet store, the goodbye, the /walls page ------
+FLEET_SEED = "cw-fleet-seed"  # pattern kind (mid): the fleet store the page's layout made for this screen
+FLEET_SCREEN = "cw-fleet-screen"  # pattern kind (mid): the same with the tab's own screen id (assets/fleet.js)
+FLEET_BYE, FLEET_BYE_TARGET = "cw-fleet-bye", "cw-fleet-bye-target"  # the goodbye a closing tab sends (fleet.js)
+PAGE_WALLS, WALLS_INTERVAL, WALLS_LANG = "cw-page-walls", "cw-walls-interval", "cw-walls-lang"
+WALLS_SUMMARY, WALLS_TABLE, WALLS_ERROR = "cw-walls-summary", "cw-walls-table", "cw-walls-error"
+
+
 def mid(kind: str, key: Any) -> dict[str, Any]:
     """The pattern-matching id of one part (``kind``) of the map, panels or list ``key`` (or MATCH)."""
     return {"type": kind, "id": key}

@@ -25,6 +25,7 @@ from components.level_panels import (
     create_vitals,
     ranking_rows,
 )
+from components.links import level_href
 from components.static_html import static_panel
 from data_access.areas import valid_code
 from data_access.db import utc_now
@@ -33,6 +34,7 @@ from data_access.models import LANGUAGES, Area, PanelData
 from data_access.readers.areas import read_lineage
 from data_access.readers.panels import read_panels, recent_panels
 from data_access.runtime import CityWallRuntime
+from pages._fleet import beat, screen_stores
 from pages._map import build_map, lang_param_of, level_words_in, scope_area
 from pages._resources import resource_layers
 from pages._runtime import current_runtime
@@ -55,9 +57,13 @@ def level_page(*, key: str, area: Area, lineage: list[Area], lang: str, lang_par
     extra = resource_layers(runtime, key=key, area=area, lang=lang) if area.level == "street" else None
     incident_map = build_map(key=key, area=area, lang=lang, lang_param=lang_param, runtime=runtime,
                              class_name="cw-main__map", extra_layers=extra)
-    return create_level_page(key=key, area=area, lineage=lineage, lang=lang, lang_param=lang_param,
+    page = create_level_page(key=key, area=area, lineage=lineage, lang=lang, lang_param=lang_param,
                              incident_map=incident_map, panels=cached, now=utc_now(), query=query,
                              words=level_words_in(runtime, lang))
+    # --- the wall fleet (issue 15, item 4): this screen's fleet stores (refresh_panels beats with them) ---
+    page.children.extend(screen_stores(runtime, key=key, page=level_href(area), kiosk=False,
+                                       screen=(query or {}).get("screen")))
+    return page
 
 
 def render_level(level: str, code: object, lang: object, query: dict) -> html.Div:
@@ -96,7 +102,10 @@ def render_level(level: str, code: object, lang: object, query: dict) -> html.Di
 
 # --- callbacks ---------------------------------------------------------------------------------
 
-def refresh_panels(_n: int | None, scope: dict | None) -> tuple:
+def refresh_panels(_n: int | None, scope: dict | None, screen: dict | None = None) -> tuple:
+    # The wall fleet (issue 15, item 4): a level page's screen beats with its panels' tick; the
+    # incident-only wall's panels (key "wall") do not: the wall's own tick beats for it.
+    screen = screen if _n and dash.ctx.outputs_list and dash.ctx.outputs_list[0]["id"].get("id") != "wall" else None
     try:
         area, lang = scope_area(scope)
         if area is None:
@@ -104,7 +113,10 @@ def refresh_panels(_n: int | None, scope: dict | None) -> tuple:
         data = panels(current_runtime(), area)
     except SQLAlchemyError as exc:
         log.warning("panels refresh failed: %s", first_line(exc))
+        code = (scope or {}).get("area_code")
+        beat(current_runtime(), screen, scope_code=code if valid_code(code) else None, tick=None, ok=False)
         return (no_update,) * 5 + (t("map_error", (scope or {}).get("lang") or "zh"),)
+    beat(current_runtime(), screen, scope_code=area.area_code, tick=None, ok=True)
     # Display-only panels as one component each (components/static_html.py: Dash's cost per component).
     return (static_panel(create_kpi_strip(data.counts, lang)), static_panel(create_categories(data.categories, lang)),
             static_panel(create_funnel(data.funnel, data.counts, lang, now=utc_now())),

@@ -16,6 +16,7 @@ from data_access.errors import first_line
 from data_access.readers.areas import level_words, read_area, read_city, read_districts, read_level_names
 from data_access.readers.wall import read_wall_catalogue
 from data_access.runtime import CityWallRuntime
+from pages._fleet import screen_stores
 from pages._level import panels
 from pages._map import build_map, level_words_in
 from security import current_principal
@@ -24,7 +25,7 @@ log = logging.getLogger(__name__)
 
 
 def wall_layout(runtime: CityWallRuntime, *, scope: object, lang: object, kiosk: object, rotate: object,
-                playlist: object) -> html.Div:
+                playlist: object, screen: object = None) -> html.Div:
     """Shared by this page and /wall/<code>."""
     explicit_lang = isinstance(lang, str) and pick_language(lang, "") == lang
     lang = pick_language(lang, runtime.settings.lang)
@@ -55,10 +56,15 @@ def wall_layout(runtime: CityWallRuntime, *, scope: object, lang: object, kiosk:
         log.warning("wall layout: database unavailable: %s", first_line(exc))
         return create_db_unavailable(lang)
     default_playlist = [wall_href()] + [wall_href(d.area_code) for d in districts]
-    return create_wall(area=area, catalogue=catalogue, lang=lang, timezone=runtime.settings.timezone,
-                       refresh_s=runtime.settings.refresh_s, kiosk=parse_kiosk(kiosk, rotate, playlist),
+    kiosk_mode = parse_kiosk(kiosk, rotate, playlist)
+    wall = create_wall(area=area, catalogue=catalogue, lang=lang, timezone=runtime.settings.timezone,
+                       refresh_s=runtime.settings.refresh_s, kiosk=kiosk_mode,
                        version=runtime.version, default_playlist=default_playlist, incident_map=incident_map,
                        incident_body=incident_body, hotline_name=runtime.settings.hotline_name,
                        poll_spread_s=runtime.settings.poll_spread_s, level_word=level_word,
                        # the acknowledge button: in a supervisor's (or admin's) layout only, never a wall's
                        ack_form={"forms": []} if current_principal().at_least("supervisor") else None)
+    # --- the wall fleet (issue 15, item 4): this screen's fleet stores (refresh_wall beats with them) ---
+    wall.children.extend(screen_stores(runtime, key="wall", kiosk=bool(kiosk_mode["kiosk"]), screen=screen,
+                                       page=wall_href(None if scope in (None, "") else area.area_code)))
+    return wall

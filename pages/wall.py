@@ -29,6 +29,7 @@ from data_access.readers.wall import (
     wall_scope_code,
 )
 from data_access.runtime import CityWallRuntime
+from pages._fleet import beat
 from pages._runtime import current_runtime
 from pages._wall_layout import wall_layout
 from security import callback, current_principal, page_access
@@ -52,8 +53,10 @@ dash.clientside_callback(
 
 
 def layout(scope: str | None = None, lang: str | None = None, kiosk: str | None = None,
-           rotate: str | None = None, playlist: str | None = None, **_query: object) -> html.Div:
-    return wall_layout(current_runtime(), scope=scope, lang=lang, kiosk=kiosk, rotate=rotate, playlist=playlist)
+           rotate: str | None = None, playlist: str | None = None, screen: str | None = None,
+           **_query: object) -> html.Div:
+    return wall_layout(current_runtime(), scope=scope, lang=lang, kiosk=kiosk, rotate=rotate, playlist=playlist,
+                       screen=screen)  # screen: its name in the wall fleet (/walls)
 
 
 dash.clientside_callback(  # when to poll: just after the server's next tick is ready (not at a random phase)
@@ -125,9 +128,10 @@ def _wall_render(runtime: CityWallRuntime, scope: str | None, code: str, lang: s
     Input(ids.WALL_POLL, "data"),
     State(ids.WALL_SCOPE, "data"),
     State(ids.WALL_APPLIED, "data"),
+    State(ids.mid(ids.FLEET_SCREEN, "wall"), "data"),  # the wall fleet: this screen's heartbeat rides on its tick
     access="wall",
 )
-def refresh_wall(_n: int | None, scope: dict | None, applied: dict | None) -> tuple:
+def refresh_wall(_n: int | None, scope: dict | None, applied: dict | None, screen: dict | None = None) -> tuple:
     """Fill the wall; parts the screen already shows are not sent again.
 
     The screen says only which tick it last applied; the server remembers the signature of every
@@ -146,11 +150,13 @@ def refresh_wall(_n: int | None, scope: dict | None, applied: dict | None) -> tu
         return no_update, no_update, no_update, {"ok": False, "version": runtime.version}, no_update, no_update
     principal_scope = current_principal().scope  # checked before any cached value: never the cache
     render = _wall_render(runtime, principal_scope, code, lang)  # the client's "level" is never read
+    applied_tick = applied.get("tick") if isinstance(applied, dict) else None
+    applied_tick = applied_tick if isinstance(applied_tick, int) and not isinstance(applied_tick, bool) else None
+    # --- the wall fleet (issue 15, item 4): the tick it applied, and whether this reply has data ---
+    beat(runtime, screen, scope_code=code if valid_code(code) else None, tick=applied_tick, ok=render.ok)
     if not render.ok:  # keep the last data on screen; the badge goes OFFLINE after 3 ticks without success
         return no_update, no_update, no_update, {"ok": False, "tick": render.tick, "version": runtime.version}, \
             no_update, no_update
-    applied_tick = applied.get("tick") if isinstance(applied, dict) else None
-    applied_tick = applied_tick if isinstance(applied_tick, int) and not isinstance(applied_tick, bool) else None
 
     def reply(sent: dict[str, str] | None) -> tuple:
         out = wall_delta(render, sent)

@@ -312,3 +312,87 @@ def log_day(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     yield engine, url, minute
     engine.dispose()
     cleanup()
+
+
+# --- the wall fleet (issue 15, item 4): runtimes on one shared row store -------------------------------
+FLEET_REDIS_URL = os.environ.get("CITYWALL_TEST_REDIS_URL", "").strip()
+FLEET_STORES = ["memory", pytest.param("redis", marks=pytest.mark.skipif(
+    not FLEET_REDIS_URL, reason="CITYWALL_TEST_REDIS_URL is not set"))]
+
+
+def clear_fleet_keys(redis_url: str) -> None:
+    """Forget the fleet's rows and events in the test Redis (only those keys: others share the db)."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    client.ping()  # set but unreachable: the test fails, never skips
+    client.delete("citywall:rows:fleet", "citywall:rows:fleet:at", "citywall:events:fleet-events")
+
+
+@pytest.fixture(params=FLEET_STORES)
+def fleet_runtimes(request: pytest.FixtureRequest) -> Iterator[Callable[..., object]]:
+    """Makes app runtimes (``CityWallRuntime``) with the tick cache of one backend: on "redis" every
+    runtime made shares the one Redis (two app instances, two hosts); on "memory" each is its own."""
+    from data_access.cache import build_cache
+    from data_access.runtime import CityWallRuntime
+    from data_access.settings import Settings
+
+    redis_url = FLEET_REDIS_URL if request.param == "redis" else ""
+    if redis_url:
+        clear_fleet_keys(redis_url)
+    engines: list[Engine] = []
+
+    def make(refresh_s: float = 1.0) -> CityWallRuntime:
+        settings = Settings(database_url="sqlite://", refresh_s=refresh_s, redis_url=redis_url)
+        engine = make_engine("sqlite://")
+        engines.append(engine)
+        return CityWallRuntime(settings=settings, engine=engine, cache=build_cache(settings, version="test"),
+                               version="test", lineage=None)  # type: ignore[arg-type]
+
+    yield make
+    for engine in engines:
+        engine.dispose()
+    if redis_url:
+        clear_fleet_keys(redis_url)
+
+
+class FleetApps:
+    """Two app processes on one database and one Redis (two hosts behind a load balancer), with
+    CITYWALL_AUTH=basic and a users file the test adds kiosk tokens to."""
+
+    def __init__(self, first: AppProcess, second: AppProcess, users: Path) -> None:
+        self.first, self.second, self.users = first, second, users
+
+
+class _AuthApp(AppProcess):
+    ready_status = 401  # an authenticated app answers a stranger 401
+
+
+@pytest.fixture(scope="module")
+def fleet_apps(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FleetApps]:
+    from tests.fixtures import seed_small_city
+
+    if not FLEET_REDIS_URL:
+        raise pytest.UsageError("the wall fleet's browser test needs CITYWALL_TEST_REDIS_URL (two hosts share Redis)")
+    clear_fleet_keys(FLEET_REDIS_URL)
+    folder = tmp_path_factory.mktemp("fleet")
+    engine = make_engine(f"sqlite:///{folder / 'fleet.db'}")
+    init_db(engine)
+    seed_small_city(engine)
+    engine.dispose()
+    users = folder / "users.json"
+    env = {"CITYWALL_DATABASE_URL": f"sqlite:///{folder / 'fleet.db'}", "CITYWALL_REFRESH_S": "1",
+           "CITYWALL_FEEDER": "0", "CITYWALL_LANG": "en", "CITYWALL_AUTH": "basic", "CITYWALL_USERS_FILE": str(users),
+           "CITYWALL_SECRET_KEY": "5e1f0a9c3b7d2e4f6a8c0b1d3e5f7a9c", "CITYWALL_REDIS_URL": FLEET_REDIS_URL}
+    import security
+
+    security.add_user(users, name="chief", password="chief-pass", role="admin", scope=None)
+    first, second = _AuthApp(env), _AuthApp(env)
+    first.start()
+    try:
+        second.start()
+        yield FleetApps(first, second, users)
+    finally:
+        second.stop()
+        first.stop()
+        clear_fleet_keys(FLEET_REDIS_URL)

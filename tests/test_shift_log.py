@@ -153,6 +153,40 @@ def test_area_and_kind_filters(log_day) -> None:
     assert nowhere.total == 0
 
 
+def test_walls_offline_and_back_from_the_fleet(log_day) -> None:
+    """Wall events come from the fleet's store (data_access/fleet.py, the shared tick cache): a lobby
+    screen of East silent for 10 minutes an hour and a half ago, through the cached, scope-checked reader."""
+    from data_access.fleet import new_seed, note_heartbeat
+    from data_access.readers.shift_log import read_shift_log
+    from data_access.runtime import build_runtime
+    from data_access.settings import Settings
+
+    engine, url, minute = log_day
+    runtime = build_runtime(Settings(database_url=url, refresh_s=1.0, feeder=False, redis_url=""))
+    try:
+        seed = new_seed(page="/wall/100100", name="lobby", kiosk=True, version="test")
+        epoch = (minute - timedelta(minutes=100)).replace(tzinfo=ZoneInfo("UTC")).timestamp()
+        beat = dict(runtime=runtime, seed=seed, principal="token:lobby", token_name="lobby", scope_code="100100",
+                    tick=None, ok=True)
+        note_heartbeat(**beat, now=epoch)
+        note_heartbeat(**beat, now=epoch + 600)  # back after 10 silent minutes: OFFLINE 4 s after the last good
+        window = _day(minute)
+        log = read_shift_log(runtime=runtime, scope=None, window=window, area_code=None)
+        walls = log.entries[log.entries["kind"] == "wall"]
+        # ... and silent since then, without a goodbye: OFFLINE again (an outage still going on)
+        assert [tuple(r) for r in walls[["event", "subject", "area_code", "detail"]].itertuples(index=False)] == \
+            [(e, "lobby", "100100", "/wall/100100") for e in ("offline", "back", "offline")]
+        offline = pd.Timedelta(seconds=3 * 1.0 + 1.0)  # 3 ticks and the slack (data_access/fleet.py)
+        assert list(walls["at"]) == [pd.Timestamp(minute - timedelta(minutes=100)) + offline,
+                                     pd.Timestamp(minute - timedelta(minutes=90)),
+                                     pd.Timestamp(minute - timedelta(minutes=90)) + offline]
+        assert log.totals["wall"] == {"offline": 2, "back": 1} and log.walls_known
+        west = read_shift_log(runtime=runtime, scope="100200", window=window, area_code="100200")
+        assert "wall" not in set(west.entries["kind"])  # East's screen is not West's
+    finally:
+        runtime.engine.dispose()
+
+
 def test_from_and_to() -> None:
     now = datetime(2026, 12, 4, 12, 30, 40)  # UTC: 20:30 in Shanghai
     default = parse_window(None, "", tz=ZONE, now=now)

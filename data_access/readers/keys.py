@@ -128,3 +128,8 @@ def scenario_catalogue_key() -> str:
 def shift_log_key(since: str, until: str, area_code: str | None, kinds: tuple[str, ...]) -> str:
     """One shift log (window, area, kinds), read once per tick for every supervisor asking."""
     return f"shift-log:{since}:{until}:{area_code or 'city'}:{','.join(kinds)}"
+
+
+def fleet_key() -> str:
+    """The wall fleet as the /walls page shows it (every screen; each page filters it by scope)."""
+    return "fleet"

@@ -2,23 +2,21 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from datetime import timedelta
 
 import pandas as pd
 
 from data_access.areas import require_within
+from data_access.fleet import fleet_events
 from data_access.readers import keys
 from data_access.runtime import CityWallRuntime
 from data_access.shift_log import KINDS, ShiftLog, ShiftWindow, load_shift_log
 
 
 def read_fleet_events(*, runtime: CityWallRuntime, window: ShiftWindow) -> pd.DataFrame | None:
-    """The wall fleet's OFFLINE / back events of the window (None: no fleet record to read here).
-    The one place the log asks the fleet (data_access.fleet.fleet_events, issue 15 part D)."""
-    try:
-        from data_access.fleet import fleet_events  # type: ignore[import-not-found]
-    except ImportError:
-        return None
-    return fleet_events(runtime=runtime, since=window.since, until=window.until)
+    """The wall fleet's OFFLINE / back events of the window (its last minute included): the one place
+    the log asks the fleet (data_access.fleet.fleet_events, kept in the shared tick cache)."""
+    return fleet_events(runtime=runtime, since=window.since, until=window.until + timedelta(minutes=1))
 
 
 def read_shift_log(*, runtime: CityWallRuntime, scope: str | None, window: ShiftWindow, area_code: str | None,
