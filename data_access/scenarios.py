@@ -506,7 +506,7 @@ def scenario_history(*, engine: Engine, since: datetime, until: datetime,
     both included), in time order: the changes of the scenario state's own forward scan at ``until``
     (``state``: that state when the caller has it, e.g. this tick's). The scan keeps 24 h: changes
     before ``until - KEPT_WINDOW`` are not known (the shift log says so)."""
-    if state is None or state.computed_at != until:
+    if state is None or not until <= state.computed_at < until + MINUTE:  # (the tick's state: its minute)
         state = load_scenario_state(engine=engine, now=until)
     return tuple(c for c in state.changes if c.at is not None and since <= c.at <= until)
 

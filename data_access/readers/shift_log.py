@@ -9,6 +9,7 @@ import pandas as pd
 from data_access.areas import require_within
 from data_access.fleet import fleet_events
 from data_access.readers import keys
+from data_access.readers.scenarios import read_scenario_state
 from data_access.runtime import CityWallRuntime
 from data_access.shift_log import KINDS, ShiftLog, ShiftWindow, load_shift_log
 
@@ -26,6 +27,11 @@ def read_shift_log(*, runtime: CityWallRuntime, scope: str | None, window: Shift
     require_within(runtime.lineage, area_code, scope)
     chosen = tuple(k for k in KINDS if k in kinds) or KINDS
     key = keys.shift_log_key(window.since.isoformat(), window.until.isoformat(), area_code, chosen)
-    return runtime.cache.read(key, lambda: load_shift_log(
-        engine=runtime.engine, window=window, area_code=area_code, kinds=chosen,
-        fleet=read_fleet_events(runtime=runtime, window=window) if "wall" in chosen else None))
+
+    def load() -> ShiftLog:
+        # A window ending this minute: the scenario changes of this tick's state (one scan for all).
+        state = read_scenario_state(runtime=runtime) if "scenario" in chosen else None
+        return load_shift_log(engine=runtime.engine, window=window, area_code=area_code, kinds=chosen, state=state,
+                              fleet=read_fleet_events(runtime=runtime, window=window) if "wall" in chosen else None)
+
+    return runtime.cache.read(key, load)
