@@ -335,3 +335,34 @@ def test_the_csv_is_the_page(log_day, tmp_path, lang: str) -> None:
 
 def _local(minute: datetime, ago: int, tz: ZoneInfo) -> str:
     return (minute - timedelta(minutes=ago)).replace(tzinfo=ZoneInfo("UTC")).astimezone(tz).strftime("%Y-%m-%d %H:%M")
+
+
+ODD = ["", " ", "tuesday", "2026-02-30 10:00", "9" * 500, "../../etc/passwd", "%00", "' OR 1=1 --",
+       "<script>x</script>", "１００１００", "2026-12-04T03:10+25:00", "0001-01-01T00:00+08:00", "999999", "100100",
+       "alarm,,wall", "None", "null", "zh", "en"]
+
+
+@pytest.mark.parametrize("log_day", ["sqlite"], indirect=True)  # the input's handling, not the database's
+def test_odd_addresses_get_a_page_never_a_failure(log_day, caplog) -> None:
+    """Any from/to/area/kind/lang (and repeated keys) on /log and /log/handover: the routing callback
+    answers with a page (a message where the input is bad), never the last-resort error handler."""
+    import logging
+    from urllib.parse import urlencode
+
+    from app import create_app
+    from data_access.settings import Settings
+    from tests.test_security_auth import route_payload
+
+    _engine, url, _minute = log_day
+    app = create_app(Settings(database_url=url, feeder=False, refresh_s=1))
+    client = app.server.test_client()
+    searches = [urlencode({key: value}) for key in ("from", "to", "area", "kind", "lang") for value in ODD]
+    searches += ["from=a&from=b", "kind=alarm&kind=wall", "area=100100&area=100200", "to=" + "%ff" * 20]
+    with caplog.at_level(logging.ERROR, logger="security"):
+        for page in ("/log", "/log/handover"):
+            for search in searches:
+                assert client.get(f"{page}?{search}").status_code < 500, search
+                reply = client.post("/_dash-update-component", json=route_payload(app, page, "?" + search))
+                body = reply.get_data(as_text=True)
+                assert reply.status_code == 200 and "Traceback" not in body, (page, search, body[:300])
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
