@@ -57,11 +57,10 @@ def entry_row(row: Mapping[str, Any], *, lang: str, tz: ZoneInfo) -> dict[str, s
     elif kind == "scenario":
         detail = t(f"log_why_{_text(row.get('detail'))}", lang) if _text(row.get("detail")) else ""
     elif kind == "action":
-        parts = _text(row.get("detail")).split(" ", 2)
-        if event == "step" and len(parts) >= 2:
-            detail = " ".join([parts[0], t(f"log_step_{parts[1]}", lang), *parts[2:]])
-        else:
-            detail = _text(row.get("detail"))
+        state = _text(row.get("status_to"))
+        step = _pick(row, "step_name", lang) or _text(row.get("step_id"))
+        detail = " · ".join(x for x in (step, t(f"log_step_{state}", lang) if state else "", _text(row.get("detail")))
+                            if x)
     else:
         detail = _text(row.get("detail"))
     subject = _pick(row, "subject_name", lang) or _text(row.get("subject"))

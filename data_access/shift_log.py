@@ -34,7 +34,7 @@ from data_access.sql import SQL_CHUNK, read_frame, utc_text
 from data_access.vitals import indicator_catalogue
 
 COLUMNS = ("at", "kind", "event", "area_code", "subject", "value", "status_from", "value_from", "status_to",
-           "principal", "detail")
+           "principal", "detail", "step_id")
 SHIFT = timedelta(hours=8)  # the default window: one shift, ending now
 MAX_SPAN = KEPT_WINDOW  # what the minute history keeps (alarm transitions, scenario changes)
 MAX_ROWS = 5000  # entries a page shows at most (the totals count all of them)
@@ -161,12 +161,11 @@ def operator_actions(*, engine: Engine, window: ShiftWindow) -> pd.DataFrame:
     rows = rows[rows["at"] < pd.Timestamp(window.until + timedelta(minutes=1))]
     if rows.empty:
         return _empty()
-    detail = [" ".join(str(x) for x in (step, state, comment) if _given(x)) or None
-              for step, state, comment in zip(rows["step_id"], rows["step_state"], rows["comment"], strict=True)]
-    return pd.DataFrame({
+    return pd.DataFrame({  # a checklist mark: its step, its state ('done'|'skipped') as status_to, its comment
         "at": rows["at"], "kind": "action", "event": rows["kind"].astype(str),
         "area_code": rows["area_code"], "subject": rows["scenario_id"], "value": None, "status_from": None,
-        "value_from": None, "status_to": None, "principal": rows["principal"], "detail": detail,
+        "value_from": None, "status_to": rows["step_state"], "principal": rows["principal"],
+        "detail": rows["comment"], "step_id": rows["step_id"],
     }, columns=list(COLUMNS))
 
 
@@ -266,7 +265,9 @@ def _named(engine: Engine, entries: pd.DataFrame, catalogue: pd.DataFrame) -> pd
     """The entries with the names a reader needs: area_name(_en), subject_name(_en), unit(_en), decimals."""
     areas = read_frame(engine, "SELECT area_code, name, name_en FROM v_areas")
     area_names = {str(c): (n, e) for c, n, e in zip(areas["area_code"], areas["name"], areas["name_en"], strict=True)}
-    scenarios = scenario_catalogue(engine=engine).scenarios
+    scenario_rows = scenario_catalogue(engine=engine)
+    scenarios = scenario_rows.scenarios
+    steps = {(str(r.scenario_id), str(r.step_id)): (r.text, r.text_en) for r in scenario_rows.steps.itertuples()}
     subject: dict[tuple[str, str], tuple[Any, Any]] = {}
     for r in catalogue.itertuples(index=False):
         subject[("alarm", str(r.indicator_id))] = (r.name, r.name_en)
@@ -286,4 +287,8 @@ def _named(engine: Engine, entries: pd.DataFrame, catalogue: pd.DataFrame) -> pd
     out["unit"] = [u[0] if u else None for u in unit]
     out["unit_en"] = [u[1] if u else None for u in unit]
     out["decimals"] = [u[2] if u else None for u in unit]
+    step = [steps.get((str(s), str(p))) if _given(p) else None
+            for s, p in zip(out["subject"], out.get("step_id", [None] * len(out)), strict=True)]
+    out["step_name"] = [n[0] if n else None for n in step]
+    out["step_name_en"] = [n[1] if n else None for n in step]
     return out

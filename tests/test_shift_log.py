@@ -53,20 +53,20 @@ SCENARIOS = [
     (3, "storm", "100300", "end", "manual", "ops.li"),
     (2, "storm", "100200", "start", "indicators", None),
 ]
-# (minutes ago, kind, scenario, area, who, detail)
+# (minutes ago, kind, scenario, area, who, step, its state, comment)
 ACTIONS = [
-    (1200, "manual_start", "gas", "100300", "ops.zhao", None),
-    (1150, "manual_end", "gas", "100300", "ops.zhao", None),
-    (600, "step", "storm", "100100", "ops.li", "notify done =HYPERLINK(1)"),
-    (40, "manual_start", "gas", "100100", "ops.li", None),
-    (30, "manual_end", "gas", "100100", "ops.li", None),
-    (30, "step", "storm", "100200", "ops.li", "notify done"),
-    (20, "ack_takeover", "crowd", "100100001", "ops.li", None),
-    (15, "manual_start", "gas", "100200", "ops.wang", None),
-    (3, "manual_end", "storm", "100300", "ops.li", None),
-    (1.5, "step", "storm", "100200", "ops.li", "notify skipped later"),
-    (1, "ack_takeover", "storm", "100200", "ops.li", None),
-    (0.5, "step", "storm", "100200", "ops.wang", "notify done"),
+    (1200, "manual_start", "gas", "100300", "ops.zhao", None, None, None),
+    (1150, "manual_end", "gas", "100300", "ops.zhao", None, None, None),
+    (600, "step", "storm", "100100", "ops.li", "notify", "done", "=HYPERLINK(1)"),
+    (40, "manual_start", "gas", "100100", "ops.li", None, None, None),
+    (30, "manual_end", "gas", "100100", "ops.li", None, None, None),
+    (30, "step", "storm", "100200", "ops.li", "notify", "done", None),
+    (20, "ack_takeover", "crowd", "100100001", "ops.li", None, None, None),
+    (15, "manual_start", "gas", "100200", "ops.wang", None, None, None),
+    (3, "manual_end", "storm", "100300", "ops.li", None, None, None),
+    (1.5, "step", "storm", "100200", "ops.li", "notify", "skipped", "later"),
+    (1, "ack_takeover", "storm", "100200", "ops.li", None, None, None),
+    (0.5, "step", "storm", "100200", "ops.wang", "notify", "done", None),
 ]
 # (minutes ago, incident, area): due while still open, now (o1; w4 of the scenario city) or then (o3,
 # closed 50 minutes after its deadline); o2 was closed in time
@@ -100,8 +100,8 @@ def test_every_entry_of_the_day_once_in_time_order(log_day) -> None:
         (_ago(minute, m), area, ind, a, b, float(va), float(vb), ev) for m, area, ind, a, b, va, vb, ev in ALARMS]
     assert _of(entries, "scenario", ["at", "subject", "area_code", "event", "detail", "principal"]) == [
         (_ago(minute, m), sid, area, ev, why, who) for m, sid, area, ev, why, who in SCENARIOS]
-    assert _of(entries, "action", ["at", "event", "subject", "area_code", "principal", "detail"]) == [
-        (_ago(minute, m), kind, sid, area, who, detail) for m, kind, sid, area, who, detail in ACTIONS]
+    assert _of(entries, "action", ["at", "event", "subject", "area_code", "principal", "step_id", "status_to",
+                                   "detail"]) == [(_ago(minute, m), *rest) for m, *rest in ACTIONS]
     assert _of(entries, "overdue", ["at", "subject", "area_code"]) == [
         (_ago(minute, m), iid, area) for m, iid, area in OVERDUE]
     assert _of(entries, "wall", ["at"]) == []
