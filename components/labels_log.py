@@ -52,6 +52,12 @@ LOG_LABELS: dict[str, dict[str, str]] = {
     "log_kind_action": {"zh": "操作记录", "en": "Actions"},
     "log_kind_overdue": {"zh": "事件超期", "en": "Overdue"},
     "log_kind_wall": {"zh": "大屏状态", "en": "Walls"},
+    # one entry's kind (a table row)
+    "log_one_alarm": {"zh": "指标告警", "en": "Alarm"},
+    "log_one_scenario": {"zh": "应用场景", "en": "Scenario"},
+    "log_one_action": {"zh": "操作记录", "en": "Action"},
+    "log_one_overdue": {"zh": "事件超期", "en": "Overdue"},
+    "log_one_wall": {"zh": "大屏状态", "en": "Wall"},
     # events
     "log_ev_alarm_raised": {"zh": "告警升级", "en": "raised"},
     "log_ev_alarm_cleared": {"zh": "告警解除", "en": "cleared"},
@@ -65,10 +71,10 @@ LOG_LABELS: dict[str, dict[str, str]] = {
     "log_ev_wall_offline": {"zh": "大屏离线", "en": "went OFFLINE"},
     "log_ev_wall_back": {"zh": "大屏恢复", "en": "came back"},
     # scenario reasons
-    "log_why_indicators": {"zh": "指标触发", "en": "indicators"},
-    "log_why_incidents": {"zh": "事件触发", "en": "incidents"},
+    "log_why_indicators": {"zh": "指标触发", "en": "fired by its indicators"},
+    "log_why_incidents": {"zh": "事件触发", "en": "fired by reports"},
     "log_why_manual": {"zh": "手动", "en": "by hand"},
-    "log_why_rule": {"zh": "结束条件满足", "en": "end rule met"},
+    "log_why_rule": {"zh": "结束条件满足", "en": "its end rule held"},
     "log_step_done": {"zh": "完成", "en": "done"},
     "log_step_skipped": {"zh": "跳过", "en": "skipped"},
 }

@@ -66,7 +66,7 @@ def entry_row(row: Mapping[str, Any], *, lang: str, tz: ZoneInfo) -> dict[str, s
     subject = _pick(row, "subject_name", lang) or _text(row.get("subject"))
     return {
         "time": local_stamp(row.get("at"), tz, TIME_FORMAT),
-        "kind": t(f"log_kind_{kind}", lang),
+        "kind": t(f"log_one_{kind}", lang),
         "event": t(f"log_ev_{kind}_{event}", lang),
         "area": _pick(row, "area_name", lang) or _text(row.get("area_code")),
         "subject": subject,
@@ -109,6 +109,16 @@ def create_log_table(rows: Sequence[Mapping[str, str]], *, lang: str) -> html.Ta
     ])
 
 
+_EVENTS = {"alarm": ("raised", "cleared"), "scenario": ("start", "end"),
+           "action": ("ack_takeover", "step", "manual_start", "manual_end"), "overdue": ("overdue",),
+           "wall": ("offline", "back")}
+
+
+def _event_rank(kind: str, event: str) -> tuple[int, str]:
+    known = _EVENTS.get(kind, ())
+    return (known.index(event) if event in known else len(known), event)
+
+
 def create_totals(log: ShiftLog, *, lang: str) -> html.Div:
     """The window's totals: one block per kind with its count and its events' counts."""
     blocks = []
@@ -120,7 +130,7 @@ def create_totals(log: ShiftLog, *, lang: str) -> html.Div:
             html.Div(f"{total:,}", className="log-total__n"),
             html.Div(className="log-total__events", children=[
                 html.Span(f"{t(f'log_ev_{kind}_{event}', lang)} {n:,}", className="log-total__event")
-                for event, n in sorted(events.items())
+                for event, n in sorted(events.items(), key=lambda item: _event_rank(kind, item[0]))
             ]),
         ]))
     return html.Div(blocks, id=ids.LOG_TOTALS, className="log-totals")

@@ -307,7 +307,7 @@ def test_the_csv_is_the_page(log_day, tmp_path, lang: str) -> None:
     assert sent["filename"].startswith("citywall-log-")
     if lang == "en":
         assert header == ["Time", "Kind", "Event", "Area", "Subject", "Status", "Value", "Who", "Detail"]
-        assert rows[0] == [_local(minute, 1200, tz), "Alarms", "raised", "East", "Noise", "normal → warning",
+        assert rows[0] == [_local(minute, 1200, tz), "Alarm", "raised", "East", "Noise", "normal → warning",
                            "50 → 70 dB", "", ""]
     # filters in the address; a scoped supervisor's log is their area's; bad from/to say so
     with server.test_request_context("/log", headers=as_user("east", "east-pass")):
