@@ -36,6 +36,7 @@ from data_access.models import (
     ScenarioChange,
     ScenarioEnded,
     ScenarioState,
+    step_marking_role,
 )
 from data_access.resources import resources_in_area
 from data_access.sql import read_frame, utc_text
@@ -611,6 +612,8 @@ def _steps(engine: Engine, steps: pd.DataFrame, scenario_id: str, area_code: str
     board: the last ended activation's marks, up to its end)."""
     out = steps.drop(columns=["scenario_id"], errors="ignore").assign(state=None, principal=None, at=None,
                                                                        comment=None)
+    if "role" in out:  # the role that may mark it, as actions.service decides it (NULL/unknown: admin)
+        out["role"] = out["role"].map(step_marking_role)
     if activation is None and ended is None:
         return out
     since = activation.since if activation else ended.since  # type: ignore[union-attr]
