@@ -1,18 +1,25 @@
-// The wall fleet (issue 15, item 4): each tab keeps one screen id (sessionStorage) across its reloads
-// and a kiosk's rotation, which its page's tick callback sends with every tick (pages/_fleet.py:
-// no request of its own); and when the tab closes or leaves CityWall it says goodbye with one
-// keepalive request, so /walls shows it gone, not OFFLINE.
+// The wall fleet (issue 15, item 4): each tab is one screen, its id kept across its reloads and a
+// kiosk's rotation (handed over through sessionStorage as the page goes, taken back by the next page
+// of the tab: a duplicated tab, which copies sessionStorage while its original lives, gets an id of
+// its own). The page's tick callback sends it with every tick (pages/_fleet.py: no request of its
+// own); when the tab closes or leaves CityWall it says goodbye with one keepalive request, so /walls
+// shows it gone, not OFFLINE.
 (function () {
   const KEY = "citywall-screen";
   const ID = /^[0-9a-f]{32}$/;
-  let current = null;  // this page's fleet store, with the tab's screen id
+  let tabId = null;  // this document's screen id (kept when the app navigates between its pages)
+  let current = null;  // the fleet store of the page shown now, with that id
 
-  function keptId() {
-    try { return window.sessionStorage.getItem(KEY); } catch (e) { return null; }
+  function handedOver() {
+    try {
+      const id = window.sessionStorage.getItem(KEY);
+      window.sessionStorage.removeItem(KEY);
+      return id && ID.test(id) ? id : null;
+    } catch (e) { return null; }
   }
 
-  function keep(id) {
-    try { window.sessionStorage.setItem(KEY, id); } catch (e) { /* private mode: one id per page load */ }
+  function handOver(id) {
+    try { window.sessionStorage.setItem(KEY, id); } catch (e) { /* private mode: a new screen after a reload */ }
   }
 
   function goodbye() {
@@ -34,7 +41,10 @@
     current = null;
   }
 
-  window.addEventListener("pagehide", goodbye);
+  window.addEventListener("pagehide", function () {
+    if (tabId) { handOver(tabId); }  // the tab's next page (a reload, a kiosk's next wall) is this screen
+    goodbye();
+  });
   // Navigated inside the app to a page that does not beat (the incident list, say): a goodbye too.
   window.setInterval(function () {
     if (current && !document.querySelector(".cw-fleet-marker")) { goodbye(); }
@@ -44,9 +54,8 @@
     citywallFleet: {
       screen: function (seed) {
         if (!seed || typeof seed.id !== "string") { return null; }
-        let id = keptId();
-        if (!id || !ID.test(id)) { id = seed.id; keep(id); }
-        current = Object.assign({}, seed, {id: id});
+        if (!tabId) { tabId = handedOver() || seed.id; }
+        current = Object.assign({}, seed, {id: tabId, load: seed.id});  // load: this page load's own id
         return current;
       },
     },

@@ -77,7 +77,8 @@ def create_fleet_table(frame: pd.DataFrame, *, lang: str, tz: ZoneInfo, now: dat
         if status == "offline" and rec["offline_since"] is not None and not pd.isna(rec["offline_since"]):
             badge.append(html.Div(t("flt_offline_since", lang, time=_moment(rec["offline_since"], tz, now)),
                                   className="cw-fleet__sub"))
-        who = t("flt_token", lang) if rec["token"] else t("flt_user", lang, who=rec["principal"] or "—")
+        who = (t("flt_token", lang, who=rec["token"]) if rec["token"]
+               else t("flt_user", lang, who=rec["principal"] or "—"))
         other_version = bool(rec["version"]) and rec["version"] != version
         rows.append(html.Tr(className=f"cw-fleet__row cw-fleet__row--{status}",
                             **{"data-screen": str(rec["name"]), "data-status": status}, children=[

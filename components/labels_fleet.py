@@ -21,7 +21,7 @@ FLEET_LABELS: dict[str, dict[str, str]] = {
     "flt_col_seen": {"zh": "最后联系", "en": "Last heard"},
     "flt_yes": {"zh": "是", "en": "yes"},
     "flt_no": {"zh": "否", "en": "no"},
-    "flt_token": {"zh": "令牌", "en": "token"},
+    "flt_token": {"zh": "令牌 {who}", "en": "token {who}"},
     "flt_user": {"zh": "用户 {who}", "en": "user {who}"},
     "flt_offline_since": {"zh": "{time} 起离线", "en": "OFFLINE since {time}"},
     "flt_gone_at": {"zh": "{time} 关闭", "en": "closed {time}"},

@@ -5,11 +5,12 @@ host; in-process otherwise), never in the city's database.
 
 A screen is a browser tab: its id is made by the page's layout and kept by the tab (sessionStorage,
 assets/fleet.js), so a kiosk wall rotating through its playlist, or reloading after a deploy, stays
-one screen. Its row: name (the kiosk token's name, else ``?screen=``), page and scope, kiosk or
+one screen. Its row: name (``?screen=``, else the kiosk token's name), page and scope, kiosk or
 not, the tick it last applied, the app version it loaded, connected since, last heard, last good
 data, and when it said goodbye (the tab closed or left CityWall: assets/fleet.js on ``pagehide``).
 
-Its status now: ``gone`` when its goodbye is its last word; ``offline`` when it has had no good
+Its status now: ``gone`` when its goodbye is its last word (for more than a tick: a reload or a
+kiosk's next page says hello again sooner); ``offline`` when it has had no good
 data for OFFLINE_TICKS ticks (it is silent: the network, the tab or the browser is gone; or the
 server answers it without data: the database is away), as the wall's own OFFLINE badge does;
 else ``connected``. An outage that ended is an event pair (``wall_offline`` at the moment it had
@@ -49,6 +50,7 @@ SCREEN_COLUMNS = ["screen_id", "name", "principal", "token", "page", "scope_code
 class ScreenSeed:
     """What a screen's page said about it (its layout's fleet store, sent back with each tick)."""
     screen_id: str
+    load: str | None  # this page load's own id: a poll still in flight when its tab said goodbye is no comeback
     page: str
     name: str | None
     kiosk: bool
@@ -77,7 +79,9 @@ def parse_seed(data: object) -> ScreenSeed | None:
     if not isinstance(screen_id, str) or not SCREEN_ID.match(screen_id) or page is None or not page.startswith("/"):
         return None
     version = data.get("version")
-    return ScreenSeed(screen_id=screen_id, page=page, name=screen_name(data.get("name")),
+    load = data.get("load")
+    return ScreenSeed(screen_id=screen_id, load=load if isinstance(load, str) and SCREEN_ID.match(load) else None,
+                      page=page, name=screen_name(data.get("name")),
                       kiosk=data.get("kiosk") is True,
                       version=version if isinstance(version, str) and VERSION.match(version) else "")
 
@@ -93,10 +97,15 @@ def _offline_after(runtime: CityWallRuntime) -> float:
     return OFFLINE_TICKS * runtime.settings.refresh_s + SLACK_S
 
 
-def _status(row: dict, *, now: float, offline_after: float) -> str:
+def _gone_after(runtime: CityWallRuntime) -> float:
+    """How long after its goodbye a screen is shown gone: a reload or a kiosk's next page comes back sooner."""
+    return runtime.settings.refresh_s + SLACK_S
+
+
+def _status(row: dict, *, now: float, offline_after: float, gone_after: float) -> str:
     bye = row.get("bye")
     if bye is not None and bye >= row["seen"]:
-        return "gone"
+        return "gone" if now - bye > gone_after else "connected"  # (leaving: perhaps for its next page)
     good = row.get("good")
     if now - (good if good is not None else row["since"]) > offline_after:
         return "offline"
@@ -114,7 +123,7 @@ def _event(row: dict, kind: str) -> dict:
 def note_heartbeat(*, runtime: CityWallRuntime, seed: object, principal: str, token_name: str | None,
                    scope_code: str | None, tick: int | None, ok: bool, now: float | None = None) -> None:
     """One screen's tick: ``seed`` its page's fleet store, ``principal`` who it is signed in as,
-    ``token_name`` the kiosk token's name (it names the screen), ``tick`` the tick it says it last
+    ``token_name`` the kiosk token's name (it names a screen without ``?screen=``), ``tick`` the tick it says it last
     applied (None: the server's tick when ``ok``), ``ok`` whether this reply carries good data.
     A screen back from an outage (no good data for OFFLINE_TICKS ticks) logs the outage's two events."""
     screen = parse_seed(seed)
@@ -128,6 +137,8 @@ def note_heartbeat(*, runtime: CityWallRuntime, seed: object, principal: str, to
         tick = runtime.cache.tick(now)
     offline_after = _offline_after(runtime)
     said_bye = row is not None and row.get("bye") is not None and row["bye"] >= row["seen"]
+    if said_bye and screen.load is not None and screen.load == row.get("bye_load"):
+        return  # the closing page's last poll, answered after its goodbye: it stays gone
     if row is None or said_bye and now - row["bye"] > offline_after:
         row = {"id": screen.screen_id, "since": now, "good": None, "bye": None, "tick": None}  # new: connected anew
     elif ok and not said_bye:  # (back within a few seconds of a goodbye: a reload or a kiosk's next page)
@@ -135,7 +146,7 @@ def note_heartbeat(*, runtime: CityWallRuntime, seed: object, principal: str, to
         if now - last_good > offline_after:  # it had been OFFLINE: the outage ends now
             store.add_event(EVENTS, _event(row, "wall_offline"), at=last_good + offline_after, keep_s=EVENT_KEEP_S)
             store.add_event(EVENTS, _event(row, "wall_back"), at=now, keep_s=EVENT_KEEP_S)
-    row.update(name=token_name or screen.name, principal=principal, token=token_name is not None, page=screen.page,
+    row.update(name=screen.name or token_name, principal=principal, token=token_name, page=screen.page,
                scope_code=scope_code, kiosk=screen.kiosk, version=screen.version, seen=now, bye=None)
     if ok:
         row["good"] = now
@@ -145,17 +156,24 @@ def note_heartbeat(*, runtime: CityWallRuntime, seed: object, principal: str, to
 
 def note_goodbye(*, runtime: CityWallRuntime, seed: object, principal: str, now: float | None = None) -> bool:
     """The screen's tab closed or left CityWall (its page's ``pagehide``): it is gone, not OFFLINE.
-    Only a screen already in the fleet, and only by the principal it is signed in as."""
+    Only the row of the principal it is signed in as (the key holds who it is)."""
     screen = parse_seed(seed)
     if screen is None:
         return False
     store = runtime.cache.rows
     key = f"{principal}|{screen.screen_id}"
     row = store.get(TABLE, key)
-    if row is None:
-        return False
     now = time.time() if now is None else now
+    if row is None:
+        if screen.load is None:
+            return False
+        # Its first heartbeat is still on its way (the tab closed right after it opened): the row says
+        # goodbye already, so that heartbeat, answered later, does not make it a screen gone silent.
+        row = {"id": screen.screen_id, "since": now, "seen": now, "good": None, "tick": None, "name": screen.name,
+               "principal": principal, "token": None, "page": screen.page, "scope_code": None,
+               "kiosk": screen.kiosk, "version": screen.version}
     row["bye"] = max(now, row["seen"])
+    row["bye_load"] = screen.load
     return store.put(TABLE, key, row, at=now)
 
 
@@ -172,13 +190,14 @@ def fleet_screens(*, runtime: CityWallRuntime, now: float | None = None) -> pd.D
     offline_after = _offline_after(runtime)
     records = []
     for row in runtime.cache.rows.rows(TABLE, keep_s=ROW_KEEP_S, now=now):
-        status = _status(row, now=now, offline_after=offline_after)
+        status = _status(row, now=now, offline_after=offline_after, gone_after=_gone_after(runtime))
         if status == "gone" and now - row["bye"] > GONE_SHOWN_S:
             continue
         last_good = row["good"] if row.get("good") is not None else row["since"]
         records.append({
             "screen_id": row["id"], "name": _shown_name(row), "principal": row.get("principal"),
-            "token": bool(row.get("token")), "page": row.get("page"), "scope_code": row.get("scope_code"),
+            "token": row.get("token") if isinstance(row.get("token"), str) else None, "page": row.get("page"),
+            "scope_code": row.get("scope_code"),
             "kiosk": bool(row.get("kiosk")), "tick": row.get("tick"), "version": row.get("version") or "",
             "since": _utc(row["since"]), "seen": _utc(row["seen"]), "good": _utc(row.get("good")),
             "status": status, "offline_since": _utc(last_good + offline_after) if status == "offline" else None,
@@ -208,7 +227,7 @@ def fleet_events(*, runtime: CityWallRuntime, since: datetime, until: datetime,
     store = runtime.cache.rows
     found = [(event["at"], event) for event in store.events(EVENTS, since=start, until=end)]
     for row in store.rows(TABLE, keep_s=ROW_KEEP_S, now=now):
-        if _status(row, now=now, offline_after=offline_after) == "offline":
+        if _status(row, now=now, offline_after=offline_after, gone_after=0.0) == "offline":
             at = (row["good"] if row.get("good") is not None else row["since"]) + offline_after
             if start <= at < end:
                 found.append((at, _event(row, "wall_offline")))

@@ -105,7 +105,7 @@ def render_level(level: str, code: object, lang: object, query: dict) -> html.Di
 def refresh_panels(_n: int | None, scope: dict | None, screen: dict | None = None) -> tuple:
     # The wall fleet (issue 15, item 4): a level page's screen beats with its panels' tick; the
     # incident-only wall's panels (key "wall") do not: the wall's own tick beats for it.
-    screen = screen if _n and dash.ctx.outputs_list and dash.ctx.outputs_list[0]["id"].get("id") != "wall" else None
+    screen = screen if dash.ctx.outputs_list and dash.ctx.outputs_list[0]["id"].get("id") != "wall" else None
     try:
         area, lang = scope_area(scope)
         if area is None:

@@ -14,7 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from components.formatting import local_time
 from components.i18n import pick_language, t
-from components.links import wall_href
+from components.links import scenario_href, wall_href
 from components.refusal import create_refusal
 from components.resource_layer import TypeNames
 from components.scenario_board import PARTS, BoardParts, board_parts, create_scenario_board
@@ -28,6 +28,7 @@ from data_access.readers.incident_list import read_category_options
 from data_access.readers.scenarios import read_scenario_board
 from data_access.runtime import CityWallRuntime
 from data_access.vitals import mark_position_staleness
+from pages._fleet import beat, screen_stores
 from pages._map import map_geometry
 from pages._runtime import current_runtime
 from pages._scenario_actions import step_forms
@@ -141,7 +142,10 @@ def render_board(scenario_id: object, area_code: object, lang: object, query: di
                                  timezone=settings.timezone, refresh_s=settings.refresh_s, geometry=geometry,
                                  scope=scope, can_mark=can_mark_for, form=form, kiosk=kiosk,
                                  tile_url=settings.tile_url, tile_attribution=settings.tile_attribution,
-                                 extra=None if back is None else [back])
+                                 extra=([] if back is None else [back]) + screen_stores(  # the wall fleet (issue 15)
+                                     runtime, key="board", kiosk=kiosk, screen=query.get("screen"),
+                                     page=scenario_href(scenario_id, None if board.area.level == "city"
+                                                        else board.area.area_code)))
 
 
 # --- the tick ---------------------------------------------------------------------------------------
@@ -149,7 +153,8 @@ def render_board(scenario_id: object, area_code: object, lang: object, query: di
 OUTPUT_PARTS = PARTS  # the order of the refresh's first outputs (pages/scenario.py)
 
 
-def refresh_board(_n: int | None, scope: dict | None, sigs: dict | None, forms: dict | None) -> tuple:
+def refresh_board(_n: int | None, scope: dict | None, sigs: dict | None, forms: dict | None,
+                  screen: dict | None = None) -> tuple:
     """Each tick: the parts of the board that changed since what the screen shows (its digests),
     no_update for the rest; the step infos and buttons of the checklist; the status bar's store;
     the mark forms, renewed before they go stale (no_update while they are fresh)."""
@@ -167,9 +172,11 @@ def refresh_board(_n: int | None, scope: dict | None, sigs: dict | None, forms: 
                                     area_code=area_code)
     except SQLAlchemyError as exc:
         log.warning("scenario board refresh failed: %s", first_line(exc))
+        beat(runtime, screen, scope_code=area_code, tick=None, ok=False)  # the wall fleet
         return (*nothing, no_update, t("sb_error", lang), {"ok": False, "version": runtime.version}, no_update)
     except LookupError:
         return (*nothing, no_update, "", {"ok": False, "version": runtime.version}, no_update)
+    beat(runtime, screen, scope_code=area_code, tick=None, ok=True)  # the wall fleet (issue 15)
     parts = parts_of(board, runtime=runtime, lang=lang)
     digests = parts.digests()
     out: list[Any] = [parts.parts[name] if digests[name] != sigs.get(name) else no_update for name in PARTS]

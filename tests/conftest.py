@@ -370,6 +370,7 @@ class _AuthApp(AppProcess):
 
 @pytest.fixture(scope="module")
 def fleet_apps(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FleetApps]:
+    from data_access import schema
     from tests.fixtures import seed_small_city
 
     if not FLEET_REDIS_URL:
@@ -379,6 +380,9 @@ def fleet_apps(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FleetApps]:
     engine = make_engine(f"sqlite:///{folder / 'fleet.db'}")
     init_db(engine)
     seed_small_city(engine)
+    with engine.begin() as conn:  # one scenario, manual and not started: its board exists, no wall is taken over
+        conn.execute(schema.scenarios.insert().values(scenario_id="parade", name="大客流", name_en="Large crowd",
+                                                      area_level="district", activation_kind="manual", sort_order=1))
     engine.dispose()
     users = folder / "users.json"
     env = {"CITYWALL_DATABASE_URL": f"sqlite:///{folder / 'fleet.db'}", "CITYWALL_REFRESH_S": "1",
@@ -387,7 +391,9 @@ def fleet_apps(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FleetApps]:
     import security
 
     security.add_user(users, name="chief", password="chief-pass", role="admin", scope=None)
-    first, second = _AuthApp(env), _AuthApp(env)
+    # CITYWALL_TEST_PORT_BASE pins the two servers' ports (a shared machine's own range), else free ones
+    base = int(os.environ.get("CITYWALL_TEST_PORT_BASE", "0") or 0)
+    first, second = _AuthApp(env, port=base or None), _AuthApp(env, port=base + 1 if base else None)
     first.start()
     try:
         second.start()

@@ -34,10 +34,10 @@ def statuses(runtime, at: float) -> dict[str, str]:
 
 def test_three_screens_one_closed_two_connected_one_gone(fleet_runtimes: Callable) -> None:
     runtime = fleet_runtimes()
-    lobby, desk, hall = seed("lobby", kiosk=True), seed("desk"), seed()
+    lobby, desk, hall = seed(None, kiosk=True), seed("desk"), seed()
     for second in range(3):
         beat(runtime, lobby, second, token="lobby-token", tick=100 + second)
-        beat(runtime, desk, second)
+        beat(runtime, desk, second, token="duty-desk")  # ?screen= names it, not the (person's) token
         beat(runtime, hall, second)
     assert note_goodbye(runtime=runtime, seed=desk, principal="anonymous", now=T0 + 2.5)
     for second in range(3, 6):
@@ -46,10 +46,10 @@ def test_three_screens_one_closed_two_connected_one_gone(fleet_runtimes: Callabl
     frame = fleet_screens(runtime=runtime, now=T0 + 5.2)
     assert list(frame["status"]) == ["connected", "connected", "gone"]
     lobby_row = frame[frame["name"] == "lobby-token"].iloc[0]  # the token's name names the screen
-    assert (lobby_row["kiosk"], lobby_row["token"], lobby_row["tick"], lobby_row["version"]) == (True, True, 105,
-                                                                                                 "abc123")
+    assert (lobby_row["kiosk"], lobby_row["token"], lobby_row["tick"], lobby_row["version"]) == (True, "lobby-token",
+                                                                                                 105, "abc123")
     assert lobby_row["since"] == utc(T0) and lobby_row["page"] == "/wall/100100"
-    assert frame[frame["name"] == "desk"].iloc[0]["status"] == "gone"
+    assert list(frame[frame["name"] == "desk"].iloc[0][["status", "token"]]) == ["gone", "duty-desk"]
     assert frame.iloc[0]["name"] == "#" + hall["id"][:6]  # no name: shown by its id's start (sorted by name)
     assert fleet_events(runtime=runtime, since=utc(T0 - 60), until=utc(T0 + 60), now=T0 + 5.2).empty
 
@@ -95,12 +95,13 @@ def test_a_kiosk_reloading_for_its_next_page_stays_one_screen(fleet_runtimes: Ca
     wall = seed("lobby", kiosk=True)
     beat(runtime, wall, 0)
     note_goodbye(runtime=runtime, seed=wall, principal="anonymous", now=T0 + 0.5)
-    assert statuses(runtime, 0.6) == {"lobby": "gone"}
-    beat(runtime, {**wall, "page": "/wall/100101"}, 1.5)  # the same tab (its id), the playlist's next wall
-    frame = fleet_screens(runtime=runtime, now=T0 + 1.6)
+    assert statuses(runtime, 1.5) == {"lobby": "connected"}  # leaving, for a tick: perhaps for its next page
+    assert statuses(runtime, 2.6) == {"lobby": "gone"}
+    beat(runtime, {**wall, "page": "/wall/100101"}, 3.0)  # the same tab (its id), the playlist's next wall
+    frame = fleet_screens(runtime=runtime, now=T0 + 3.1)
     assert list(frame["status"]) == ["connected"] and frame.iloc[0]["since"] == utc(T0)
     assert frame.iloc[0]["page"] == "/wall/100101"
-    assert fleet_events(runtime=runtime, since=utc(T0), until=utc(T0 + 10), now=T0 + 1.6).empty
+    assert fleet_events(runtime=runtime, since=utc(T0), until=utc(T0 + 10), now=T0 + 3.1).empty
 
 
 def test_two_app_instances_on_one_redis_share_one_fleet(fleet_runtimes: Callable, request) -> None:
@@ -112,8 +113,8 @@ def test_two_app_instances_on_one_redis_share_one_fleet(fleet_runtimes: Callable
     # on Redis both see the one screen; in-process each instance knows only the polls it answered
     assert statuses(first, 1.5) == {"north": "connected"}
     assert statuses(second, 1.5) == {"north": "connected"}
-    note_goodbye(runtime=second, seed=wall, principal="anonymous", now=T0 + 2)
-    assert statuses(first, 2.5) == ({"north": "gone"} if shared else {"north": "connected"})
+    note_goodbye(runtime=second, seed=wall, principal="anonymous", now=T0 + 1.2)
+    assert statuses(first, 3.5) == ({"north": "gone"} if shared else {"north": "connected"})
 
 
 def test_forged_or_foreign_fleet_stores_change_nothing(fleet_runtimes: Callable) -> None:
@@ -140,3 +141,23 @@ def test_memory_store_keeps_at_most_its_row_limit() -> None:
     assert store.put("t", "0", {"n": 0}, at=T0 + 1)  # an existing row is still written
     assert len(store.rows("t", keep_s=10, now=T0 + 5)) == ROW_LIMIT
     assert store.rows("t", keep_s=10, now=T0 + 10.5) == [{"n": 0}]  # the others expired
+
+
+def test_a_poll_answered_after_its_tabs_goodbye_does_not_bring_it_back(fleet_runtimes: Callable) -> None:
+    runtime = fleet_runtimes()
+    wall = {**seed("north-hall"), "load": uuid.uuid4().hex}
+    beat(runtime, wall, 0)
+    note_goodbye(runtime=runtime, seed=wall, principal="anonymous", now=T0 + 0.5)
+    beat(runtime, wall, 0.6)  # its last poll, in flight as the tab closed
+    assert statuses(runtime, 5) == {"north-hall": "gone"}
+    beat(runtime, {**wall, "load": uuid.uuid4().hex}, 5.2)  # the tab's next page (a reload): back
+    assert statuses(runtime, 5.3) == {"north-hall": "connected"}
+
+
+def test_a_tab_closed_before_its_first_heartbeat_was_answered_is_gone(fleet_runtimes: Callable) -> None:
+    runtime = fleet_runtimes()
+    wall = {**seed("quick"), "load": uuid.uuid4().hex}
+    assert note_goodbye(runtime=runtime, seed=wall, principal="anonymous", now=T0)  # its goodbye arrives first
+    beat(runtime, wall, 0.3)  # then its first poll, sent before it closed
+    assert statuses(runtime, 10) == {"quick": "gone"}
+    assert fleet_events(runtime=runtime, since=utc(T0 - 60), until=utc(T0 + 60), now=T0 + 10).empty
