@@ -34,7 +34,8 @@ class LogRequest:
     end_text: str
 
 
-def _raw(value: object) -> str:
+def query_text(value: object) -> str:
+    """One query value as text (a repeated key: its first; anything else: ""), at most MAX_INPUT long."""
     if isinstance(value, list | tuple):
         value = value[0] if value else ""
     return value[:MAX_INPUT] if isinstance(value, str) else ""
@@ -49,14 +50,14 @@ def log_request(query: Mapping[str, Any]) -> LogRequest:
     lang = pick_language(lang_param, runtime.settings.lang)
     tz = runtime.settings.tz
     now = utc_now()
-    start, end = _raw(query.get("from")), _raw(query.get("to"))
+    start, end = query_text(query.get("from")), query_text(query.get("to"))
     window: ShiftWindow | None = None
     error: str | None = None
     try:
         window = parse_window(start, end, tz=tz, now=now)
     except ShiftLogError as exc:
         error = t(f"log_bad_{exc.code}", lang, kept=local_stamp(now - KEPT_WINDOW, tz, TIME_FORMAT))
-    code = _raw(query.get("area"))
+    code = query_text(query.get("area"))
     area: Area | None
     if code:
         area = read_area(runtime=runtime, scope=current_principal().scope, code=code) if valid_code(code) else None

@@ -17,7 +17,7 @@ from components.shift_log import TIME_FORMAT, create_log_table, create_totals, l
 from data_access.db import utc_now
 from data_access.errors import first_line
 from data_access.models import LOG_KINDS
-from pages._log import log_request, read_log
+from pages._log import log_request, query_text, read_log
 from pages._runtime import current_runtime
 from security import page_access
 
@@ -31,7 +31,7 @@ def layout(**query: object) -> html.Div:
     request = log_request(query)
     lang, tz = request.lang, current_runtime().settings.tz
     kinds = None if len(request.kinds) == len(LOG_KINDS) else ",".join(request.kinds)
-    back = page_href("log", **{"from": query.get("from") or None, "to": query.get("to") or None,
+    back = page_href("log", **{"from": query_text(query.get("from")) or None, "to": query_text(query.get("to")) or None,
                                "area": request.area.area_code if request.area else None, "kind": kinds,
                                "lang": request.lang_param})
     head = html.Header(className="log-handover__head", children=[
