@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import pytest
 
+from data_access import schema
 from data_access.models import ShiftWindow
 from data_access.scenarios import scenario_history
 from data_access.shift_log import ShiftLogError, load_shift_log, parse_kinds, parse_window
@@ -183,6 +184,17 @@ def test_walls_offline_and_back_from_the_fleet(log_day) -> None:
         assert log.totals["wall"] == {"offline": 2, "back": 1} and log.walls_known
         west = read_shift_log(runtime=runtime, scope="100200", window=window, area_code="100200")
         assert "wall" not in set(west.entries["kind"])  # East's screen is not West's
+        # a settled window (ended over 10 minutes ago) is read once and kept: a handover, its print, its CSV
+        past = ShiftWindow(since=minute - timedelta(hours=8), until=minute - timedelta(minutes=11))
+        first = read_shift_log(runtime=runtime, scope=None, window=past, area_code=None)
+        with engine.begin() as conn:
+            conn.execute(schema.operator_actions.insert(), [dict(
+                at=minute - timedelta(minutes=60), principal="late.writer", role="supervisor", screen="/x",
+                kind="ack_takeover", scenario_id="storm", area_code="100100", request_id="late-1")])
+        again = read_shift_log(runtime=runtime, scope=None, window=past, area_code=None)
+        assert again.total == first.total and "late.writer" not in set(again.entries["principal"].dropna())
+        uncached = load_shift_log(engine=engine, window=past, kinds=("alarm", "scenario", "action", "overdue"))
+        assert uncached.total == first.total - sum(first.totals["wall"].values()) + 1  # the database has it
     finally:
         runtime.engine.dispose()
 
