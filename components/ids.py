@@ -110,6 +110,14 @@ SB_MAP_KEY = "scenario"  # the key of the board's map parts (pattern-matching, l
 RES_LAYER = "cw-res-layer"  # pattern kind: one map's resource markers (GeoJSON, clustered)
 RES_LIST = "cw-res-list"  # pattern kind: a street page's resource list
 
+# --- the shift log and its handover page (issue 15, pages/log.py, pages/handover.py) -------------------
+LOG_PAGE, LOG_HANDOVER = "log-page", "log-handover"  # page roots
+LOG_FROM, LOG_TO, LOG_AREA, LOG_KINDS, LOG_APPLY = "log-from", "log-to", "log-area", "log-kinds", "log-apply"
+LOG_LOCATION, LOG_STATE, LOG_MESSAGE = "log-location", "log-state", "log-message"
+LOG_EXPORT, LOG_DOWNLOAD, LOG_EXPORT_NOTE = "log-export", "log-download", "log-export-note"
+LOG_TABLE, LOG_TOTALS, LOG_PRINT = "log-table", "log-totals", "log-print"
+
+
 # --- the wall fleet (issue 15, item 4): each screen's fleet store, the goodbye, the /walls page ------
 FLEET_SEED = "cw-fleet-seed"  # pattern kind (mid): the fleet store the page's layout made for this screen
 FLEET_SCREEN = "cw-fleet-screen"  # pattern kind (mid): the same with the tab's own screen id (assets/fleet.js)

@@ -319,6 +319,25 @@ def replay_app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     cleanup()
 
 
+# --- the shift log (issue 15) --------------------------------------------------------------------------
+
+@pytest.fixture(params=BACKENDS)
+def log_day(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple]:
+    """A simulated day for the shift log (tests/fixtures.py seed_log_day) on SQLite and PostgreSQL:
+    (engine, url, minute), its times counted back from ``minute``, the minute it was written."""
+    from data_access.db import utc_now
+    from tests.fixtures import seed_log_day
+
+    url, cleanup = create_database(request.param, tmp_path_factory.mktemp("shift-log"))
+    engine = make_engine(url)
+    init_db(engine)
+    minute = utc_now().replace(second=0)
+    seed_log_day(engine, minute=minute)
+    yield engine, url, minute
+    engine.dispose()
+    cleanup()
+
+
 # --- the wall fleet (issue 15, item 4): runtimes on one shared row store -------------------------------
 FLEET_REDIS_URL = os.environ.get("CITYWALL_TEST_REDIS_URL", "").strip()
 FLEET_STORES = ["memory", pytest.param("redis", marks=pytest.mark.skipif(

@@ -123,6 +123,13 @@ def scenario_catalogue_key() -> str:
     return "scenario-catalogue"
 
 
+# --- the shift log (issue 15) ----------------------------------------------------------------------
+
+def shift_log_key(since: str, until: str, area_code: str | None, kinds: tuple[str, ...]) -> str:
+    """One shift log (window, area, kinds), read once per tick for every supervisor asking."""
+    return f"shift-log:{since}:{until}:{area_code or 'city'}:{','.join(kinds)}"
+
+
 # --- replay (issue 15, the black box): as-of reads, keyed by the replayed minute ---------------------
 
 def _minute_text(minute: object) -> str:
