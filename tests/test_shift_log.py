@@ -165,7 +165,7 @@ def test_walls_offline_and_back_from_the_fleet(log_day) -> None:
     engine, url, minute = log_day
     runtime = build_runtime(Settings(database_url=url, refresh_s=1.0, feeder=False, redis_url=""))
     try:
-        seed = new_seed(page="/wall/100100", name="lobby", kiosk=True, version="test")
+        seed = new_seed(page="/wall/100100", scope_code="100100", name="lobby", kiosk=True, version="test")
         epoch = (minute - timedelta(minutes=100)).replace(tzinfo=ZoneInfo("UTC")).timestamp()
         beat = dict(runtime=runtime, seed=seed, principal="token:lobby", token_name="lobby", scope_code="100100",
                     tick=None, ok=True)
