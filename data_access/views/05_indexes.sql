@@ -14,3 +14,9 @@ CREATE INDEX IF NOT EXISTS ix_incidents_open_cells ON incidents (cell_id, priori
 -- scans of this index instead of a table lookup per incident (SQLite's planner picks it).
 CREATE INDEX IF NOT EXISTS ix_incidents_closed_cover ON incidents
     (closed_at, district_code, street_code, cell_id, priority, source, due_at, resolved_at, reported_at)
+-- @@
+-- Open incidents by due time, covering the incident roll-ups' overdue ranges: the views count the
+-- open incidents due between the roll-ups' overdue watermark and now (a tick's worth) on it, and
+-- data_access/incident_rollups.advance adds them to the roll-ups.
+CREATE INDEX IF NOT EXISTS ix_incidents_open_due ON incidents
+    (due_at, district_code, street_code, cell_id, priority, category, source) WHERE closed_at IS NULL
