@@ -1,6 +1,7 @@
 """The incident count roll-ups: building them, moving their overdue watermark on, pruning them.
 
-``incident_open_counts``, ``incident_open_cells`` and ``incident_hour_counts`` (data_access/schema.py)
+``incident_open_counts``, ``incident_open_cells``, ``incident_hour_counts`` and ``incident_day_counts``
+(data_access/schema.py)
 are kept current by triggers on ``incidents`` (views/01_incident_rollups_trigger*.sql): every
 insert, update and delete by any writer (the feeder, the importers, a city's ETL) moves them at
 once, so the views ``v_incident_counts``, ``v_incident_sources``, ``v_incident_open_areas``,
@@ -15,7 +16,7 @@ Two things no write does:
   adds the open incidents that fell due meanwhile. The views add the open incidents due between
   the watermark and the clock from the incidents themselves (an index range of a tick's worth), so
   the figures are exact whatever the watermark's lag.
-- **old hours.** ``prune`` drops hour rows older than ``KEEP_S`` (the views read 30 days).
+- **old buckets.** ``prune`` drops hour and day rows older than ``KEEP_S`` (the views read 30 days).
 
 The watermark row also says the roll-ups are complete: ``rebuild`` (init_db, when it is missing)
 counts everything afresh and writes it; without it every view counts the incidents itself (the
@@ -41,6 +42,7 @@ _REBUILD = (
     "DELETE FROM incident_open_counts",
     "DELETE FROM incident_open_cells",
     "DELETE FROM incident_hour_counts",
+    "DELETE FROM incident_day_counts",
     """
     INSERT INTO incident_open_counts (district_code, street_code, category, source, priority, n_open, n_overdue)
     SELECT COALESCE(district_code, ''), COALESCE(street_code, ''), category, source, priority, COUNT(*),
@@ -76,6 +78,11 @@ _REBUILD = (
     SELECT '*', src, hour, SUM(rep), SUM(clo), SUM(ont) FROM u GROUP BY src, hour
     UNION ALL
     SELECT d, src, hour, SUM(rep), SUM(clo), SUM(ont) FROM u WHERE d IS NOT NULL GROUP BY d, src, hour
+    """,
+    """
+    INSERT INTO incident_day_counts (area_code, source, day, n_reported, n_closed, n_closed_on_time)
+    SELECT area_code, source, {{DAY:hour}}, SUM(n_reported), SUM(n_closed), SUM(n_closed_on_time)
+    FROM incident_hour_counts GROUP BY area_code, source, {{DAY:hour}}
     """,
 )
 
@@ -196,7 +203,10 @@ def prune(engine_or_conn: Engine | Connection, *, now: datetime) -> int:
             return prune(conn, now=now)
     conn = engine_or_conn
     h, o, c = schema.incident_hour_counts, schema.incident_open_counts, schema.incident_open_cells
-    deleted = conn.execute(h.delete().where(h.c.hour < _naive(now) - timedelta(seconds=KEEP_S))).rowcount or 0
+    d = schema.incident_day_counts
+    cutoff = _naive(now) - timedelta(seconds=KEEP_S)
+    deleted = conn.execute(h.delete().where(h.c.hour < cutoff)).rowcount or 0
+    deleted += conn.execute(d.delete().where(d.c.day < cutoff - timedelta(days=1))).rowcount or 0
     deleted += conn.execute(o.delete().where(o.c.n_open == 0, o.c.n_overdue == 0)).rowcount or 0
     deleted += conn.execute(c.delete().where(c.c.n_open == 0, c.c.n_overdue == 0)).rowcount or 0
     return max(0, deleted)

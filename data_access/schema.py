@@ -228,6 +228,18 @@ incident_hour_counts = sa.Table(
     sa.Column("n_closed", sa.Integer, nullable=False, server_default="0"),
     sa.Column("n_closed_on_time", sa.Integer, nullable=False, server_default="0"),
 )
+# The same per UTC day: the 30 days' figures read the whole days here and only the partial days at
+# both ends from the hours.
+incident_day_counts = sa.Table(
+    "incident_day_counts",
+    metadata,
+    sa.Column("area_code", sa.String(32), primary_key=True),
+    sa.Column("source", sa.String(32), primary_key=True),
+    sa.Column("day", UtcDateTime, primary_key=True),
+    sa.Column("n_reported", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("n_closed", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("n_closed_on_time", sa.Integer, nullable=False, server_default="0"),
+)
 
 incident_categories = sa.Table(
     "incident_categories",

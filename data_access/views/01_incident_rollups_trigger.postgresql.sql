@@ -1,63 +1,244 @@
 -- Keeps the incident count roll-ups (incident_open_counts, incident_open_cells,
--- incident_hour_counts; data_access/schema.py) current on every insert, update and delete of an
--- incident, whoever writes it (the feeder, the importers): each change takes the old row's
--- contribution out and puts the new row's in (PostgreSQL dialect; the same rules as
--- 01_incident_rollups_trigger.sql). An incident due before the watermark (rollup_watermarks
--- 'incidents') is counted overdue; the watermark row is read FOR SHARE, so the feeder's step that
--- moves it (data_access/incident_rollups.py, FOR UPDATE) and a write never miss each other's rows.
-CREATE OR REPLACE FUNCTION citywall_incident_rollup_apply(
-    s integer, w timestamp, p_district text, p_street text, p_cell text, p_category text, p_source text,
-    p_priority integer, p_reported timestamp, p_closed timestamp, p_due timestamp, p_resolved timestamp
-) RETURNS void LANGUAGE plpgsql AS $$
-DECLARE
-    od integer := CASE WHEN p_due < w THEN s ELSE 0 END;
-BEGIN
-    IF p_closed IS NULL THEN
-        INSERT INTO incident_open_counts AS c (district_code, street_code, category, source, priority, n_open, n_overdue)
-        VALUES (COALESCE(p_district, ''), COALESCE(p_street, ''), p_category, p_source, p_priority, s, od)
-        ON CONFLICT (district_code, street_code, category, source, priority) DO UPDATE
-            SET n_open = c.n_open + EXCLUDED.n_open, n_overdue = c.n_overdue + EXCLUDED.n_overdue;
-        IF p_cell IS NOT NULL THEN
-            INSERT INTO incident_open_cells AS c (cell_id, priority, n_open, n_overdue)
-            VALUES (p_cell, p_priority, s, od)
-            ON CONFLICT (cell_id, priority) DO UPDATE
-                SET n_open = c.n_open + EXCLUDED.n_open, n_overdue = c.n_overdue + EXCLUDED.n_overdue;
-        END IF;
-    END IF;
-    INSERT INTO incident_hour_counts AS h (area_code, source, hour, n_reported, n_closed, n_closed_on_time)
-    SELECT a.code, a.src, b.hour, SUM(b.rep), SUM(b.clo), SUM(b.ont)
-    FROM (VALUES ('*'::text, ''::text), (p_district, ''), (p_street, ''), ('*', p_source), (p_district, p_source)) a (code, src)
-    CROSS JOIN (
-        SELECT date_trunc('hour', p_reported) AS hour, s AS rep, 0 AS clo, 0 AS ont WHERE p_reported IS NOT NULL
-        UNION ALL
-        SELECT date_trunc('hour', p_closed), 0, s,
-               CASE WHEN p_due IS NULL OR COALESCE(p_resolved, p_closed) <= p_due THEN s ELSE 0 END
-        WHERE p_closed IS NOT NULL
-    ) b
-    WHERE a.code IS NOT NULL
-    GROUP BY a.code, a.src, b.hour
-    ON CONFLICT (area_code, source, hour) DO UPDATE
-        SET n_reported = h.n_reported + EXCLUDED.n_reported, n_closed = h.n_closed + EXCLUDED.n_closed,
-            n_closed_on_time = h.n_closed_on_time + EXCLUDED.n_closed_on_time;
-END
-$$
+-- incident_hour_counts, incident_day_counts; data_access/schema.py) current on every insert,
+-- update and delete of incidents, whoever writes them (the feeder, the importers). PostgreSQL:
+-- statement-level triggers over the statement's transition tables, so a statement writing a
+-- thousand incidents (an import batch) moves each roll-up row once: the old rows' contributions
+-- out (-1), the new rows' in (+1), summed per roll-up row, rows that sum to nothing skipped. The
+-- same rules as 01_incident_rollups_trigger.sql (SQLite, row by row); the three functions are the
+-- same statements over different transition tables: keep them alike. An incident due before the
+-- watermark (rollup_watermarks 'incidents') is counted overdue; the watermark row is read FOR
+-- SHARE, so the step that moves it (data_access/incident_rollups.py, FOR UPDATE) and a write never
+-- miss each other's rows. Roll-up rows are written in key order (no deadlock between two writers).
+DROP TRIGGER IF EXISTS trg_incident_rollups ON incidents
 -- @@
-CREATE OR REPLACE FUNCTION citywall_incident_rollups() RETURNS trigger LANGUAGE plpgsql AS $$
+DROP TRIGGER IF EXISTS trg_incident_rollups_update ON incidents
+-- @@
+DROP TRIGGER IF EXISTS trg_incident_rollups_insert ON incidents
+-- @@
+DROP TRIGGER IF EXISTS trg_incident_rollups_delete ON incidents
+-- @@
+DROP TRIGGER IF EXISTS trg_incident_rollups_truncate ON incidents
+-- @@
+DROP FUNCTION IF EXISTS citywall_incident_rollups()
+-- @@
+DROP FUNCTION IF EXISTS citywall_incident_rollup_apply(integer, timestamp, text, text, text, text, text, integer,
+    timestamp, timestamp, timestamp, timestamp)
+-- @@
+DROP FUNCTION IF EXISTS citywall_incident_rollup_apply(integer, timestamp, text, text, text, text, text, integer,
+    timestamp, timestamp, timestamp, timestamp, boolean, boolean, boolean)
+-- @@
+CREATE OR REPLACE FUNCTION citywall_incident_rollups_insert() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     w timestamp;
 BEGIN
     SELECT rolled_until INTO w FROM rollup_watermarks WHERE rollup = 'incidents' FOR SHARE;
-    IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        PERFORM citywall_incident_rollup_apply(-1, w, OLD.district_code, OLD.street_code, OLD.cell_id, OLD.category,
-            OLD.source, OLD.priority, OLD.reported_at, OLD.closed_at, OLD.due_at, OLD.resolved_at);
-    END IF;
-    IF TG_OP IN ('UPDATE', 'INSERT') THEN
-        PERFORM citywall_incident_rollup_apply(1, w, NEW.district_code, NEW.street_code, NEW.cell_id, NEW.category,
-            NEW.source, NEW.priority, NEW.reported_at, NEW.closed_at, NEW.due_at, NEW.resolved_at);
-    END IF;
+    WITH ch AS (SELECT 1 AS s, n.* FROM new_rows n)
+    INSERT INTO incident_open_counts AS c (district_code, street_code, category, source, priority, n_open, n_overdue)
+    SELECT COALESCE(ch.district_code, ''), COALESCE(ch.street_code, ''), ch.category, ch.source, ch.priority,
+           SUM(ch.s), SUM(CASE WHEN ch.due_at < w THEN ch.s ELSE 0 END)
+    FROM ch WHERE ch.closed_at IS NULL
+    GROUP BY COALESCE(ch.district_code, ''), COALESCE(ch.street_code, ''), ch.category, ch.source, ch.priority
+    HAVING SUM(ch.s) <> 0 OR SUM(CASE WHEN ch.due_at < w THEN ch.s ELSE 0 END) <> 0
+    ORDER BY 1, 2, 3, 4, 5
+    ON CONFLICT (district_code, street_code, category, source, priority) DO UPDATE
+        SET n_open = c.n_open + EXCLUDED.n_open, n_overdue = c.n_overdue + EXCLUDED.n_overdue;
+    WITH ch AS (SELECT 1 AS s, n.* FROM new_rows n)
+    INSERT INTO incident_open_cells AS c (cell_id, priority, n_open, n_overdue)
+    SELECT ch.cell_id, ch.priority, SUM(ch.s), SUM(CASE WHEN ch.due_at < w THEN ch.s ELSE 0 END)
+    FROM ch WHERE ch.closed_at IS NULL AND ch.cell_id IS NOT NULL
+    GROUP BY ch.cell_id, ch.priority
+    HAVING SUM(ch.s) <> 0 OR SUM(CASE WHEN ch.due_at < w THEN ch.s ELSE 0 END) <> 0
+    ORDER BY 1, 2
+    ON CONFLICT (cell_id, priority) DO UPDATE
+        SET n_open = c.n_open + EXCLUDED.n_open, n_overdue = c.n_overdue + EXCLUDED.n_overdue;
+    WITH ch AS (SELECT 1 AS s, n.* FROM new_rows n)
+    INSERT INTO incident_hour_counts AS h (area_code, source, hour, n_reported, n_closed, n_closed_on_time)
+    SELECT a.code, a.src, b.t, SUM(b.rep), SUM(b.clo), SUM(b.ont)
+    FROM ch
+    CROSS JOIN LATERAL (VALUES ('*'::text, ''::text), (ch.district_code, ''), (ch.street_code, ''), ('*', ch.source),
+                               (ch.district_code, ch.source)) a (code, src)
+    CROSS JOIN LATERAL (
+        SELECT date_trunc('hour', ch.reported_at), ch.s, 0, 0 WHERE ch.reported_at IS NOT NULL
+        UNION ALL
+        SELECT date_trunc('hour', ch.closed_at), 0, ch.s,
+               CASE WHEN ch.due_at IS NULL OR COALESCE(ch.resolved_at, ch.closed_at) <= ch.due_at THEN ch.s ELSE 0 END
+        WHERE ch.closed_at IS NOT NULL
+    ) b (t, rep, clo, ont)
+    WHERE a.code IS NOT NULL
+    GROUP BY a.code, a.src, b.t
+    HAVING SUM(b.rep) <> 0 OR SUM(b.clo) <> 0 OR SUM(b.ont) <> 0
+    ORDER BY a.code, a.src, b.t
+    ON CONFLICT (area_code, source, hour) DO UPDATE
+        SET n_reported = h.n_reported + EXCLUDED.n_reported, n_closed = h.n_closed + EXCLUDED.n_closed,
+            n_closed_on_time = h.n_closed_on_time + EXCLUDED.n_closed_on_time;
+    WITH ch AS (SELECT 1 AS s, n.* FROM new_rows n)
+    INSERT INTO incident_day_counts AS h (area_code, source, day, n_reported, n_closed, n_closed_on_time)
+    SELECT a.code, a.src, b.t, SUM(b.rep), SUM(b.clo), SUM(b.ont)
+    FROM ch
+    CROSS JOIN LATERAL (VALUES ('*'::text, ''::text), (ch.district_code, ''), (ch.street_code, ''), ('*', ch.source),
+                               (ch.district_code, ch.source)) a (code, src)
+    CROSS JOIN LATERAL (
+        SELECT date_trunc('day', ch.reported_at), ch.s, 0, 0 WHERE ch.reported_at IS NOT NULL
+        UNION ALL
+        SELECT date_trunc('day', ch.closed_at), 0, ch.s,
+               CASE WHEN ch.due_at IS NULL OR COALESCE(ch.resolved_at, ch.closed_at) <= ch.due_at THEN ch.s ELSE 0 END
+        WHERE ch.closed_at IS NOT NULL
+    ) b (t, rep, clo, ont)
+    WHERE a.code IS NOT NULL
+    GROUP BY a.code, a.src, b.t
+    HAVING SUM(b.rep) <> 0 OR SUM(b.clo) <> 0 OR SUM(b.ont) <> 0
+    ORDER BY a.code, a.src, b.t
+    ON CONFLICT (area_code, source, day) DO UPDATE
+        SET n_reported = h.n_reported + EXCLUDED.n_reported, n_closed = h.n_closed + EXCLUDED.n_closed,
+            n_closed_on_time = h.n_closed_on_time + EXCLUDED.n_closed_on_time;
     RETURN NULL;
 END
 $$
+-- @@
+CREATE TRIGGER trg_incident_rollups_insert AFTER INSERT ON incidents
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION citywall_incident_rollups_insert()
+-- @@
+CREATE OR REPLACE FUNCTION citywall_incident_rollups_update() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    w timestamp;
+BEGIN
+    SELECT rolled_until INTO w FROM rollup_watermarks WHERE rollup = 'incidents' FOR SHARE;
+    WITH ch AS (SELECT -1 AS s, o.* FROM old_rows o UNION ALL SELECT 1, n.* FROM new_rows n)
+    INSERT INTO incident_open_counts AS c (district_code, street_code, category, source, priority, n_open, n_overdue)
+    SELECT COALESCE(ch.district_code, ''), COALESCE(ch.street_code, ''), ch.category, ch.source, ch.priority,
+           SUM(ch.s), SUM(CASE WHEN ch.due_at < w THEN ch.s ELSE 0 END)
+    FROM ch WHERE ch.closed_at IS NULL
+    GROUP BY COALESCE(ch.district_code, ''), COALESCE(ch.street_code, ''), ch.category, ch.source, ch.priority
+    HAVING SUM(ch.s) <> 0 OR SUM(CASE WHEN ch.due_at < w THEN ch.s ELSE 0 END) <> 0
+    ORDER BY 1, 2, 3, 4, 5
+    ON CONFLICT (district_code, street_code, category, source, priority) DO UPDATE
+        SET n_open = c.n_open + EXCLUDED.n_open, n_overdue = c.n_overdue + EXCLUDED.n_overdue;
+    WITH ch AS (SELECT -1 AS s, o.* FROM old_rows o UNION ALL SELECT 1, n.* FROM new_rows n)
+    INSERT INTO incident_open_cells AS c (cell_id, priority, n_open, n_overdue)
+    SELECT ch.cell_id, ch.priority, SUM(ch.s), SUM(CASE WHEN ch.due_at < w THEN ch.s ELSE 0 END)
+    FROM ch WHERE ch.closed_at IS NULL AND ch.cell_id IS NOT NULL
+    GROUP BY ch.cell_id, ch.priority
+    HAVING SUM(ch.s) <> 0 OR SUM(CASE WHEN ch.due_at < w THEN ch.s ELSE 0 END) <> 0
+    ORDER BY 1, 2
+    ON CONFLICT (cell_id, priority) DO UPDATE
+        SET n_open = c.n_open + EXCLUDED.n_open, n_overdue = c.n_overdue + EXCLUDED.n_overdue;
+    WITH ch AS (SELECT -1 AS s, o.* FROM old_rows o UNION ALL SELECT 1, n.* FROM new_rows n)
+    INSERT INTO incident_hour_counts AS h (area_code, source, hour, n_reported, n_closed, n_closed_on_time)
+    SELECT a.code, a.src, b.t, SUM(b.rep), SUM(b.clo), SUM(b.ont)
+    FROM ch
+    CROSS JOIN LATERAL (VALUES ('*'::text, ''::text), (ch.district_code, ''), (ch.street_code, ''), ('*', ch.source),
+                               (ch.district_code, ch.source)) a (code, src)
+    CROSS JOIN LATERAL (
+        SELECT date_trunc('hour', ch.reported_at), ch.s, 0, 0 WHERE ch.reported_at IS NOT NULL
+        UNION ALL
+        SELECT date_trunc('hour', ch.closed_at), 0, ch.s,
+               CASE WHEN ch.due_at IS NULL OR COALESCE(ch.resolved_at, ch.closed_at) <= ch.due_at THEN ch.s ELSE 0 END
+        WHERE ch.closed_at IS NOT NULL
+    ) b (t, rep, clo, ont)
+    WHERE a.code IS NOT NULL
+    GROUP BY a.code, a.src, b.t
+    HAVING SUM(b.rep) <> 0 OR SUM(b.clo) <> 0 OR SUM(b.ont) <> 0
+    ORDER BY a.code, a.src, b.t
+    ON CONFLICT (area_code, source, hour) DO UPDATE
+        SET n_reported = h.n_reported + EXCLUDED.n_reported, n_closed = h.n_closed + EXCLUDED.n_closed,
+            n_closed_on_time = h.n_closed_on_time + EXCLUDED.n_closed_on_time;
+    WITH ch AS (SELECT -1 AS s, o.* FROM old_rows o UNION ALL SELECT 1, n.* FROM new_rows n)
+    INSERT INTO incident_day_counts AS h (area_code, source, day, n_reported, n_closed, n_closed_on_time)
+    SELECT a.code, a.src, b.t, SUM(b.rep), SUM(b.clo), SUM(b.ont)
+    FROM ch
+    CROSS JOIN LATERAL (VALUES ('*'::text, ''::text), (ch.district_code, ''), (ch.street_code, ''), ('*', ch.source),
+                               (ch.district_code, ch.source)) a (code, src)
+    CROSS JOIN LATERAL (
+        SELECT date_trunc('day', ch.reported_at), ch.s, 0, 0 WHERE ch.reported_at IS NOT NULL
+        UNION ALL
+        SELECT date_trunc('day', ch.closed_at), 0, ch.s,
+               CASE WHEN ch.due_at IS NULL OR COALESCE(ch.resolved_at, ch.closed_at) <= ch.due_at THEN ch.s ELSE 0 END
+        WHERE ch.closed_at IS NOT NULL
+    ) b (t, rep, clo, ont)
+    WHERE a.code IS NOT NULL
+    GROUP BY a.code, a.src, b.t
+    HAVING SUM(b.rep) <> 0 OR SUM(b.clo) <> 0 OR SUM(b.ont) <> 0
+    ORDER BY a.code, a.src, b.t
+    ON CONFLICT (area_code, source, day) DO UPDATE
+        SET n_reported = h.n_reported + EXCLUDED.n_reported, n_closed = h.n_closed + EXCLUDED.n_closed,
+            n_closed_on_time = h.n_closed_on_time + EXCLUDED.n_closed_on_time;
+    RETURN NULL;
+END
+$$
+-- @@
+CREATE TRIGGER trg_incident_rollups_update AFTER UPDATE ON incidents
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION citywall_incident_rollups_update()
+-- @@
+CREATE OR REPLACE FUNCTION citywall_incident_rollups_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    w timestamp;
+BEGIN
+    SELECT rolled_until INTO w FROM rollup_watermarks WHERE rollup = 'incidents' FOR SHARE;
+    WITH ch AS (SELECT -1 AS s, o.* FROM old_rows o)
+    INSERT INTO incident_open_counts AS c (district_code, street_code, category, source, priority, n_open, n_overdue)
+    SELECT COALESCE(ch.district_code, ''), COALESCE(ch.street_code, ''), ch.category, ch.source, ch.priority,
+           SUM(ch.s), SUM(CASE WHEN ch.due_at < w THEN ch.s ELSE 0 END)
+    FROM ch WHERE ch.closed_at IS NULL
+    GROUP BY COALESCE(ch.district_code, ''), COALESCE(ch.street_code, ''), ch.category, ch.source, ch.priority
+    HAVING SUM(ch.s) <> 0 OR SUM(CASE WHEN ch.due_at < w THEN ch.s ELSE 0 END) <> 0
+    ORDER BY 1, 2, 3, 4, 5
+    ON CONFLICT (district_code, street_code, category, source, priority) DO UPDATE
+        SET n_open = c.n_open + EXCLUDED.n_open, n_overdue = c.n_overdue + EXCLUDED.n_overdue;
+    WITH ch AS (SELECT -1 AS s, o.* FROM old_rows o)
+    INSERT INTO incident_open_cells AS c (cell_id, priority, n_open, n_overdue)
+    SELECT ch.cell_id, ch.priority, SUM(ch.s), SUM(CASE WHEN ch.due_at < w THEN ch.s ELSE 0 END)
+    FROM ch WHERE ch.closed_at IS NULL AND ch.cell_id IS NOT NULL
+    GROUP BY ch.cell_id, ch.priority
+    HAVING SUM(ch.s) <> 0 OR SUM(CASE WHEN ch.due_at < w THEN ch.s ELSE 0 END) <> 0
+    ORDER BY 1, 2
+    ON CONFLICT (cell_id, priority) DO UPDATE
+        SET n_open = c.n_open + EXCLUDED.n_open, n_overdue = c.n_overdue + EXCLUDED.n_overdue;
+    WITH ch AS (SELECT -1 AS s, o.* FROM old_rows o)
+    INSERT INTO incident_hour_counts AS h (area_code, source, hour, n_reported, n_closed, n_closed_on_time)
+    SELECT a.code, a.src, b.t, SUM(b.rep), SUM(b.clo), SUM(b.ont)
+    FROM ch
+    CROSS JOIN LATERAL (VALUES ('*'::text, ''::text), (ch.district_code, ''), (ch.street_code, ''), ('*', ch.source),
+                               (ch.district_code, ch.source)) a (code, src)
+    CROSS JOIN LATERAL (
+        SELECT date_trunc('hour', ch.reported_at), ch.s, 0, 0 WHERE ch.reported_at IS NOT NULL
+        UNION ALL
+        SELECT date_trunc('hour', ch.closed_at), 0, ch.s,
+               CASE WHEN ch.due_at IS NULL OR COALESCE(ch.resolved_at, ch.closed_at) <= ch.due_at THEN ch.s ELSE 0 END
+        WHERE ch.closed_at IS NOT NULL
+    ) b (t, rep, clo, ont)
+    WHERE a.code IS NOT NULL
+    GROUP BY a.code, a.src, b.t
+    HAVING SUM(b.rep) <> 0 OR SUM(b.clo) <> 0 OR SUM(b.ont) <> 0
+    ORDER BY a.code, a.src, b.t
+    ON CONFLICT (area_code, source, hour) DO UPDATE
+        SET n_reported = h.n_reported + EXCLUDED.n_reported, n_closed = h.n_closed + EXCLUDED.n_closed,
+            n_closed_on_time = h.n_closed_on_time + EXCLUDED.n_closed_on_time;
+    WITH ch AS (SELECT -1 AS s, o.* FROM old_rows o)
+    INSERT INTO incident_day_counts AS h (area_code, source, day, n_reported, n_closed, n_closed_on_time)
+    SELECT a.code, a.src, b.t, SUM(b.rep), SUM(b.clo), SUM(b.ont)
+    FROM ch
+    CROSS JOIN LATERAL (VALUES ('*'::text, ''::text), (ch.district_code, ''), (ch.street_code, ''), ('*', ch.source),
+                               (ch.district_code, ch.source)) a (code, src)
+    CROSS JOIN LATERAL (
+        SELECT date_trunc('day', ch.reported_at), ch.s, 0, 0 WHERE ch.reported_at IS NOT NULL
+        UNION ALL
+        SELECT date_trunc('day', ch.closed_at), 0, ch.s,
+               CASE WHEN ch.due_at IS NULL OR COALESCE(ch.resolved_at, ch.closed_at) <= ch.due_at THEN ch.s ELSE 0 END
+        WHERE ch.closed_at IS NOT NULL
+    ) b (t, rep, clo, ont)
+    WHERE a.code IS NOT NULL
+    GROUP BY a.code, a.src, b.t
+    HAVING SUM(b.rep) <> 0 OR SUM(b.clo) <> 0 OR SUM(b.ont) <> 0
+    ORDER BY a.code, a.src, b.t
+    ON CONFLICT (area_code, source, day) DO UPDATE
+        SET n_reported = h.n_reported + EXCLUDED.n_reported, n_closed = h.n_closed + EXCLUDED.n_closed,
+            n_closed_on_time = h.n_closed_on_time + EXCLUDED.n_closed_on_time;
+    RETURN NULL;
+END
+$$
+-- @@
+CREATE TRIGGER trg_incident_rollups_delete AFTER DELETE ON incidents
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION citywall_incident_rollups_delete()
 -- @@
 -- TRUNCATE fires no row trigger: it empties the roll-ups too.
 CREATE OR REPLACE FUNCTION citywall_incident_rollups_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -65,29 +246,10 @@ BEGIN
     DELETE FROM incident_open_counts;
     DELETE FROM incident_open_cells;
     DELETE FROM incident_hour_counts;
+    DELETE FROM incident_day_counts;
     RETURN NULL;
 END
 $$
--- @@
-DROP TRIGGER IF EXISTS trg_incident_rollups ON incidents
--- @@
-DROP TRIGGER IF EXISTS trg_incident_rollups_update ON incidents
--- @@
-DROP TRIGGER IF EXISTS trg_incident_rollups_truncate ON incidents
--- @@
-CREATE TRIGGER trg_incident_rollups AFTER INSERT OR DELETE ON incidents
-    FOR EACH ROW EXECUTE FUNCTION citywall_incident_rollups()
--- @@
-CREATE TRIGGER trg_incident_rollups_update
-    AFTER UPDATE OF closed_at, due_at, resolved_at, reported_at, district_code, street_code, cell_id, category,
-                    source, priority ON incidents
-    FOR EACH ROW
-    WHEN (OLD.closed_at IS DISTINCT FROM NEW.closed_at OR OLD.due_at IS DISTINCT FROM NEW.due_at
-          OR OLD.resolved_at IS DISTINCT FROM NEW.resolved_at OR OLD.reported_at IS DISTINCT FROM NEW.reported_at
-          OR OLD.district_code IS DISTINCT FROM NEW.district_code OR OLD.street_code IS DISTINCT FROM NEW.street_code
-          OR OLD.cell_id IS DISTINCT FROM NEW.cell_id OR OLD.category IS DISTINCT FROM NEW.category
-          OR OLD.source IS DISTINCT FROM NEW.source OR OLD.priority IS DISTINCT FROM NEW.priority)
-    EXECUTE FUNCTION citywall_incident_rollups()
 -- @@
 CREATE TRIGGER trg_incident_rollups_truncate AFTER TRUNCATE ON incidents
     FOR EACH STATEMENT EXECUTE FUNCTION citywall_incident_rollups_truncate()

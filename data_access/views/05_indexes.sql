@@ -20,3 +20,7 @@ CREATE INDEX IF NOT EXISTS ix_incidents_closed_cover ON incidents
 -- data_access/incident_rollups.advance adds them to the roll-ups.
 CREATE INDEX IF NOT EXISTS ix_incidents_open_due ON incidents
     (due_at, district_code, street_code, cell_id, priority, category, source) WHERE closed_at IS NULL
+-- @@
+-- The incident roll-ups' hours by time: the views read the hours of today and of the 30 days'
+-- first (partial) day for every area at once.
+CREATE INDEX IF NOT EXISTS ix_incident_hour_counts_hour ON incident_hour_counts (hour)

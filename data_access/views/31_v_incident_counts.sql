@@ -32,17 +32,26 @@ WITH raw AS (
     FROM incident_open_counts o WHERE EXISTS (SELECT 1 FROM rollup_watermarks w WHERE w.rollup = 'incidents')
 ),
 hours AS (
-    -- whole hours from the roll-up: today's from the hour after the day's start, the 30 days' from
-    -- the hour after their start (the partial hours before are in raw)
-    SELECT h.area_code,
-           SUM(CASE WHEN h.hour >= {{NEXT_HOUR:{{DAY_START_UTC}}}} THEN h.n_reported ELSE 0 END) AS n_rep,
-           SUM(CASE WHEN h.hour >= {{NEXT_HOUR:{{DAY_START_UTC}}}} THEN h.n_closed ELSE 0 END) AS n_closed,
-           SUM(CASE WHEN h.hour >= {{NEXT_HOUR:{{DAY_START_UTC}}}} THEN h.n_closed_on_time ELSE 0 END)
-               AS n_closed_on_time,
-           SUM(h.n_closed) AS n_closed_30d, SUM(h.n_closed_on_time) AS n_on_time_30d
-    FROM incident_hour_counts h
-    WHERE EXISTS (SELECT 1 FROM rollup_watermarks w WHERE w.rollup = 'incidents') AND h.source = '' AND h.hour >= {{NEXT_HOUR:{{SHIFT:{{NOW_UTC}}:-2592000}}}}
-    GROUP BY h.area_code
+    -- whole buckets from the roll-ups: today's hours from the hour after the day's start; the 30
+    -- days' hours from the hour after their start to the next UTC midnight, whole UTC days from
+    -- there to today's, and today's hours (the partial hours before are in raw)
+    SELECT t.area_code, SUM(t.n_rep) AS n_rep, SUM(t.n_closed) AS n_closed, SUM(t.n_cot) AS n_closed_on_time,
+           SUM(t.n_c30) AS n_closed_30d, SUM(t.n_ot30) AS n_on_time_30d
+    FROM (
+        SELECT h.area_code, h.n_reported AS n_rep, h.n_closed, h.n_closed_on_time AS n_cot, 0 AS n_c30,
+               0 AS n_ot30
+        FROM incident_hour_counts h WHERE EXISTS (SELECT 1 FROM rollup_watermarks w WHERE w.rollup = 'incidents') AND h.source = '' AND h.hour >= {{NEXT_HOUR:{{DAY_START_UTC}}}}
+        UNION ALL
+        SELECT h.area_code, 0, 0, 0, h.n_closed, h.n_closed_on_time
+        FROM incident_hour_counts h WHERE EXISTS (SELECT 1 FROM rollup_watermarks w WHERE w.rollup = 'incidents') AND h.source = '' AND h.hour >= {{NEXT_HOUR:{{SHIFT:{{NOW_UTC}}:-2592000}}}} AND h.hour < {{NEXT_DAY:{{SHIFT:{{NOW_UTC}}:-2592000}}}}
+        UNION ALL
+        SELECT d.area_code, 0, 0, 0, d.n_closed, d.n_closed_on_time
+        FROM incident_day_counts d WHERE EXISTS (SELECT 1 FROM rollup_watermarks w WHERE w.rollup = 'incidents') AND d.source = '' AND d.day >= {{NEXT_DAY:{{SHIFT:{{NOW_UTC}}:-2592000}}}} AND d.day < {{DAY:{{NOW_UTC}}}}
+        UNION ALL
+        SELECT h.area_code, 0, 0, 0, h.n_closed, h.n_closed_on_time
+        FROM incident_hour_counts h WHERE EXISTS (SELECT 1 FROM rollup_watermarks w WHERE w.rollup = 'incidents') AND h.source = '' AND h.hour >= {{DAY:{{NOW_UTC}}}}
+    ) t
+    GROUP BY t.area_code
 ),
 rolled_area AS (
     SELECT (SELECT c.area_code FROM areas c WHERE c.level = 'city') AS area_code, SUM(n_open) AS n_open, SUM(n_overdue) AS n_overdue, SUM(n_rep) AS n_rep,
