@@ -374,7 +374,8 @@ def main() -> int:
             url, cleanup = f"sqlite:///{tmp / 'counts.db'}", (lambda p=tmp: [f.unlink() for f in p.iterdir()])
         engine = make_engine(url, pool_size=2)
         try:
-            print(f"== {backend}: seeding {total:,} incidents ({n_open:,} open) ...", flush=True)
+            print(f"== {backend}: seeding {total:,} incidents ({n_open:,} open) ... (load average"
+                  f" {os.getloadavg()[0]:.1f})", flush=True)
             seeding = seed(engine, total=total, n_open=n_open)
             if a.seed_only:
                 print(f"  seeded in {seeding['total_s']} s, kept: {url}", flush=True)
@@ -389,6 +390,7 @@ def main() -> int:
             else:
                 cleanup()
     results["elapsed_s"] = round(time.perf_counter() - started, 1)
+    results["load_average_end"] = [round(x, 1) for x in os.getloadavg()]  # a shared machine: how busy it was
     print(json.dumps(results, separators=(",", ":"), default=str))
     return 0
 

@@ -11,25 +11,25 @@ WITH raw AS (
     -- of the partial hours at the start of the 30 days and of today (index ranges of an hour each)
     SELECT i.district_code, i.street_code, 0 AS n_open, 1 AS n_overdue, 0 AS n_rep, 0 AS n_closed,
            0 AS n_closed_on_time, 0 AS n_closed_30d, 0 AS n_on_time_30d
-    FROM incidents i WHERE EXISTS (SELECT 1 FROM rollup_watermarks w WHERE w.rollup = 'incidents') AND i.closed_at IS NULL AND i.due_at >= (SELECT w.rolled_until FROM rollup_watermarks w WHERE w.rollup = 'incidents') AND i.due_at < {{NOW_UTC}}
+    FROM (SELECT w.rolled_until FROM rollup_watermarks w WHERE w.rollup = 'incidents') wm CROSS JOIN incidents i WHERE i.closed_at IS NULL AND i.due_at >= wm.rolled_until AND i.due_at < {{NOW_UTC}}
     UNION ALL
     SELECT i.district_code, i.street_code, 0, -1, 0, 0, 0, 0, 0
-    FROM incidents i WHERE EXISTS (SELECT 1 FROM rollup_watermarks w WHERE w.rollup = 'incidents') AND i.closed_at IS NULL AND i.due_at >= {{NOW_UTC}} AND i.due_at < (SELECT w.rolled_until FROM rollup_watermarks w WHERE w.rollup = 'incidents')
+    FROM (SELECT w.rolled_until FROM rollup_watermarks w WHERE w.rollup = 'incidents') wm CROSS JOIN incidents i WHERE i.closed_at IS NULL AND i.due_at >= {{NOW_UTC}} AND i.due_at < wm.rolled_until
     UNION ALL
     SELECT i.district_code, i.street_code, 0, 0, 0, 0, 0, 1, CASE WHEN i.due_at IS NULL OR COALESCE(i.resolved_at, i.closed_at) <= i.due_at THEN 1 ELSE 0 END
-    FROM incidents i WHERE EXISTS (SELECT 1 FROM rollup_watermarks w WHERE w.rollup = 'incidents') AND i.closed_at >= {{SHIFT:{{NOW_UTC}}:-2592000}} AND i.closed_at < {{NEXT_HOUR:{{SHIFT:{{NOW_UTC}}:-2592000}}}}
+    FROM (SELECT w.rolled_until FROM rollup_watermarks w WHERE w.rollup = 'incidents') wm CROSS JOIN incidents i WHERE i.closed_at >= {{SHIFT:{{NOW_UTC}}:-2592000}} AND i.closed_at < {{NEXT_HOUR:{{SHIFT:{{NOW_UTC}}:-2592000}}}}
     UNION ALL
     SELECT i.district_code, i.street_code, 0, 0, 1, 0, 0, 0, 0
-    FROM incidents i
-    WHERE EXISTS (SELECT 1 FROM rollup_watermarks w WHERE w.rollup = 'incidents') AND i.reported_at >= {{DAY_START_UTC}} AND i.reported_at < {{NEXT_HOUR:{{DAY_START_UTC}}}}
+    FROM (SELECT w.rolled_until FROM rollup_watermarks w WHERE w.rollup = 'incidents') wm CROSS JOIN incidents i
+    WHERE i.reported_at >= {{DAY_START_UTC}} AND i.reported_at < {{NEXT_HOUR:{{DAY_START_UTC}}}}
     UNION ALL
     SELECT i.district_code, i.street_code, 0, 0, 0, 1, CASE WHEN i.due_at IS NULL OR COALESCE(i.resolved_at, i.closed_at) <= i.due_at THEN 1 ELSE 0 END, 0, 0
-    FROM incidents i
-    WHERE EXISTS (SELECT 1 FROM rollup_watermarks w WHERE w.rollup = 'incidents') AND i.closed_at >= {{DAY_START_UTC}} AND i.closed_at < {{NEXT_HOUR:{{DAY_START_UTC}}}}
+    FROM (SELECT w.rolled_until FROM rollup_watermarks w WHERE w.rollup = 'incidents') wm CROSS JOIN incidents i
+    WHERE i.closed_at >= {{DAY_START_UTC}} AND i.closed_at < {{NEXT_HOUR:{{DAY_START_UTC}}}}
     UNION ALL
     -- the open incidents, rolled up (NULL district / street kept as '')
     SELECT NULLIF(o.district_code, ''), NULLIF(o.street_code, ''), o.n_open, o.n_overdue, 0, 0, 0, 0, 0
-    FROM incident_open_counts o WHERE EXISTS (SELECT 1 FROM rollup_watermarks w WHERE w.rollup = 'incidents')
+    FROM (SELECT w.rolled_until FROM rollup_watermarks w WHERE w.rollup = 'incidents') wm CROSS JOIN incident_open_counts o 
 ),
 hours AS (
     -- whole buckets from the roll-ups: today's hours from the hour after the day's start; the 30
@@ -40,16 +40,16 @@ hours AS (
     FROM (
         SELECT h.area_code, h.n_reported AS n_rep, h.n_closed, h.n_closed_on_time AS n_cot, 0 AS n_c30,
                0 AS n_ot30
-        FROM incident_hour_counts h WHERE EXISTS (SELECT 1 FROM rollup_watermarks w WHERE w.rollup = 'incidents') AND h.source = '' AND h.hour >= {{NEXT_HOUR:{{DAY_START_UTC}}}}
+        FROM (SELECT w.rolled_until FROM rollup_watermarks w WHERE w.rollup = 'incidents') wm CROSS JOIN incident_hour_counts h WHERE h.source = '' AND h.hour >= {{NEXT_HOUR:{{DAY_START_UTC}}}}
         UNION ALL
         SELECT h.area_code, 0, 0, 0, h.n_closed, h.n_closed_on_time
-        FROM incident_hour_counts h WHERE EXISTS (SELECT 1 FROM rollup_watermarks w WHERE w.rollup = 'incidents') AND h.source = '' AND h.hour >= {{NEXT_HOUR:{{SHIFT:{{NOW_UTC}}:-2592000}}}} AND h.hour < {{NEXT_DAY:{{SHIFT:{{NOW_UTC}}:-2592000}}}}
+        FROM (SELECT w.rolled_until FROM rollup_watermarks w WHERE w.rollup = 'incidents') wm CROSS JOIN incident_hour_counts h WHERE h.source = '' AND h.hour >= {{NEXT_HOUR:{{SHIFT:{{NOW_UTC}}:-2592000}}}} AND h.hour < {{NEXT_DAY:{{SHIFT:{{NOW_UTC}}:-2592000}}}}
         UNION ALL
         SELECT d.area_code, 0, 0, 0, d.n_closed, d.n_closed_on_time
-        FROM incident_day_counts d WHERE EXISTS (SELECT 1 FROM rollup_watermarks w WHERE w.rollup = 'incidents') AND d.source = '' AND d.day >= {{NEXT_DAY:{{SHIFT:{{NOW_UTC}}:-2592000}}}} AND d.day < {{DAY:{{NOW_UTC}}}}
+        FROM (SELECT w.rolled_until FROM rollup_watermarks w WHERE w.rollup = 'incidents') wm CROSS JOIN incident_day_counts d WHERE d.source = '' AND d.day >= {{NEXT_DAY:{{SHIFT:{{NOW_UTC}}:-2592000}}}} AND d.day < {{DAY:{{NOW_UTC}}}}
         UNION ALL
         SELECT h.area_code, 0, 0, 0, h.n_closed, h.n_closed_on_time
-        FROM incident_hour_counts h WHERE EXISTS (SELECT 1 FROM rollup_watermarks w WHERE w.rollup = 'incidents') AND h.source = '' AND h.hour >= {{DAY:{{NOW_UTC}}}}
+        FROM (SELECT w.rolled_until FROM rollup_watermarks w WHERE w.rollup = 'incidents') wm CROSS JOIN incident_hour_counts h WHERE h.source = '' AND h.hour >= {{DAY:{{NOW_UTC}}}}
     ) t
     GROUP BY t.area_code
 ),
@@ -89,13 +89,13 @@ flags AS (
     FROM (
         -- three disjoint index range scans instead of one OR (which reads the table row by row)
         SELECT district_code, street_code, source, due_at, reported_at, resolved_at, closed_at
-        FROM incidents WHERE NOT EXISTS (SELECT 1 FROM rollup_watermarks w WHERE w.rollup = 'incidents') AND closed_at IS NULL
+        FROM (SELECT 1 AS plain WHERE NOT EXISTS (SELECT 1 FROM rollup_watermarks w WHERE w.rollup = 'incidents')) np CROSS JOIN incidents WHERE closed_at IS NULL
         UNION ALL
         SELECT district_code, street_code, source, due_at, reported_at, resolved_at, closed_at
-        FROM incidents WHERE NOT EXISTS (SELECT 1 FROM rollup_watermarks w WHERE w.rollup = 'incidents') AND closed_at >= {{SHIFT:{{NOW_UTC}}:-2592000}}
+        FROM (SELECT 1 AS plain WHERE NOT EXISTS (SELECT 1 FROM rollup_watermarks w WHERE w.rollup = 'incidents')) np CROSS JOIN incidents WHERE closed_at >= {{SHIFT:{{NOW_UTC}}:-2592000}}
         UNION ALL
         SELECT district_code, street_code, source, due_at, reported_at, resolved_at, closed_at
-        FROM incidents WHERE NOT EXISTS (SELECT 1 FROM rollup_watermarks w WHERE w.rollup = 'incidents') AND closed_at < {{SHIFT:{{NOW_UTC}}:-2592000}} AND reported_at >= {{DAY_START_UTC}}
+        FROM (SELECT 1 AS plain WHERE NOT EXISTS (SELECT 1 FROM rollup_watermarks w WHERE w.rollup = 'incidents')) np CROSS JOIN incidents WHERE closed_at < {{SHIFT:{{NOW_UTC}}:-2592000}} AND reported_at >= {{DAY_START_UTC}}
     ) i
 ),
 plain_area AS (

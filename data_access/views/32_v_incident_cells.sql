@@ -5,27 +5,25 @@
 CREATE VIEW v_incident_cells AS
 WITH p AS (
     SELECT o.cell_id, o.priority, COUNT(*) AS n_open, SUM(o.overdue) AS n_overdue
-    FROM v_open_incidents o
-    WHERE o.cell_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM rollup_watermarks w WHERE w.rollup = 'incidents')
+    FROM (SELECT 1 AS plain WHERE NOT EXISTS (SELECT 1 FROM rollup_watermarks w WHERE w.rollup = 'incidents')) np CROSS JOIN v_open_incidents o
+    WHERE o.cell_id IS NOT NULL
     GROUP BY o.cell_id, o.priority
     UNION ALL
     SELECT r.cell_id, r.priority, r.n_open, r.n_overdue
-    FROM incident_open_cells r
-    WHERE r.n_open > 0 AND EXISTS (SELECT 1 FROM rollup_watermarks w WHERE w.rollup = 'incidents')
+    FROM (SELECT w.rolled_until FROM rollup_watermarks w WHERE w.rollup = 'incidents') wm CROSS JOIN incident_open_cells r
+    WHERE r.n_open > 0
     UNION ALL
     SELECT i.cell_id, i.priority, 0, COUNT(*)
-    FROM incidents i
-    WHERE EXISTS (SELECT 1 FROM rollup_watermarks w WHERE w.rollup = 'incidents')
-      AND i.closed_at IS NULL AND i.cell_id IS NOT NULL
-      AND i.due_at >= (SELECT w.rolled_until FROM rollup_watermarks w WHERE w.rollup = 'incidents')
+    FROM (SELECT w.rolled_until FROM rollup_watermarks w WHERE w.rollup = 'incidents') wm CROSS JOIN incidents i
+    WHERE i.closed_at IS NULL AND i.cell_id IS NOT NULL
+      AND i.due_at >= wm.rolled_until
       AND i.due_at < {{NOW_UTC}}
     GROUP BY i.cell_id, i.priority
     UNION ALL
     SELECT i.cell_id, i.priority, 0, -COUNT(*)
-    FROM incidents i
-    WHERE EXISTS (SELECT 1 FROM rollup_watermarks w WHERE w.rollup = 'incidents')
-      AND i.closed_at IS NULL AND i.cell_id IS NOT NULL AND i.due_at >= {{NOW_UTC}}
-      AND i.due_at < (SELECT w.rolled_until FROM rollup_watermarks w WHERE w.rollup = 'incidents')
+    FROM (SELECT w.rolled_until FROM rollup_watermarks w WHERE w.rollup = 'incidents') wm CROSS JOIN incidents i
+    WHERE i.closed_at IS NULL AND i.cell_id IS NOT NULL AND i.due_at >= {{NOW_UTC}}
+      AND i.due_at < wm.rolled_until
     GROUP BY i.cell_id, i.priority
 ),
 c AS (

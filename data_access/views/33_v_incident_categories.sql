@@ -9,27 +9,27 @@ WITH names AS (
 ),
 g AS (
     SELECT o.district_code, o.street_code, o.category, COUNT(*) AS n_open, SUM(o.overdue) AS n_overdue
-    FROM v_open_incidents o
-    WHERE NOT EXISTS (SELECT 1 FROM rollup_watermarks w WHERE w.rollup = 'incidents')
+    FROM (SELECT 1 AS plain WHERE NOT EXISTS (SELECT 1 FROM rollup_watermarks w WHERE w.rollup = 'incidents')) np CROSS JOIN v_open_incidents o
+    
     GROUP BY o.district_code, o.street_code, o.category
     UNION ALL
     SELECT NULLIF(r.district_code, ''), NULLIF(r.street_code, ''), r.category, SUM(r.n_open), SUM(r.n_overdue)
-    FROM incident_open_counts r
-    WHERE EXISTS (SELECT 1 FROM rollup_watermarks w WHERE w.rollup = 'incidents')
+    FROM (SELECT w.rolled_until FROM rollup_watermarks w WHERE w.rollup = 'incidents') wm CROSS JOIN incident_open_counts r
+    
     GROUP BY r.district_code, r.street_code, r.category
     UNION ALL
     SELECT i.district_code, i.street_code, i.category, 0, COUNT(*)
-    FROM incidents i
-    WHERE EXISTS (SELECT 1 FROM rollup_watermarks w WHERE w.rollup = 'incidents') AND i.closed_at IS NULL
-      AND i.due_at >= (SELECT w.rolled_until FROM rollup_watermarks w WHERE w.rollup = 'incidents')
+    FROM (SELECT w.rolled_until FROM rollup_watermarks w WHERE w.rollup = 'incidents') wm CROSS JOIN incidents i
+    WHERE i.closed_at IS NULL
+      AND i.due_at >= wm.rolled_until
       AND i.due_at < {{NOW_UTC}}
     GROUP BY i.district_code, i.street_code, i.category
     UNION ALL
     SELECT i.district_code, i.street_code, i.category, 0, -COUNT(*)
-    FROM incidents i
-    WHERE EXISTS (SELECT 1 FROM rollup_watermarks w WHERE w.rollup = 'incidents') AND i.closed_at IS NULL
+    FROM (SELECT w.rolled_until FROM rollup_watermarks w WHERE w.rollup = 'incidents') wm CROSS JOIN incidents i
+    WHERE i.closed_at IS NULL
       AND i.due_at >= {{NOW_UTC}}
-      AND i.due_at < (SELECT w.rolled_until FROM rollup_watermarks w WHERE w.rollup = 'incidents')
+      AND i.due_at < wm.rolled_until
     GROUP BY i.district_code, i.street_code, i.category
 ),
 by_area AS (

@@ -7,27 +7,27 @@
 CREATE VIEW v_incident_open_areas AS
 WITH g AS (
     SELECT o.district_code, o.street_code, COUNT(*) AS n_open, SUM(o.overdue) AS n_overdue
-    FROM v_open_incidents o
-    WHERE NOT EXISTS (SELECT 1 FROM rollup_watermarks w WHERE w.rollup = 'incidents')
+    FROM (SELECT 1 AS plain WHERE NOT EXISTS (SELECT 1 FROM rollup_watermarks w WHERE w.rollup = 'incidents')) np CROSS JOIN v_open_incidents o
+    
     GROUP BY o.district_code, o.street_code
     UNION ALL
     SELECT NULLIF(r.district_code, ''), NULLIF(r.street_code, ''), SUM(r.n_open), SUM(r.n_overdue)
-    FROM incident_open_counts r
-    WHERE EXISTS (SELECT 1 FROM rollup_watermarks w WHERE w.rollup = 'incidents')
+    FROM (SELECT w.rolled_until FROM rollup_watermarks w WHERE w.rollup = 'incidents') wm CROSS JOIN incident_open_counts r
+    
     GROUP BY r.district_code, r.street_code
     UNION ALL
     SELECT i.district_code, i.street_code, 0, COUNT(*)
-    FROM incidents i
-    WHERE EXISTS (SELECT 1 FROM rollup_watermarks w WHERE w.rollup = 'incidents') AND i.closed_at IS NULL
-      AND i.due_at >= (SELECT w.rolled_until FROM rollup_watermarks w WHERE w.rollup = 'incidents')
+    FROM (SELECT w.rolled_until FROM rollup_watermarks w WHERE w.rollup = 'incidents') wm CROSS JOIN incidents i
+    WHERE i.closed_at IS NULL
+      AND i.due_at >= wm.rolled_until
       AND i.due_at < {{NOW_UTC}}
     GROUP BY i.district_code, i.street_code
     UNION ALL
     SELECT i.district_code, i.street_code, 0, -COUNT(*)
-    FROM incidents i
-    WHERE EXISTS (SELECT 1 FROM rollup_watermarks w WHERE w.rollup = 'incidents') AND i.closed_at IS NULL
+    FROM (SELECT w.rolled_until FROM rollup_watermarks w WHERE w.rollup = 'incidents') wm CROSS JOIN incidents i
+    WHERE i.closed_at IS NULL
       AND i.due_at >= {{NOW_UTC}}
-      AND i.due_at < (SELECT w.rolled_until FROM rollup_watermarks w WHERE w.rollup = 'incidents')
+      AND i.due_at < wm.rolled_until
     GROUP BY i.district_code, i.street_code
 )
 SELECT (SELECT c.area_code FROM areas c WHERE c.level = 'city') AS area_code, 'city' AS level,
