@@ -11,10 +11,10 @@ WITH raw AS (
     -- of the partial hours at the start of the 30 days and of today (index ranges of an hour each)
     SELECT i.district_code, i.street_code, 0 AS n_open, 1 AS n_overdue, 0 AS n_rep, 0 AS n_closed,
            0 AS n_closed_on_time, 0 AS n_closed_30d, 0 AS n_on_time_30d
-    FROM (SELECT w.rolled_until FROM rollup_watermarks w WHERE w.rollup = 'incidents') wm CROSS JOIN incidents i WHERE i.closed_at IS NULL AND i.due_at >= wm.rolled_until AND i.due_at < {{NOW_UTC}}
+    FROM (SELECT w.rolled_until FROM rollup_watermarks w WHERE w.rollup = 'incidents') wm CROSS JOIN incidents i WHERE i.closed_at IS NULL AND i.due_at >= (SELECT w.rolled_until FROM rollup_watermarks w WHERE w.rollup = 'incidents') AND i.due_at < {{NOW_UTC}}
     UNION ALL
     SELECT i.district_code, i.street_code, 0, -1, 0, 0, 0, 0, 0
-    FROM (SELECT w.rolled_until FROM rollup_watermarks w WHERE w.rollup = 'incidents') wm CROSS JOIN incidents i WHERE i.closed_at IS NULL AND i.due_at >= {{NOW_UTC}} AND i.due_at < wm.rolled_until
+    FROM (SELECT w.rolled_until FROM rollup_watermarks w WHERE w.rollup = 'incidents') wm CROSS JOIN incidents i WHERE i.closed_at IS NULL AND i.due_at >= {{NOW_UTC}} AND i.due_at < (SELECT w.rolled_until FROM rollup_watermarks w WHERE w.rollup = 'incidents')
     UNION ALL
     SELECT i.district_code, i.street_code, 0, 0, 0, 0, 0, 1, CASE WHEN i.due_at IS NULL OR COALESCE(i.resolved_at, i.closed_at) <= i.due_at THEN 1 ELSE 0 END
     FROM (SELECT w.rolled_until FROM rollup_watermarks w WHERE w.rollup = 'incidents') wm CROSS JOIN incidents i WHERE i.closed_at >= {{SHIFT:{{NOW_UTC}}:-2592000}} AND i.closed_at < {{NEXT_HOUR:{{SHIFT:{{NOW_UTC}}:-2592000}}}}

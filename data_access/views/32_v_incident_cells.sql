@@ -16,14 +16,14 @@ WITH p AS (
     SELECT i.cell_id, i.priority, 0, COUNT(*)
     FROM (SELECT w.rolled_until FROM rollup_watermarks w WHERE w.rollup = 'incidents') wm CROSS JOIN incidents i
     WHERE i.closed_at IS NULL AND i.cell_id IS NOT NULL
-      AND i.due_at >= wm.rolled_until
+      AND i.due_at >= (SELECT w.rolled_until FROM rollup_watermarks w WHERE w.rollup = 'incidents')
       AND i.due_at < {{NOW_UTC}}
     GROUP BY i.cell_id, i.priority
     UNION ALL
     SELECT i.cell_id, i.priority, 0, -COUNT(*)
     FROM (SELECT w.rolled_until FROM rollup_watermarks w WHERE w.rollup = 'incidents') wm CROSS JOIN incidents i
     WHERE i.closed_at IS NULL AND i.cell_id IS NOT NULL AND i.due_at >= {{NOW_UTC}}
-      AND i.due_at < wm.rolled_until
+      AND i.due_at < (SELECT w.rolled_until FROM rollup_watermarks w WHERE w.rollup = 'incidents')
     GROUP BY i.cell_id, i.priority
 ),
 c AS (

@@ -21,7 +21,7 @@ g AS (
     SELECT i.district_code, i.street_code, i.category, 0, COUNT(*)
     FROM (SELECT w.rolled_until FROM rollup_watermarks w WHERE w.rollup = 'incidents') wm CROSS JOIN incidents i
     WHERE i.closed_at IS NULL
-      AND i.due_at >= wm.rolled_until
+      AND i.due_at >= (SELECT w.rolled_until FROM rollup_watermarks w WHERE w.rollup = 'incidents')
       AND i.due_at < {{NOW_UTC}}
     GROUP BY i.district_code, i.street_code, i.category
     UNION ALL
@@ -29,7 +29,7 @@ g AS (
     FROM (SELECT w.rolled_until FROM rollup_watermarks w WHERE w.rollup = 'incidents') wm CROSS JOIN incidents i
     WHERE i.closed_at IS NULL
       AND i.due_at >= {{NOW_UTC}}
-      AND i.due_at < wm.rolled_until
+      AND i.due_at < (SELECT w.rolled_until FROM rollup_watermarks w WHERE w.rollup = 'incidents')
     GROUP BY i.district_code, i.street_code, i.category
 ),
 by_area AS (

@@ -19,7 +19,7 @@ WITH g AS (
     SELECT i.district_code, i.street_code, 0, COUNT(*)
     FROM (SELECT w.rolled_until FROM rollup_watermarks w WHERE w.rollup = 'incidents') wm CROSS JOIN incidents i
     WHERE i.closed_at IS NULL
-      AND i.due_at >= wm.rolled_until
+      AND i.due_at >= (SELECT w.rolled_until FROM rollup_watermarks w WHERE w.rollup = 'incidents')
       AND i.due_at < {{NOW_UTC}}
     GROUP BY i.district_code, i.street_code
     UNION ALL
@@ -27,7 +27,7 @@ WITH g AS (
     FROM (SELECT w.rolled_until FROM rollup_watermarks w WHERE w.rollup = 'incidents') wm CROSS JOIN incidents i
     WHERE i.closed_at IS NULL
       AND i.due_at >= {{NOW_UTC}}
-      AND i.due_at < wm.rolled_until
+      AND i.due_at < (SELECT w.rolled_until FROM rollup_watermarks w WHERE w.rollup = 'incidents')
     GROUP BY i.district_code, i.street_code
 )
 SELECT (SELECT c.area_code FROM areas c WHERE c.level = 'city') AS area_code, 'city' AS level,
