@@ -209,6 +209,10 @@ def _macros(dialect: str, tz_name: str) -> dict[str, str]:
             "SHIFT": "datetime({0}, '{1} seconds')",
             "MINUTE": "strftime('%Y-%m-%d %H:%M:00', {0})",
             "HOUR": "strftime('%Y-%m-%d %H:00:00', {0})",
+            # the start of the hour after the one holding {0} (its argument may not hold a colon)
+            "NEXT_HOUR": "strftime('%Y-%m-%d %H:00:00', {0}, '+3600 seconds')",
+            "DAY": "strftime('%Y-%m-%d 00:00:00', {0})",  # the UTC day's start
+            "NEXT_DAY": "strftime('%Y-%m-%d 00:00:00', {0}, '+1 day')",
         }
     return {
         "NOW_UTC": "(now() AT TIME ZONE 'UTC')",
@@ -217,6 +221,9 @@ def _macros(dialect: str, tz_name: str) -> dict[str, str]:
         "SHIFT": "({0} + interval '{1} seconds')",
         "MINUTE": "date_trunc('minute', {0})",
         "HOUR": "date_trunc('hour', {0})",
+        "NEXT_HOUR": "date_trunc('hour', {0} + interval '3600 seconds')",
+        "DAY": "date_trunc('day', {0})",
+        "NEXT_DAY": "date_trunc('day', {0} + interval '1 day')",
     }
 
 
@@ -278,6 +285,7 @@ def init_db(engine: Engine, *, timezone: str = "Asia/Shanghai") -> bool:
             sa.select(schema.meta.c.value).where(schema.meta.c.key == "views_fingerprint")
         ).scalar_one_or_none()
         if current == fingerprint:
+            _ensure_incident_rollups(conn)
             return False
         cascade = " CASCADE" if dialect == "postgresql" else ""
         for view_file, _ in reversed(rendered):
@@ -289,7 +297,21 @@ def init_db(engine: Engine, *, timezone: str = "Asia/Shanghai") -> bool:
         for key, value in (("views_fingerprint", fingerprint), ("schema_version", str(schema.SCHEMA_VERSION))):
             conn.execute(schema.meta.delete().where(schema.meta.c.key == key))
             conn.execute(schema.meta.insert().values(key=key, value=value))
+        _ensure_incident_rollups(conn, rebuilt_views=True)
     return True
+
+
+def _ensure_incident_rollups(conn: sa.Connection, *, rebuilt_views: bool = False) -> None:
+    """The incident count roll-ups are complete from here on (their triggers keep them): counted
+    afresh when their watermark is missing (a bulk load without the triggers) and whenever the
+    views and triggers were rebuilt (a new or upgraded database: the roll-ups' shape may have
+    changed with them). Imported here: incident_rollups renders its SQL with this module."""
+    from data_access import incident_rollups
+
+    if rebuilt_views:
+        incident_rollups.rebuild(conn, now=utc_now())
+    else:
+        incident_rollups.ensure(conn, now=utc_now())
 
 
 def _add_missing_columns(conn: sa.Connection) -> None:

@@ -22,7 +22,7 @@ UtcDateTime = sa.DateTime().with_variant(
 )
 
 # Bumped whenever a table or view changes shape; stored in citywall_meta by init_db.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 meta = sa.Table(
     "citywall_meta",
@@ -185,6 +185,60 @@ rollup_watermarks = sa.Table(
     metadata,
     sa.Column("rollup", sa.String(16), primary_key=True),
     sa.Column("rolled_until", UtcDateTime, nullable=False),
+)
+
+# --- incident count roll-ups (issue 16) -------------------------------------------------------------
+# Optional: kept by triggers on ``incidents`` (views/01_incident_rollups*.sql), so every writer (the
+# feeder, the importers) keeps them current; complete only while rollup_watermarks holds the row
+# 'incidents' (data_access/incident_rollups.py builds them and writes it). Without that row the
+# views count the incidents themselves. '' stands for a NULL district / street (keys cannot be NULL).
+# Open incidents per (district, street, category, channel, priority): n_overdue counts those due
+# before the watermark's rolled_until (the feeder moves it every tick; the views count the open
+# incidents due between it and now from the incidents themselves).
+incident_open_counts = sa.Table(
+    "incident_open_counts",
+    metadata,
+    sa.Column("district_code", sa.String(32), primary_key=True),
+    sa.Column("street_code", sa.String(32), primary_key=True),
+    sa.Column("category", sa.String(64), primary_key=True),
+    sa.Column("source", sa.String(32), primary_key=True),
+    sa.Column("priority", sa.Integer, primary_key=True),
+    sa.Column("n_open", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("n_overdue", sa.Integer, nullable=False, server_default="0"),
+)
+# Open incidents per grid cell and priority (the map's cells; max_priority = the top priority held).
+incident_open_cells = sa.Table(
+    "incident_open_cells",
+    metadata,
+    sa.Column("cell_id", sa.String(32), primary_key=True),
+    sa.Column("priority", sa.Integer, primary_key=True),
+    sa.Column("n_open", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("n_overdue", sa.Integer, nullable=False, server_default="0"),
+)
+# Reports and closures per area and UTC hour (reported_at's hour, closed_at's hour): area_code '*' is
+# the whole city, else a district or a street; source '' every channel, else one channel (city and
+# districts only). n_closed_on_time: closed no later than due (resolved_at, or closed_at without it).
+incident_hour_counts = sa.Table(
+    "incident_hour_counts",
+    metadata,
+    sa.Column("area_code", sa.String(32), primary_key=True),
+    sa.Column("source", sa.String(32), primary_key=True),
+    sa.Column("hour", UtcDateTime, primary_key=True),
+    sa.Column("n_reported", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("n_closed", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("n_closed_on_time", sa.Integer, nullable=False, server_default="0"),
+)
+# The same per UTC day: the 30 days' figures read the whole days here and only the partial days at
+# both ends from the hours.
+incident_day_counts = sa.Table(
+    "incident_day_counts",
+    metadata,
+    sa.Column("area_code", sa.String(32), primary_key=True),
+    sa.Column("source", sa.String(32), primary_key=True),
+    sa.Column("day", UtcDateTime, primary_key=True),
+    sa.Column("n_reported", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("n_closed", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("n_closed_on_time", sa.Integer, nullable=False, server_default="0"),
 )
 
 incident_categories = sa.Table(

@@ -21,7 +21,7 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from data_access import schema
+from data_access import incident_rollups, schema
 from data_access.db import city_settings, init_db, make_engine, utc_now
 from data_access.errors import first_line
 from data_access.settings import DEFAULT_PACK, Settings
@@ -194,6 +194,7 @@ class Simulator:
         # The back-filled history goes into the roll-ups, then retention trims the raw readings.
         roll_up(engine, now=now, policy=self.config.retention)
         apply_retention(engine, now=now, policy=self.config.retention)
+        incident_rollups.advance(engine, now=now)
         self._next_rollup = floor_to(now_e, 60) + 60
         self._last_retention = now_e
         with engine.connect() as c:
@@ -305,11 +306,14 @@ class Simulator:
         minutes (and hours) up; every RETENTION_EVERY_S, drop what the retention policy no longer keeps."""
         rolled = None
         deleted = 0
+        # The incident roll-ups' overdue watermark, every tick (a tick's worth of open incidents falling due).
+        incident_rollups.advance(engine, now=dt(now_e))
         if now_e >= self._next_rollup:
             rolled = roll_up(engine, now=dt(now_e), policy=self.config.retention)
             self._next_rollup = floor_to(now_e, 60) + 60
         if now_e - self._last_retention >= RETENTION_EVERY_S:
             deleted = apply_retention(engine, now=dt(now_e), policy=self.config.retention).readings
+            incident_rollups.prune(engine, now=dt(now_e))
             self._last_retention = now_e
         return rolled, deleted
 

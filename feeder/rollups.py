@@ -95,9 +95,14 @@ def _statement(conn: Connection, name: str) -> sa.TextClause:
                                    sa.bindparam("end", type_=schema.UtcDateTime))
 
 
+READINGS_ROLLUPS = ("minute", "hour")  # rollup_watermarks' rows of these roll-ups (the table also
+# holds 'incidents', data_access/incident_rollups.py)
+
+
 def watermarks(conn: Connection) -> dict[str, datetime]:
     w = schema.rollup_watermarks
-    return {row.rollup: row.rolled_until for row in conn.execute(sa.select(w.c.rollup, w.c.rolled_until))}
+    query = sa.select(w.c.rollup, w.c.rolled_until).where(w.c.rollup.in_(READINGS_ROLLUPS))
+    return {row.rollup: row.rolled_until for row in conn.execute(query)}
 
 
 def _set_watermark(conn: Connection, rollup: str, until: datetime) -> None:

@@ -426,3 +426,36 @@ def fleet_apps(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FleetApps]:
         second.stop()
         first.stop()
         clear_fleet_keys(FLEET_REDIS_URL)
+
+
+# --- incident count roll-ups (issue 16) ------------------------------------------------------------
+
+@pytest.fixture(params=BACKENDS)
+def rollup_city(request: pytest.FixtureRequest, new_database: Callable[[str], Engine]) -> Engine:
+    """The small city (tests.fixtures.seed_small_city: nine incidents, written through the roll-up
+    triggers) on each backend."""
+    from tests.fixtures import seed_small_city
+
+    engine = new_database(request.param)
+    seed_small_city(engine)
+    return engine
+
+
+@pytest.fixture(params=BACKENDS)
+def rollup_pack_city(request: pytest.FixtureRequest, new_database: Callable[[str], Engine]) -> Engine:
+    """The demo pack's city (Shanghai: districts, streets, grid, categories), no incidents yet."""
+    from data_access.settings import DEFAULT_PACK
+    from feeder.pack import load_city_pack
+
+    engine = new_database(request.param)
+    load_city_pack(engine, pack_dir=DEFAULT_PACK)
+    return engine
+
+
+@pytest.fixture(params=BACKENDS)
+def rollup_town(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """tests.town's city with its neighbourhoods and grid, for the importer's roll-up test."""
+    from tests.town import town
+
+    with town(request.param, tmp_path, grid=True) as engine:
+        yield engine

@@ -14,3 +14,20 @@ CREATE INDEX IF NOT EXISTS ix_incidents_open_cells ON incidents (cell_id, priori
 -- scans of this index instead of a table lookup per incident (SQLite's planner picks it).
 CREATE INDEX IF NOT EXISTS ix_incidents_closed_cover ON incidents
     (closed_at, district_code, street_code, cell_id, priority, source, due_at, resolved_at, reported_at)
+-- @@
+-- Open incidents by due time, covering the incident roll-ups' overdue ranges: the views count the
+-- open incidents due between the roll-ups' overdue watermark and now (a tick's worth) on it, and
+-- data_access/incident_rollups.advance adds them to the roll-ups. closed_at leads (always NULL
+-- here) so that SQLite's planner, which ranks an equality first, prefers it to
+-- ix_incidents_closed_cover (closed_at IS NULL alone: every open incident).
+DROP INDEX IF EXISTS ix_incidents_open_due
+-- @@
+CREATE INDEX IF NOT EXISTS ix_incidents_open_by_due ON incidents
+    (closed_at, due_at, district_code, street_code, cell_id, priority, category, source) WHERE closed_at IS NULL
+-- @@
+-- The incident roll-ups' hours by time, covering: the views read the hours of today and of the 30
+-- days' first (partial) day for every area at once.
+DROP INDEX IF EXISTS ix_incident_hour_counts_hour
+-- @@
+CREATE INDEX IF NOT EXISTS ix_incident_hours_by_time ON incident_hour_counts
+    (hour, source, area_code, n_reported, n_closed, n_closed_on_time)

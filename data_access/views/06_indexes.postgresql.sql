@@ -1,10 +1,7 @@
--- PostgreSQL only: one district's or one street's incidents by close time, covering
--- v_incident_counts. A level page asks that view for one area (or for each child of one area,
--- through LATERAL) and PostgreSQL pushes the code down into the view (31_v_incident_counts
--- .postgresql.sql), so it reads that area's open and recently closed incidents only, not the
--- whole city's. (SQLite does not push the code into that view; it keeps 31_v_incident_counts.sql.)
-CREATE INDEX IF NOT EXISTS ix_incidents_district_closed ON incidents
-    (district_code, closed_at, street_code, due_at, resolved_at, reported_at, source)
+-- PostgreSQL only. Until the incident roll-ups (issue 16) these two indexes let PostgreSQL push one
+-- area's code into a PostgreSQL variant of v_incident_counts that counted the incidents of one
+-- district or street; v_incident_counts now reads the roll-ups (one file for both dialects), so
+-- they only cost writes and disk (two wide indexes over every incident): dropped.
+DROP INDEX IF EXISTS ix_incidents_district_closed
 -- @@
-CREATE INDEX IF NOT EXISTS ix_incidents_street_closed ON incidents
-    (street_code, closed_at, district_code, due_at, resolved_at, reported_at, source)
+DROP INDEX IF EXISTS ix_incidents_street_closed
