@@ -18,6 +18,7 @@ from data_access.readers.wall import read_wall_catalogue
 from data_access.runtime import CityWallRuntime
 from pages._level import panels
 from pages._map import build_map, level_words_in
+from pages._push import push_url
 from security import current_principal
 
 log = logging.getLogger(__name__)
@@ -61,4 +62,5 @@ def wall_layout(runtime: CityWallRuntime, *, scope: object, lang: object, kiosk:
                        incident_body=incident_body, hotline_name=runtime.settings.hotline_name,
                        poll_spread_s=runtime.settings.poll_spread_s, level_word=level_word,
                        # the acknowledge button: in a supervisor's (or admin's) layout only, never a wall's
-                       ack_form={"forms": []} if current_principal().at_least("supervisor") else None)
+                       ack_form={"forms": []} if current_principal().at_least("supervisor") else None,
+                       push_url=push_url(runtime, area.area_code, lang))

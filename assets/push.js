@@ -1,0 +1,90 @@
+// The wall's push stream (pages/_push.py): each tick's reply arrives by server-sent events, the
+// same bytes for every screen of the scope, and is written with dash_clientside.set_props into the
+// same stores a poll's reply fills (the wall's delta, health, alarms, status, applied tick and
+// takeover), so applyWall, statusBar and applyTakeover do what they do for a poll.
+// citywall.js pollWall opens it (ensure) and does not poll while it is live; when it cannot
+// connect (a proxy refuses it, the server is gone) the wall polls as before and the stream is
+// tried again later. A message is a delta against the tick before (``base``): a screen holding
+// another tick (it missed one) asks for its own reply with one poll instead.
+(function () {
+  const MAX_BACKOFF_MS = 60000;
+  const LIVE_TICKS = 2.5;  // no message for this many ticks (one may be skipped when its render is late): poll
+  const push = {
+    url: null, cfg: null, es: null, timer: null, state: "off",
+    lastMs: null, applied: null, lastTick: null, received: 0, resyncs: 0, failures: 0, opened: 0, seen: [],
+    live: function (refreshMs) {
+      return this.es !== null && this.lastMs !== null && Date.now() - this.lastMs < LIVE_TICKS * refreshMs;
+    },
+    noteApplied: function (tick) {  // a poll's reply applied this tick
+      if (typeof tick === "number" && (this.applied === null || tick > this.applied)) { this.applied = tick; }
+    },
+    ensure: function (cfg) {
+      const url = (cfg && typeof cfg.push_url === "string" && cfg.push_url) || null;
+      this.cfg = cfg;
+      if (url === this.url) { return; }
+      this.close();
+      this.url = url;
+      if (url && typeof window.EventSource === "function") { this.open(); }
+    },
+    close: function () {
+      if (this.es) { this.es.close(); this.es = null; }
+      if (this.timer) { clearTimeout(this.timer); this.timer = null; }
+      this.state = "off";
+    },
+    open: function () {
+      const self = this;
+      self.timer = null;
+      const es = new EventSource(self.url);  // same origin: the session cookie goes with it
+      self.es = es;
+      self.opened += 1;
+      self.state = "connecting";
+      es.onopen = function () { self.state = "open"; };
+      es.onmessage = function (event) { self.onMessage(event); };
+      es.onerror = function () {
+        if (es.readyState !== EventSource.CLOSED) { self.state = "reconnecting"; return; }  // the browser retries
+        // Refused for good (an HTTP error, a proxy's own page, too many streams): poll, try again later.
+        es.close();
+        if (self.es === es) { self.es = null; }
+        self.failures += 1;
+        self.state = "failed";
+        const delay = Math.min(MAX_BACKOFF_MS, 2000 * Math.pow(2, Math.min(self.failures - 1, 5)));
+        self.timer = setTimeout(function () { if (self.url && !self.es) { self.open(); } }, delay);
+      };
+    },
+    onMessage: function (event) {
+      if (!document.querySelector(".wall")) { this.close(); this.url = null; return; }  // the wall was left
+      let msg = null;
+      try { msg = JSON.parse(event.data); } catch (e) { return; }
+      if (!msg || !Array.isArray(msg.props) || typeof msg.tick !== "number") { return; }
+      this.failures = 0;
+      this.state = "open";
+      this.lastMs = Date.now();
+      this.received += 1;
+      const delta = msg.base !== null && msg.base !== undefined;
+      this.seen.push([msg.tick, msg.base, this.applied, Date.now() - msg.ready_ms]);  // the last few, for a test
+      if (this.seen.length > 20) { this.seen.shift(); }
+      if (delta) {
+        if (this.applied !== null && msg.tick <= this.applied) { return; }  // a poll brought this tick already
+        if (this.applied !== msg.base) { this.resync(); return; }
+      }
+      const setProps = window.dash_clientside.set_props;
+      msg.props.forEach(function (p) {
+        if (!Array.isArray(p) || p.length !== 3) { return; }
+        const props = {};
+        props[p[1]] = p[2];
+        setProps(p[0], props);
+      });
+      if (delta) { this.applied = msg.tick; }
+      this.lastTick = msg.tick;
+    },
+    resync: function () {  // this screen holds another tick than the message's base: one poll of its own
+      const st = window.__citywallPoll;
+      this.resyncs += 1;
+      if (!st) { return; }
+      st.n += 1;
+      st.sent = Date.now();
+      window.dash_clientside.set_props((this.cfg && this.cfg.poll_id) || "wall-poll", {data: st.n});
+    },
+  };
+  window.citywallPush = push;
+})();
