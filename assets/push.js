@@ -7,6 +7,7 @@
 // tried again later. A message is a delta against the tick before (``base``): a screen holding
 // another tick (it missed one) asks for its own reply with one poll instead.
 (function () {
+  const FIRST_RETRY_MS = 10000;  // after a refusal; doubled each time up to MAX_BACKOFF_MS (the wall polls meanwhile)
   const MAX_BACKOFF_MS = 60000;
   const LIVE_TICKS = 2.5;  // no message for this many ticks (one may be skipped when its render is late): poll
   const push = {
@@ -47,7 +48,7 @@
         if (self.es === es) { self.es = null; }
         self.failures += 1;
         self.state = "failed";
-        const delay = Math.min(MAX_BACKOFF_MS, 2000 * Math.pow(2, Math.min(self.failures - 1, 5)));
+        const delay = Math.min(MAX_BACKOFF_MS, FIRST_RETRY_MS * Math.pow(2, Math.min(self.failures - 1, 5)));
         self.timer = setTimeout(function () { if (self.url && !self.es) { self.open(); } }, delay);
       };
     },
