@@ -4,8 +4,10 @@ the same bytes, to every screen of that scope over server-sent events.
 ``GET <prefix>_citywall/push?area=<code>&lang=<xx>`` is an ordinary request of the Flask app: the
 security gate authenticates it first (session cookie of a kiosk token, basic or header auth), then
 this route checks the role ("wall") and the principal's scope for the area before it subscribes the
-stream; a stream ends after STREAM_MAX_S and the browser reconnects at once, authenticated anew (a
-revoked kiosk token is refused there, and the wall polls and says ACCESS REVOKED as before).
+stream. Before each message the stream authenticates its request again (``authenticate_again``):
+a revoked kiosk token or a scope that no longer covers the area ends it at once, the browser's
+reconnection is refused, and the wall says ACCESS REVOKED as it does when a poll is refused. A
+stream also ends after STREAM_MAX_S (the browser reconnects at once).
 
 One process holds one ``PushHub``: a channel per (area, language) with at least one open stream,
 and one thread that, just after each tick window starts, asks the wall for its reply to screens
@@ -35,10 +37,10 @@ import flask
 from plotly.io.json import to_json_plotly
 
 from components.i18n import pick_language
-from data_access.areas import require_within, valid_code
+from data_access.areas import require_within, valid_code, within_scope
 from data_access.errors import first_line
 from data_access.runtime import CityWallRuntime
-from security import current_principal
+from security import authenticate_again, current_principal
 from security.policy import require_role
 
 log = logging.getLogger(__name__)
@@ -121,8 +123,9 @@ class PushHub:
             channel.streams -= 1
             self.streams -= 1
 
-    def stream(self, channel: Channel) -> Iterator[bytes]:
-        """What one screen's response body writes: the newest message at once, then each tick's."""
+    def stream(self, channel: Channel, allowed: Callable[[], bool]) -> Iterator[bytes]:
+        """What one screen's response body writes: the newest message at once, then each tick's, while
+        ``allowed()`` (asked before each: a revoked token or a changed scope ends the stream at once)."""
         try:
             with channel.cond:
                 seq, first = channel.seq, channel.message
@@ -133,6 +136,8 @@ class PushHub:
                     channel.cond.wait_for(lambda seen=seq: channel.seq != seen, timeout=HEARTBEAT_S)
                     message = channel.message if channel.seq != seq else b": ka\n\n"
                     seq = channel.seq
+                if not allowed():
+                    return  # the browser reconnects, is refused, and its wall says so (statusBar asks the session)
                 yield message
         finally:  # the screen went away (a failed write closes the body) or the stream ended
             self.unsubscribe(channel)
@@ -231,8 +236,18 @@ def install_push(app: dash.Dash, runtime: CityWallRuntime) -> PushHub:
             response = _json(503, "this server holds as many push streams as it may: poll")
             response.headers["Retry-After"] = "60"
             return response
+        # The stream's own request (its cookie, its headers), to authenticate again before each message:
+        # a request context of its own each time, whichever thread writes the stream.
+        environ = {k: v for k, v in flask.request.environ.items() if k not in ("wsgi.input", "werkzeug.request")}
+
+        def allowed() -> bool:
+            with server.request_context(environ):
+                again = authenticate_again()
+            return again is not None and again.at_least("wall") and within_scope(runtime.lineage, code, again.scope)
+
         channel = hub.subscribe(code, lang)
-        response = flask.Response(hub.stream(channel), mimetype="text/event-stream", direct_passthrough=True)
+        response = flask.Response(hub.stream(channel, allowed), mimetype="text/event-stream",
+                                  direct_passthrough=True)
         response.headers["Cache-Control"] = "no-store"
         response.headers["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once
         return response

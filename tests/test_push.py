@@ -85,6 +85,24 @@ def test_kiosk_token_streams_its_scope_until_revoked(push_app, push_users) -> No
     assert client.get(url(EAST)).status_code == 401  # the next (re)connection is refused
 
 
+def test_a_revoked_token_ends_its_open_stream_within_a_tick(push_app, push_users) -> None:
+    token = security.create_token(push_users, name="push-hall", scope=EAST)
+    client = push_app.server.test_client()
+    assert client.get(f"/wall/{EAST}?kiosk=1&token={token}").status_code == 302
+    reply = client.get(url(EAST), buffered=False)
+    try:
+        stream = events(reply)
+        tick, _ = next_message(stream)
+        assert security.revoke_token(push_users, name="push-hall")
+        revoked = time.monotonic()
+        with pytest.raises(StopIteration):  # the stream ends before its next message
+            next_message(stream, after=tick)
+        assert time.monotonic() - revoked <= 2.5  # 1-second ticks
+    finally:
+        reply.close()
+    assert client.get(url(EAST)).status_code == 401
+
+
 def test_every_screen_of_a_scope_gets_the_same_bytes_from_one_computation(push_app) -> None:
     hub = push_app.server.extensions[EXTENSION_KEY]
     east = push_app.server.test_client().get(url(EAST), headers=EAST_AUTH, buffered=False)
