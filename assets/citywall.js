@@ -299,11 +299,14 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
         }
       }
       let clock = "--:--:--";
+      // A replayed wall (issue 15): its clock is the moment replayed (assets/replay.js), never the wall clock.
+      const replayed = cfg.replay && window.dash_clientside.citywallReplay
+        ? window.dash_clientside.citywallReplay.moment() : null;
       try {
         clock = new Intl.DateTimeFormat(cfg.lang === "en" ? "en-GB" : "zh-CN", {
           timeZone: cfg.timezone || "UTC", hour: "2-digit", minute: "2-digit", second: "2-digit",
           hour12: false,
-        }).format(new Date());
+        }).format(replayed === null ? new Date() : new Date(replayed));
       } catch (e) { /* unknown zone: keep the placeholder rather than break the page */ }
       const asOf = state.lastAsOf || "--:--:--";
       const silentMs = state.lastOkMs === null ? null : Date.now() - state.lastOkMs;
@@ -336,6 +339,9 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
         return [clock, text, "badge badge--offline", asOf];
       }
       document.body.classList.remove("is-offline");
+      if (cfg.replay) {  // issue 15: a replay is never shown as live (nor as OFFLINE for being in the past)
+        return [clock, labels.replay || "REPLAY", "badge badge--replay", asOf];
+      }
       return [clock, labels.live || "LIVE", "badge badge--live", asOf];
     },
   },

@@ -40,6 +40,21 @@ TAKEOVER_RETURN_POLL = "takeover-return-poll"
 TAKEOVER_RETURN_STATE = "takeover-return-state"  # {"pending": bool}
 TAKEOVER_RETURN_TARGET = "takeover-return-target"
 
+# --- the replay (issue 15: ?at= on the wall and the level pages; the wall's replay control) --------
+REPLAY_BANNER = "replay-banner"  # the banner every replayed page shows (REPLAY / 回放 and the moment)
+REPLAY_MOMENT = "replay-moment"  # the moment shown, in the city's time zone (assets/replay.js writes it)
+REPLAY_CONFIG = "replay-config"  # {"start_ms", "end_ms", "at_ms", "speed", "tz", "lang", ...}: the control's
+REPLAY_SLIDER = "replay-slider"  # minutes since the window's start (the last 24 h of kept history)
+REPLAY_PLAY = "replay-play"  # play / pause
+REPLAY_SPEEDS = "replay-speeds"  # the box of the speed buttons
+REPLAY_SPEED = "replay-speed"  # pattern kind: one speed's button ({"type": REPLAY_SPEED, "id": 10})
+REPLAY_LIVE = "replay-live"  # back to the live page (the same page without ?at=)
+REPLAY_TIMER = "replay-timer"  # the play clock (disabled while paused)
+REPLAY_TARGET = "replay-target"
+REPLAY_ERROR = "replay-error"  # the message for a moment or speed the page cannot show
+REPLAY_DROP = "replay-drop"  # a kiosk URL carrying ?at=: the live wall, the parameters taken out of the URL
+REPLAY_DROP_TARGET = "replay-drop-target"
+
 # --- the status bar (every page with one) -------------------------------------------------------
 STATUS_STORE = "status-store"
 CONNECTION_STORE = "connection-store"

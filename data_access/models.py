@@ -10,6 +10,8 @@ from typing import Any
 
 import pandas as pd
 
+from data_access.schema import STEP_ROLES
+
 LANGUAGES = ("zh", "en")
 LEVEL_CHILD = {"city": "district", "district": "street", "street": None}
 OPEN_STATUSES = ("reported", "dispatched", "in_progress", "resolved")
@@ -310,6 +312,22 @@ class ScenarioCatalogue:
             return frame
         return frame[frame["scenario_id"] == scenario_id].reset_index(drop=True)
 
+
+
+# A scenario's or checklist step's id, as the catalogue file and a city's own v_scenarios may write it
+# (it appears in board URLs and form tokens): the one pattern the importer, readers, pages and
+# actions.service check.
+SCENARIO_ID = re.compile(r"^[0-9A-Za-z_.:-]{1,64}$")
+
+
+def valid_scenario_id(value: object) -> bool:
+    return isinstance(value, str) and bool(SCENARIO_ID.match(value))
+
+
+def step_marking_role(role: object) -> str:
+    """The least role that may mark a checklist step: its catalogue role, or admin when a city's own
+    v_scenario_steps gives none or an unknown one (fail closed). The board and actions.service share it."""
+    return role if isinstance(role, str) and role in STEP_ROLES else "admin"
 
 @dataclass(frozen=True)
 class ScenarioActivation:

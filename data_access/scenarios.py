@@ -27,6 +27,7 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from data_access.areas import area_by_code, area_chain
+from data_access.db import utc_now
 from data_access.models import (
     EMPTY_SCENARIO_STATE,
     ScenarioActivation,
@@ -34,6 +35,7 @@ from data_access.models import (
     ScenarioCatalogue,
     ScenarioEnded,
     ScenarioState,
+    step_marking_role,
 )
 from data_access.resources import resources_in_area
 from data_access.sql import read_frame, utc_text
@@ -434,7 +436,7 @@ _CHANGE_POINTS_SQL = """
                LAG(v.status) OVER (PARTITION BY v.indicator_id, v.area_code ORDER BY v.minute) AS previous,
                LEAD(v.minute) OVER (PARTITION BY v.indicator_id, v.area_code ORDER BY v.minute) AS following
         FROM v_vitals_recent v JOIN v_areas a ON a.area_code = v.area_code
-        WHERE v.indicator_id IN :ids AND a.level IN :levels AND v.minute >= :start
+        WHERE v.indicator_id IN :ids AND a.level IN :levels AND v.minute >= :start AND v.minute <= :end
     ) c
     WHERE n = 1 OR following IS NULL OR COALESCE(status, '') <> COALESCE(previous, '')
     ORDER BY indicator_id, area_code, minute"""
@@ -445,13 +447,19 @@ def load_scenario_state(*, engine: Engine, now: datetime) -> ScenarioState:
     catalogue = scenario_catalogue(engine=engine)
     if catalogue.scenarios.empty:
         return ScenarioState(computed_at=now, active=(), last_ended=(), acks=())
-    start = now - KEPT_WINDOW
+    # --- as of a past ``now`` (issue 15, replay): every read bounded by ``now``, and the window starts
+    # where the views' own 24 h start (the real clock's), so a run or a report older than the views
+    # keep is "before the window" (since=None), never dated at the first minute the views still hold.
+    start = max(now - KEPT_WINDOW, utc_now() - KEPT_WINDOW)
+    window = max(now - start, MINUTE)
+    end = utc_text(now)
+    # --- end of the as-of block
     triggering = _ids(catalogue.indicators[catalogue.indicators["triggers"]], "indicator_id")
     levels = _ids(catalogue.scenarios, "area_level")
     minutes = pd.DataFrame(columns=["indicator_id", "area_code", "area_level", "minute", "value", "status"])
     if triggering:
         minutes = read_frame(engine, _CHANGE_POINTS_SQL,
-                             {"ids": triggering, "levels": levels, "start": utc_text(start)},
+                             {"ids": triggering, "levels": levels, "start": utc_text(start), "end": end},
                              times_in=("minute",), expanding=("ids", "levels"))
     categories = _ids(catalogue.categories, "category")
     reports = pd.DataFrame(columns=["incident_id", "category", "subcategory", "district_code", "street_code",
@@ -460,18 +468,18 @@ def load_scenario_state(*, engine: Engine, now: datetime) -> ScenarioState:
         reports = read_frame(
             engine,
             "SELECT incident_id, category, subcategory, district_code, street_code, reported_at, closed_at"
-            " FROM v_incident_reports_recent WHERE category IN :cats AND reported_at >= :start",
-            {"cats": categories, "start": utc_text(start)}, times_in=("reported_at", "closed_at"),
+            " FROM v_incident_reports_recent WHERE category IN :cats AND reported_at >= :start AND reported_at <= :end",
+            {"cats": categories, "start": utc_text(start), "end": end}, times_in=("reported_at", "closed_at"),
             expanding=("cats",))
     actions = read_frame(
         engine,
         "SELECT action_id, at, principal, kind, scenario_id, area_code, scope_code FROM v_operator_actions"
-        " WHERE (at >= :start AND kind = 'ack_takeover') OR kind IN ('manual_start', 'manual_end')"
+        " WHERE ((at >= :start AND kind = 'ack_takeover') OR kind IN ('manual_start', 'manual_end')) AND at <= :end"
         " ORDER BY at, action_id",
-        {"start": utc_text(start)}, times_in=("at",))
+        {"start": utc_text(start), "end": end}, times_in=("at",))
     city = read_frame(engine, "SELECT area_code FROM v_areas WHERE level = 'city'")
     return evaluate_scenarios(catalogue=catalogue, minutes=minutes, reports=reports, actions=actions, now=now,
-                              city_code=None if city.empty else str(city.iloc[0]["area_code"]))
+                              city_code=None if city.empty else str(city.iloc[0]["area_code"]), window=window)
 
 
 def _area_below(engine: Engine, area_code: str) -> set[str]:
@@ -586,6 +594,8 @@ def _steps(engine: Engine, steps: pd.DataFrame, scenario_id: str, area_code: str
     board: the last ended activation's marks, up to its end)."""
     out = steps.drop(columns=["scenario_id"], errors="ignore").assign(state=None, principal=None, at=None,
                                                                        comment=None)
+    if "role" in out:  # the role that may mark it, as actions.service decides it (NULL/unknown: admin)
+        out["role"] = out["role"].map(step_marking_role)
     if activation is None and ended is None:
         return out
     since = activation.since if activation else ended.since  # type: ignore[union-attr]

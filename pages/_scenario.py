@@ -5,7 +5,6 @@ refresh (pages/scenario.py registers it)."""
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any
 
 import dash
@@ -22,7 +21,7 @@ from components.scenario_board import PARTS, BoardParts, board_parts, create_sce
 from data_access.areas import valid_code
 from data_access.db import utc_now
 from data_access.errors import first_line
-from data_access.models import LANGUAGES, ScenarioBoard
+from data_access.models import LANGUAGES, ScenarioBoard, valid_scenario_id
 from data_access.readers.areas import read_area, read_city, read_level_names
 from data_access.readers.boards import read_board_render
 from data_access.readers.incident_list import read_category_options
@@ -36,26 +35,22 @@ from pages._takeover import board_return
 from security import current_principal
 
 log = logging.getLogger(__name__)
-SCENARIO_ID = re.compile(r"^[0-9A-Za-z_.-]{1,64}$")
 MAX_SHOWN = 40
 
 
-def valid_scenario_id(value: object) -> bool:
-    return isinstance(value, str) and bool(SCENARIO_ID.match(value))
-
-
-def can_mark_for(role: str) -> bool:
+def can_mark_for(role: object) -> bool:
     """May the current principal mark a step of ``role``? Never a wall (a kiosk token), else by rank
-    (actions/service.py checks again before anything is written)."""
+    (``role`` is the board's, already through data_access.models.step_marking_role; actions/service.py
+    checks again before anything is written)."""
     principal = current_principal()
-    return principal.role != "wall" and principal.at_least(role)
+    return principal.role != "wall" and principal.at_least(str(role))
 
 
 def markable_steps(board: ScenarioBoard) -> list[str]:
     """The steps of the board the current principal may mark (their forms are issued)."""
     if board.steps.empty:
         return []
-    return [str(r.step_id) for r in board.steps.itertuples(index=False) if can_mark_for(str(r.role or "supervisor"))]
+    return [str(r.step_id) for r in board.steps.itertuples(index=False) if can_mark_for(r.role)]
 
 
 def type_names_of(board: ScenarioBoard) -> TypeNames:

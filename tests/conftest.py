@@ -342,3 +342,35 @@ class BlockedPushProcess(AppProcess):
                 "    return inner(environ, start_response)\n"
                 "app.server.wsgi_app = blocking\n"
                 f"app.run(host='127.0.0.1', port={self.port})\n")
+
+
+# --- as-of reads (issue 15, the black box) ----------------------------------------------------------
+
+@pytest.fixture(params=BACKENDS)
+def asof_city(request: pytest.FixtureRequest, new_database: Callable[[str], Engine]) -> Engine:
+    """tests/asof_city.py's city on SQLite and PostgreSQL: its incidents and vital signs at the past
+    minute ``tests.asof_city.T`` are written out there (and events after T an as-of read must ignore)."""
+    from tests.asof_city import seed_asof_city
+
+    engine = new_database(request.param)
+    seed_asof_city(engine)
+    return engine
+
+
+# --- the replay (issue 15): the as-of city served by the real app -------------------------------------
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def replay_app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    """tests/asof_city.py's city (its state at the past minute ``T`` written out there) behind the real
+    Dash app (no feeder), on SQLite and PostgreSQL: (app, engine)."""
+    from app import create_app
+    from data_access.settings import Settings
+    from tests.asof_city import seed_asof_city
+
+    url, cleanup = create_database(request.param, tmp_path_factory.mktemp("replay"))
+    engine = make_engine(url)
+    init_db(engine)
+    seed_asof_city(engine)
+    yield create_app(Settings(database_url=url, feeder=False, refresh_s=1, lang="zh")), engine
+    engine.dispose()
+    cleanup()
