@@ -14,8 +14,9 @@ render's ``ready_ms``, as every reply's status says) to the moment the LAST of t
 that tick or a newer one. p50/p95 over the run's ticks (the first two left out: connections are
 being opened). ``coverage``: the share of screens that held each tick (or a newer) before the next.
 The load generator (asyncio, several processes, on the same 2 cores) reports its own CPU time:
-``gen_cpu_share`` = its CPU ÷ the whole machine's busy CPU in the phase, so a figure is never the
-generator's limit unnoticed. The server's CPU and memory (gunicorn's processes) are reported too.
+``gen_cpu_share`` = its CPU ÷ the whole machine's busy CPU in the phase (``gen_cpu_of_cores``: ÷
+the phase's length × cores), so a figure is never the generator's limit unnoticed. The server's
+CPU and memory (gunicorn's processes) are reported too.
 """
 from __future__ import annotations
 
@@ -321,6 +322,7 @@ def run_phase(mode: str, server: Server, *, screens: int, procs: int, ticks: int
             "coverage_min": round(min(coverage), 3) if coverage else None,
             "gen_cpu_s": round(gen_cpu, 1), "machine_busy_cpu_s": round(busy, 1),
             "gen_cpu_share": round(gen_cpu / busy, 3) if busy else None,
+            "gen_cpu_of_cores": round(gen_cpu / (elapsed * (os.cpu_count() or 1)), 3),
             "server_cpu_s": round(server.cpu_s() - server0, 1), "server_rss_mb": round(server.rss_mb(), 1),
             "elapsed_s": round(elapsed, 1)}
 
@@ -370,7 +372,7 @@ def main() -> int:
                "seed_s": round(seed_s, 1), "elapsed_s": round(time.time() - started, 1)}
     for mode, r in by.items():
         for key in ("delivery_p50_ms", "delivery_p95_ms", "fanout_p95_ms", "coverage_min", "errors", "gen_cpu_share",
-                    "server_cpu_s", "server_rss_mb"):
+                    "gen_cpu_of_cores", "server_cpu_s", "server_rss_mb"):
             summary[f"{mode}_{key}"] = r[key]
     if "push" in by and "poll" in by and by["push"]["delivery_p95_ms"]:
         summary["ratio_delivery_p95_poll_over_push"] = round(by["poll"]["delivery_p95_ms"]
