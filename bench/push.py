@@ -29,6 +29,7 @@ import os
 import random
 import re
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -66,6 +67,9 @@ class Server:
     def __init__(self, db_url: str, *, port: int, redis_db: int, workers: int, streams_per_worker: int,
                  refresh_s: float) -> None:
         self.url = f"http://127.0.0.1:{port}"
+        with socket.socket() as probe:  # another server still on the port would be measured instead
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                raise RuntimeError(f"port {port} is in use")
         redis_url = f"redis://127.0.0.1:6379/{redis_db}"
         redis.Redis.from_url(redis_url).flushdb()
         env = {**os.environ, "CITYWALL_DATABASE_URL": db_url, "CITYWALL_REFRESH_S": str(refresh_s),
@@ -79,6 +83,13 @@ class Server:
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         self.feeder = subprocess.Popen([PYTHON, "-m", "feeder", "--auto-rainstorm-after", "-1"], cwd=ROOT, env=env,
                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.close()
+            raise
+
+    def _wait_ready(self) -> None:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             try:
@@ -87,9 +98,15 @@ class Server:
             except requests.RequestException:
                 time.sleep(0.3)
         else:
-            self.close()
             raise RuntimeError("gunicorn did not start")
-        self.spec = PageSpec.read(self.url)
+        for attempt in range(10):  # a worker still starting may answer without the pages' callbacks
+            try:
+                self.spec = PageSpec.read(self.url)
+                break
+            except (StopIteration, KeyError, ValueError, requests.RequestException):
+                if attempt == 9:
+                    raise
+                time.sleep(2)
 
     def processes(self) -> list[psutil.Process]:
         try:
