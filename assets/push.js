@@ -12,11 +12,12 @@
   const LIVE_TICKS = 2.5;  // no message for this many ticks (one may be skipped when its render is late): poll
   const push = {
     url: null, cfg: null, es: null, timer: null, state: "off",
-    lastMs: null, applied: null, lastTick: null, received: 0, resyncs: 0, failures: 0, opened: 0, seen: [],
+    lastMs: null, applied: null, lastTick: null, received: 0, resyncs: 0, resyncAt: null, failures: 0, opened: 0, seen: [],
     live: function (refreshMs) {
       return this.es !== null && this.lastMs !== null && Date.now() - this.lastMs < LIVE_TICKS * refreshMs;
     },
     noteApplied: function (tick) {  // a poll's reply applied this tick
+      this.resyncAt = null;
       if (typeof tick === "number" && (this.applied === null || tick > this.applied)) { this.applied = tick; }
     },
     ensure: function (cfg) {
@@ -59,14 +60,23 @@
       if (!msg || !Array.isArray(msg.props) || typeof msg.tick !== "number") { return; }
       this.failures = 0;
       this.state = "open";
-      this.lastMs = Date.now();
       this.received += 1;
       const delta = msg.base !== null && msg.base !== undefined;
       this.seen.push([msg.tick, msg.base, this.applied, Date.now() - msg.ready_ms]);  // the last few, for a test
       if (this.seen.length > 20) { this.seen.shift(); }
       if (delta) {
-        if (this.applied !== null && msg.tick <= this.applied) { return; }  // a poll brought this tick already
-        if (this.applied !== msg.base) { this.resync(); return; }
+        if (this.applied === null) { return; }  // the page's own first reply is still on its way
+        if (msg.tick <= this.applied) { this.lastMs = Date.now(); return; }  // a poll brought this tick already
+        if (this.applied !== msg.base) {
+          // One poll of its own, not one per message: a newer poll would make Dash drop the reply of
+          // the one in flight, and on a slow server no reply would ever land.
+          const refreshMs = ((this.cfg && this.cfg.refresh_s) || 5) * 1000;
+          if (this.resyncAt === null || Date.now() - this.resyncAt > 3 * refreshMs) {
+            this.resyncAt = Date.now();
+            this.resync();
+          }
+          return;
+        }
       }
       const setProps = window.dash_clientside.set_props;
       msg.props.forEach(function (p) {
@@ -77,6 +87,7 @@
       });
       if (delta) { this.applied = msg.tick; }
       this.lastTick = msg.tick;
+      this.lastMs = Date.now();  // live: only while messages are applied (a skipped one leaves the watchdog polling)
     },
     resync: function () {  // this screen holds another tick than the message's base: one poll of its own
       const st = window.__citywallPoll;
