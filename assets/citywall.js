@@ -51,10 +51,18 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
         st.due = st.sent + refreshMs;  // until the reply says better
         return st.n;
       };
+      // The push stream (assets/push.js): while it brings each tick, this never polls.
+      const push = window.citywallPush;
+      if (push) { push.ensure(c); }
+      const pushed = function () { return !!push && push.live(refreshMs); };
       const now = Date.now();
       if (status && status !== st.seen) {
         st.seen = status;
-        if (status.ok && typeof status.now_ms === "number" && typeof status.tick === "number") {
+        if (push && status.ok && typeof status.tick === "number") { push.noteApplied(status.tick); }
+        if (pushed()) {
+          if (st.timer) { clearTimeout(st.timer); st.timer = null; }
+          st.due = now;  // the watchdog polls as soon as the stream falls silent
+        } else if (status.ok && typeof status.now_ms === "number" && typeof status.tick === "number") {
           const skew = status.now_ms - now;  // how far the server's clock is ahead of this one
           const ready = Math.min(status.ready_ms || 0, refreshMs / 2);
           let due = (status.tick + 1) * refreshMs + ready + (c.margin_ms || 100)
@@ -65,12 +73,13 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
           if (st.timer) { clearTimeout(st.timer); }
           st.timer = setTimeout(function () {
             st.timer = null;
+            if (pushed()) { return; }  // the stream connected meanwhile
             window.dash_clientside.set_props(c.poll_id || "wall-poll", {data: poll()});
           }, Math.max(0, st.due - now));
         }
       }
       // The watchdog: no reply (server or network gone) means a poll every refresh_s.
-      if (!st.timer && now >= st.due) { return poll(); }
+      if (!st.timer && now >= st.due && !pushed()) { return poll(); }
       return window.dash_clientside.no_update;
     },
     // The wall's tick: the server sends only what changed since the tick this screen applied

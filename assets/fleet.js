@@ -60,6 +60,10 @@
     if (current && !document.querySelector(".cw-fleet-marker")) { goodbye(); }
   }, 1000);
 
+  // The screen shown now, for the wall's push stream (assets/push.js): a pushed wall polls no more,
+  // so its stream beats for it (pages/_push.py).
+  window.citywallFleet = {current: function () { return current; }};
+
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     citywallFleet: {
       screen: function (seed) {

@@ -109,12 +109,14 @@ def create_wall(*, area: Area, catalogue: pd.DataFrame, lang: str, timezone: str
                 incident_body: html.Div | None = None, hotline_name: str = "12345",
                 poll_spread_s: float = 0.8, level_word: str | None = None,
                 ack_form: dict | None = None, replay: ReplayMoment | None = None,
-                replay_live_href: str = "/") -> html.Div:
+                replay_live_href: str = "/", push_url: str | None = None) -> html.Div:
     """The wall; ``incident_body`` replaces the vital-sign panels when the city has no indicators;
     ``level_word``: what the city calls the area's level in ``lang`` (a district's or street's titles);
     ``ack_form`` (a supervisor's wall): the takeover banner's acknowledge button and its form tokens;
     ``replay`` (issue 15): the wall as of that moment, framed, with its banner and replay control
-    (``replay_live_href``: the same wall live); never a kiosk's, never with the acknowledge button."""
+    (``replay_live_href``: the same wall live); never a kiosk's, never with the acknowledge button;
+    ``push_url``: the wall's push stream (assets/push.js; None: it polls, CITYWALL_TRANSPORT=poll;
+    never a replayed wall's: the stream brings the live ticks)."""
     title = area.label(lang)
     kiosk_class = " wall--kiosk" if kiosk["kiosk"] else ""
     # --- the replay (issue 15) ---
@@ -175,7 +177,7 @@ def create_wall(*, area: Area, catalogue: pd.DataFrame, lang: str, timezone: str
         # the server's tick window has its data ready, spread over poll_spread_s between screens.
         dcc.Store(id=ids.WALL_POLL, data=0),
         dcc.Store(id=ids.WALL_POLL_CONFIG, data={"refresh_s": refresh_s, "spread_s": poll_spread_s, "margin_ms": 100,
-                                                 "poll_id": ids.WALL_POLL}),
+                                                 "poll_id": ids.WALL_POLL, "push_url": push_url}),
         dcc.Interval(id=ids.WALL_INTERVAL, interval=POLL_CHECK_MS),
     ])
 

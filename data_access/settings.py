@@ -18,6 +18,7 @@ from data_access.models import LANGUAGES
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PACK = PROJECT_ROOT / "feeder" / "packs" / "shanghai"
 AUTH_MODES = ("off", "basic", "header")
+TRANSPORTS = ("push", "poll")  # how a wall gets each tick (pages/_push.py, docs/performance.md "Push")
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 _FRAME_ANCESTORS = re.compile(r"^[A-Za-z0-9'*:/._ -]{1,500}$")
 
@@ -69,6 +70,12 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()
     statement_timeout_s: float = 15.0  # 0: no limit
     frame_ancestors: str = "'self'"
+    # Push (issue 16): each tick's wall delta sent once per scope and language to every screen over
+    # server-sent events ("push"), or every screen polls the wall callback ("poll"). A screen whose
+    # push stream cannot connect polls by itself. push_streams: open streams one server process holds
+    # at most (each holds one server thread: gunicorn's --threads must exceed it); more screens poll.
+    transport: str = "push"
+    push_streams: int = 100
 
     @property
     def tz(self) -> ZoneInfo:
@@ -182,6 +189,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             raise SettingsError(f"CITYWALL_FRAME_ANCESTORS={raw!r}: expected CSP sources such as "
                                 "'self', 'none' or https://controller.example.org, separated by spaces")
         values["frame_ancestors"] = raw.strip()
+    if (raw := get("TRANSPORT")):
+        if raw.strip().lower() not in TRANSPORTS:
+            raise SettingsError(f"CITYWALL_TRANSPORT={raw!r}: expected one of {', '.join(TRANSPORTS)}")
+        values["transport"] = raw.strip().lower()
+    if (raw := get("PUSH_STREAMS")):
+        values["push_streams"] = int(_number(raw, "CITYWALL_PUSH_STREAMS", int, 0))
     settings = Settings(**values)
     if settings.poll_spread_s > settings.refresh_s:
         raise SettingsError(f"CITYWALL_POLL_SPREAD_S={settings.poll_spread_s:g}: at most CITYWALL_REFRESH_S "

@@ -93,13 +93,16 @@ def serve(app: Any, settings: Settings) -> None:
     from waitress import create_server
 
     limit = _open_files_for(SERVER_CONNECTION_LIMIT)
+    # Each open push stream (pages/_push.py) holds a thread while it waits for the next tick: as many
+    # more threads as the process may hold streams, so polls and pages never queue behind them.
+    threads = SERVER_THREADS + (settings.push_streams if settings.transport == "push" else 0)
     server = create_server(
-        app.server, host=settings.host, port=settings.port, threads=SERVER_THREADS, connection_limit=limit,
+        app.server, host=settings.host, port=settings.port, threads=threads, connection_limit=limit,
         channel_timeout=SERVER_CHANNEL_TIMEOUT_S, max_request_header_size=SERVER_MAX_HEADER_BYTES,
         max_request_body_size=SERVER_MAX_BODY_BYTES, asyncore_use_poll=True,  # select() stops at 1,024 sockets
         ident="CityWall")
     LOG.info("waitress: %d threads, up to %d connections, idle ones closed after %d s",
-             SERVER_THREADS, limit, SERVER_CHANNEL_TIMEOUT_S)
+             threads, limit, SERVER_CHANNEL_TIMEOUT_S)
 
     def _terminate(_signum: int, _frame: object) -> None:
         raise SystemExit(0)  # waitress's loop catches it, stops its threads and closes the sockets

@@ -4,6 +4,7 @@ closing tab sends (assets/fleet.js). The rows live in the tick cache's shared ro
 (data_access/fleet.py), never in the city's database."""
 from __future__ import annotations
 
+import json
 import logging
 
 import dash
@@ -16,8 +17,10 @@ from data_access.fleet import new_seed, note_goodbye, note_heartbeat
 from data_access.runtime import CityWallRuntime
 from pages._runtime import current_runtime
 from security import callback, current_principal
+from security.policy import Principal
 
 log = logging.getLogger(__name__)
+MAX_SCREEN_ARG = 1000  # characters of a push stream's ?screen= (a fleet store is ~200)
 
 
 def screen_stores(runtime: CityWallRuntime, *, key: str, page: str, scope_code: str, screen: object,
@@ -30,8 +33,33 @@ def screen_stores(runtime: CityWallRuntime, *, key: str, page: str, scope_code: 
 
 def _who() -> tuple[str, str | None]:
     principal = current_principal()
-    token = principal.name.removeprefix("token:") if principal.via == "token" else None
-    return principal.name, token
+    return principal.name, _token_of(principal)
+
+
+def _token_of(principal: Principal) -> str | None:
+    return principal.name.removeprefix("token:") if principal.via == "token" else None
+
+
+def stream_screen(value: object) -> dict | None:
+    """The fleet store a wall's push stream names (``?screen=`` JSON from assets/push.js), or None."""
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_SCREEN_ARG:
+        return None
+    try:
+        seed = json.loads(value)
+    except ValueError:
+        return None
+    return seed if isinstance(seed, dict) else None
+
+
+def stream_beat(runtime: CityWallRuntime, screen: dict, *, principal: Principal, scope_code: str | None,
+                tick: int | None, ok: bool) -> None:
+    """A pushed screen's heartbeat, after each tick's message its stream wrote (pages/_push.py): it
+    polls no more, so the stream says which tick it was sent."""
+    try:
+        note_heartbeat(runtime=runtime, seed=screen, principal=principal.name, token_name=_token_of(principal),
+                       scope_code=scope_code, tick=tick, ok=ok)
+    except Exception as exc:  # noqa: BLE001 - see beat
+        log.warning("fleet heartbeat not kept: %s", first_line(exc))
 
 
 def beat(runtime: CityWallRuntime, screen: object, *, scope_code: str | None, tick: int | None, ok: bool) -> None:

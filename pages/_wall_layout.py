@@ -21,6 +21,7 @@ from data_access.runtime import CityWallRuntime
 from pages._fleet import screen_stores
 from pages._level import panels
 from pages._map import build_map, level_words_in
+from pages._push import push_url
 from pages._replay import replay_error_page, replay_moment, wants_replay
 from security import current_principal
 
@@ -80,7 +81,8 @@ def wall_layout(runtime: CityWallRuntime, *, scope: object, lang: object, kiosk:
                        poll_spread_s=runtime.settings.poll_spread_s, level_word=level_word,
                        # the acknowledge button: in a supervisor's (or admin's) layout only, never a wall's
                        ack_form={"forms": []} if current_principal().at_least("supervisor") else None,
-                       replay=moment, replay_live_href=live_href)
+                       replay=moment, replay_live_href=live_href,
+                       push_url=None if moment is not None else push_url(runtime, area.area_code, lang))
     if kiosk_options["kiosk"] and wants_replay(at, speed):  # a kiosk never replays: live, ?at= dropped
         wall.children = [*wall.children, *create_kiosk_drop()]
     # --- the wall fleet (issue 15, item 4): this screen's fleet stores (refresh_wall beats with them) ---

@@ -33,6 +33,7 @@ from data_access.readers.wall import (
 from data_access.replay import ReplayError
 from data_access.runtime import CityWallRuntime
 from pages._fleet import beat
+from pages._push import register_wall_source
 from pages._replay import scope_at, scope_moment
 from pages._runtime import current_runtime
 from pages._wall_layout import wall_layout
@@ -143,13 +144,13 @@ def _wall_render(runtime: CityWallRuntime, scope: str | None, code: str, lang: s
                             signatures=lambda value: value.signatures if value.ok else None)
 
 
+# What one wall reply sets, in order: the poll callback's outputs and each push message's (pages/_push.py).
+WALL_REPLY_OUTPUTS = ((ids.WALL_DELTA, "data"), (ids.WALL_HEALTH, "children"), (ids.WALL_ALARMS, "children"),
+                      (ids.STATUS_STORE, "data"), (ids.WALL_APPLIED, "data"), (ids.WALL_TAKEOVER, "data"))
+
+
 @callback(
-    Output(ids.WALL_DELTA, "data"),
-    Output(ids.WALL_HEALTH, "children"),
-    Output(ids.WALL_ALARMS, "children"),
-    Output(ids.STATUS_STORE, "data"),
-    Output(ids.WALL_APPLIED, "data"),
-    Output(ids.WALL_TAKEOVER, "data"),
+    *[Output(ident, prop) for ident, prop in WALL_REPLY_OUTPUTS],
     Input(ids.WALL_POLL, "data"),
     State(ids.WALL_SCOPE, "data"),
     State(ids.WALL_APPLIED, "data"),
@@ -179,11 +180,20 @@ def refresh_wall(_n: int | None, scope: dict | None, applied: dict | None, scree
         replayed = _replay_reply(runtime, principal_scope, code, lang, scope, applied)
         beat(runtime, screen, scope_code=fleet_code, tick=None, ok=bool(replayed[3].get("ok")))  # the wall fleet
         return replayed
-    render = _wall_render(runtime, principal_scope, code, lang)  # the client's "level" is never read
     applied_tick = applied.get("tick") if isinstance(applied, dict) else None
     applied_tick = applied_tick if isinstance(applied_tick, int) and not isinstance(applied_tick, bool) else None
+    out = wall_outputs(runtime, principal_scope, code, lang, applied_tick, now_ms=int(time.time() * 1000))
     # --- the wall fleet (issue 15, item 4): the tick it applied, and whether this reply has data ---
-    beat(runtime, screen, scope_code=fleet_code, tick=applied_tick, ok=render.ok)
+    beat(runtime, screen, scope_code=fleet_code, tick=applied_tick, ok=bool(out[3].get("ok")))
+    return out
+
+
+def wall_outputs(runtime: CityWallRuntime, principal_scope: str | None, code: str, lang: str,
+                 applied_tick: int | None, *, now_ms: int) -> tuple:
+    """The live wall's reply (WALL_REPLY_OUTPUTS) for screens of ``code`` and ``lang`` that last applied
+    ``applied_tick``, computed once per tick: a poll's, and each tick's push message (pages/_push.py,
+    ``applied_tick`` the channel's previous message). ``principal_scope`` is checked before any cached value."""
+    render = _wall_render(runtime, principal_scope, code, lang)  # the client's "level" is never read
     if not render.ok:  # keep the last data on screen; the badge goes OFFLINE after 3 ticks without success
         return no_update, no_update, no_update, {"ok": False, "tick": render.tick, "version": runtime.version}, \
             no_update, no_update
@@ -197,9 +207,12 @@ def refresh_wall(_n: int | None, scope: dict | None, applied: dict | None, scree
     delta, health, alarms, status, tick, takeover = read_wall_reply(
         runtime=runtime, scope=principal_scope, code=code, lang=lang, tick=render.tick, applied_tick=applied_tick,
         reply=reply)
-    status = {**status, "now_ms": int(time.time() * 1000)}  # the browser's poll scheduler allows for clock skew
+    status = {**status, "now_ms": now_ms}  # the browser's poll scheduler allows for clock skew
     return (delta, no_update if health is None else health, no_update if alarms is None else alarms, status, tick,
             no_update if takeover is None else takeover)
+
+
+register_wall_source(wall_outputs, WALL_REPLY_OUTPUTS)  # the push path sends the same replies (pages/_push.py)
 
 
 # --- the replay (issue 15): the wall as of the moment its scope store carries ------------------------

@@ -22,10 +22,10 @@ from security.policy import (
     page_access,
 )
 from security.store import TOKEN_PREFIX, UserStore, add_user, create_token, revoke_token, token_hash
-from security.web import callback, current_principal, install_security
+from security.web import authenticate_again, callback, current_principal, install_security
 
 __all__ = [
     "ANONYMOUS", "CITY", "ROLES", "TOKEN_PREFIX", "AccessDenied", "PageAccess", "Principal", "SettingsError",
-    "UserStore", "add_user", "callback", "check_configuration", "create_token", "current_principal",
-    "install_security", "page_access", "revoke_token", "token_hash",
+    "UserStore", "add_user", "authenticate_again", "callback", "check_configuration", "create_token",
+    "current_principal", "install_security", "page_access", "revoke_token", "token_hash",
 ]

@@ -96,6 +96,18 @@ def current_principal() -> Principal:
     return ANONYMOUS if _gate() is None else NOBODY  # a gate is installed but did not see this request
 
 
+def authenticate_again() -> Principal | None:
+    """The current request's principal authenticated anew, None when it is refused now (a revoked kiosk
+    token, a removed user): a long-lived response (the wall's push stream, pages/_push.py) asks each
+    tick, so that a revocation ends it as it would refuse the next poll. Outside a gate: as
+    ``current_principal``."""
+    gate = _gate()
+    if gate is None or not flask.has_request_context():
+        return current_principal()
+    result = gate.auth.authenticate()
+    return result if isinstance(result, Principal) else None
+
+
 def _mark_checked() -> None:
     if flask.has_request_context():
         flask.g.cw_rule_checked = True

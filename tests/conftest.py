@@ -282,6 +282,68 @@ def desk(request: pytest.FixtureRequest, new_database: Callable[[str], Engine]):
     return Desk(engine=engine, lineage=Lineage(engine), catalogue=read_catalogue(engine))
 
 
+# --- push (issue 16, item 1: pages/_push.py, assets/push.js) ---------------------------------------
+
+PUSH_PORTS = (8172, 8173, 8174)  # the push helper's own range (a restart needs a port known in advance)
+PUSH_SECRET = "5d1e8a3c7b9f2046e1a9c3b7d5f20864"
+
+
+@pytest.fixture(scope="module")
+def push_city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """The small city (tests/fixtures.py) on SQLite for the push tests, no feeder."""
+    from tests.fixtures import seed_small_city
+
+    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('push') / 'push.db'}")
+    init_db(engine)
+    seed_small_city(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def push_users(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An east-scoped supervisor, a city-wide admin and nothing else (kiosk tokens made per test)."""
+    import security
+
+    path = tmp_path_factory.mktemp("push-users") / "users.json"
+    security.add_user(path, name="east_sup", password="east-pass", role="supervisor", scope="100100")
+    security.add_user(path, name="chief", password="chief-pass", role="admin", scope=None)
+    return path
+
+
+@pytest.fixture(scope="module")
+def push_app(push_city: Engine, push_users: Path):
+    """The app in this process with basic auth and push on (1-second ticks), for Flask's test client."""
+    from app import create_app
+    from data_access.settings import Settings
+
+    return create_app(Settings(database_url=str(push_city.url), feeder=False, refresh_s=1, auth="basic",
+                               users_file=push_users, secret_key=PUSH_SECRET, transport="push"))
+
+
+def push_process(engine: Engine, port: int, **env: str) -> AppProcess:
+    """The app in its own process on ``port`` with push on and 1-second ticks."""
+    return AppProcess({"CITYWALL_DATABASE_URL": str(engine.url), "CITYWALL_REFRESH_S": "1", "CITYWALL_FEEDER": "0",
+                       "CITYWALL_LANG": "zh", "CITYWALL_TRANSPORT": "push", **env}, port=port)
+
+
+class BlockedPushProcess(AppProcess):
+    """The app behind something that refuses its push stream the way a proxy would (a 502 page for
+    that path, everything else passed through)."""
+
+    def startup_code(self) -> str:
+        return ("from app import create_app\n"
+                "app = create_app()\n"
+                "inner = app.server.wsgi_app\n"
+                "def blocking(environ, start_response):\n"
+                "    if environ.get('PATH_INFO', '').startswith('/_citywall/push'):\n"
+                "        start_response('502 Bad Gateway', [('Content-Type', 'text/html')])\n"
+                "        return [b'<html><body>blocked by the proxy</body></html>']\n"
+                "    return inner(environ, start_response)\n"
+                "app.server.wsgi_app = blocking\n"
+                f"app.run(host='127.0.0.1', port={self.port})\n")
+
+
 # --- as-of reads (issue 15, the black box) ----------------------------------------------------------
 
 @pytest.fixture(params=BACKENDS, scope="module")

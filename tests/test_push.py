@@ -1,0 +1,156 @@
+"""The push stream (pages/_push.py) through the real app and its security gate (Flask's test client,
+a real SQLite database): a principal's scope and kiosk tokens hold on the stream, every screen of a
+scope gets the same bytes from one computation per tick, the cap on streams, CITYWALL_TRANSPORT=poll."""
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Iterator
+
+import pytest
+
+import security
+from app import create_app
+from data_access.settings import Settings, SettingsError, load_settings
+from pages._push import EXTENSION_KEY, PUSH_PATH
+from tests.conftest import PUSH_SECRET
+from tests.test_security_auth import route_payload
+
+EAST, WEST, CITY = "100100", "100200", "100000"
+
+
+def basic(user: str, password: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+EAST_AUTH = basic("east_sup", "east-pass")
+CHIEF_AUTH = basic("chief", "chief-pass")
+
+
+def url(area: str, lang: str = "zh") -> str:
+    return f"/{PUSH_PATH}?area={area}&lang={lang}"
+
+
+def events(reply) -> Iterator[bytes]:
+    """The stream's events (``data:`` lines' payloads, as bytes) as they arrive."""
+    buffer = b""
+    for chunk in reply.response:
+        buffer += chunk
+        while b"\n\n" in buffer:
+            event, buffer = buffer.split(b"\n\n", 1)
+            for line in event.split(b"\n"):
+                if line.startswith(b"data: "):
+                    yield line[6:]
+
+
+def next_message(stream: Iterator[bytes], *, after: int | None = None, timeout: float = 8.0) -> tuple[int, bytes]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        data = next(stream)
+        tick = json.loads(data)["tick"]
+        if after is None or tick > after:
+            return tick, data
+    raise AssertionError("no message in time")
+
+
+def test_a_scoped_principal_streams_its_own_area_only(push_app) -> None:
+    client = push_app.server.test_client()
+    assert client.get(url(EAST)).status_code == 401  # the gate authenticates the stream like any request
+    for area in (WEST, CITY, "100200001"):  # a sibling, the city above, a street of the sibling
+        refused = client.get(url(area), headers=EAST_AUTH)
+        assert refused.status_code == 403, area
+        assert refused.mimetype != "text/event-stream" and "西区" not in refused.get_data(as_text=True)
+    assert client.get(url("999999"), headers=EAST_AUTH).status_code == 404  # no such area
+    assert client.get(url("1' or '1"), headers=EAST_AUTH).status_code == 404  # not an area code at all
+    reply = client.get(url(EAST), headers=EAST_AUTH, buffered=False)
+    try:
+        assert reply.status_code == 200 and reply.mimetype == "text/event-stream"
+        assert reply.headers["Cache-Control"] == "no-store" and reply.headers["X-Accel-Buffering"] == "no"
+        first = next(iter(reply.response))
+        assert first.startswith(b"retry: ")
+    finally:
+        reply.close()
+
+
+def test_kiosk_token_streams_its_scope_until_revoked(push_app, push_users) -> None:
+    token = security.create_token(push_users, name="push-lobby", scope=EAST)
+    client = push_app.server.test_client()
+    assert client.get(f"/wall/{EAST}?kiosk=1&token={token}").status_code == 302  # traded for the session cookie
+    assert client.get(url(WEST)).status_code == 403
+    reply = client.get(url(EAST), buffered=False)
+    assert reply.status_code == 200
+    reply.close()
+    assert security.revoke_token(push_users, name="push-lobby")
+    assert client.get(url(EAST)).status_code == 401  # the next (re)connection is refused
+
+
+def test_a_revoked_token_ends_its_open_stream_within_a_tick(push_app, push_users) -> None:
+    token = security.create_token(push_users, name="push-hall", scope=EAST)
+    client = push_app.server.test_client()
+    assert client.get(f"/wall/{EAST}?kiosk=1&token={token}").status_code == 302
+    reply = client.get(url(EAST), buffered=False)
+    try:
+        stream = events(reply)
+        tick, _ = next_message(stream)
+        assert security.revoke_token(push_users, name="push-hall")
+        revoked = time.monotonic()
+        with pytest.raises(StopIteration):  # the stream ends before its next message
+            next_message(stream, after=tick)
+        assert time.monotonic() - revoked <= 2.5  # 1-second ticks
+    finally:
+        reply.close()
+    assert client.get(url(EAST)).status_code == 401
+
+
+def test_every_screen_of_a_scope_gets_the_same_bytes_from_one_computation(push_app) -> None:
+    hub = push_app.server.extensions[EXTENSION_KEY]
+    east = push_app.server.test_client().get(url(EAST), headers=EAST_AUTH, buffered=False)
+    chief = push_app.server.test_client().get(url(EAST), headers=CHIEF_AUTH, buffered=False)
+    try:
+        a, b = events(east), events(chief)
+        tick_a, _ = next_message(a)
+        published = hub.published
+        tick_a, data_a = next_message(a, after=tick_a)
+        tick_b, data_b = next_message(b, after=tick_a - 1)
+        while tick_b < tick_a:
+            tick_b, data_b = next_message(b, after=tick_b)
+        assert tick_b == tick_a and data_b == data_a  # the same bytes, whoever the principal
+        message = json.loads(data_a)
+        assert message["base"] is not None and message["base"] < message["tick"]  # a delta on the last message
+        ids = [p[0] for p in message["props"]]
+        assert "status-store" in ids and "wall-applied" in ids
+        assert hub.published - published <= 2  # one message per tick for the channel, not one per screen
+        assert [(c.code, c.streams) for c in hub._channels.values()] == [(EAST, 2)]
+    finally:
+        east.close()
+        chief.close()
+    assert hub.streams == 0  # closed streams leave their channel
+
+
+def test_streams_beyond_the_cap_are_refused_so_the_screen_polls(push_city, push_users) -> None:
+    app = create_app(Settings(database_url=str(push_city.url), feeder=False, refresh_s=1, auth="basic",
+                              users_file=push_users, secret_key=PUSH_SECRET, transport="push", push_streams=0))
+    refused = app.server.test_client().get(url(EAST), headers=EAST_AUTH)
+    assert refused.status_code == 503 and refused.headers["Retry-After"]
+
+
+def test_transport_poll_has_no_stream_and_the_wall_is_told_so(push_city, push_users, push_app) -> None:
+    app = create_app(Settings(database_url=str(push_city.url), feeder=False, refresh_s=1, auth="basic",
+                              users_file=push_users, secret_key=PUSH_SECRET, transport="poll"))
+    client = app.server.test_client()
+    assert client.get(url(EAST), headers=EAST_AUTH).status_code == 404
+    layout = client.post("/_dash-update-component", json=route_payload(app, f"/wall/{EAST}"), headers=EAST_AUTH)
+    assert '"push_url": null' in json.dumps(layout.get_json())
+    pushed = push_app.server.test_client().post("/_dash-update-component", headers=EAST_AUTH,
+                                                 json=route_payload(push_app, f"/wall/{EAST}"))
+    assert f'"push_url": "/{PUSH_PATH}?area={EAST}&lang=zh"' in json.dumps(pushed.get_json())
+
+
+def test_transport_setting() -> None:
+    assert load_settings({}).transport == "push"
+    assert load_settings({"CITYWALL_TRANSPORT": "POLL"}).transport == "poll"
+    with pytest.raises(SettingsError, match="CITYWALL_TRANSPORT"):
+        load_settings({"CITYWALL_TRANSPORT": "websocket"})
+    with pytest.raises(SettingsError, match="CITYWALL_PUSH_STREAMS"):
+        load_settings({"CITYWALL_PUSH_STREAMS": "-1"})

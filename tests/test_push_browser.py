@@ -1,0 +1,120 @@
+"""The push transport in Chromium against a real app process (pages/_push.py, assets/push.js): a
+pushed wall gets every tick without polling, falls back to polling by itself when something in
+front refuses the stream, and reconnects after a server restart without a reload."""
+from __future__ import annotations
+
+import time
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from data_access import schema
+from data_access.db import utc_now
+from tests.conftest import PUSH_PORTS, AppProcess, BlockedPushProcess, push_process
+
+pytestmark = pytest.mark.browser  # every test here drives Chromium
+REFRESH_S = 1.0
+TICK_WAIT = 2 * REFRESH_S + 3.0  # "within two ticks", plus the browser's own scheduling
+AQI = '[data-indicator="aqi"] .tile__number'
+STATE = """const p = window.citywallPush || {}; const st = window.__citywallPoll || {};
+return {state: p.state || null, received: p.received || 0, failures: p.failures || 0, polls: st.n || 0,
+        applied: p.applied === undefined ? null : p.applied};"""
+
+
+def state(browser) -> dict:
+    return browser.driver.execute_script(STATE)
+
+
+def wait_for(browser, check, timeout: float, what: str) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        now = state(browser)
+        if check(now):
+            return now
+        time.sleep(0.2)
+    raise AssertionError(f"{what}: {state(browser)}")
+
+
+def insert_aqi(engine: Engine, value: float) -> None:
+    with engine.begin() as conn:
+        conn.execute(schema.readings.insert().values(indicator_id="aqi", area_code="100000", ts=utc_now(),
+                                                     value=value))
+
+
+def leave(browser, proc: AppProcess) -> None:
+    """Off the app's pages first (a wall left open would reconnect into the next test), then stop it."""
+    browser.driver.get("about:blank")
+    proc.stop()
+
+
+def test_pushed_wall_gets_each_tick_without_polling(browser, push_city: Engine) -> None:
+    proc = push_process(push_city, PUSH_PORTS[0])
+    proc.start()
+    try:
+        _pushed_wall(browser, proc, push_city)
+    finally:
+        leave(browser, proc)
+
+
+def _pushed_wall(browser, pushed: AppProcess, push_city: Engine) -> None:
+    browser.driver.get(pushed.url + "/")
+    browser.wait_for_text_to_equal("#connection-badge", "在线", timeout=15)
+    start = wait_for(browser, lambda s: s["state"] == "open" and s["received"] >= 2, 10, "no pushed ticks")
+    insert_aqi(push_city, 263)
+    browser.wait_for_text_to_equal(AQI, "263", timeout=TICK_WAIT)
+    assert "tile--alarm" in browser.find_element('[data-indicator="aqi"]').get_attribute("class")
+    browser.wait_for_contains_text("#wall-alarms", "空气质量指数", timeout=TICK_WAIT)
+    end = wait_for(browser, lambda s: s["received"] >= start["received"] + 4, 4 * REFRESH_S + 4, "ticks stopped")
+    assert end["polls"] - start["polls"] <= 1  # the stream brought the ticks (one resync poll at most)
+    assert browser.find_element("#connection-badge").text == "在线"
+    assert browser.get_logs() == []
+
+
+def test_a_refused_stream_falls_back_to_polling(browser, push_city: Engine) -> None:
+    proxy = BlockedPushProcess(push_process(push_city, PUSH_PORTS[1]).env, port=PUSH_PORTS[1])
+    proxy.start()
+    try:
+        browser.driver.get(proxy.url + "/")
+        browser.wait_for_text_to_equal("#connection-badge", "在线", timeout=15)
+        refused = wait_for(browser, lambda s: s["failures"] >= 1, 10, "the refusal was not noticed")
+        assert refused["state"] == "failed" and refused["received"] == 0
+        insert_aqi(push_city, 271)
+        browser.wait_for_text_to_equal(AQI, "271", timeout=TICK_WAIT)  # the wall polled it in
+        polled = wait_for(browser, lambda s: s["polls"] >= refused["polls"] + 3, 4 * REFRESH_S + 3, "no polls")
+        assert polled["failures"] == 1  # retried only after a while (FIRST_RETRY_MS), not at every tick
+        assert browser.find_element("#connection-badge").text == "在线"
+        # The browser logged the refused stream, and nothing else; nothing more while it polls.
+        logs = browser.get_logs()
+        assert all("_citywall/push" in entry["message"] for entry in logs), logs
+        time.sleep(3 * REFRESH_S)
+        assert browser.get_logs() == []
+    finally:
+        leave(browser, proxy)
+
+
+def test_the_stream_comes_back_after_a_server_restart(browser, push_city: Engine) -> None:
+    proc = push_process(push_city, PUSH_PORTS[2])
+    proc.start()
+    try:
+        browser.driver.get(proc.url + "/")
+        browser.wait_for_text_to_equal("#connection-badge", "在线", timeout=15)
+        before = wait_for(browser, lambda s: s["state"] == "open" and s["received"] >= 2, 10, "no pushed ticks")
+        browser.driver.execute_script("window.__notReloaded = true;")
+        proc.stop()
+        stopped = time.monotonic()
+        browser.wait_for_contains_text("#connection-badge", "离线", timeout=3 * REFRESH_S + 4)
+        assert time.monotonic() - stopped <= 3 * REFRESH_S + 4  # OFFLINE within 3 ticks, push or not
+        proc.start()
+        browser.wait_for_text_to_equal("#connection-badge", "在线", timeout=20)
+        back = wait_for(browser, lambda s: s["state"] == "open" and s["received"] >= before["received"] + 3, 40,
+                        "the stream did not come back")
+        insert_aqi(push_city, 277)
+        browser.wait_for_text_to_equal(AQI, "277", timeout=TICK_WAIT)
+        assert browser.driver.execute_script("return window.__notReloaded === true;")
+        settled = wait_for(browser, lambda s: s["received"] >= back["received"] + 3, 3 * REFRESH_S + 4, "ticks")
+        assert settled["polls"] - back["polls"] <= 1  # pushed again, not polled
+        browser.get_logs()  # refused connections while the server was gone; nothing after recovery
+        time.sleep(3 * REFRESH_S)
+        assert browser.get_logs() == []
+    finally:
+        leave(browser, proc)
