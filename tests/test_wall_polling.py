@@ -54,7 +54,8 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
 @pytest.fixture(scope="module")
 def app_process(engine: Engine) -> Iterator[AppProcess]:
     proc = AppProcess({"CITYWALL_DATABASE_URL": str(engine.url), "CITYWALL_REFRESH_S": str(REFRESH_S),
-                       "CITYWALL_POLL_SPREAD_S": str(SPREAD_S), "CITYWALL_FEEDER": "0"})
+                       "CITYWALL_POLL_SPREAD_S": str(SPREAD_S), "CITYWALL_FEEDER": "0",
+                       "CITYWALL_TRANSPORT": "poll"})  # the polling transport (push: tests/test_push_browser.py)
     proc.start()
     yield proc
     proc.stop()
