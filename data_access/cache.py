@@ -13,6 +13,14 @@ few ticks, not per tick), ``budget`` (background work per tick) and the clock (`
 ``ready_ms``). ``NeverCache`` has the same API and caches nothing: the benchmarks' naive baseline,
 chosen once at start-up (``build_cache``).
 
+The tick computer (``computer=True``, CITYWALL_TICK_COMPUTER; on by default with SQLite, issue 16
+item 2): the warmer thread is then the only one that reads the database for a warm key
+(``read(warm=True)``, ``latest``). A request takes this tick's value, else the previous tick's,
+and never computes; a key nobody computed yet (a new scope's first screen) is handed to the
+warmer at once and the request waits for it (``lock_ms`` at most, then computes itself as
+without the computer). So no request waits on a SQLite read in steady state, and each tick's
+reads run once, off the request path, whatever the number of screens.
+
 Stampede protection: the first request of a window computes, the others do not read the
 database too. In one process a lock per key does it; across workers and hosts
 (Redis) a short ``SET NX PX`` lock does it: the holder computes and stores. Meanwhile the others
@@ -129,8 +137,13 @@ class NeverCache(_Clock):
 
 
 class TickCache(_Clock):
-    def __init__(self, settings: Settings, *, version: str = "") -> None:
+    def __init__(self, settings: Settings, *, version: str = "", computer: bool = False) -> None:
         self.refresh_s = settings.refresh_s
+        # The tick computer (see the module's doc): requests never compute a warm key.
+        self.computer = computer
+        self._local = threading.local()  # .computing: this thread is the warmer (nested reads compute)
+        self._urgent: dict[str, threading.Event] = {}  # cold keys requests wait for (the warmer runs them first)
+        self._kick = threading.Event()  # a request handed the warmer a cold key
         timeout = max(2, math.ceil(settings.refresh_s * 3))
         # A holder that has not stored its value after this long is presumed gone.
         self.lock_ms = int(max(2.0, settings.refresh_s) * 1000)
@@ -212,15 +225,41 @@ class TickCache(_Clock):
             else:  # the newest request's computation (its closure holds this request's objects)
                 job.compute, job.immutable, job.stale_ok, job.last = compute, immutable, stale_ok, last
             job.ask(tick)
-            if self._warmer is None or not self._warmer.is_alive():
-                self._warmer = threading.Thread(target=self._warm_loop, name="citywall-tick-warmer", daemon=True)
-                self._warmer.start()
+            self._ensure_warmer()
+
+    def _ensure_warmer(self) -> None:
+        """Start the warmer thread when none runs (called with ``_warm_guard`` held)."""
+        if self._warmer is None or not self._warmer.is_alive():
+            self._warmer = threading.Thread(target=self._warm_loop, name="citywall-tick-warmer", daemon=True)
+            self._warmer.start()
+
+    def _wait_until(self, at: float) -> None:
+        """Sleep until the epoch ``at``, running the cold keys requests hand over meanwhile (computer)."""
+        while (left := at - time.time()) > 0:
+            if self._kick.wait(left):
+                self._kick.clear()
+                self._run_urgent()
+
+    def _run_urgent(self) -> None:
+        """Compute the keys requests are waiting for (nobody computed them yet), then wake them."""
+        with self._warm_guard:
+            urgent, self._urgent = self._urgent, {}
+            jobs = [(key, self._warm.get(key), event) for key, event in urgent.items()]
+        for key, job, event in jobs:
+            try:
+                if job is not None:
+                    self._read(key, job.compute, immutable=job.immutable, stale_ok=job.stale_ok)
+            except Exception as exc:  # noqa: BLE001 - the waiting request computes it itself
+                log.warning("tick computer: %s failed: %s", key, first_line(exc))
+            finally:
+                event.set()
 
     def _warm_loop(self) -> None:
+        self._local.computing = True
         try:
             while True:
                 now = time.time()
-                time.sleep((self.tick(now) + 1) * self.refresh_s - now + WARM_DELAY_S)
+                self._wait_until((self.tick(now) + 1) * self.refresh_s + WARM_DELAY_S)
                 tick = self.tick()
                 with self._warm_guard:
                     for key in [k for k, job in self._warm.items() if max(job.asked) < tick - WARM_IDLE_TICKS]:
@@ -238,17 +277,58 @@ class TickCache(_Clock):
                 for key, job in jobs:
                     if job.last and not late:  # after the walls' burst of polls (they take the previous tick meanwhile)
                         late = True
-                        late_at = tick * self.refresh_s + min(WARM_LATE_S, self.refresh_s / 2)
-                        time.sleep(max(0.0, late_at - time.time()))
+                        self._wait_until(tick * self.refresh_s + min(WARM_LATE_S, self.refresh_s / 2))
                     try:  # another worker holding the key's lock computes it: this one moves on
                         self._read(key, job.compute, immutable=job.immutable, stale_ok=job.stale_ok)
                     except Exception as exc:  # noqa: BLE001 - a failed warm-up is retried by the next request
                         log.warning("tick warm-up of %s failed: %s", key, first_line(exc))
+                    if self._kick.is_set():  # a new scope's first screen waits: its key before the rest
+                        self._kick.clear()
+                        self._run_urgent()
         except SystemExit:  # a test server's thread killer (dash.testing) ends it: end quietly
             return
         finally:
             with self._warm_guard:
                 self._warmer = None
+                urgent, self._urgent = self._urgent, {}
+            for event in urgent.values():  # their requests compute themselves
+                event.set()
+
+    def _requested(self) -> bool:
+        """Whether the tick computer serves this call: on, and called by a request (not by the warmer)."""
+        return self.computer and not getattr(self._local, "computing", False)
+
+    def _computed(self, key: str, compute: Callable[[], T], *, immutable: bool,
+                  stale_ok: Callable[[Any], bool] | None) -> T:
+        """A request's value of a warm key with the tick computer on: this tick's, else the previous
+        tick's (when usable), never computed here; a key the warmer has not computed yet is handed
+        to it and waited for (``lock_ms`` at most; then computed here, as without the computer)."""
+        tick = self.tick()
+        full_key, previous_key = f"{key}@{tick}", f"{key}@{tick - 1}"
+        if immutable:
+            with self._memo_guard:
+                hit = self._memo.get(full_key)
+                previous = self._memo.get(previous_key)
+            if hit is not None:
+                return hit
+        hit = self._cache.get(full_key)
+        if hit is not None:
+            if immutable:
+                self._keep_local(full_key, hit)
+            return hit
+        if not immutable or previous is None:
+            previous = self._cache.get(previous_key)
+        if _usable(previous, stale_ok):
+            return previous
+        with self._warm_guard:  # cold: the warmer runs it before anything else
+            event = self._urgent.setdefault(key, threading.Event())
+            self._kick.set()
+            self._ensure_warmer()
+        if event.wait(self.lock_ms / 1000):
+            hit, current = self._recent(key, self.tick())
+            if hit is not None and (current or _usable(hit, stale_ok)):
+                return hit
+        return self._read(key, compute, immutable=immutable, stale_ok=stale_ok)
 
     def _recent(self, key: str, tick: int) -> tuple[Any, bool]:
         """(``tick``'s value of ``key``, True), else (the tick before's, False), else (None, False)."""
@@ -267,6 +347,8 @@ class TickCache(_Clock):
         if compute is None:
             return self._recent(key, tick)[0]
         self.keep_warm(key, compute, immutable=immutable, last=True)
+        if self._requested():
+            return self._computed(key, compute, immutable=immutable, stale_ok=None)
         if immutable:
             with self._memo_guard:
                 for candidate in (f"{key}@{tick}", f"{key}@{tick - 1}"):
@@ -298,6 +380,8 @@ class TickCache(_Clock):
         ``warm``: also compute it at the start of every window while screens keep asking for it."""
         if warm:
             self.keep_warm(key, compute, immutable=immutable, stale_ok=stale_ok)
+            if self._requested():
+                return self._computed(key, compute, immutable=immutable, stale_ok=stale_ok)
         return self._read(key, compute, immutable=immutable, stale_ok=stale_ok)
 
     def _read(self, key: str, compute: Callable[[], T], *, immutable: bool = False,
@@ -395,5 +479,8 @@ class TickCache(_Clock):
 
 
 def build_cache(settings: Settings, *, version: str = "") -> TickCache | NeverCache:
-    """The app's cache, chosen once at start-up: the naive baseline (``settings.naive``) caches nothing."""
-    return NeverCache(settings) if settings.naive else TickCache(settings, version=version)
+    """The app's cache, chosen once at start-up: the naive baseline (``settings.naive``) caches nothing;
+    the tick computer runs when ``settings.tick_computer_on`` (SQLite by default)."""
+    if settings.naive:
+        return NeverCache(settings)
+    return TickCache(settings, version=version, computer=settings.tick_computer_on)

@@ -172,3 +172,74 @@ def test_the_warmer_warms_only_what_screens_keep_asking_for_within_its_budget() 
     for _ in range(3):
         start_of_tick(cache, margin=0.3)
     assert total() == quiet
+
+
+# --- the tick computer (issue 16, item 2): requests never compute a warm key --------------------
+
+class Where(Counted):
+    """Counted, noting the thread each computation ran in."""
+
+    def __init__(self, seconds: float = 0.0) -> None:
+        super().__init__(seconds)
+        self.threads: list[str] = []
+
+    def __call__(self) -> dict:
+        self.threads.append(threading.current_thread().name)
+        return super().__call__()
+
+
+WARMER = "citywall-tick-warmer"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_with_the_tick_computer_every_read_of_a_warm_key_runs_in_the_warmer(backend: str) -> None:
+    caches = [new_cache(backend, tick_computer="on")] + (
+        [new_cache(backend, tick_computer="on")] if backend == "redis" else [])  # 2 "workers"
+    assert all(isinstance(c, TickCache) and c.computer for c in caches)
+    key, compute = f"k-{uuid.uuid4().hex}", Where(seconds=0.05)
+    start_of_tick(caches[0])
+    seen = [c.read(key, compute, immutable=True, warm=True) for c in caches]  # cold: handed to the warmer
+    assert seen[0] == {"n": 1}
+    for _ in range(3):
+        start_of_tick(caches[0], margin=0.3)  # past the warmer's run at the window's start
+        seen += [c.read(key, compute, immutable=True, warm=True) for c in caches for _screen in range(5)]
+    assert compute.threads and set(compute.threads) == {WARMER}  # never in a request's thread
+    assert compute.calls <= 4 * len(caches)  # once per tick (and per "worker" at most)
+    assert seen[-1]["n"] >= 3  # this tick's value, not the first one kept
+
+
+def test_with_the_tick_computer_a_request_takes_the_previous_tick_while_the_warmer_reads() -> None:
+    cache = new_cache("memory", tick_computer="on")
+    key, compute = f"k-{uuid.uuid4().hex}", Where(seconds=0.6)
+    start_of_tick(cache)
+    assert cache.read(key, compute, warm=True) == {"n": 1}
+    start_of_tick(cache, margin=0.15)  # the warmer is reading the new tick (0.6 s)
+    began = time.monotonic()
+    assert cache.read(key, compute, warm=True) == {"n": 1}  # the previous tick's, at once
+    assert time.monotonic() - began < 0.2
+    time.sleep(0.6)
+    assert cache.read(key, compute, warm=True) == {"n": 2}  # the warmer's, once it is read
+    assert set(compute.threads) == {WARMER}
+
+
+def test_without_the_tick_computer_the_first_request_of_a_tick_computes() -> None:
+    """The path before the tick computer (CITYWALL_TICK_COMPUTER=off; PostgreSQL's default): the
+    request that finds no value computes in its own thread."""
+    cache = new_cache("memory", tick_computer="off")
+    assert isinstance(cache, TickCache) and not cache.computer
+    key, compute = f"k-{uuid.uuid4().hex}", Where()
+    start_of_tick(cache)
+    cache.read(key, compute, warm=True)
+    assert compute.threads == [threading.current_thread().name]
+
+
+def test_the_tick_computer_setting() -> None:
+    from data_access.settings import SettingsError, load_settings
+
+    assert load_settings({"CITYWALL_DATABASE_URL": "sqlite:////tmp/x.db"}).tick_computer_on
+    assert not load_settings({"CITYWALL_DATABASE_URL": "postgresql+psycopg://u@h/db"}).tick_computer_on
+    assert load_settings({"CITYWALL_DATABASE_URL": "postgresql+psycopg://u@h/db",
+                          "CITYWALL_TICK_COMPUTER": "ON"}).tick_computer_on
+    assert not load_settings({"CITYWALL_TICK_COMPUTER": "off"}).tick_computer_on
+    with pytest.raises(SettingsError, match="CITYWALL_TICK_COMPUTER"):
+        load_settings({"CITYWALL_TICK_COMPUTER": "sometimes"})
