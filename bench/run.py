@@ -71,6 +71,7 @@ _redis_db = itertools.cycle(range(10, 15))  # one Redis database per served app:
 # CITYWALL_BENCH_REDIS_DB: one Redis database for everything this run serves and counts (a shared
 # machine: several runs at once never share a db); it is flushed before each served app starts.
 OWN_REDIS_DB = os.environ.get("CITYWALL_BENCH_REDIS_DB", "")
+LOG_DIR = os.environ.get("CITYWALL_BENCH_LOG_DIR", "")  # set: the served apps' stderr goes to files there
 
 
 def log(message: str) -> None:
@@ -179,6 +180,18 @@ def map_agg_ms(db: Database, runs: int = 7) -> dict[str, float]:
 # --- the served app ----------------------------------------------------------------------------
 
 def free_port() -> int:
+    """A free port: in CITYWALL_BENCH_PORTS (``8150-8159``, a shared machine's range of one's own) when set."""
+    wanted = os.environ.get("CITYWALL_BENCH_PORTS", "")
+    if wanted:
+        low, _, high = wanted.partition("-")
+        for port in range(int(low), int(high or low) + 1):
+            with socket.socket() as sock:
+                try:
+                    sock.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
+        raise RuntimeError(f"CITYWALL_BENCH_PORTS={wanted}: no free port")
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -212,7 +225,7 @@ class Served:
         self.procs.append(subprocess.Popen(
             [PYTHON, "-m", "gunicorn", "-c", str(ROOT / "bench" / "gunicorn_conf.py"), "-w", str(workers),
              "-b", f"127.0.0.1:{self.port}", "app:server"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=self._log("gunicorn"), start_new_session=True))
         if feeder:
             self.procs.append(subprocess.Popen(
                 [PYTHON, "-m", "feeder", "--auto-rainstorm-after", "-1", *feeder_args], cwd=ROOT,
@@ -229,6 +242,12 @@ class Served:
             self.close()
             raise RuntimeError("gunicorn did not start")
         self.spec = PageSpec.read(self.url)
+
+    def _log(self, name: str) -> Any:
+        if not LOG_DIR:
+            return subprocess.DEVNULL
+        Path(LOG_DIR).mkdir(parents=True, exist_ok=True)
+        return open(Path(LOG_DIR) / f"{name}-{self.port}.log", "w")  # noqa: SIM115 - the process holds it
 
     def statements(self) -> int:
         return int(self.counter.get(self.counter_key) or 0)

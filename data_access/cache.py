@@ -17,8 +17,8 @@ The tick computer (``computer=True``, CITYWALL_TICK_COMPUTER; on by default with
 item 2): the warmer thread is then the only one that reads the database for a warm key
 (``read(warm=True)``, ``latest``). A request takes this tick's value, else the previous tick's,
 and never computes; a key nobody computed yet (a new scope's first screen) is handed to the
-warmer at once and the request waits for it (``lock_ms`` at most, then computes itself as
-without the computer). So no request waits on a SQLite read in steady state, and each tick's
+computer's cold threads at once and the request waits for it (``lock_ms`` at most, then computes
+itself as without the computer). So no request waits on a SQLite read in steady state, and each tick's
 reads run once, off the request path, whatever the number of screens.
 
 Stampede protection: the first request of a window computes, the others do not read the
@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import logging
 import math
+import queue
 import threading
 import time
 import uuid
@@ -62,6 +63,8 @@ WARM_MIN_TICKS = 2  # a key is warmed when asked for in this many of them, or in
 WARM_IDLE_TICKS = 2  # ... and not after nobody asked for it in this many ticks (it is forgotten)
 WARM_PER_TICK = 64  # warm computations per tick and process at most (the most asked-for first)
 WARM_KEYS = 4096  # keys followed at most per process (a newer one is then read on demand only)
+COLD_THREADS = 2  # the tick computer's threads for keys no tick computed yet (a new scope's first screen)
+COLD_IDLE_S = 30  # such a thread ends after this long without one
 
 
 @dataclass
@@ -142,8 +145,9 @@ class TickCache(_Clock):
         # The tick computer (see the module's doc): requests never compute a warm key.
         self.computer = computer
         self._local = threading.local()  # .computing: this thread is the warmer (nested reads compute)
-        self._urgent: dict[str, threading.Event] = {}  # cold keys requests wait for (the warmer runs them first)
-        self._kick = threading.Event()  # a request handed the warmer a cold key
+        self._urgent: dict[str, threading.Event] = {}  # cold keys being computed, requests wait for them
+        self._cold: queue.Queue = queue.Queue()
+        self._cold_threads: list[threading.Thread] = []
         timeout = max(2, math.ceil(settings.refresh_s * 3))
         # A holder that has not stored its value after this long is presumed gone.
         self.lock_ms = int(max(2.0, settings.refresh_s) * 1000)
@@ -160,7 +164,9 @@ class TickCache(_Clock):
         # Keys recomputed at each window start while screens ask for them.
         self._warm: dict[str, _WarmJob] = {}
         self._warm_guard = threading.Lock()
-        self.warm_per_tick = WARM_PER_TICK
+        # With the tick computer the warmer reads whatever screens asked in the tick just ended (the
+        # requests would have read it otherwise); without it, within the budget.
+        self.warm_per_tick = WARM_KEYS if computer else WARM_PER_TICK
         self._budgets: dict[str, tuple[int, int]] = {}  # background work done per tick (budget)
         self._warmer: threading.Thread | None = None
         # Values of the current ticks this process already holds (``immutable`` keys only).
@@ -233,25 +239,43 @@ class TickCache(_Clock):
             self._warmer = threading.Thread(target=self._warm_loop, name="citywall-tick-warmer", daemon=True)
             self._warmer.start()
 
-    def _wait_until(self, at: float) -> None:
-        """Sleep until the epoch ``at``, running the cold keys requests hand over meanwhile (computer)."""
-        while (left := at - time.time()) > 0:
-            if self._kick.wait(left):
-                self._kick.clear()
-                self._run_urgent()
-
-    def _run_urgent(self) -> None:
-        """Compute the keys requests are waiting for (nobody computed them yet), then wake them."""
+    def _hand_over(self, key: str) -> threading.Event:
+        """Have the tick computer's cold threads compute ``key`` now (a key no tick computed yet);
+        set once it is done. One computation per key however many requests wait for it."""
         with self._warm_guard:
-            urgent, self._urgent = self._urgent, {}
-            jobs = [(key, self._warm.get(key), event) for key, event in urgent.items()]
-        for key, job, event in jobs:
+            event = self._urgent.get(key)
+            if event is None:
+                event = self._urgent[key] = threading.Event()
+                self._cold.put((key, self._warm.get(key), event))
+                self._cold_threads = [t for t in self._cold_threads if t.is_alive()]
+                if len(self._cold_threads) < COLD_THREADS:
+                    thread = threading.Thread(target=self._cold_loop, name="citywall-tick-computer", daemon=True)
+                    self._cold_threads.append(thread)
+                    thread.start()
+        return event
+
+    def _cold_loop(self) -> None:
+        """A tick computer thread for cold keys (a new scope's first screen waits for it)."""
+        self._local.computing = True
+        while True:
+            try:
+                key, job, event = self._cold.get(timeout=COLD_IDLE_S)
+            except queue.Empty:  # nothing cold for a while: end (the next cold key starts one)
+                with self._warm_guard:
+                    if self._cold.empty():
+                        self._cold_threads = [t for t in self._cold_threads if t is not threading.current_thread()]
+                        return
+                continue
+            except SystemExit:  # a test server's thread killer (dash.testing)
+                return
             try:
                 if job is not None:
                     self._read(key, job.compute, immutable=job.immutable, stale_ok=job.stale_ok)
             except Exception as exc:  # noqa: BLE001 - the waiting request computes it itself
                 log.warning("tick computer: %s failed: %s", key, first_line(exc))
             finally:
+                with self._warm_guard:
+                    self._urgent.pop(key, None)
                 event.set()
 
     def _warm_loop(self) -> None:
@@ -259,7 +283,7 @@ class TickCache(_Clock):
         try:
             while True:
                 now = time.time()
-                self._wait_until((self.tick(now) + 1) * self.refresh_s + WARM_DELAY_S)
+                time.sleep((self.tick(now) + 1) * self.refresh_s - now + WARM_DELAY_S)
                 tick = self.tick()
                 with self._warm_guard:
                     for key in [k for k, job in self._warm.items() if max(job.asked) < tick - WARM_IDLE_TICKS]:
@@ -277,22 +301,17 @@ class TickCache(_Clock):
                 for key, job in jobs:
                     if job.last and not late:  # after the walls' burst of polls (they take the previous tick meanwhile)
                         late = True
-                        self._wait_until(tick * self.refresh_s + min(WARM_LATE_S, self.refresh_s / 2))
+                        late_at = tick * self.refresh_s + min(WARM_LATE_S, self.refresh_s / 2)
+                        time.sleep(max(0.0, late_at - time.time()))
                     try:  # another worker holding the key's lock computes it: this one moves on
                         self._read(key, job.compute, immutable=job.immutable, stale_ok=job.stale_ok)
                     except Exception as exc:  # noqa: BLE001 - a failed warm-up is retried by the next request
                         log.warning("tick warm-up of %s failed: %s", key, first_line(exc))
-                    if self._kick.is_set():  # a new scope's first screen waits: its key before the rest
-                        self._kick.clear()
-                        self._run_urgent()
         except SystemExit:  # a test server's thread killer (dash.testing) ends it: end quietly
             return
         finally:
             with self._warm_guard:
                 self._warmer = None
-                urgent, self._urgent = self._urgent, {}
-            for event in urgent.values():  # their requests compute themselves
-                event.set()
 
     def _requested(self) -> bool:
         """Whether the tick computer serves this call: on, and called by a request (not by the warmer)."""
@@ -320,11 +339,7 @@ class TickCache(_Clock):
             previous = self._cache.get(previous_key)
         if _usable(previous, stale_ok):
             return previous
-        with self._warm_guard:  # cold: the warmer runs it before anything else
-            event = self._urgent.setdefault(key, threading.Event())
-            self._kick.set()
-            self._ensure_warmer()
-        if event.wait(self.lock_ms / 1000):
+        if self._hand_over(key).wait(self.lock_ms / 1000):  # cold: computed now, off the request
             hit, current = self._recent(key, self.tick())
             if hit is not None and (current or _usable(hit, stale_ok)):
                 return hit
