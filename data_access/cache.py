@@ -45,6 +45,7 @@ from typing import Any, TypeVar
 import redis
 from cachelib import BaseCache, RedisCache, SimpleCache
 
+from data_access import heap
 from data_access.errors import first_line
 from data_access.settings import Settings
 
@@ -65,6 +66,20 @@ WARM_PER_TICK = 64  # warm computations per tick and process at most (the most a
 WARM_KEYS = 4096  # keys followed at most per process (a newer one is then read on demand only)
 COLD_THREADS = 2  # the tick computer's threads for keys no tick computed yet (a new scope's first screen)
 COLD_IDLE_S = 30  # such a thread ends after this long without one
+# With the tick computer behind (its read longer than a tick), a request takes its last value up to this
+# many ticks old rather than wait (the screens' OFFLINE comes after 3 ticks without a good reply).
+STALE_TICKS = 2
+TRIM_EVERY_TICKS = 12  # the warmer hands the heap's free memory back to the system this often (~1 min)
+
+
+class _LocalCache(SimpleCache):
+    """The in-process cache, its expired values dropped by the warmer once a tick (issue 16 item 4):
+    SimpleCache itself drops them only past its threshold (2,000 values, most of them expired
+    renders a few ticks old: a worker's memory grew until then)."""
+
+    def remove_expired(self) -> None:
+        with self._lock:
+            self._remove_expired(time.time())
 
 
 @dataclass
@@ -160,7 +175,7 @@ class TickCache(_Clock):
             self._cache = RedisCache(host=self._redis, default_timeout=timeout,
                                      key_prefix=f"citywall:{version}:" if version else "citywall:")
         else:
-            self._cache = SimpleCache(threshold=2000, default_timeout=timeout)
+            self._cache = _LocalCache(threshold=2000, default_timeout=timeout)
         # Keys recomputed at each window start while screens ask for them.
         self._warm: dict[str, _WarmJob] = {}
         self._warm_guard = threading.Lock()
@@ -173,7 +188,7 @@ class TickCache(_Clock):
         self._memo: OrderedDict[str, Any] = OrderedDict()
         self._memo_guard = threading.Lock()
         # The last value this process computed per key (any tick), for requests that waited for it.
-        self._finished: OrderedDict[str, tuple[int, Any]] = OrderedDict()
+        self._finished: OrderedDict[str, tuple[int, Any, int]] = OrderedDict()  # (count, value, its tick)
         self._finish_count = 0
         # One computation per key at a time in this process: screens arriving while the first one
         # reads the database do not all read it too. Striped (a fixed number, hashed by key): keys
@@ -285,6 +300,7 @@ class TickCache(_Clock):
                 now = time.time()
                 time.sleep((self.tick(now) + 1) * self.refresh_s - now + WARM_DELAY_S)
                 tick = self.tick()
+                self._tidy(tick)
                 with self._warm_guard:
                     for key in [k for k, job in self._warm.items() if max(job.asked) < tick - WARM_IDLE_TICKS]:
                         del self._warm[key]
@@ -313,6 +329,20 @@ class TickCache(_Clock):
             with self._warm_guard:
                 self._warmer = None
 
+    def _tidy(self, tick: int) -> None:
+        """Once a tick (the warmer): drop what no request can use any more (issue 16, item 4) —
+        expired values of the in-process cache, kept objects of ticks before the previous one,
+        last values older than STALE_TICKS — and now and then hand the freed heap back."""
+        if isinstance(self._cache, _LocalCache):
+            self._cache.remove_expired()
+        with self._memo_guard:
+            for full_key in [k for k in self._memo if int(k.rpartition("@")[2] or 0) < tick - 1]:
+                del self._memo[full_key]
+            for key in [k for k, (_n, _v, t) in self._finished.items() if t < tick - STALE_TICKS]:
+                del self._finished[key]
+        if tick % TRIM_EVERY_TICKS == 0:
+            heap.trim()
+
     def _requested(self) -> bool:
         """Whether the tick computer serves this call: on, and called by a request (not by the warmer)."""
         return self.computer and not getattr(self._local, "computing", False)
@@ -339,6 +369,10 @@ class TickCache(_Clock):
             previous = self._cache.get(previous_key)
         if _usable(previous, stale_ok):
             return previous
+        with self._memo_guard:  # the computer is behind (a slow read, an overloaded machine): its last value
+            _count, last, last_tick = self._finished.get(key, (0, None, 0))
+        if last is not None and last_tick >= tick - STALE_TICKS and _usable(last, stale_ok):
+            return last
         if self._hand_over(key).wait(self.lock_ms / 1000):  # cold: computed now, off the request
             hit, current = self._recent(key, self.tick())
             if hit is not None and (current or _usable(hit, stale_ok)):
@@ -428,7 +462,7 @@ class TickCache(_Clock):
             if _usable(previous, stale_ok):
                 return previous, False
             with self._memo_guard:
-                waited_for = self._finished.get(key, (0, None))[0]
+                waited_for = self._finished.get(key, (0, None, 0))[0]
             lock.acquire()
         try:
             hit = self._cache.get(full_key)
@@ -442,19 +476,19 @@ class TickCache(_Clock):
             if self._redis is not None:
                 value, current = self._shared_compute(full_key, compute, previous_key=previous_key, stale_ok=stale_ok)
                 if current:
-                    self._note_finished(key, value)
+                    self._note_finished(key, value, tick)
                 return value, current
             value = compute()
             self._cache.set(full_key, value)
-            self._note_finished(key, value)
+            self._note_finished(key, value, tick)
             return value, True
         finally:
             lock.release()
 
-    def _note_finished(self, key: str, value: Any) -> None:
+    def _note_finished(self, key: str, value: Any, tick: int) -> None:
         with self._memo_guard:
             self._finish_count += 1
-            self._finished[key] = (self._finish_count, value)
+            self._finished[key] = (self._finish_count, value, tick)
             self._finished.move_to_end(key)
             while len(self._finished) > MEMO_ENTRIES:
                 self._finished.popitem(last=False)

@@ -244,3 +244,32 @@ def test_the_tick_computer_setting() -> None:
     assert not load_settings({"CITYWALL_TICK_COMPUTER": "off"}).tick_computer_on
     with pytest.raises(SettingsError, match="CITYWALL_TICK_COMPUTER"):
         load_settings({"CITYWALL_TICK_COMPUTER": "sometimes"})
+
+
+# --- memory (issue 16, item 4): what no request can use any more is dropped every tick ----------
+
+def test_the_warmer_drops_expired_values_and_old_ticks_kept_objects() -> None:
+    cache = new_cache("memory", tick_computer="off")
+    assert isinstance(cache, TickCache)
+    start_of_tick(cache)
+    for i in range(50):
+        cache.read(f"old-{i}", Counted(), immutable=True)
+    tick = cache.tick()
+    assert len(cache._memo) == 50 and len(cache._cache._cache) == 50
+    time.sleep(cache._cache.default_timeout + 1.1)  # every value expired, none read since
+    cache._tidy(cache.tick())
+    assert cache._cache._cache == {}  # SimpleCache alone would keep them until 2,000 values
+    assert not [k for k in cache._memo if int(k.rpartition("@")[2]) < cache.tick() - 1]
+    assert cache.tick() - tick > 2 and not cache._finished  # last values older than STALE_TICKS
+
+
+def test_the_heap_is_limited_to_a_few_arenas_and_trimmed_on_glibc() -> None:
+    import platform
+
+    from data_access import heap
+
+    if platform.libc_ver()[0] != "glibc":  # elsewhere both are no-ops that say so
+        assert heap.limit_arenas() is False and heap.trim() is False
+        return
+    assert heap.limit_arenas() is True
+    assert heap.trim() in (True, False)  # True when something was handed back; never an error
