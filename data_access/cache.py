@@ -377,7 +377,13 @@ class TickCache(_Clock):
             hit, current = self._recent(key, self.tick())
             if hit is not None and (current or _usable(hit, stale_ok)):
                 return hit
-        return self._read(key, compute, immutable=immutable, stale_ok=stale_ok)
+        # The computer did not deliver in time: this request computes, as without it, and so do the
+        # reads nested in its computation (they must not wait for the computer one by one again).
+        self._local.computing = True
+        try:
+            return self._read(key, compute, immutable=immutable, stale_ok=stale_ok)
+        finally:
+            self._local.computing = False
 
     def _recent(self, key: str, tick: int) -> tuple[Any, bool]:
         """(``tick``'s value of ``key``, True), else (the tick before's, False), else (None, False)."""
