@@ -116,8 +116,8 @@ def start_processes(url: str, refresh: float, port: int, log_dir: Path, use_guni
             argv += ["-c", str(ROOT / "bench" / "tracemalloc_conf.py")]
     else:
         argv = [sys.executable, "-c", f"from app import create_app; create_app().run(host='127.0.0.1', port={port})"]
-    server = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                              stderr=open(log_dir / "server.log", "w"))  # noqa: SIM115
+    server = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,  # its own group: see main()
+                              stderr=open(log_dir / "server.log", "w"), start_new_session=True)  # noqa: SIM115
     for _ in range(300):
         try:
             requests.get(f"http://127.0.0.1:{port}/_dash-layout", timeout=2)
@@ -270,6 +270,10 @@ def main() -> int:
                         proc.wait(timeout=15)
                     except subprocess.TimeoutExpired:
                         proc.kill()
+            try:  # gunicorn's workers too: a worker still finishing requests outlives its master
+                os.killpg(server.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
     print(json.dumps(result))
     return 0 if result["errors"] == 0 and result["server_alive"] and result["feeder_alive"] else 1
 
