@@ -247,7 +247,8 @@ class Served:
         if not LOG_DIR:
             return subprocess.DEVNULL
         Path(LOG_DIR).mkdir(parents=True, exist_ok=True)
-        return open(Path(LOG_DIR) / f"{name}-{self.port}.log", "w")  # noqa: SIM115 - the process holds it
+        run = self.counter_key.split(":")[1]  # one file per served app, even on a reused port
+        return open(Path(LOG_DIR) / f"{name}-{self.port}-{run}.log", "w")  # noqa: SIM115 - the process holds it
 
     def statements(self) -> int:
         return int(self.counter.get(self.counter_key) or 0)

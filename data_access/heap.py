@@ -33,7 +33,7 @@ def _libc() -> ctypes.CDLL | None:
 _LIBC = _libc()
 
 
-def limit_arenas(arenas: int = ARENAS) -> bool:
+def limit_arenas(*, arenas: int = ARENAS) -> bool:
     """At most ``arenas`` malloc arenas in this process (True when glibc took it)."""
     if _LIBC is None:
         return False
