@@ -69,6 +69,7 @@ COLD_IDLE_S = 30  # such a thread ends after this long without one
 # With the tick computer behind (its read longer than a tick), a request takes its last value up to this
 # many ticks old rather than wait (the screens' OFFLINE comes after 3 ticks without a good reply).
 STALE_TICKS = 2
+PASS_THREADS = 3  # the tick computer's threads for a tick's pass (the warmer and two helpers)
 TRIM_EVERY_TICKS = 12  # the warmer hands the heap's free memory back to the system this often (~1 min)
 
 
@@ -313,21 +314,45 @@ class TickCache(_Clock):
                     wanted.sort(key=lambda item: item[0], reverse=True)
                     jobs = sorted(((key, job) for _rank, key, job in wanted[:self.warm_per_tick]),
                                   key=lambda item: item[1].last)
-                late = False
-                for key, job in jobs:
-                    if job.last and not late:  # after the walls' burst of polls (they take the previous tick meanwhile)
-                        late = True
-                        late_at = tick * self.refresh_s + min(WARM_LATE_S, self.refresh_s / 2)
-                        time.sleep(max(0.0, late_at - time.time()))
-                    try:  # another worker holding the key's lock computes it: this one moves on
-                        self._read(key, job.compute, immutable=job.immutable, stale_ok=job.stale_ok)
-                    except Exception as exc:  # noqa: BLE001 - a failed warm-up is retried by the next request
-                        log.warning("tick warm-up of %s failed: %s", key, first_line(exc))
+                self._warm_all([item for item in jobs if not item[1].last])
+                late = [item for item in jobs if item[1].last]
+                if late:  # after the walls' burst of polls (they take the previous tick meanwhile)
+                    late_at = tick * self.refresh_s + min(WARM_LATE_S, self.refresh_s / 2)
+                    time.sleep(max(0.0, late_at - time.time()))
+                    self._warm_all(late)
         except SystemExit:  # a test server's thread killer (dash.testing) ends it: end quietly
             return
         finally:
             with self._warm_guard:
                 self._warmer = None
+
+    def _warm_all(self, jobs: list[tuple[str, _WarmJob]]) -> None:
+        """Compute ``jobs`` for this tick: one after the other, or with the tick computer on
+        PASS_THREADS threads (SQLite releases the GIL while it reads: one thread reading 17 walls
+        in turn left the last walls' screens a tick behind, and they polled again)."""
+        work: queue.SimpleQueue = queue.SimpleQueue()
+        for item in jobs:
+            work.put(item)
+
+        def drain() -> None:
+            self._local.computing = True
+            while True:
+                try:
+                    key, job = work.get_nowait()
+                except queue.Empty:
+                    return
+                try:  # another worker holding the key's lock computes it: this one moves on
+                    self._read(key, job.compute, immutable=job.immutable, stale_ok=job.stale_ok)
+                except Exception as exc:  # noqa: BLE001 - a failed warm-up is retried by the next request
+                    log.warning("tick warm-up of %s failed: %s", key, first_line(exc))
+
+        helpers = [threading.Thread(target=drain, name="citywall-tick-warmer", daemon=True)
+                   for _ in range(min(PASS_THREADS, len(jobs)) - 1)] if self.computer else []
+        for helper in helpers:
+            helper.start()
+        drain()
+        for helper in helpers:
+            helper.join()
 
     def _tidy(self, tick: int) -> None:
         """Once a tick (the warmer): drop what no request can use any more (issue 16, item 4) —
