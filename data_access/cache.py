@@ -69,7 +69,10 @@ COLD_IDLE_S = 30  # such a thread ends after this long without one
 # With the tick computer behind (its read longer than a tick), a request takes its last value up to this
 # many ticks old rather than wait (the screens' OFFLINE comes after 3 ticks without a good reply).
 STALE_TICKS = 2
-PASS_THREADS = 3  # the tick computer's threads for a tick's pass (the warmer and two helpers)
+# The tick computer's threads for a tick's pass. 3 (the warmer and two helpers) was tried: in a
+# soak at load 10 the screens' p95 rose from 1.5-1.9 s to 7-10 s (the helpers take the GIL from
+# the request threads of the same worker), so one: the warmer alone, as before.
+PASS_THREADS = 1
 TRIM_EVERY_TICKS = 12  # the warmer hands the heap's free memory back to the system this often (~1 min)
 
 
@@ -328,8 +331,7 @@ class TickCache(_Clock):
 
     def _warm_all(self, jobs: list[tuple[str, _WarmJob]]) -> None:
         """Compute ``jobs`` for this tick: one after the other, or with the tick computer on
-        PASS_THREADS threads (SQLite releases the GIL while it reads: one thread reading 17 walls
-        in turn left the last walls' screens a tick behind, and they polled again)."""
+        PASS_THREADS threads (see there why it is one)."""
         work: queue.SimpleQueue = queue.SimpleQueue()
         for item in jobs:
             work.put(item)
