@@ -43,7 +43,13 @@ from actions.messages import ActionResult, refused
 from actions.store import ActionRow, Conflict, Replayed, record_action
 from actions.tokens import Purpose, check_token
 from data_access.areas import valid_code, within_scope
-from data_access.models import ScenarioActivation, ScenarioCatalogue, ScenarioState
+from data_access.models import (
+    ScenarioActivation,
+    ScenarioCatalogue,
+    ScenarioState,
+    step_marking_role,
+    valid_scenario_id,
+)
 from data_access.operator_actions import action_id_of, actions_of
 from security.policy import RANK, Principal
 
@@ -62,7 +68,6 @@ MINIMUM_ROLE = {
 STEP_STATES = ("done", "skipped")
 MAX_COMMENT = 500  # characters
 MAX_SCREEN = 200
-_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")  # scenario and step ids as the catalogue file allows them
 LEVEL_OF_DEPTH = {1: "city", 2: "district", 3: "street"}  # a lineage's length -> the area's level
 
 
@@ -86,7 +91,7 @@ def _clean_text(value: object, *, limit: int, too_long: str) -> str | None:
 
 
 def _checked_id(value: object, what: str) -> str:
-    if not isinstance(value, str) or not _ID.match(value):
+    if not valid_scenario_id(value):
         raise _Refused(m.BAD_REQUEST, f"{what} is not an id")
     return value
 
@@ -245,8 +250,7 @@ def mark_step(*, engine: Engine, key: bytes, principal: Principal, screen: str, 
         found = steps[steps["step_id"] == step_id] if not steps.empty else steps
         if found.empty:
             raise _Refused(m.UNKNOWN_STEP, f"step {step_id!r} of {scenario_id}")
-        step_role = str(found.iloc[0]["role"])
-        _require_role(person, step_role if step_role in RANK else "admin")
+        _require_role(person, step_marking_role(found.iloc[0]["role"]))
         _area_in_scope(person, area_code, lineage)
         activation = _activation(state, scenario_id, area_code)
         marks = actions_of(engine, scenario_id=scenario_id, area_code=area_code, since=activation.since,

@@ -2,7 +2,8 @@
 // Offline is decided here, from the time the last successful refresh ARRIVED in this browser,
 // so it works when the server (or the network) is gone.
 const RETURN_GRACE_MS = 10000;  // a kiosk wall back from a board does not reopen it for this long
-const KIOSK_PARAMS = ["kiosk", "rotate", "playlist", "lang"];  // what a kiosk wall keeps on its board and back
+// what a kiosk wall keeps on its board and back, and through its rotation ("screen": its name in the wall fleet)
+const KIOSK_PARAMS = ["kiosk", "rotate", "playlist", "lang", "screen"];
 window.dash_clientside = Object.assign({}, window.dash_clientside, {
   citywall: {
     // Kiosk playlist: after rotate_s go to the next page of the playlist, keeping kiosk mode.
@@ -23,7 +24,7 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
       const index = playlist.findIndex(function (p) { return p.split("?")[0] === window.location.pathname; });
       const next = playlist[(index + 1) % playlist.length];
       const url = new URL(next, origin);
-      ["kiosk", "rotate", "playlist", "lang"].forEach(function (key) {
+      KIOSK_PARAMS.forEach(function (key) {
         if (params.has(key) && !url.searchParams.has(key)) { url.searchParams.set(key, params.get(key)); }
       });
       window.__citywallRotate = setTimeout(function () {
@@ -290,11 +291,14 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
         }
       }
       let clock = "--:--:--";
+      // A replayed wall (issue 15): its clock is the moment replayed (assets/replay.js), never the wall clock.
+      const replayed = cfg.replay && window.dash_clientside.citywallReplay
+        ? window.dash_clientside.citywallReplay.moment() : null;
       try {
         clock = new Intl.DateTimeFormat(cfg.lang === "en" ? "en-GB" : "zh-CN", {
           timeZone: cfg.timezone || "UTC", hour: "2-digit", minute: "2-digit", second: "2-digit",
           hour12: false,
-        }).format(new Date());
+        }).format(replayed === null ? new Date() : new Date(replayed));
       } catch (e) { /* unknown zone: keep the placeholder rather than break the page */ }
       const asOf = state.lastAsOf || "--:--:--";
       const silentMs = state.lastOkMs === null ? null : Date.now() - state.lastOkMs;
@@ -327,6 +331,9 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
         return [clock, text, "badge badge--offline", asOf];
       }
       document.body.classList.remove("is-offline");
+      if (cfg.replay) {  // issue 15: a replay is never shown as live (nor as OFFLINE for being in the past)
+        return [clock, labels.replay || "REPLAY", "badge badge--replay", asOf];
+      }
       return [clock, labels.live || "LIVE", "badge badge--live", asOf];
     },
   },

@@ -53,6 +53,8 @@ class PageSpec:
     map_scope: dict
     map_sig: str | None
     poll: dict = field(default_factory=dict)  # the wall's poll schedule settings (wall-poll-config)
+    wall_state: list = field(default_factory=list)  # the wall callback's State ids and properties, in order
+    fleet: dict | None = None  # the screen's fleet store from the layout (its heartbeat rides on the tick)
 
     def schedule(self, share: float) -> PollSchedule:
         poll = self.poll
@@ -83,6 +85,8 @@ class PageSpec:
                         found["map_scope"] = props.get("data")
                     if ident == ids.mid(ids.MAP_SIG, WALL_KEY):
                         found["map_sig"] = props.get("data")
+                    if ident == ids.mid(ids.FLEET_SEED, WALL_KEY):
+                        found["fleet"] = props.get("data")
                 elif ident == ids.WALL_SCOPE:
                     found["scope"] = props.get("data")
                 elif ident == ids.WALL_POLL_CONFIG:
@@ -99,21 +103,32 @@ class PageSpec:
                     and ids.MAP_AREAS in d["output"])
         return cls(wall_output=wall["output"], map_output=tick["output"],
                    scope=found["scope"], map_scope=found.get("map_scope") or {}, map_sig=found.get("map_sig"),
-                   poll=found.get("poll") or {})
+                   poll=found.get("poll") or {}, wall_state=list(wall.get("state", [])),
+                   fleet=found.get("fleet"))
 
     @staticmethod
     def wall_kept(response: dict, applied: dict) -> dict:
         """What a screen keeps from a wall reply for its next request: the tick it applied."""
         return response.get(ids.WALL_APPLIED, {}).get("data", applied)
 
-    def wall_payload(self, n: int, applied: dict) -> dict:
+    def wall_payload(self, n: int, applied: dict, screen: str | None = None) -> dict:
+        """The wall's refresh as a screen sends it; its State from the callback's own declaration (so a
+        State the wall gains is sent too). ``screen``: this client's own screen id in the wall fleet
+        (None: the layout's, as one tab)."""
         outputs = [{"id": ident, "property": prop}
                    for ident, prop in (part.rsplit(".", 1) for part in self.wall_output.strip(".").split("..."))]
+        fleet = {**self.fleet, "id": screen} if self.fleet and screen else self.fleet
+        known = {ids.WALL_SCOPE: self.scope, ids.WALL_APPLIED: applied,
+                 json.dumps(ids.mid(ids.FLEET_SCREEN, WALL_KEY), sort_keys=True, separators=(",", ":")): fleet}
+        state = []
+        for entry in self.wall_state:
+            ident = entry["id"]
+            concrete = json.loads(ident) if isinstance(ident, str) and ident.startswith("{") else ident
+            key = json.dumps(concrete, sort_keys=True, separators=(",", ":")) if isinstance(concrete, dict) else ident
+            state.append({"id": concrete, "property": entry["property"], "value": known.get(key)})
         return {"output": self.wall_output, "outputs": outputs,
                 "inputs": [{"id": ids.WALL_POLL, "property": "data", "value": n}],
-                "state": [{"id": ids.WALL_SCOPE, "property": "data", "value": self.scope},
-                          {"id": ids.WALL_APPLIED, "property": "data", "value": applied}],
-                "changedPropIds": [f"{ids.WALL_POLL}.data"]}
+                "state": state, "changedPropIds": [f"{ids.WALL_POLL}.data"]}
 
     def map_payload(self, n: int, sig: str | None) -> dict:
         outputs = []

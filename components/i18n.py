@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 from components.labels_actions import ACTION_LABELS
+from components.labels_fleet import FLEET_LABELS
+from components.labels_log import LOG_LABELS
 from components.labels_map import MAP_LABELS
+from components.labels_replay import REPLAY_LABELS
 from components.labels_scenario import SCENARIO_LABELS
 from components.labels_takeover import TAKEOVER_LABELS
 from data_access.models import LANGUAGES
@@ -87,7 +90,7 @@ WALL_LABELS: dict[str, dict[str, str]] = {
 
 # The one catalogue: every label file's entries merged (keys must not collide; a test checks).
 LABELS: dict[str, dict[str, str]] = {**WALL_LABELS, **MAP_LABELS, **SCENARIO_LABELS, **ACTION_LABELS,
-                                     **TAKEOVER_LABELS}
+                                     **TAKEOVER_LABELS, **REPLAY_LABELS, **FLEET_LABELS, **LOG_LABELS}
 
 DIMENSIONS = ("infrastructure", "environment", "traffic", "supply", "safety", "vitality")
 

@@ -40,6 +40,21 @@ TAKEOVER_RETURN_POLL = "takeover-return-poll"
 TAKEOVER_RETURN_STATE = "takeover-return-state"  # {"pending": bool}
 TAKEOVER_RETURN_TARGET = "takeover-return-target"
 
+# --- the replay (issue 15: ?at= on the wall and the level pages; the wall's replay control) --------
+REPLAY_BANNER = "replay-banner"  # the banner every replayed page shows (REPLAY / 回放 and the moment)
+REPLAY_MOMENT = "replay-moment"  # the moment shown, in the city's time zone (assets/replay.js writes it)
+REPLAY_CONFIG = "replay-config"  # {"start_ms", "end_ms", "at_ms", "speed", "tz", "lang", ...}: the control's
+REPLAY_SLIDER = "replay-slider"  # minutes since the window's start (the last 24 h of kept history)
+REPLAY_PLAY = "replay-play"  # play / pause
+REPLAY_SPEEDS = "replay-speeds"  # the box of the speed buttons
+REPLAY_SPEED = "replay-speed"  # pattern kind: one speed's button ({"type": REPLAY_SPEED, "id": 10})
+REPLAY_LIVE = "replay-live"  # back to the live page (the same page without ?at=)
+REPLAY_TIMER = "replay-timer"  # the play clock (disabled while paused)
+REPLAY_TARGET = "replay-target"
+REPLAY_ERROR = "replay-error"  # the message for a moment or speed the page cannot show
+REPLAY_DROP = "replay-drop"  # a kiosk URL carrying ?at=: the live wall, the parameters taken out of the URL
+REPLAY_DROP_TARGET = "replay-drop-target"
+
 # --- the status bar (every page with one) -------------------------------------------------------
 STATUS_STORE = "status-store"
 CONNECTION_STORE = "connection-store"
@@ -94,6 +109,21 @@ SB_MAP = "sb-map"
 SB_MAP_KEY = "scenario"  # the key of the board's map parts (pattern-matching, like every map's)
 RES_LAYER = "cw-res-layer"  # pattern kind: one map's resource markers (GeoJSON, clustered)
 RES_LIST = "cw-res-list"  # pattern kind: a street page's resource list
+
+# --- the shift log and its handover page (issue 15, pages/log.py, pages/handover.py) -------------------
+LOG_PAGE, LOG_HANDOVER = "log-page", "log-handover"  # page roots
+LOG_FROM, LOG_TO, LOG_AREA, LOG_KINDS, LOG_APPLY = "log-from", "log-to", "log-area", "log-kinds", "log-apply"
+LOG_LOCATION, LOG_STATE, LOG_MESSAGE = "log-location", "log-state", "log-message"
+LOG_EXPORT, LOG_DOWNLOAD, LOG_EXPORT_NOTE = "log-export", "log-download", "log-export-note"
+LOG_TABLE, LOG_TOTALS, LOG_PRINT = "log-table", "log-totals", "log-print"
+
+
+# --- the wall fleet (issue 15, item 4): each screen's fleet store, the goodbye, the /walls page ------
+FLEET_SEED = "cw-fleet-seed"  # pattern kind (mid): the fleet store the page's layout made for this screen
+FLEET_SCREEN = "cw-fleet-screen"  # pattern kind (mid): the same with the tab's own screen id (assets/fleet.js)
+FLEET_BYE, FLEET_BYE_TARGET = "cw-fleet-bye", "cw-fleet-bye-target"  # the goodbye a closing tab sends (fleet.js)
+PAGE_WALLS, WALLS_INTERVAL, WALLS_LANG = "cw-page-walls", "cw-walls-interval", "cw-walls-lang"
+WALLS_SUMMARY, WALLS_TABLE, WALLS_ERROR = "cw-walls-summary", "cw-walls-table", "cw-walls-error"
 
 
 def mid(kind: str, key: Any) -> dict[str, Any]:

@@ -300,9 +300,11 @@ def _fn(name: str) -> dict[str, str]:
 def create_incident_map(*, key: str, area: Area, geometry: MapGeometry, update: MapUpdate, lang: str,
                         lang_param: str | None, refresh_s: float, tile_url: str = "",
                         tile_attribution: str = "", with_tick: bool = True, class_name: str = "",
-                        words: LevelWords | None = None, extra_layers: list[Any] | None = None) -> html.Div:
+                        words: LevelWords | None = None, extra_layers: list[Any] | None = None,
+                        at: str | None = None) -> html.Div:
     """The map of ``area``: its children (or itself at street level), grid cells, and points at street
-    level; ``extra_layers`` on top of the points (the street page's field resources)."""
+    level; ``extra_layers`` on top of the points (the street page's field resources); ``at`` (a replay,
+    issue 15): the moment its scope store carries, which its refresh reads the map as of."""
     labels = map_labels(lang)
     layers: list[Any] = []
     if tile_url:
@@ -336,7 +338,7 @@ def create_incident_map(*, key: str, area: Area, geometry: MapGeometry, update: 
         dcc.Store(id=ids.mid(ids.MAP_MISSING, key)),
         dcc.Store(id=ids.mid(ids.MAP_SIG, key), data=update.signature),
         dcc.Store(id=ids.mid(ids.MAP_SCOPE, key), data={"level": area.level, "area_code": area.area_code, "lang": lang,
-                                             "lang_param": lang_param}),
+                                             "lang_param": lang_param, **({"at": at} if at else {})}),
     ]
     if area.level == "street":
         children.append(html.Div(t("map_approximate", lang), className="cw-map__note"))

@@ -146,8 +146,9 @@ def _options(pairs: Iterable[tuple[Any, str]]) -> list[dict[str, Any]]:
 
 def create_incident_table(*, key: str, area: Area | None, lang: str, categories: pd.DataFrame,
                           initial: Mapping[str, Any] | None = None, height: str = "100%",
-                          words: LevelWords | None = None) -> html.Div:
-    """Filters, the server-paged grid, the export button; ``area`` None (or the city): every incident."""
+                          words: LevelWords | None = None, at: str | None = None) -> html.Div:
+    """Filters, the server-paged grid, the export button; ``area`` None (or the city): every incident;
+    ``at`` (a replay, issue 15): the incidents open at that moment, the export of the same."""
     initial = dict(initial or {})
     level = area.level if area else "city"
     category_pairs = [(r.category, r.category_name_en if lang == "en" else r.category_name)
@@ -195,5 +196,6 @@ def create_incident_table(*, key: str, area: Area | None, lang: str, categories:
         dcc.Store(id=mid(VERSION, key), data=0),
         dcc.Store(id=mid(LSCOPE, key), data={"level": level, "area_code": area.area_code if area else None,
                                               "lang": lang, "grid_id": mid(GRID, key),
-                                              "selected_label": t("list_selected", lang)}),
+                                              "selected_label": t("list_selected", lang),
+                                              **({"at": at} if at else {})}),
     ])

@@ -13,11 +13,14 @@ from components.i18n import t
 
 
 def create_status_bar(*, title: str, subtitle: str, lang: str, timezone: str, refresh_s: float,
-                      nav: html.Nav | None = None, as_of_label: str | None = None) -> html.Header:
+                      nav: html.Nav | None = None, as_of_label: str | None = None,
+                      replay: bool = False) -> html.Header:
     """``as_of_label``: what the time beside it is (default "Data as of": the newest reading; the
-    wall of a city without vital signs says "Newest incident change")."""
+    wall of a city without vital signs says "Newest incident change"); ``replay`` (issue 15): the
+    badge says REPLAY instead of LIVE and the clock shows the replayed moment (assets/replay.js)."""
     labels = {key: t(key, lang) for key in ("live", "offline", "connecting", "db_unavailable", "last_good_data",
                                                  "access_revoked")}
+    labels["replay"] = t("rpl_badge", lang)
     return html.Header(className="status-bar", children=[
         html.Div(className="status-bar__title", children=[
             html.H1(title), html.Span(subtitle, className="status-bar__subtitle"), nav,
@@ -31,7 +34,7 @@ def create_status_bar(*, title: str, subtitle: str, lang: str, timezone: str, re
         ]),
         dcc.Store(id=ids.STATUS_STORE),
         dcc.Store(id=ids.CONNECTION_STORE, data={"labels": labels, "timezone": timezone,
-                                                 "refresh_s": refresh_s, "lang": lang,
+                                                 "refresh_s": refresh_s, "lang": lang, "replay": replay,
                                                  # security.web.SESSION_PATH: may this screen still read?
                                                  "session_url": dash.get_relative_path("/_citywall/session")}),
         dcc.Interval(id=ids.CLOCK_INTERVAL, interval=1000),

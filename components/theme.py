@@ -26,6 +26,8 @@ PALETTE: dict[str, str] = {
     "alarm-text": "#ff7070",
     # A scenario's takeover (issue 13): its banner and the marked tiles of its indicators.
     "scenario": "#c084fc", "scenario-bg": "#2a1140",
+    # A replayed page (issue 15): its banner and frame, never the live look.
+    "replay": "#ff8a3d", "replay-bg": "#2e1606",
 }
 # The map: areas by open incidents (class 0: none, 4: the most), cells by open incidents (0: none),
 # incident points by priority, and the strokes.

@@ -18,6 +18,7 @@ from components.i18n import LevelWords, level_label, t
 from components.kpi_tile import create_incident_strip, strip_state
 from components.level_panels import create_categories, create_funnel, create_ranking, ranking_rows
 from components.links import own_path, page_href, wall_href
+from components.replay import REPLAY_CLASS, ReplayMoment, create_replay_banner
 from components.status_bar import create_status_bar
 from components.takeover import create_takeover_banner
 from components.vital_panel import create_vital_panels, spark_code, tile_state
@@ -40,7 +41,17 @@ def parse_kiosk(kiosk: object, rotate: object, playlist: object) -> dict:
     # Only this app's own pages: "//host/x", "/\\host", "https://…" or "javascript:…" would send
     # the screen off-site (components.links.own_path; assets/citywall.js checks the origin again).
     pages = [page for page in map(own_path, str(playlist or "").split(",")) if page][:50]
-    return {"kiosk": on, "rotate_s": seconds, "playlist": pages}
+    return {"kiosk": on, "rotate_s": seconds, "playlist": [live_path(page) for page in pages]}
+
+
+REPLAY_PARAMS = ("at", "speed")  # a kiosk never replays (issue 15): its playlist's pages lose them
+
+
+def live_path(page: str) -> str:
+    """``page`` (an own path, components.links.own_path) without ``?at=`` and ``?speed=``."""
+    path, _, query = page.partition("?")
+    kept = [part for part in query.split("&") if part and part.split("=", 1)[0] not in REPLAY_PARAMS]
+    return path + ("?" + "&".join(kept) if kept else "")
 
 
 def create_nav(lang: str, query: dict[str, str]) -> html.Nav:
@@ -97,12 +108,35 @@ def create_wall(*, area: Area, catalogue: pd.DataFrame, lang: str, timezone: str
                 kiosk: dict, version: str, default_playlist: list[str], incident_map: html.Div | None,
                 incident_body: html.Div | None = None, hotline_name: str = "12345",
                 poll_spread_s: float = 0.8, level_word: str | None = None,
-                ack_form: dict | None = None) -> html.Div:
+                ack_form: dict | None = None, replay: ReplayMoment | None = None,
+                replay_live_href: str = "/") -> html.Div:
     """The wall; ``incident_body`` replaces the vital-sign panels when the city has no indicators;
     ``level_word``: what the city calls the area's level in ``lang`` (a district's or street's titles);
-    ``ack_form`` (a supervisor's wall): the takeover banner's acknowledge button and its form tokens."""
+    ``ack_form`` (a supervisor's wall): the takeover banner's acknowledge button and its form tokens;
+    ``replay`` (issue 15): the wall as of that moment, framed, with its banner and replay control
+    (``replay_live_href``: the same wall live); never a kiosk's, never with the acknowledge button."""
     title = area.label(lang)
     kiosk_class = " wall--kiosk" if kiosk["kiosk"] else ""
+    # --- the replay (issue 15) ---
+    scope_data: dict[str, Any] = {"area_code": area.area_code, "level": area.level, "lang": lang}
+    banner = None
+    if replay is not None:
+        kiosk_class += " " + REPLAY_CLASS
+        ack_form = None
+        scope_data["at"] = replay.at.strftime("%Y-%m-%dT%H:%MZ")
+        scopes: list[list[Any]] = [[ids.WALL_SCOPE, scope_data]]
+        ticks: list[Any] = []
+        for found in ([incident_map] if incident_map is not None else []) + (
+                [incident_body] if incident_body is not None else []):
+            for node in found._traverse():  # the map's scope store (and its tick): it replays the same minute
+                node_id = getattr(node, "id", None)
+                if isinstance(node_id, dict) and node_id.get("type") == ids.MAP_SCOPE and \
+                        all(known != node_id for known, _data in scopes):  # (the incident body holds the map)
+                    scopes.append([node_id, node.data])
+                    ticks.append(ids.tick_id(node_id["id"]))
+        banner = create_replay_banner(moment=replay, lang=lang, tz=ZoneInfo(timezone), live_href=replay_live_href,
+                                      control=True, refresh_s=refresh_s, scopes=scopes, ticks=ticks)
+    # ---
     if incident_body is not None:
         kiosk_class += " wall--incidents-only"
         body = html.Div(className="wall__body", children=[
@@ -123,13 +157,14 @@ def create_wall(*, area: Area, catalogue: pd.DataFrame, lang: str, timezone: str
                                               area.level, level_word, lang),
                           refresh_s=refresh_s, nav=None if kiosk["kiosk"] else create_nav(lang, {"lang": lang}),
                           as_of_label=t("newest_incident_change" if incident_body is not None else "data_as_of",
-                                        lang)),
+                                        lang), replay=replay is not None),
+        banner,
         create_takeover_banner(lang, ack_form=ack_form),
         html.Section(id=ids.WALL_HEALTH, className="health"),
         body,
         html.Footer(create_incident_strip(None, None, lang, hotline_name=hotline_name), id=ids.WALL_STRIP,
                     className="wall__strip"),
-        dcc.Store(id=ids.WALL_SCOPE, data={"area_code": area.area_code, "level": area.level, "lang": lang}),
+        dcc.Store(id=ids.WALL_SCOPE, data=scope_data),
         dcc.Store(id=ids.WALL_APPLIED, data={}),
         dcc.Store(id=ids.WALL_DELTA),
         html.Div(id=ids.WALL_APPLY_TARGET, hidden=True),

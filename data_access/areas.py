@@ -82,6 +82,23 @@ def area_shapes(*, engine: Engine, parent_code: str | None = None, area_code: st
     )
 
 
+def areas_below(*, engine: Engine, area_code: str) -> set[str]:
+    """The area and every area below it (a district's streets, the city's districts and streets)."""
+    areas = read_frame(engine, "SELECT area_code, parent_code FROM v_areas")
+    children: dict[str, list[str]] = {}
+    for code, parent in zip(areas["area_code"], areas["parent_code"], strict=True):
+        if parent is not None and not pd.isna(parent):
+            children.setdefault(str(parent), []).append(str(code))
+    out: set[str] = set()
+    todo = [area_code]
+    while todo:
+        code = todo.pop()
+        if code not in out:
+            out.add(code)
+            todo.extend(children.get(code, []))
+    return out
+
+
 # --- lineage -------------------------------------------------------------------------------------
 
 def area_chain(*, engine: Engine, area_code: object) -> list[Area]:

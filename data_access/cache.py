@@ -11,7 +11,8 @@ start while asked for), ``latest`` (this tick's or the previous tick's, for a pa
 tick; without ``compute`` it never computes), ``remember``/``recall``/``has`` (a value kept for a
 few ticks, not per tick), ``budget`` (background work per tick) and the clock (``tick``,
 ``ready_ms``). ``NeverCache`` has the same API and caches nothing: the benchmarks' naive baseline,
-chosen once at start-up (``build_cache``).
+chosen once at start-up (``build_cache``). Both carry ``rows``, the shared row store (the wall
+fleet, issue 15 item 4): not per tick, see ``MemoryRowStore``/``RedisRowStore`` at the end.
 
 The tick computer (``computer=True``, CITYWALL_TICK_COMPUTER; on by default with SQLite, issue 16
 item 2): the warmer thread is then the only one that reads the database for a warm key
@@ -31,6 +32,7 @@ anything in time (it died, or the database is slow beyond the lock's expiry).
 """
 from __future__ import annotations
 
+import json
 import logging
 import math
 import queue
@@ -134,6 +136,7 @@ class NeverCache(_Clock):
 
     def __init__(self, settings: Settings) -> None:
         self.refresh_s = settings.refresh_s
+        self.rows: MemoryRowStore | RedisRowStore = MemoryRowStore()  # the fleet is kept in naive mode too
 
     def read(self, key: str, compute: Callable[[], T], *, immutable: bool = False,
              stale_ok: Callable[[Any], bool] | None = None, warm: bool = False) -> T:
@@ -199,6 +202,10 @@ class TickCache(_Clock):
         # that carry ticks never grow the table.
         self._locks = [threading.RLock() for _ in range(LOCK_STRIPES)]  # re-entrant: computes nest
         self._prefix = getattr(self._cache, "key_prefix", "")
+        # The shared row store (the wall fleet): one for every worker and host on Redis, and not
+        # versioned (the fleet page shows screens of every version during a rolling deploy).
+        self.rows: MemoryRowStore | RedisRowStore = (RedisRowStore(self._redis) if self._redis is not None
+                                                     else MemoryRowStore())
 
     def remember(self, key: str, value: object, *, ticks: int = 12) -> None:
         """Keep ``value`` for a few ticks (what a screen was last sent, keyed by tick)."""
@@ -566,3 +573,107 @@ def build_cache(settings: Settings, *, version: str = "") -> TickCache | NeverCa
     if settings.naive:
         return NeverCache(settings)
     return TickCache(settings, version=version, computer=settings.tick_computer_on)
+
+
+# --- the shared row store (issue 15, item 4: the wall fleet) -----------------------------------------
+# Rows kept by key (one per screen), each with the time it was last written, and a log of events
+# by time; both forgotten ``keep_s`` after their time. Not per tick and never the city's database:
+# the screens' heartbeats write here, the fleet page and the shift log read. Values are plain
+# JSON-able dicts. In-process by default (right for one process only), Redis when
+# CITYWALL_REDIS_URL is set (right across every worker and host: a hash of rows and a sorted set
+# of their times per table, a sorted set of events per table).
+
+ROW_LIMIT = 5000  # rows per table at most: a new key beyond it is not kept (a flood of made-up screens)
+
+
+class MemoryRowStore:
+    def __init__(self) -> None:
+        self._rows: dict[str, dict[str, tuple[float, dict]]] = {}
+        self._events: dict[str, list[tuple[float, dict]]] = {}
+        self._guard = threading.Lock()
+
+    def get(self, table: str, key: str) -> dict | None:
+        with self._guard:
+            found = self._rows.get(table, {}).get(key)
+        return None if found is None else dict(found[1])
+
+    def put(self, table: str, key: str, row: dict, *, at: float, new: bool = True) -> bool:
+        """Keep ``row`` under ``key`` as written at ``at``; False when the table is full (a new key).
+        ``new`` False: the caller just read the row (a write of a known key: the limit is not checked)."""
+        with self._guard:
+            rows = self._rows.setdefault(table, {})
+            if new and key not in rows and len(rows) >= ROW_LIMIT:
+                return False
+            rows[key] = (at, dict(row))
+        return True
+
+    def rows(self, table: str, *, keep_s: float, now: float | None = None) -> list[dict]:
+        """Every row written within the last ``keep_s`` seconds (the older ones are forgotten)."""
+        horizon = (time.time() if now is None else now) - keep_s
+        with self._guard:
+            rows = self._rows.get(table, {})
+            for key in [k for k, (at, _row) in rows.items() if at < horizon]:
+                del rows[key]
+            return [dict(row) for _at, row in rows.values()]
+
+    def add_event(self, table: str, event: dict, *, at: float, keep_s: float) -> None:
+        with self._guard:
+            events = self._events.setdefault(table, [])
+            events.append((at, dict(event)))
+            horizon = at - keep_s
+            if events[0][0] < horizon:
+                events[:] = [e for e in events if e[0] >= horizon]
+
+    def events(self, table: str, *, since: float, until: float) -> list[dict]:
+        """The events with ``since <= at < until``, oldest first, each with its ``at``."""
+        with self._guard:
+            found = [e for e in self._events.get(table, []) if since <= e[0] < until]
+        return [{"at": at, **event} for at, event in sorted(found, key=lambda e: e[0])]
+
+
+class RedisRowStore:
+    """The same API on Redis: ``<prefix>rows:<table>`` (hash key → JSON), ``…:at`` (sorted set key →
+    time written), ``<prefix>events:<table>`` (sorted set of JSON events scored by their time)."""
+
+    def __init__(self, client: Any, *, prefix: str = "citywall:") -> None:
+        self._redis = client
+        self._prefix = prefix
+
+    def _keys(self, table: str) -> tuple[str, str]:
+        return f"{self._prefix}rows:{table}", f"{self._prefix}rows:{table}:at"
+
+    def get(self, table: str, key: str) -> dict | None:
+        raw = self._redis.hget(self._keys(table)[0], key)
+        return None if raw is None else json.loads(raw)
+
+    def put(self, table: str, key: str, row: dict, *, at: float, new: bool = True) -> bool:
+        rows, times = self._keys(table)
+        if new and not self._redis.hexists(rows, key) and self._redis.hlen(rows) >= ROW_LIMIT:
+            return False
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.hset(rows, key, json.dumps(row, separators=(",", ":")))
+        pipe.zadd(times, {key: at})
+        pipe.execute()
+        return True
+
+    def rows(self, table: str, *, keep_s: float, now: float | None = None) -> list[dict]:
+        rows, times = self._keys(table)
+        horizon = (time.time() if now is None else now) - keep_s
+        old = self._redis.zrangebyscore(times, "-inf", f"({horizon}")
+        if old:
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.hdel(rows, *old)
+            pipe.zrem(times, *old)
+            pipe.execute()
+        return [json.loads(raw) for raw in self._redis.hvals(rows)]
+
+    def add_event(self, table: str, event: dict, *, at: float, keep_s: float) -> None:
+        key = f"{self._prefix}events:{table}"
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.zadd(key, {json.dumps({"at": at, **event}, separators=(",", ":"), sort_keys=True): at})
+        pipe.zremrangebyscore(key, "-inf", f"({at - keep_s}")
+        pipe.execute()
+
+    def events(self, table: str, *, since: float, until: float) -> list[dict]:
+        found = self._redis.zrangebyscore(f"{self._prefix}events:{table}", since, f"({until}")
+        return [json.loads(raw) for raw in found]

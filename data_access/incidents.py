@@ -74,6 +74,19 @@ def cell_counts(*, engine: Engine, street_code: str) -> pd.DataFrame:
     )
 
 
+def cells_ranked(cells: pd.DataFrame) -> pd.DataFrame:
+    """A street's grid cells (``cell_counts`` or its as-of twin) as the level page's ranked children:
+    every cell by its name (its id when it has none), the most overdue first."""
+    names = cells["name"].where(cells["name"].notna() & (cells["name"] != ""), cells["cell_id"])
+    return pd.DataFrame({
+        "area_code": cells["cell_id"], "level": "cell", "name": names,
+        "name_en": cells["name_en"].where(cells["name_en"].notna() & (cells["name_en"] != ""), names),
+        "open": cells["open"].astype(int), "overdue": cells["overdue"].astype(int),
+        "reported_today": cells["reported_today"].astype(int), "closed_today": cells["closed_today"].astype(int),
+        "on_time_rate_30d": None,
+    }).sort_values(["overdue", "open", "area_code"], ascending=[False, False, True])
+
+
 def open_incidents_by_category(*, engine: Engine, area_code: str) -> pd.DataFrame:
     """Open and overdue incidents per major category in one area, most open first."""
     return read_frame(

@@ -3,12 +3,14 @@ and the few domain constants both sides need. No reads here, no Dash."""
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 import pandas as pd
+
+from data_access.schema import STEP_ROLES
 
 LANGUAGES = ("zh", "en")
 LEVEL_CHILD = {"city": "district", "district": "street", "street": None}
@@ -311,6 +313,22 @@ class ScenarioCatalogue:
         return frame[frame["scenario_id"] == scenario_id].reset_index(drop=True)
 
 
+
+# A scenario's or checklist step's id, as the catalogue file and a city's own v_scenarios may write it
+# (it appears in board URLs and form tokens): the one pattern the importer, readers, pages and
+# actions.service check.
+SCENARIO_ID = re.compile(r"^[0-9A-Za-z_.:-]{1,64}$")
+
+
+def valid_scenario_id(value: object) -> bool:
+    return isinstance(value, str) and bool(SCENARIO_ID.match(value))
+
+
+def step_marking_role(role: object) -> str:
+    """The least role that may mark a checklist step: its catalogue role, or admin when a city's own
+    v_scenario_steps gives none or an unknown one (fail closed). The board and actions.service share it."""
+    return role if isinstance(role, str) and role in STEP_ROLES else "admin"
+
 @dataclass(frozen=True)
 class ScenarioActivation:
     scenario_id: str
@@ -344,6 +362,19 @@ def _acknowledged(activation: ScenarioActivation, scope_code: str | None,
     return False
 
 
+# --- the shift log (issue 15): a scenario's starts and ends ------------------------------------------
+
+@dataclass(frozen=True)
+class ScenarioChange:
+    """One start or end of a scenario in an area, as the scenario state's forward scan saw it."""
+    scenario_id: str
+    area_code: str
+    kind: str  # 'start' | 'end'
+    at: datetime | None  # naive UTC; None: a start from before the kept window
+    reason: str  # a start: 'indicators' | 'incidents' | 'manual'; an end: 'rule' | 'manual'
+    by: str | None = None  # a manual start or end: the principal
+
+
 @dataclass(frozen=True)
 class ScenarioState:
     """Which scenarios are active in which areas, since when and why: one per tick for every
@@ -352,6 +383,8 @@ class ScenarioState:
     active: tuple[ScenarioActivation, ...]
     last_ended: tuple[ScenarioEnded, ...]  # the newest ended activation per scenario x area in the window
     acks: tuple[tuple[str, str, str, datetime], ...]  # (scenario_id, area_code, scope_code, at) of active ones
+    # Every start and end the forward scan saw in its window, in time order (the shift log, issue 15).
+    changes: tuple[ScenarioChange, ...] = ()
 
     def active_in(self, lineage: Any, scope_code: str | None) -> tuple[ScenarioActivation, ...]:
         """The activations in the scope: the area is ``scope_code`` or lies below it (None: the city,
@@ -406,3 +439,33 @@ class ScenarioBoard:
     active_below: tuple[ScenarioActivation, ...] = ()
     incidents_total: int = 0  # exact counts of its open incidents in the area (the list stops at 500)
     incidents_overdue: int = 0
+
+
+# --- the shift log (issue 15): its window and its entries ------------------------------------------
+
+LOG_KINDS = ("alarm", "scenario", "action", "overdue", "wall")  # the kinds of entry, in display order
+
+
+@dataclass(frozen=True)
+class ShiftWindow:
+    """The moments a log covers, naive UTC floored to the minute (``until`` included)."""
+    since: datetime
+    until: datetime
+    default: bool = False  # neither from nor to was given: the last shift
+
+
+@dataclass(frozen=True)
+class ShiftLog:
+    """One log: its entries (``COLUMNS`` plus display names, oldest first, at most ``MAX_ROWS``),
+    their totals by kind and event (every entry, also beyond ``MAX_ROWS``), and what it covers."""
+    window: ShiftWindow
+    area_code: str | None
+    kinds: tuple[str, ...]
+    entries: pd.DataFrame
+    total: int
+    totals: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    walls_known: bool = True  # False: no fleet events to read (the fleet is not running here)
+
+    @property
+    def truncated(self) -> bool:
+        return self.total > len(self.entries)

@@ -49,9 +49,15 @@ def actions_of(connectable: Engine | Connection, *, scenario_id: str, area_code:
     return _frame(connectable, sql + " ORDER BY at, action_id", params, expanding)
 
 
-def recent_actions(connectable: Engine | Connection, *, since: datetime) -> pd.DataFrame:
-    """Every action made at or after ``since``, oldest first (what the scenario state reads)."""
-    return _frame(connectable, f"{_SELECT} WHERE at >= :since ORDER BY at, action_id", {"since": utc_text(since)})
+def recent_actions(connectable: Engine | Connection, *, since: datetime, until: datetime | None = None) -> pd.DataFrame:
+    """Every action made at or after ``since`` (and before ``until``: None, up to now), oldest first
+    (what the scenario state and the shift log read)."""
+    params: dict[str, object] = {"since": utc_text(since)}
+    sql = f"{_SELECT} WHERE at >= :since"
+    if until is not None:
+        sql += " AND at < :until"
+        params["until"] = utc_text(until)
+    return _frame(connectable, sql + " ORDER BY at, action_id", params)
 
 
 def action_id_of(connectable: Engine | Connection, *, request_id: str) -> int | None:

@@ -26,14 +26,17 @@ from typing import Any
 import pandas as pd
 from sqlalchemy.engine import Engine
 
-from data_access.areas import area_by_code, area_chain
+from data_access.areas import area_by_code, area_chain, areas_below
+from data_access.db import utc_now
 from data_access.models import (
     EMPTY_SCENARIO_STATE,
     ScenarioActivation,
     ScenarioBoard,
     ScenarioCatalogue,
+    ScenarioChange,
     ScenarioEnded,
     ScenarioState,
+    step_marking_role,
 )
 from data_access.resources import resources_in_area
 from data_access.sql import read_frame, utc_text
@@ -278,18 +281,24 @@ def _manual_actions(actions: pd.DataFrame, scenario_id: str, area_code: str, now
     return sorted(out, key=lambda x: (x[0], 0 if x[1] == "manual_start" else 1))
 
 
-def _scan(area: _Area, area_code: str, manual: list[tuple[datetime, str, str | None]], now: datetime
-          ) -> tuple[ScenarioActivation | None, ScenarioEnded | None]:
+def _scan(area: _Area, area_code: str, manual: list[tuple[datetime, str, str | None]], now: datetime,
+          changes: list[ScenarioChange] | None = None) -> tuple[ScenarioActivation | None, ScenarioEnded | None]:
     """The forward scan of one scenario x area over the kept window: its activation now (or None)
-    and its newest ended activation."""
+    and its newest ended activation; every start and end it passes is appended to ``changes``."""
     rule = area.rule
     start = area.window_start
     active: dict[str, Any] | None = None
     ended: ScenarioEnded | None = None
     armed = True  # an automatic rule re-arms after a manual end only once its condition has cleared
     before = [m for m in manual if m[0] < start]
+    log = changes if changes is not None else []
+
+    def started(t: datetime | None, reason: str, by: str | None) -> None:
+        log.append(ScenarioChange(rule.scenario_id, area_code, "start", t, reason, by))
+
     if before and before[-1][1] == "manual_start":  # manually started before the window, never ended
         active = {"since": None, "reason": "manual", "by": before[-1][2], "manual": True, "first": None}
+        started(None, "manual", before[-1][2])
     if before and before[-1][1] == "manual_end":
         armed = False
     inside = [m for m in manual if m[0] >= start]
@@ -298,18 +307,20 @@ def _scan(area: _Area, area_code: str, manual: list[tuple[datetime, str, str | N
     for m in inside:
         actions_at.setdefault(m[0], []).append(m)
 
-    def end(t: datetime) -> None:
+    def end(t: datetime, by: str | None = None, manual: bool = False) -> None:
         nonlocal active, ended
         assert active is not None
         ended = ScenarioEnded(scenario_id=rule.scenario_id, area_code=area_code, since=active["since"], ended=t)
         active = None
+        log.append(ScenarioChange(rule.scenario_id, area_code, "end", t, "manual" if manual else "rule", by))
 
     for t in times:
         for _, kind, principal in actions_at.get(t, ()):
             if kind == "manual_start" and active is None:
                 active = {"since": t, "reason": "manual", "by": principal, "manual": True, "first": None}
+                started(t, "manual", principal)
             elif kind == "manual_end" and active is not None:
-                end(t)
+                end(t, principal, manual=True)
                 armed = False
         if active is not None and not active["manual"] and area.ends(t):
             end(t)
@@ -320,6 +331,7 @@ def _scan(area: _Area, area_code: str, manual: list[tuple[datetime, str, str | N
             elif fired:
                 active = {"since": None if unknown else t, "reason": rule.kind, "by": None, "manual": False,
                           "first": first, "counts": area.category_counts(t, rule.window or rule.end_window)}
+                started(None if unknown else t, rule.kind, None)
     if active is None:
         return None, ended
     return ScenarioActivation(scenario_id=rule.scenario_id, area_code=area_code, since=active["since"],
@@ -371,6 +383,7 @@ def evaluate_scenarios(*, catalogue: ScenarioCatalogue, minutes: pd.DataFrame, r
         actions = actions.assign(at=pd.to_datetime(actions["at"], format="ISO8601", errors="coerce"))
     active: list[ScenarioActivation] = []
     last_ended: list[ScenarioEnded] = []
+    changes: list[ScenarioChange] = []
     for row in ([] if catalogue.scenarios.empty else catalogue.scenarios.to_dict("records")):
         rule = _Rule.of(row, catalogue)
         column = _report_code(rule.level, city_code)
@@ -391,13 +404,21 @@ def evaluate_scenarios(*, catalogue: ScenarioCatalogue, minutes: pd.DataFrame, r
         for code in sorted(set(by_area) | set(series_by_area) | manual_areas):
             cats = sorted(by_area.get(code, []))
             area = _Area(rule, series_by_area.get(code, {}), [at for at, _ in cats], cats, window_start)
-            activation, ended = _scan(area, code, _manual_actions(actions, rule.scenario_id, code, now), now)
+            activation, ended = _scan(area, code, _manual_actions(actions, rule.scenario_id, code, now), now,
+                                      changes)
             if activation is not None:
                 active.append(activation)
             if ended is not None:
                 last_ended.append(ended)
     return ScenarioState(computed_at=now, active=tuple(active), last_ended=tuple(last_ended),
-                         acks=_acks(actions, active, now))
+                         acks=_acks(actions, active, now), changes=_in_order(changes))
+
+
+def _in_order(changes: list[ScenarioChange]) -> tuple[ScenarioChange, ...]:
+    """Starts and ends in time order (a start from before the window first), an end before a start
+    at the same minute (the rule that ends re-arms), then by scenario and area."""
+    return tuple(sorted(changes, key=lambda c: (c.at or datetime.min, c.kind != "end", c.scenario_id,
+                                                c.area_code)))
 
 
 def _acks(actions: pd.DataFrame, active: Iterable[ScenarioActivation], now: datetime
@@ -434,7 +455,7 @@ _CHANGE_POINTS_SQL = """
                LAG(v.status) OVER (PARTITION BY v.indicator_id, v.area_code ORDER BY v.minute) AS previous,
                LEAD(v.minute) OVER (PARTITION BY v.indicator_id, v.area_code ORDER BY v.minute) AS following
         FROM v_vitals_recent v JOIN v_areas a ON a.area_code = v.area_code
-        WHERE v.indicator_id IN :ids AND a.level IN :levels AND v.minute >= :start
+        WHERE v.indicator_id IN :ids AND a.level IN :levels AND v.minute >= :start AND v.minute <= :end
     ) c
     WHERE n = 1 OR following IS NULL OR COALESCE(status, '') <> COALESCE(previous, '')
     ORDER BY indicator_id, area_code, minute"""
@@ -445,13 +466,19 @@ def load_scenario_state(*, engine: Engine, now: datetime) -> ScenarioState:
     catalogue = scenario_catalogue(engine=engine)
     if catalogue.scenarios.empty:
         return ScenarioState(computed_at=now, active=(), last_ended=(), acks=())
-    start = now - KEPT_WINDOW
+    # --- as of a past ``now`` (issue 15, replay): every read bounded by ``now``, and the window starts
+    # where the views' own 24 h start (the real clock's), so a run or a report older than the views
+    # keep is "before the window" (since=None), never dated at the first minute the views still hold.
+    start = max(now - KEPT_WINDOW, utc_now() - KEPT_WINDOW)
+    window = max(now - start, MINUTE)
+    end = utc_text(now)
+    # --- end of the as-of block
     triggering = _ids(catalogue.indicators[catalogue.indicators["triggers"]], "indicator_id")
     levels = _ids(catalogue.scenarios, "area_level")
     minutes = pd.DataFrame(columns=["indicator_id", "area_code", "area_level", "minute", "value", "status"])
     if triggering:
         minutes = read_frame(engine, _CHANGE_POINTS_SQL,
-                             {"ids": triggering, "levels": levels, "start": utc_text(start)},
+                             {"ids": triggering, "levels": levels, "start": utc_text(start), "end": end},
                              times_in=("minute",), expanding=("ids", "levels"))
     categories = _ids(catalogue.categories, "category")
     reports = pd.DataFrame(columns=["incident_id", "category", "subcategory", "district_code", "street_code",
@@ -460,34 +487,33 @@ def load_scenario_state(*, engine: Engine, now: datetime) -> ScenarioState:
         reports = read_frame(
             engine,
             "SELECT incident_id, category, subcategory, district_code, street_code, reported_at, closed_at"
-            " FROM v_incident_reports_recent WHERE category IN :cats AND reported_at >= :start",
-            {"cats": categories, "start": utc_text(start)}, times_in=("reported_at", "closed_at"),
+            " FROM v_incident_reports_recent WHERE category IN :cats AND reported_at >= :start AND reported_at <= :end",
+            {"cats": categories, "start": utc_text(start), "end": end}, times_in=("reported_at", "closed_at"),
             expanding=("cats",))
     actions = read_frame(
         engine,
         "SELECT action_id, at, principal, kind, scenario_id, area_code, scope_code FROM v_operator_actions"
-        " WHERE (at >= :start AND kind = 'ack_takeover') OR kind IN ('manual_start', 'manual_end')"
+        " WHERE ((at >= :start AND kind = 'ack_takeover') OR kind IN ('manual_start', 'manual_end')) AND at <= :end"
         " ORDER BY at, action_id",
-        {"start": utc_text(start)}, times_in=("at",))
+        {"start": utc_text(start), "end": end}, times_in=("at",))
     city = read_frame(engine, "SELECT area_code FROM v_areas WHERE level = 'city'")
     return evaluate_scenarios(catalogue=catalogue, minutes=minutes, reports=reports, actions=actions, now=now,
-                              city_code=None if city.empty else str(city.iloc[0]["area_code"]))
+                              city_code=None if city.empty else str(city.iloc[0]["area_code"]), window=window)
+
+
+def scenario_history(*, engine: Engine, since: datetime, until: datetime,
+                     state: ScenarioState | None = None) -> tuple[ScenarioChange, ...]:
+    """Every start and end of every scenario in every area from ``since`` to ``until`` (naive UTC,
+    both included), in time order: the changes of the scenario state's own forward scan at ``until``
+    (``state``: that state when the caller has it, e.g. this tick's). The scan keeps 24 h: changes
+    before ``until - KEPT_WINDOW`` are not known (the shift log says so)."""
+    if state is None or not until <= state.computed_at < until + MINUTE:  # (the tick's state: its minute)
+        state = load_scenario_state(engine=engine, now=until)
+    return tuple(c for c in state.changes if c.at is not None and since <= c.at <= until)
 
 
 def _area_below(engine: Engine, area_code: str) -> set[str]:
-    """The area and every area below it (districts' streets, a city's districts and streets)."""
-    areas = read_frame(engine, "SELECT area_code, parent_code FROM v_areas")
-    children: dict[str, list[str]] = {}
-    for code, parent in zip(areas["area_code"], areas["parent_code"], strict=True):
-        if parent is not None and not pd.isna(parent):
-            children.setdefault(str(parent), []).append(str(code))
-    out, todo = set(), [area_code]
-    while todo:
-        code = todo.pop()
-        if code not in out:
-            out.add(code)
-            todo.extend(children.get(code, []))
-    return out
+    return areas_below(engine=engine, area_code=area_code)
 
 
 def load_scenario_board(*, engine: Engine, scenario_id: str, area_code: str, state: ScenarioState | None,
@@ -586,6 +612,8 @@ def _steps(engine: Engine, steps: pd.DataFrame, scenario_id: str, area_code: str
     board: the last ended activation's marks, up to its end)."""
     out = steps.drop(columns=["scenario_id"], errors="ignore").assign(state=None, principal=None, at=None,
                                                                        comment=None)
+    if "role" in out:  # the role that may mark it, as actions.service decides it (NULL/unknown: admin)
+        out["role"] = out["role"].map(step_marking_role)
     if activation is None and ended is None:
         return out
     since = activation.since if activation else ended.since  # type: ignore[union-attr]

@@ -31,7 +31,12 @@ def read_frame(engine: Engine, sql: str | sa.TextClause, params: Mapping[str, ob
           times_in: tuple[str, ...] = (), expanding: tuple[str, ...] = ()) -> pd.DataFrame:
     query = statement(sql, expanding) if isinstance(sql, str) else sql
     with engine.connect() as conn:
-        out = pd.read_sql(query, conn, params=dict(params or {}))
+        try:
+            out = pd.read_sql(query, conn, params=dict(params or {}))
+        except pd.errors.DatabaseError as exc:  # pandas wraps some driver errors (a statement timeout's
+            if isinstance(exc.__cause__, sa.exc.SQLAlchemyError):  # "interrupted"): callers catch SQLAlchemy's
+                raise exc.__cause__ from None
+            raise
     return times(out, times_in)
 
 

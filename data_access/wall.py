@@ -85,23 +85,34 @@ def load_wall(*, engine: Engine, area: Area, now: datetime, hotline_source: str 
     ``incidents``: where the strip's figures come from instead (asked only once the vital signs
     were read: a database that is gone fails the first read, and nothing waits for a second);
     ``level_words``: what the city calls the area's level, by language (the wall's titles)."""
+    chain = area_chain(engine=engine, area_code=area.area_code)
+    return wall_snapshot(
+        area=area, chain=chain, moment=now, vitals=vitals_for_scope(engine=engine, chain=chain, now=now),
+        trends=lambda series: vitals_trends(engine=engine, series=series, since=now - timedelta(minutes=TREND_MINUTES)),
+        normal_since=lambda series: last_normal_minute(engine=engine, series=series),
+        strip=incidents or (lambda: load_wall_incidents(engine=engine, area=area, hotline_source=hotline_source)),
+        level_words=level_words)
+
+
+def wall_snapshot(*, area: Area, chain: list[Area], moment: datetime, vitals: pd.DataFrame,
+                  trends: Callable[[list[tuple[str, str]]], pd.DataFrame],
+                  normal_since: Callable[[list[tuple[str, str]]], dict[tuple[str, str], datetime]],
+                  strip: Callable[[], WallIncidents], level_words: dict[str, str] | None) -> WallSnapshot:
+    """One wall's snapshot from its vital signs at ``moment`` and the reads of the rest (by series):
+    the live wall (load_wall) and a replayed one (asof.load_wall_as_of) differ only in those reads."""
     failed: set[str] = set()
     panel = _panel_reader(area, failed)
-
-    chain = area_chain(engine=engine, area_code=area.area_code)
-    vitals = vitals_for_scope(engine=engine, chain=chain, now=now)
     if not vitals.empty:
         vitals = vitals[vitals["on_wall"].astype(bool)].reset_index(drop=True)
         level_of = {a.area_code: a.level for a in chain}
         vitals["source_level"] = vitals["source_area"].map(level_of)
     series = list(zip(vitals.get("indicator_id", []), vitals.get("source_area", []), strict=True))
-    trends = panel("trends", lambda: vitals_trends(engine=engine, series=series,
-                                                           since=now - timedelta(minutes=TREND_MINUTES)),
-                   pd.DataFrame(columns=["indicator_id", "area_code", "minute", "value", "status"]))
+    trends_read = panel("trends", lambda: trends(series),
+                        pd.DataFrame(columns=["indicator_id", "area_code", "minute", "value", "status"]))
     bad = vitals[vitals["status"].isin(["warn", "alarm"]) & ~vitals["stale"].astype(bool)] if not vitals.empty \
         else vitals
-    since = panel("alarms", lambda: last_normal_minute(
-        engine=engine, series=list(zip(bad.get("indicator_id", []), bad.get("source_area", []), strict=True))), {})
+    since = panel("alarms", lambda: normal_since(
+        list(zip(bad.get("indicator_id", []), bad.get("source_area", []), strict=True))), {})
     alarms = [
         Alarm(indicator_id=r.indicator_id, area_code=r.source_area, status=r.status,
               value=None if pd.isna(r.value) else float(r.value),
@@ -112,22 +123,21 @@ def load_wall(*, engine: Engine, area: Area, now: datetime, hotline_source: str 
     # Worst first: alarms before warnings, then the longest-running.
     alarms.sort(key=lambda a: (STATUS_ORDER.get(a.status, 9), a.since or datetime.min))
     newest = vitals["ts"].max() if not vitals.empty else None
-    strip = incidents() if incidents is not None else load_wall_incidents(engine=engine, area=area,
-                                                                            hotline_source=hotline_source)
-    if strip.failed:
+    figures = strip()
+    if figures.failed:
         failed.add("strip")
     return WallSnapshot(
         area=area,
         vitals=vitals,
-        sparks=_sparks(trends, now),
-        health=_health(vitals, trends, now),
+        sparks=_sparks(trends_read, moment),
+        health=_health(vitals, trends_read, moment),
         alarms=alarms,
-        counts=strip.counts,
-        hotline=strip.hotline,
+        counts=figures.counts,
+        hotline=figures.hotline,
         newest_reading=None if newest is None or pd.isna(newest) else newest.to_pydatetime(),
-        read_at=now,
+        read_at=moment,
         failed=frozenset(failed),
-        newest_incident_change=strip.newest_change,
+        newest_incident_change=figures.newest_change,
         level_words=dict(level_words or {}),
     )
 

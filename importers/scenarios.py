@@ -37,7 +37,6 @@ The format (docs/importing.md, "Scenarios")::
 """
 from __future__ import annotations
 
-import re
 import tomllib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
@@ -48,9 +47,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from data_access import schema
+from data_access.models import valid_scenario_id
 from importers.common import ImportFailure
 
-SCENARIO_ID = re.compile(r"^[a-z0-9_]{1,64}$")
 _SCENARIO_KEYS = {"id", "name", "name_en", "description", "description_en", "level", "sort_order", "activation",
                   "end", "indicators", "categories", "steps", "resource_types"}
 _ACTIVATION_KEYS = {"kind", "status", "minutes", "incidents", "window_minutes"}
@@ -186,8 +185,8 @@ def parse_scenarios(path: Path, known: Known) -> ScenarioCatalogueRows:
     for number, raw in enumerate(items, start=1):
         item = check.table(raw, f"scenario {number}")
         sid = item.get("id")
-        if not isinstance(sid, str) or not SCENARIO_ID.match(sid):
-            raise check.fail(f"scenario {number}: id", f"expected a-z, 0-9 and _ (at most 64), found"
+        if not valid_scenario_id(sid):
+            raise check.fail(f"scenario {number}: id", f"expected letters, digits and _ . : - (at most 64), found"
                              f" {'nothing' if sid is None else _shown(sid)}")
         place = f"scenario {sid!r}: "
         if sid in seen:
@@ -311,8 +310,8 @@ def _steps(check: _Checker, item: dict[str, Any], sid: str, place: str, out: Sce
         entry = check.table(raw, s_place)
         check.keys(entry, _STEP_KEYS, f"{s_place}.")
         step_id = entry.get("id")
-        if not isinstance(step_id, str) or not SCENARIO_ID.match(step_id):
-            raise check.fail(f"{s_place}.id", f"expected a-z, 0-9 and _ (at most 64), found"
+        if not valid_scenario_id(step_id):
+            raise check.fail(f"{s_place}.id", f"expected letters, digits and _ . : - (at most 64), found"
                              f" {'nothing' if step_id is None else _shown(step_id)}")
         if step_id in seen:
             raise check.fail(f"{s_place}.id", f"step {step_id!r} given twice")

@@ -13,7 +13,7 @@ import dash
 from dash import MATCH, ClientsideFunction, Input, Output, State
 
 from components import ids
-from pages import _incident_list, _level, _map, _resources, _takeover
+from pages import _fleet, _incident_list, _level, _map, _resources, _takeover
 from security import callback
 
 mid = ids.mid
@@ -66,6 +66,7 @@ def register_panel_callbacks() -> None:
         Output(mid(ids.LVL_ERROR, MATCH), "children"),
         Input(ids.tick_id(MATCH), "n_intervals"),
         State(mid(ids.MAP_SCOPE, MATCH), "data"),
+        State(mid(ids.FLEET_SCREEN, MATCH), "data"),  # the wall fleet: a level page's heartbeat rides on it
         # Its initial call fills panels a page laid out empty (create_level_page).,
         access="wall",
     )(_level.refresh_panels)
@@ -140,3 +141,4 @@ def register_shared_callbacks() -> None:
     register_panel_callbacks()
     register_list_callbacks()
     _takeover.register_takeover_callbacks()
+    _fleet.register_fleet_callbacks()

@@ -22,6 +22,9 @@ from data_access.readers.incident_list import (
     read_incident_rows,
     scoped_filter,
 )
+from data_access.readers.replay import read_incident_count_as_of, read_incident_export_as_of, read_incident_rows_as_of
+from data_access.replay import ReplayError
+from pages._replay import scope_moment
 from pages._runtime import current_runtime
 from security import current_principal
 from security.limits import SlidingWindow
@@ -61,11 +64,20 @@ def get_rows(request: dict | None, categories: object, statuses: object, priorit
     start = _int(request.get("startRow"), 0)
     end = max(start, _int(request.get("endRow"), start + BLOCK_ROWS))
     try:
-        total = read_incident_count(runtime=runtime, scope=principal_scope, filt=filt)
-        frame = read_incident_rows(runtime=runtime, scope=principal_scope, filt=filt, sort=sort, start=start, end=end)
+        at = scope_moment(scope)  # a replayed page (issue 15): the incidents open at its moment
+        if at is not None:
+            total = read_incident_count_as_of(runtime=runtime, scope=principal_scope, filt=filt, at=at)
+            frame = read_incident_rows_as_of(runtime=runtime, scope=principal_scope, filt=filt, sort=sort,
+                                             start=start, end=end, at=at)
+        else:
+            total = read_incident_count(runtime=runtime, scope=principal_scope, filt=filt)
+            frame = read_incident_rows(runtime=runtime, scope=principal_scope, filt=filt, sort=sort, start=start,
+                                       end=end)
     except SQLAlchemyError as exc:
         log.warning("incident list failed: %s", first_line(exc))
         return no_update, no_update, t("list_error", lang)
+    except ReplayError:
+        return no_update, no_update, t("rpl_failed", lang)
     rows = grid_rows(frame, lang=lang, tz=runtime.settings.tz)
     return {"rowData": rows, "rowCount": total}, t("list_matched", lang, n=f"{total:,}"), ""
 
@@ -127,12 +139,17 @@ def export_csv(n_clicks: int | None, categories: object, statuses: object, prior
         log.warning("refused an export for %s: %d exports building", principal.name, limits.AT_ONCE)
         return no_update, t("export_busy", lang)
     try:
-        text = csv_text(read_incident_export(runtime=runtime, scope=principal.scope, filt=filt, sort=sort),
-                        tz=runtime.settings.tz)
+        at = scope_moment(scope)  # a replayed page: the export of what it shows, named by its moment
+        chunks = read_incident_export(runtime=runtime, scope=principal.scope, filt=filt, sort=sort) if at is None \
+            else read_incident_export_as_of(runtime=runtime, scope=principal.scope, filt=filt, sort=sort, at=at)
+        text = csv_text(chunks, tz=runtime.settings.tz)
     except SQLAlchemyError as exc:
         log.warning("incident export failed: %s", first_line(exc))
         return no_update, t("list_error", lang)
+    except ReplayError:
+        return no_update, t("rpl_failed", lang)
     finally:
         limits.release()
     code = filt.area_code or "city"
-    return dcc.send_string(text, f"citywall-incidents-{code}.csv", type="text/csv"), ""
+    suffix = f"-at-{at:%Y%m%dT%H%M}Z" if at is not None else ""
+    return dcc.send_string(text, f"citywall-incidents-{code}{suffix}.csv", type="text/csv"), ""

@@ -4,6 +4,7 @@ pages/_callbacks.py). One definition serves every map on every page, keyed by th
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -28,7 +29,10 @@ from data_access.readers.map import (
     read_map_delta,
     read_map_update,
 )
+from data_access.readers.replay import read_map_update_as_of, read_points_as_of
+from data_access.replay import ReplayError
 from data_access.runtime import CityWallRuntime
+from pages._replay import scope_at, scope_moment
 from pages._runtime import current_runtime
 from security import current_principal
 
@@ -76,16 +80,36 @@ def level_words_in(runtime: CityWallRuntime, lang: str) -> LevelWords:
             for level, name in read_level_names(runtime=runtime).items()}
 
 
+# --- the replay (issue 15): a map as of a moment, from the as-of readers ------------------------
+
+def map_update_as_of(runtime: CityWallRuntime, area: Area, lang: str, at: datetime) -> MapUpdate:
+    """The update of a map of ``area`` as it was at ``at`` (the city-wide counts of that minute,
+    read once for every screen replaying it; a street's points of that moment)."""
+    scope = current_principal().scope
+
+    def build(counts: MapCounts) -> MapUpdate:
+        area_rows, cell_rows = counts.rows(area)
+        points = read_points_as_of(runtime=runtime, scope=scope, street_code=area.area_code,
+                                   at=at) if area.level == "street" else None
+        return im.build_update(area=area, area_rows=area_rows, cell_rows=cell_rows, points=points, lang=lang,
+                               tz=runtime.settings.tz)
+
+    return read_map_update_as_of(runtime=runtime, scope=scope, area=area, lang=lang, at=at, build=build)
+
+
 def build_map(*, key: str, area: Area, lang: str, lang_param: str | None, runtime: CityWallRuntime,
-              with_tick: bool = True, class_name: str = "", extra_layers: list[Any] | None = None) -> html.Div:
-    """Read what the map needs and build it (raises SQLAlchemyError when the database is down)."""
+              with_tick: bool = True, class_name: str = "", extra_layers: list[Any] | None = None,
+              at: datetime | None = None) -> html.Div:
+    """Read what the map needs and build it (raises SQLAlchemyError when the database is down);
+    ``at``: the map as of that moment (a replay), its scope store carrying it to its refresh."""
     settings = runtime.settings
     geometry = map_geometry(runtime, area, lang, lang_param)
-    return im.create_incident_map(key=key, area=area, geometry=geometry, update=map_update(runtime, area, lang),
+    update = map_update(runtime, area, lang) if at is None else map_update_as_of(runtime, area, lang, at)
+    return im.create_incident_map(key=key, area=area, geometry=geometry, update=update,
                                   lang=lang, lang_param=lang_param, refresh_s=settings.refresh_s,
                                   tile_url=settings.tile_url, tile_attribution=settings.tile_attribution,
                                   with_tick=with_tick, class_name=class_name, words=level_words_in(runtime, lang),
-                                  extra_layers=extra_layers)
+                                  extra_layers=extra_layers, at=scope_at(at))
 
 
 def scope_area(scope: object) -> tuple[Area | None, str]:
@@ -113,18 +137,27 @@ def refresh_map(_n: int | None, scope: dict | None, signature: str | None) -> tu
         if area is None:
             return (no_update,) * 6
         principal_scope = current_principal().scope
-        update = map_update(runtime, area, lang)
-        keep_children_ready(runtime=runtime, scope=principal_scope, area=area, lang=lang,
-                            lang_param=(scope or {}).get("lang_param"),
-                            load=geometry_loader(runtime, lang, lang_param_of(scope)))
-        if holds_current(runtime=runtime, area=area, lang=lang, signature=signature, update=update):
-            return (no_update,) * 4 + ("", no_update)
+        at = scope_moment(scope)
+        if at is not None:  # a replay: the map as of the screen's moment (what changed since the minute it shows)
+            update = map_update_as_of(runtime, area, lang, at)
+            if update.signature == signature:
+                return (no_update,) * 4 + ("", no_update)
+        else:
+            update = map_update(runtime, area, lang)
+            keep_children_ready(runtime=runtime, scope=principal_scope, area=area, lang=lang,
+                                lang_param=(scope or {}).get("lang_param"),
+                                load=geometry_loader(runtime, lang, lang_param_of(scope)))
+            if holds_current(runtime=runtime, area=area, lang=lang, signature=signature, update=update):
+                return (no_update,) * 4 + ("", no_update)
         delta = read_map_delta(runtime=runtime, scope=principal_scope, area=area, lang=lang, signature=signature,
                                update=update)
     except SQLAlchemyError as exc:
         log.warning("map refresh failed: %s", first_line(exc))
         lang = (scope or {}).get("lang") or "zh"
         return (no_update,) * 4 + (t("map_error", lang), no_update)
+    except ReplayError:  # a moment no URL could name (the page checked its own): nothing is shown as of it
+        lang = (scope or {}).get("lang") or "zh"
+        return (no_update,) * 4 + (t("rpl_failed", lang), no_update)
     if delta is not None:
         areas, cells, points = im.delta_patches(delta)
         legend = no_update if delta.breaks is None else static_panel(im.create_legend(

@@ -5,7 +5,6 @@ refresh (pages/scenario.py registers it)."""
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any
 
 import dash
@@ -15,20 +14,21 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from components.formatting import local_time
 from components.i18n import pick_language, t
-from components.links import wall_href
+from components.links import scenario_href, wall_href
 from components.refusal import create_refusal
 from components.resource_layer import TypeNames
 from components.scenario_board import PARTS, BoardParts, board_parts, create_scenario_board
 from data_access.areas import valid_code
 from data_access.db import utc_now
 from data_access.errors import first_line
-from data_access.models import LANGUAGES, ScenarioBoard
+from data_access.models import LANGUAGES, ScenarioBoard, valid_scenario_id
 from data_access.readers.areas import read_area, read_city, read_level_names
 from data_access.readers.boards import read_board_render
 from data_access.readers.incident_list import read_category_options
 from data_access.readers.scenarios import read_scenario_board
 from data_access.runtime import CityWallRuntime
 from data_access.vitals import mark_position_staleness
+from pages._fleet import beat, screen_stores
 from pages._map import map_geometry
 from pages._runtime import current_runtime
 from pages._scenario_actions import step_forms
@@ -36,26 +36,22 @@ from pages._takeover import board_return
 from security import current_principal
 
 log = logging.getLogger(__name__)
-SCENARIO_ID = re.compile(r"^[0-9A-Za-z_.-]{1,64}$")
 MAX_SHOWN = 40
 
 
-def valid_scenario_id(value: object) -> bool:
-    return isinstance(value, str) and bool(SCENARIO_ID.match(value))
-
-
-def can_mark_for(role: str) -> bool:
+def can_mark_for(role: object) -> bool:
     """May the current principal mark a step of ``role``? Never a wall (a kiosk token), else by rank
-    (actions/service.py checks again before anything is written)."""
+    (``role`` is the board's, already through data_access.models.step_marking_role; actions/service.py
+    checks again before anything is written)."""
     principal = current_principal()
-    return principal.role != "wall" and principal.at_least(role)
+    return principal.role != "wall" and principal.at_least(str(role))
 
 
 def markable_steps(board: ScenarioBoard) -> list[str]:
     """The steps of the board the current principal may mark (their forms are issued)."""
     if board.steps.empty:
         return []
-    return [str(r.step_id) for r in board.steps.itertuples(index=False) if can_mark_for(str(r.role or "supervisor"))]
+    return [str(r.step_id) for r in board.steps.itertuples(index=False) if can_mark_for(r.role)]
 
 
 def type_names_of(board: ScenarioBoard) -> TypeNames:
@@ -146,7 +142,11 @@ def render_board(scenario_id: object, area_code: object, lang: object, query: di
                                  timezone=settings.timezone, refresh_s=settings.refresh_s, geometry=geometry,
                                  scope=scope, can_mark=can_mark_for, form=form, kiosk=kiosk,
                                  tile_url=settings.tile_url, tile_attribution=settings.tile_attribution,
-                                 extra=None if back is None else [back])
+                                 extra=([] if back is None else [back]) + screen_stores(  # the wall fleet (issue 15)
+                                     runtime, key="board", kiosk=kiosk, screen=query.get("screen"),
+                                     scope_code=board.area.area_code,
+                                     page=scenario_href(scenario_id, None if board.area.level == "city"
+                                                        else board.area.area_code)))
 
 
 # --- the tick ---------------------------------------------------------------------------------------
@@ -154,7 +154,8 @@ def render_board(scenario_id: object, area_code: object, lang: object, query: di
 OUTPUT_PARTS = PARTS  # the order of the refresh's first outputs (pages/scenario.py)
 
 
-def refresh_board(_n: int | None, scope: dict | None, sigs: dict | None, forms: dict | None) -> tuple:
+def refresh_board(_n: int | None, scope: dict | None, sigs: dict | None, forms: dict | None,
+                  screen: dict | None = None) -> tuple:
     """Each tick: the parts of the board that changed since what the screen shows (its digests),
     no_update for the rest; the step infos and buttons of the checklist; the status bar's store;
     the mark forms, renewed before they go stale (no_update while they are fresh)."""
@@ -172,9 +173,11 @@ def refresh_board(_n: int | None, scope: dict | None, sigs: dict | None, forms: 
                                     area_code=area_code)
     except SQLAlchemyError as exc:
         log.warning("scenario board refresh failed: %s", first_line(exc))
+        beat(runtime, screen, scope_code=area_code, tick=None, ok=False)  # the wall fleet
         return (*nothing, no_update, t("sb_error", lang), {"ok": False, "version": runtime.version}, no_update)
     except LookupError:
         return (*nothing, no_update, "", {"ok": False, "version": runtime.version}, no_update)
+    beat(runtime, screen, scope_code=area_code, tick=None, ok=True)  # the wall fleet (issue 15)
     parts = parts_of(board, runtime=runtime, lang=lang)
     digests = parts.digests()
     out: list[Any] = [parts.parts[name] if digests[name] != sigs.get(name) else no_update for name in PARTS]

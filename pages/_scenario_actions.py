@@ -23,7 +23,6 @@ from security import current_principal
 
 log = logging.getLogger(__name__)
 RENEW_AFTER_S = TOKEN_TTL_S // 2  # a form is renewed by the tick when half its life is gone
-MAX_COMMENT = 500
 
 
 def _issued(form: object) -> int | None:
@@ -72,7 +71,7 @@ def mark_clicked(done_clicks: list | None, skip_clicks: list | None, comment: ob
     state = "done" if trigger.get("type") == ids.SB_STEP_DONE else "skipped"
     scenario_id, area_code = scope.get("scenario_id"), scope.get("area_code")
     form = forms.get(step) if isinstance(forms.get(step), dict) else {}
-    text = comment.strip()[:MAX_COMMENT] if isinstance(comment, str) else None
+    text = comment if isinstance(comment, str) else None  # actions.service refuses one too long, never cuts it
     result = mark_step(
         engine=actions_engine(runtime.settings), key=signing_key(runtime.settings), principal=current_principal(),
         screen=f"/scenario/{scenario_id}/{area_code} board", request_id=form.get("request_id"),

@@ -15,12 +15,12 @@ from components.links import own_path
 from components.takeover import create_takeover_return
 from data_access.areas import valid_code
 from data_access.errors import first_line
+from data_access.models import valid_scenario_id
 from data_access.readers.wall import read_takeover_pending
 from pages._runtime import current_runtime
 from security import callback, current_principal
 
 log = logging.getLogger(__name__)
-_MAX_ID = 64
 
 
 def board_return(*, scenario_id: object, area_code: object, kiosk: object, takeover: object, back: object,
@@ -31,8 +31,7 @@ def board_return(*, scenario_id: object, area_code: object, kiosk: object, takeo
     if str(kiosk).lower() not in ("1", "true", "yes", "on"):
         return None
     back_path = own_path(back)
-    if not (back_path and valid_code(takeover) and valid_code(area_code) and isinstance(scenario_id, str)
-            and 0 < len(scenario_id) <= _MAX_ID):
+    if not (back_path and valid_code(takeover) and valid_code(area_code) and valid_scenario_id(scenario_id)):
         return None
     return create_takeover_return(scenario_id=scenario_id, area_code=str(area_code), scope_code=str(takeover),
                                   back=back_path, refresh_s=refresh_s)
@@ -42,8 +41,7 @@ def takeover_pending(_n: int | None, cfg: dict | None) -> object:
     """{"pending": bool} for the board's takeover (once per tick: the state is the tick's)."""
     cfg = cfg if isinstance(cfg, dict) else {}
     scope_code, scenario_id, area_code = cfg.get("scope_code"), cfg.get("scenario_id"), cfg.get("area_code")
-    if not (valid_code(scope_code) and valid_code(area_code) and isinstance(scenario_id, str)
-            and 0 < len(scenario_id) <= _MAX_ID):
+    if not (valid_code(scope_code) and valid_code(area_code) and valid_scenario_id(scenario_id)):
         return no_update  # not opened by a takeover: the board stays
     runtime = current_runtime()
     try:

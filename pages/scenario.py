@@ -43,6 +43,7 @@ callback(
     State(ids.SB_SCOPE, "data"),
     State(ids.SB_SIGS, "data"),
     State(ids.SB_FORM, "data"),
+    State(ids.mid(ids.FLEET_SCREEN, "board"), "data"),  # the wall fleet: a board's heartbeat rides on its tick
     # Its initial call sends nothing new (the digests match the layout's) but the status bar's
     # store: the badge says LIVE at once, not after the first tick.
     access="wall",

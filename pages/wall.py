@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import datetime
 
 import dash
-from dash import ClientsideFunction, Input, Output, State, html, no_update
+from dash import ALL, ClientsideFunction, Input, Output, State, html, no_update
 from sqlalchemy.exc import SQLAlchemyError
 
 from actions import Purpose, acknowledge_takeover, action_form, actions_engine, signing_key
@@ -19,6 +20,7 @@ from data_access.areas import valid_code
 from data_access.db import utc_now
 from data_access.errors import first_line
 from data_access.readers.areas import read_area
+from data_access.readers.replay import read_wall_as_of, read_wall_takeovers_as_of
 from data_access.readers.scenarios import read_scenario_catalogue, read_scenario_state
 from data_access.readers.wall import (
     read_wall,
@@ -28,7 +30,10 @@ from data_access.readers.wall import (
     read_wall_takeovers,
     wall_scope_code,
 )
+from data_access.replay import ReplayError
 from data_access.runtime import CityWallRuntime
+from pages._fleet import beat
+from pages._replay import scope_at, scope_moment
 from pages._runtime import current_runtime
 from pages._wall_layout import wall_layout
 from security import callback, current_principal, page_access
@@ -52,8 +57,10 @@ dash.clientside_callback(
 
 
 def layout(scope: str | None = None, lang: str | None = None, kiosk: str | None = None,
-           rotate: str | None = None, playlist: str | None = None, **_query: object) -> html.Div:
-    return wall_layout(current_runtime(), scope=scope, lang=lang, kiosk=kiosk, rotate=rotate, playlist=playlist)
+           rotate: str | None = None, playlist: str | None = None, at: str | None = None,
+           speed: str | None = None, screen: str | None = None, **_query: object) -> html.Div:
+    return wall_layout(current_runtime(), scope=scope, lang=lang, kiosk=kiosk, rotate=rotate, playlist=playlist,
+                       at=at, speed=speed, screen=screen)  # screen: its name in the wall fleet (/walls)
 
 
 dash.clientside_callback(  # when to poll: just after the server's next tick is ready (not at a random phase)
@@ -78,11 +85,32 @@ dash.clientside_callback(  # writes each tick's delta into the laid-out tiles, s
 )
 
 
-def _takeover(runtime: CityWallRuntime, scope: str | None, code: str, lang: str) -> dict | None:
+# The replay control (issue 15; components/replay.py, assets/replay.js): the slider, play/pause and the
+# speeds move the moment in the browser, which writes it into the URL and the scope stores.
+dash.clientside_callback(
+    ClientsideFunction(namespace="citywallReplay", function_name="control"),
+    Output(ids.REPLAY_TARGET, "title"),
+    Input(ids.REPLAY_SLIDER, "value"),
+    Input(ids.REPLAY_PLAY, "n_clicks"),
+    Input({"type": ids.REPLAY_SPEED, "id": ALL}, "n_clicks"),
+    Input(ids.REPLAY_TIMER, "n_intervals"),
+    State(ids.REPLAY_CONFIG, "data"),
+)
+dash.clientside_callback(  # a kiosk URL carrying ?at=: the live wall, ?at= taken out of the address
+    ClientsideFunction(namespace="citywallReplay", function_name="dropReplay"),
+    Output(ids.REPLAY_DROP_TARGET, "title"),
+    Input(ids.REPLAY_DROP, "data"),
+)
+
+
+def _takeover(runtime: CityWallRuntime, scope: str | None, code: str, lang: str,
+              at: datetime | None = None) -> dict | None:
     """The scenarios active in the wall's scope as its takeover store (issue 13, item 4); None
-    when the state could not be read this tick (the screens keep what they show)."""
+    when the state could not be read this tick (the screens keep what they show). ``at`` (a
+    replayed wall, issue 15): those active at that minute, acknowledged or not as they were then."""
     try:
-        found = read_wall_takeovers(runtime=runtime, scope=scope, code=code)
+        found = read_wall_takeovers(runtime=runtime, scope=scope, code=code) if at is None else \
+            read_wall_takeovers_as_of(runtime=runtime, scope=scope, code=code, at=at)
         areas = {a.area_code: read_area(runtime=runtime, scope=scope, code=a.area_code) for a in found.active}
     except SQLAlchemyError as exc:
         log.warning("wall takeover state failed: %s", first_line(exc))
@@ -90,7 +118,7 @@ def _takeover(runtime: CityWallRuntime, scope: str | None, code: str, lang: str)
     return takeover_state(scope_code=code, active=found.active, pending=found.pending, scenarios=found.scenarios,
                           scenario_indicators=found.scenario_indicators, indicators=found.indicators,
                           area_label=lambda c: areas[c].label(lang) if areas.get(c) is not None else c,
-                          board_href=scenario_href, lang=lang, tz=runtime.settings.tz, now=utc_now(),
+                          board_href=scenario_href, lang=lang, tz=runtime.settings.tz, now=at or utc_now(),
                           categories=category_labels(found.categories, lang))
 
 
@@ -125,9 +153,10 @@ def _wall_render(runtime: CityWallRuntime, scope: str | None, code: str, lang: s
     Input(ids.WALL_POLL, "data"),
     State(ids.WALL_SCOPE, "data"),
     State(ids.WALL_APPLIED, "data"),
+    State(ids.mid(ids.FLEET_SCREEN, "wall"), "data"),  # the wall fleet: this screen's heartbeat rides on its tick
     access="wall",
 )
-def refresh_wall(_n: int | None, scope: dict | None, applied: dict | None) -> tuple:
+def refresh_wall(_n: int | None, scope: dict | None, applied: dict | None, screen: dict | None = None) -> tuple:
     """Fill the wall; parts the screen already shows are not sent again.
 
     The screen says only which tick it last applied; the server remembers the signature of every
@@ -145,12 +174,19 @@ def refresh_wall(_n: int | None, scope: dict | None, applied: dict | None) -> tu
     if not isinstance(code, str) or not code:
         return no_update, no_update, no_update, {"ok": False, "version": runtime.version}, no_update, no_update
     principal_scope = current_principal().scope  # checked before any cached value: never the cache
+    fleet_code = code if valid_code(code) else None
+    if scope.get("at") is not None:  # a replayed wall (issue 15): the wall as of the screen's moment
+        replayed = _replay_reply(runtime, principal_scope, code, lang, scope, applied)
+        beat(runtime, screen, scope_code=fleet_code, tick=None, ok=bool(replayed[3].get("ok")))  # the wall fleet
+        return replayed
     render = _wall_render(runtime, principal_scope, code, lang)  # the client's "level" is never read
+    applied_tick = applied.get("tick") if isinstance(applied, dict) else None
+    applied_tick = applied_tick if isinstance(applied_tick, int) and not isinstance(applied_tick, bool) else None
+    # --- the wall fleet (issue 15, item 4): the tick it applied, and whether this reply has data ---
+    beat(runtime, screen, scope_code=fleet_code, tick=applied_tick, ok=render.ok)
     if not render.ok:  # keep the last data on screen; the badge goes OFFLINE after 3 ticks without success
         return no_update, no_update, no_update, {"ok": False, "tick": render.tick, "version": runtime.version}, \
             no_update, no_update
-    applied_tick = applied.get("tick") if isinstance(applied, dict) else None
-    applied_tick = applied_tick if isinstance(applied_tick, int) and not isinstance(applied_tick, bool) else None
 
     def reply(sent: dict[str, str] | None) -> tuple:
         out = wall_delta(render, sent)
@@ -164,6 +200,43 @@ def refresh_wall(_n: int | None, scope: dict | None, applied: dict | None) -> tu
     status = {**status, "now_ms": int(time.time() * 1000)}  # the browser's poll scheduler allows for clock skew
     return (delta, no_update if health is None else health, no_update if alarms is None else alarms, status, tick,
             no_update if takeover is None else takeover)
+
+
+# --- the replay (issue 15): the wall as of the moment its scope store carries ------------------------
+
+def _replay_reply(runtime: CityWallRuntime, principal_scope: str | None, code: str, lang: str, scope: dict,
+                  applied: dict | None) -> tuple:
+    """The wall's reply on a replayed screen: everything, rendered from the as-of snapshot of the
+    screen's minute (read once for every screen replaying that minute), when the screen does not
+    show that minute yet; only the status otherwise. The status says ``replay``: the badge says
+    REPLAY, never LIVE, and never OFFLINE for being in the past."""
+    tick = runtime.cache.tick()
+    status: dict = {"ok": True, "replay": True, "tick": tick, "version": runtime.version,
+                    "now_ms": int(time.time() * 1000)}
+    try:
+        at = scope_moment(scope)
+    except ReplayError:  # no URL could name it (the layout checked the page's): nothing is shown as of it
+        return no_update, no_update, no_update, {**status, "ok": False}, no_update, no_update
+    if at is None:
+        return no_update, no_update, no_update, {**status, "ok": False}, no_update, no_update
+    at_key = scope_at(at)
+    status["at"] = at_key
+    if isinstance(applied, dict) and applied.get("at") == at_key:  # the screen shows this minute already
+        return no_update, no_update, no_update, {**status, "as_of": applied.get("as_of")}, no_update, no_update
+    try:
+        snap = read_wall_as_of(runtime=runtime, scope=principal_scope, code=code, at=at)
+        catalogue = read_wall_catalogue(runtime=runtime)
+    except SQLAlchemyError as exc:
+        log.warning("replayed wall failed: %s", first_line(exc))
+        return no_update, no_update, no_update, {**status, "ok": False}, no_update, no_update
+    except LookupError:
+        return no_update, no_update, no_update, {**status, "ok": False}, no_update, no_update
+    takeover = _takeover(runtime, principal_scope, code, lang, at=at)  # None when unread: the rest still comes
+    render = render_wall(snap, catalogue, lang, tick=tick, tz=runtime.settings.tz, takeover=takeover)
+    out = wall_delta(render, None)
+    status["as_of"] = render.as_of
+    return (out["delta"], out["health"], out["alarms"], status, {"tick": tick, "at": at_key, "as_of": render.as_of},
+            out["takeover"] if out["takeover"] is not None else no_update)
 
 
 # --- acknowledging a takeover (a supervisor's wall only: the button is in no other layout) ----------

@@ -13,6 +13,7 @@ dash.register_page(__name__, path_template="/wall/<code>", title="CityWall",
 
 
 def layout(code: str | None = None, lang: str | None = None, kiosk: str | None = None,
-           rotate: str | None = None, playlist: str | None = None, **_query: object) -> html.Div:
+           rotate: str | None = None, playlist: str | None = None, at: str | None = None,
+           speed: str | None = None, screen: str | None = None, **_query: object) -> html.Div:
     return wall_layout(current_runtime(), scope=code or "", lang=lang, kiosk=kiosk, rotate=rotate,
-                       playlist=playlist)
+                       playlist=playlist, at=at, speed=speed, screen=screen)  # screen: its name on /walls

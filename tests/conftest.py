@@ -280,3 +280,149 @@ def desk(request: pytest.FixtureRequest, new_database: Callable[[str], Engine]):
     seed_small_city(engine)
     seed_scenarios(engine)
     return Desk(engine=engine, lineage=Lineage(engine), catalogue=read_catalogue(engine))
+
+
+# --- as-of reads (issue 15, the black box) ----------------------------------------------------------
+
+@pytest.fixture(params=BACKENDS, scope="module")
+def asof_city(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """tests/asof_city.py's city on SQLite and PostgreSQL: its incidents and vital signs at the past
+    minute ``tests.asof_city.T`` are written out there (and events after T an as-of read must ignore).
+    One per module and backend: the tests only read it."""
+    from tests.asof_city import seed_asof_city
+
+    url, cleanup = create_database(request.param, tmp_path_factory.mktemp("asof"))
+    engine = make_engine(url)
+    init_db(engine)
+    seed_asof_city(engine)
+    yield engine
+    engine.dispose()
+    cleanup()
+
+
+# --- the replay (issue 15): the as-of city served by the real app -------------------------------------
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def replay_app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    """tests/asof_city.py's city (its state at the past minute ``T`` written out there) behind the real
+    Dash app (no feeder), on SQLite and PostgreSQL: (app, engine)."""
+    from app import create_app
+    from data_access.settings import Settings
+    from tests.asof_city import seed_asof_city
+
+    url, cleanup = create_database(request.param, tmp_path_factory.mktemp("replay"))
+    engine = make_engine(url)
+    init_db(engine)
+    seed_asof_city(engine)
+    yield create_app(Settings(database_url=url, feeder=False, refresh_s=1, lang="zh")), engine
+    engine.dispose()
+    cleanup()
+
+
+# --- the shift log (issue 15) --------------------------------------------------------------------------
+
+@pytest.fixture(params=BACKENDS)
+def log_day(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple]:
+    """A simulated day for the shift log (tests/fixtures.py seed_log_day) on SQLite and PostgreSQL:
+    (engine, url, minute), its times counted back from ``minute``, the minute it was written."""
+    from data_access.db import utc_now
+    from tests.fixtures import seed_log_day
+
+    url, cleanup = create_database(request.param, tmp_path_factory.mktemp("shift-log"))
+    engine = make_engine(url)
+    init_db(engine)
+    minute = utc_now().replace(second=0)
+    seed_log_day(engine, minute=minute)
+    yield engine, url, minute
+    engine.dispose()
+    cleanup()
+
+
+# --- the wall fleet (issue 15, item 4): runtimes on one shared row store -------------------------------
+FLEET_REDIS_URL = os.environ.get("CITYWALL_TEST_REDIS_URL", "").strip()
+FLEET_STORES = ["memory", pytest.param("redis", marks=pytest.mark.skipif(
+    not FLEET_REDIS_URL, reason="CITYWALL_TEST_REDIS_URL is not set"))]
+
+
+def clear_fleet_keys(redis_url: str) -> None:
+    """Forget the fleet's rows and events in the test Redis (only those keys: others share the db)."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    client.ping()  # set but unreachable: the test fails, never skips
+    client.delete("citywall:rows:fleet", "citywall:rows:fleet:at", "citywall:events:fleet-events")
+
+
+@pytest.fixture(params=FLEET_STORES)
+def fleet_runtimes(request: pytest.FixtureRequest) -> Iterator[Callable[..., object]]:
+    """Makes app runtimes (``CityWallRuntime``) with the tick cache of one backend: on "redis" every
+    runtime made shares the one Redis (two app instances, two hosts); on "memory" each is its own."""
+    from data_access.cache import build_cache
+    from data_access.runtime import CityWallRuntime
+    from data_access.settings import Settings
+
+    redis_url = FLEET_REDIS_URL if request.param == "redis" else ""
+    if redis_url:
+        clear_fleet_keys(redis_url)
+    engines: list[Engine] = []
+
+    def make(refresh_s: float = 1.0) -> CityWallRuntime:
+        settings = Settings(database_url="sqlite://", refresh_s=refresh_s, redis_url=redis_url)
+        engine = make_engine("sqlite://")
+        engines.append(engine)
+        return CityWallRuntime(settings=settings, engine=engine, cache=build_cache(settings, version="test"),
+                               version="test", lineage=None)  # type: ignore[arg-type]
+
+    yield make
+    for engine in engines:
+        engine.dispose()
+    if redis_url:
+        clear_fleet_keys(redis_url)
+
+
+class FleetApps:
+    """Two app processes on one database and one Redis (two hosts behind a load balancer), with
+    CITYWALL_AUTH=basic and a users file the test adds kiosk tokens to."""
+
+    def __init__(self, first: AppProcess, second: AppProcess, users: Path) -> None:
+        self.first, self.second, self.users = first, second, users
+
+
+class _AuthApp(AppProcess):
+    ready_status = 401  # an authenticated app answers a stranger 401
+
+
+@pytest.fixture(scope="module")
+def fleet_apps(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FleetApps]:
+    from data_access import schema
+    from tests.fixtures import seed_small_city
+
+    if not FLEET_REDIS_URL:
+        raise pytest.UsageError("the wall fleet's browser test needs CITYWALL_TEST_REDIS_URL (two hosts share Redis)")
+    clear_fleet_keys(FLEET_REDIS_URL)
+    folder = tmp_path_factory.mktemp("fleet")
+    engine = make_engine(f"sqlite:///{folder / 'fleet.db'}")
+    init_db(engine)
+    seed_small_city(engine)
+    with engine.begin() as conn:  # one scenario, manual and not started: its board exists, no wall is taken over
+        conn.execute(schema.scenarios.insert().values(scenario_id="parade", name="大客流", name_en="Large crowd",
+                                                      area_level="district", activation_kind="manual", sort_order=1))
+    engine.dispose()
+    users = folder / "users.json"
+    env = {"CITYWALL_DATABASE_URL": f"sqlite:///{folder / 'fleet.db'}", "CITYWALL_REFRESH_S": "1",
+           "CITYWALL_FEEDER": "0", "CITYWALL_LANG": "en", "CITYWALL_AUTH": "basic", "CITYWALL_USERS_FILE": str(users),
+           "CITYWALL_SECRET_KEY": "5e1f0a9c3b7d2e4f6a8c0b1d3e5f7a9c", "CITYWALL_REDIS_URL": FLEET_REDIS_URL}
+    import security
+
+    security.add_user(users, name="chief", password="chief-pass", role="admin", scope=None)
+    # CITYWALL_TEST_PORT_BASE pins the two servers' ports (a shared machine's own range), else free ones
+    base = int(os.environ.get("CITYWALL_TEST_PORT_BASE", "0") or 0)
+    first, second = _AuthApp(env, port=base or None), _AuthApp(env, port=base + 1 if base else None)
+    first.start()
+    try:
+        second.start()
+        yield FleetApps(first, second, users)
+    finally:
+        second.stop()
+        first.stop()
+        clear_fleet_keys(FLEET_REDIS_URL)

@@ -265,3 +265,51 @@ def seed_scenario_city(engine: Engine, *, minute: datetime = SM) -> None:
             action(8, "step", "storm", "100200", 1.5, step_id="notify", step_state="skipped", comment="later"),
             action(9, "step", "storm", "100200", 0.5, step_id="notify", step_state="done", principal="ops.wang"),
         ])
+
+
+# --- the shift log (issue 15): a simulated day on top of the scenario city ---------------------------
+# Times count back from ``minute`` (the views keep 24 h from the database's clock): a noise indicator
+# read every 10 minutes all day with two excursions, a street's short alarm, a manual scenario in the
+# night, a checklist mark whose comment would be a spreadsheet formula, and incidents that went
+# overdue (open, or closed after their deadline) or were closed in time. test_shift_log.py writes
+# out every entry this day must give.
+
+def noise_readings(area: str, runs: list[tuple[int, int, float]], minute: datetime) -> list[dict]:
+    """Readings of noise_db every 10 minutes: (from minutes ago, to minutes ago, value) runs."""
+    return [dict(indicator_id="noise_db", area_code=area, ts=_m(m, minute) + timedelta(seconds=10), value=v)
+            for first, last, v in runs for m in range(first, last - 1, -10)]
+
+
+def seed_log_day(engine: Engine, *, minute: datetime) -> None:
+    seed_scenario_city(engine, minute=minute)
+    with engine.begin() as conn:
+        insert_rows(conn, schema.indicators, [
+            dict(indicator_id="noise_db", dimension="environment", name="环境噪声", name_en="Noise", unit="dB",
+                 level="district", period_s=600, warn_high=65, alarm_high=85, decimals=0),
+        ])
+        conn.execute(schema.readings.insert(), noise_readings(
+            "100100", [(1380, 1210, 50), (1200, 1150, 70), (1140, 1120, 90), (1110, 1090, 70), (1080, 0, 50)], minute)
+            + noise_readings("100200001", [(700, 700, 50), (690, 690, 90), (680, 680, 50)], minute))
+        insert_rows(conn, schema.operator_actions, [
+            dict(at=_m(1200, minute), principal="ops.zhao", role="supervisor", screen="/scenario", kind="manual_start",
+                 scenario_id="gas", area_code="100300", request_id="day-1"),
+            dict(at=_m(1150, minute), principal="ops.zhao", role="supervisor", screen="/scenario", kind="manual_end",
+                 scenario_id="gas", area_code="100300", request_id="day-2"),
+            dict(at=_m(600, minute), principal="ops.li", role="supervisor", screen="/scenario", kind="step",
+                 scenario_id="storm", area_code="100100", step_id="notify", step_state="done",
+                 comment="=HYPERLINK(1)", request_id="day-3"),
+        ])
+
+        def incident(iid: str, street: str, due_ago: int, closed_ago: int | None) -> dict:
+            return dict(incident_id=iid, category="noise", subcategory="noise_night", source="patrol", priority=1,
+                        status="closed" if closed_ago is not None else "dispatched", street_code=street,
+                        district_code=street[:6], reported_at=_m(due_ago + 1440, minute) + timedelta(minutes=30),
+                        due_at=_m(due_ago, minute),
+                        closed_at=None if closed_ago is None else _m(closed_ago, minute), lat=31.2, lon=121.4,
+                        title=f"night noise {iid}")
+
+        insert_rows(conn, schema.incidents, [
+            incident("o1", "100100001", 300, None),  # open, overdue for 5 hours
+            incident("o2", "100100002", 400, 500),  # closed before its deadline: never overdue
+            incident("o3", "100200001", 250, 200),  # closed 50 minutes after its deadline
+        ])

@@ -476,3 +476,13 @@ def test_an_actions_url_that_is_no_url_is_refused_at_start_up() -> None:
     check_configuration(load_settings({"CITYWALL_ACTIONS_DATABASE_URL": "postgresql+psycopg://act@db/city"}))
     with pytest.raises(SettingsError, match="CITYWALL_ACTIONS_DATABASE_URL"):
         check_configuration(load_settings({"CITYWALL_ACTIONS_DATABASE_URL": "not a url"}))
+
+
+def test_step_role_missing_or_unknown_needs_an_admin():
+    """A city's own v_scenario_steps may give no role or one CityWall does not know: the board and
+    actions.service then both ask for an admin (one rule, data_access.models.step_marking_role)."""
+    from data_access.models import step_marking_role
+
+    assert step_marking_role("leader") == "leader"
+    assert step_marking_role("supervisor") == "supervisor"
+    assert [step_marking_role(v) for v in (None, "", "wall", "root", float("nan"))] == ["admin"] * 5

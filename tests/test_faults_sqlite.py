@@ -67,14 +67,16 @@ def test_locked_database_file(db_path: Path) -> None:
         side.join()
         assert locked["status-store"]["data"]["ok"] is False  # the wall keeps its data and counts a failed tick
         assert "wall-delta" not in locked and "wall-alarms" not in locked  # nothing on screen is replaced
-        assert seconds < BUSY_S + 3, seconds  # bounded by the busy timeout: no worker stuck
-        assert other["s"] < 1.0, other
+        # Bounded by the busy timeout: no worker stuck (unbounded, this read would wait for the ROLLBACK
+        # below, which waits for it). The slack is for a loaded 2-core CI machine (9.4 s seen there).
+        assert seconds < BUSY_S + 8, seconds
+        assert other["s"] < BUSY_S - 2, other  # not queued behind the locked read (that takes BUSY_S)
     finally:
         locker.execute("ROLLBACK")
         locker.close()
     time.sleep(0.6)
     seconds, back = _tick(client, app, 3)
-    assert back["status-store"]["data"]["ok"] is True and seconds < 2  # the next tick recovers by itself
+    assert back["status-store"]["data"]["ok"] is True and seconds < BUSY_S  # the next tick recovers by itself
 
 
 def test_slow_sqlite_view_is_interrupted_and_only_its_panel_fails(db_path: Path) -> None:

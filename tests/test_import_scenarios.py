@@ -82,7 +82,7 @@ BAD_FILES = [
     ("street_trigger.toml", "scenario 'storm': indicators[1].triggers: indicator 'rain_mm_h' is reported per"
                             " district, this scenario is evaluated per street"),
     ("ends_at_once.toml", "scenario 'crowd_reports': end.incidents_below: 5 is more than activation.incidents (3)"),
-    ("bad_id.toml", "scenario 1: id: expected a-z, 0-9 and _ (at most 64), found 'Storm Warning'"),
+    ("bad_id.toml", "scenario 1: id: expected letters, digits and _ . : - (at most 64), found 'Storm Warning'"),
     ("no_scenarios.toml", "scenarios: unknown table"),
     ("missing.toml", "cannot read"),
 ]

@@ -121,3 +121,59 @@ def scenario_board_key(scenario_id: str, code: str) -> str:
 
 def scenario_catalogue_key() -> str:
     return "scenario-catalogue"
+
+
+# --- the shift log (issue 15) ----------------------------------------------------------------------
+
+def shift_log_key(since: str, until: str, area_code: str | None, kinds: tuple[str, ...]) -> str:
+    """One shift log (window, area, kinds), read once per tick for every supervisor asking."""
+    return f"shift-log:{since}:{until}:{area_code or 'city'}:{','.join(kinds)}"
+
+
+# --- replay (issue 15, the black box): as-of reads, keyed by the replayed minute ---------------------
+
+def _minute_text(minute: object) -> str:
+    return f"{minute:%Y%m%d%H%M}" if hasattr(minute, "strftime") else str(minute)
+
+
+def replay_kept_key() -> str:
+    return "replay-kept"
+
+
+def replay_wall_key(code: str, minute: object) -> str:
+    return f"replay-wall:{code}:{_minute_text(minute)}"
+
+
+def replay_map_counts_key(minute: object) -> str:
+    return f"replay-mapcounts:{_minute_text(minute)}"
+
+
+def replay_map_update_key(area: Area, lang: str, minute: object) -> str:
+    return f"replay-map:{area.level}:{area.area_code}:{lang}:{_minute_text(minute)}"
+
+
+def replay_scenario_state_key(minute: object) -> str:
+    return f"replay-scenario-state:{_minute_text(minute)}"
+
+
+def replay_panels_key(code: str, minute: object) -> str:
+    return f"replay-panels:{code}:{_minute_text(minute)}"
+
+
+def replay_points_key(code: str, minute: object) -> str:
+    return f"replay-points:{code}:{_minute_text(minute)}"
+
+
+def replay_cells_key(code: str, minute: object) -> str:
+    return f"replay-cells:{code}:{_minute_text(minute)}"
+
+
+def replay_list_count_key(filt: object, minute: object) -> str:
+    return f"replay-list-count:{digest(filt)}:{_minute_text(minute)}"
+
+
+# --- the wall fleet (issue 15, item 4) ---------------------------------------------------------------
+
+def fleet_key() -> str:
+    """The wall fleet as the /walls page shows it (every screen; each page filters it by scope)."""
+    return "fleet"

@@ -2,13 +2,13 @@
 read once per tick for every screen."""
 from __future__ import annotations
 
-import pandas as pd
 from sqlalchemy.engine import Engine
 
 from data_access.areas import require_within
 from data_access.db import utc_now
 from data_access.incidents import (
     cell_counts,
+    cells_ranked,
     child_areas_ranked,
     incident_counts,
     incident_funnel,
@@ -25,15 +25,7 @@ def load_panels(*, engine: Engine, area: Area) -> PanelData:
     if child_level(area):
         children = child_areas_ranked(engine=engine, parent_code=area.area_code)
     else:  # a street's children are its grid cells: every one, by its name (the cell id when it has none), zeros
-        cells = cell_counts(engine=engine, street_code=area.area_code)
-        names = cells["name"].where(cells["name"].notna() & (cells["name"] != ""), cells["cell_id"])
-        children = pd.DataFrame({
-            "area_code": cells["cell_id"], "level": "cell", "name": names,
-            "name_en": cells["name_en"].where(cells["name_en"].notna() & (cells["name_en"] != ""), names),
-            "open": cells["open"].astype(int), "overdue": cells["overdue"].astype(int),
-            "reported_today": cells["reported_today"].astype(int), "closed_today": cells["closed_today"].astype(int),
-            "on_time_rate_30d": None,
-        }).sort_values(["overdue", "open", "area_code"], ascending=[False, False, True])
+        children = cells_ranked(cell_counts(engine=engine, street_code=area.area_code))
     return PanelData(
         counts=incident_counts(engine=engine, area_code=area.area_code),
         children=children,

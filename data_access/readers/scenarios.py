@@ -2,17 +2,13 @@
 boards), and one scenario board per scenario x area and tick, after the scope check."""
 from __future__ import annotations
 
-import re
-
 from data_access.areas import require_within, valid_code
 from data_access.db import utc_now
-from data_access.models import ScenarioBoard, ScenarioCatalogue, ScenarioState
+from data_access.models import ScenarioBoard, ScenarioCatalogue, ScenarioState, valid_scenario_id
 from data_access.readers import keys
 from data_access.readers.areas import read_area
 from data_access.runtime import CityWallRuntime
 from data_access.scenarios import load_scenario_board, load_scenario_state, scenario_catalogue
-
-_SCENARIO_ID = re.compile(r"^[a-z0-9_]{1,64}$")
 
 
 def read_scenario_state(*, runtime: CityWallRuntime) -> ScenarioState:
@@ -35,7 +31,7 @@ def read_scenario_board(*, runtime: CityWallRuntime, scope: str | None, scenario
     if not valid_code(area_code):
         raise LookupError(f"no area {str(area_code)[:40]!r}")
     require_within(runtime.lineage, area_code, scope)  # type: ignore[arg-type]
-    if not isinstance(scenario_id, str) or not _SCENARIO_ID.match(scenario_id):
+    if not valid_scenario_id(scenario_id):
         raise LookupError(f"no scenario {str(scenario_id)[:64]!r}")
     if read_area(runtime=runtime, scope=scope, code=area_code) is None:
         raise LookupError(f"no area {str(area_code)[:40]!r}")

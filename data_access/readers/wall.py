@@ -11,7 +11,7 @@ import pandas as pd
 
 from data_access.areas import require_within
 from data_access.db import utc_now
-from data_access.models import ScenarioActivation, WallIncidents, WallSnapshot
+from data_access.models import ScenarioActivation, ScenarioState, WallIncidents, WallSnapshot
 from data_access.readers import keys
 from data_access.readers.areas import level_words, read_area, read_level_names
 from data_access.readers.scenarios import read_scenario_catalogue, read_scenario_state
@@ -121,7 +121,12 @@ def read_wall_takeovers(*, runtime: CityWallRuntime, scope: str | None, code: st
     shares (``read_scenario_state``, once per tick): a scoped wall gets the scenarios inside its
     scope, the city wall every one. After the scope check, like every reader."""
     require_within(runtime.lineage, code, scope)
-    state = read_scenario_state(runtime=runtime)
+    return wall_takeovers_in(runtime=runtime, code=code, state=read_scenario_state(runtime=runtime))
+
+
+def wall_takeovers_in(*, runtime: CityWallRuntime, code: str, state: ScenarioState) -> WallTakeovers:
+    """The takeovers of the wall of ``code`` in one scenario ``state`` (this tick's, or a replayed
+    minute's: readers/replay.py). The caller has checked the scope."""
     wall = wall_scope_code(runtime, code)
     active = tuple(state.active_in(runtime.lineage, wall))
     pending = tuple(state.takeovers(runtime.lineage, wall))

@@ -1,0 +1,38 @@
+"""Labels of the wall fleet page (/walls, issue 15 item 4), merged into i18n.LABELS; every key
+starts with ``flt_`` so none can collide with another label file's."""
+from __future__ import annotations
+
+FLEET_LABELS: dict[str, dict[str, str]] = {
+    "flt_title": {"zh": "大屏状态", "en": "Wall screens"},
+    "flt_subtitle": {"zh": "所有正在显示 CityWall 的屏幕", "en": "Every screen showing CityWall"},
+    "flt_connected": {"zh": "在线", "en": "Connected"},
+    "flt_offline": {"zh": "离线", "en": "OFFLINE"},
+    "flt_gone": {"zh": "已关闭", "en": "Gone"},
+    "flt_summary": {"zh": "在线 {connected} · 离线 {offline} · 已关闭 {gone}",
+                    "en": "{connected} connected · {offline} OFFLINE · {gone} gone"},
+    "flt_col_status": {"zh": "状态", "en": "Status"},
+    "flt_col_name": {"zh": "屏幕", "en": "Screen"},
+    "flt_col_page": {"zh": "页面", "en": "Page"},
+    "flt_col_scope": {"zh": "范围", "en": "Scope"},
+    "flt_col_kiosk": {"zh": "展示模式", "en": "Kiosk"},
+    "flt_col_tick": {"zh": "最后应用的刷新", "en": "Last tick applied"},
+    "flt_col_version": {"zh": "版本", "en": "Version"},
+    "flt_col_since": {"zh": "连接时间", "en": "Connected since"},
+    "flt_col_seen": {"zh": "最后联系", "en": "Last heard"},
+    "flt_yes": {"zh": "是", "en": "yes"},
+    "flt_no": {"zh": "否", "en": "no"},
+    "flt_token": {"zh": "令牌 {who}", "en": "token {who}"},
+    "flt_user": {"zh": "用户 {who}", "en": "user {who}"},
+    "flt_offline_since": {"zh": "{time} 起离线", "en": "OFFLINE since {time}"},
+    "flt_gone_at": {"zh": "{time} 关闭", "en": "closed {time}"},
+    "flt_old_version": {"zh": "旧版本", "en": "older version"},
+    "flt_ago_s": {"zh": "{n} 秒前", "en": "{n} s ago"},
+    "flt_ago_min": {"zh": "{n} 分钟前", "en": "{n} min ago"},
+    "flt_ago_h": {"zh": "{n} 小时前", "en": "{n} h ago"},
+    "flt_none": {"zh": "目前没有屏幕在显示 CityWall", "en": "No screen is showing CityWall now"},
+    "flt_unavailable": {"zh": "大屏状态暂不可用（共享缓存无法访问），将自动重试",
+                        "en": "The fleet is unavailable (the shared cache cannot be reached); retrying"},
+    "flt_store_local": {"zh": "仅本进程：未配置 Redis 时，每个进程只知道自己服务的屏幕",
+                        "en": "This process only: without Redis each process knows only the screens it serves"},
+    "flt_city": {"zh": "全市", "en": "City"},
+}
