@@ -1,6 +1,11 @@
 """CityWall's benchmark suite, one entry point, a naive baseline in the same run.
 
-    python bench/run.py [--quick] [--postgres URL] [--screens 200] [--workers 3]
+    python bench/run.py [--quick] [--postgres URL] [--screens 200] [--workers 3] [--ticks N]
+                        [--load-only] [--old-tick-path]
+
+SQLite's 200 screens alone, the tick computer against the path before it, in about two minutes:
+``python bench/run.py --quick --postgres '' --load-only --old-tick-path --ticks 6``
+(CITYWALL_BENCH_REDIS_DB=N: one Redis database of your own for the whole run).
 
 1. Seeds a demo city (Shanghai pack, 1 day of history; --quick: 2.4 h) on SQLite and on
    PostgreSQL (a fresh schema, dropped afterwards), then adds 1,000,000 incidents of which
@@ -63,6 +68,10 @@ P95_TARGET_MS = 250.0
 MINUTE_TICKS = 12  # steady ticks of the one-screen phase (a minute at 5 s)
 RELOAD_EVERY = 3  # freshness samples per page load of the measuring browser
 _redis_db = itertools.cycle(range(10, 15))  # one Redis database per served app: runs never see each other's keys
+# CITYWALL_BENCH_REDIS_DB: one Redis database for everything this run serves and counts (a shared
+# machine: several runs at once never share a db); it is flushed before each served app starts.
+OWN_REDIS_DB = os.environ.get("CITYWALL_BENCH_REDIS_DB", "")
+LOG_DIR = os.environ.get("CITYWALL_BENCH_LOG_DIR", "")  # set: the served apps' stderr goes to files there
 
 
 def log(message: str) -> None:
@@ -171,6 +180,18 @@ def map_agg_ms(db: Database, runs: int = 7) -> dict[str, float]:
 # --- the served app ----------------------------------------------------------------------------
 
 def free_port() -> int:
+    """A free port: in CITYWALL_BENCH_PORTS (``8150-8159``, a shared machine's range of one's own) when set."""
+    wanted = os.environ.get("CITYWALL_BENCH_PORTS", "")
+    if wanted:
+        low, _, high = wanted.partition("-")
+        for port in range(int(low), int(high or low) + 1):
+            with socket.socket() as sock:
+                try:
+                    sock.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
+        raise RuntimeError(f"CITYWALL_BENCH_PORTS={wanted}: no free port")
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -181,25 +202,30 @@ class Served:
 
     def __init__(self, db: Database, *, workers: int, naive: bool, refresh_s: float, feeder: bool = True,
                  threads: int = 8, counter_db: int = 15, feeder_args: Sequence[str] = (),
-                 start_timeout_s: float = 60) -> None:
+                 start_timeout_s: float = 60, env: dict[str, str] | None = None) -> None:
         """``counter_db``: the Redis db of the SQL-statement and callback-time counters (another benchmark
-        running at the same time keeps its own); ``feeder_args``: added to the feeder's command line."""
+        running at the same time keeps its own); ``feeder_args``: added to the feeder's command line;
+        ``env``: more variables for the app and the feeder (e.g. CITYWALL_TICK_COMPUTER)."""
         self.port = free_port()
+        if OWN_REDIS_DB:
+            counter_db = int(OWN_REDIS_DB)
         self.url = f"http://127.0.0.1:{self.port}"
         self.counter_key = f"citywall-bench:{uuid.uuid4().hex[:8]}:statements"
         counter_url = f"{REDIS_URL}/{counter_db}"
         self.counter = redis.Redis.from_url(counter_url)
-        self.redis_db = next(_redis_db)
+        self.redis_db = int(OWN_REDIS_DB) if OWN_REDIS_DB else next(_redis_db)
+        if OWN_REDIS_DB:
+            redis.Redis.from_url(f"{REDIS_URL}/{self.redis_db}").flushdb()
         env = {**os.environ, "CITYWALL_DATABASE_URL": db.url, "CITYWALL_REFRESH_S": str(refresh_s),
                "CITYWALL_NAIVE": "1" if naive else "0", "CITYWALL_FEEDER": "0",
                "CITYWALL_REDIS_URL": f"{REDIS_URL}/{self.redis_db}" if workers > 1 else "",
                "CITYWALL_BENCH_COUNTER": self.counter_key, "CITYWALL_BENCH_COUNTER_REDIS": counter_url,
-               "CITYWALL_BENCH_THREADS": str(threads), "PYTHONPATH": str(ROOT)}
+               "CITYWALL_BENCH_THREADS": str(threads), "PYTHONPATH": str(ROOT), **(env or {})}
         self.procs: list[subprocess.Popen] = []
         self.procs.append(subprocess.Popen(
             [PYTHON, "-m", "gunicorn", "-c", str(ROOT / "bench" / "gunicorn_conf.py"), "-w", str(workers),
              "-b", f"127.0.0.1:{self.port}", "app:server"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=self._log("gunicorn"), start_new_session=True))
         if feeder:
             self.procs.append(subprocess.Popen(
                 [PYTHON, "-m", "feeder", "--auto-rainstorm-after", "-1", *feeder_args], cwd=ROOT,
@@ -216,6 +242,13 @@ class Served:
             self.close()
             raise RuntimeError("gunicorn did not start")
         self.spec = PageSpec.read(self.url)
+
+    def _log(self, name: str) -> Any:
+        if not LOG_DIR:
+            return subprocess.DEVNULL
+        Path(LOG_DIR).mkdir(parents=True, exist_ok=True)
+        run = self.counter_key.split(":")[1]  # one file per served app, even on a reused port
+        return open(Path(LOG_DIR) / f"{name}-{self.port}-{run}.log", "w")  # noqa: SIM115 - the process holds it
 
     def statements(self) -> int:
         return int(self.counter.get(self.counter_key) or 0)
@@ -400,6 +433,7 @@ def drive(served: Served, *, screens: int, ticks: int, refresh_s: float, stop: A
         "requests": len(latencies), "errors": sum(part["errors"] for part in parts),
         "error_kinds": dict(sum((collections.Counter(part["error_kinds"]) for part in parts), collections.Counter())),
         "ready_ms_p50": pct(ready, 0.5), "ready_ms_p95": pct(ready, 0.95),
+        "load_avg_1m": round(os.getloadavg()[0], 2),  # the machine is shared: the load beside every figure
     }
 
 
@@ -573,6 +607,13 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--screens", type=int, default=200)
     ap.add_argument("--workers", type=int, default=3)
     ap.add_argument("--refresh", type=float, default=5.0)
+    ap.add_argument("--ticks", type=int, help="steady ticks of each load phase (default 2 with --quick, else 4)")
+    ap.add_argument("--load-only", action="store_true",
+                    help="only the screens' load at --screens (no naive baseline, one-screen phase or browser): "
+                    "e.g. --quick --postgres '' --load-only for SQLite's 200 screens alone")
+    ap.add_argument("--old-tick-path", action="store_true",
+                    help="also serve with the tick's reads inside the web workers (CITYWALL_TICK_COMPUTER=off), "
+                    "the path before the tick computer, in the same run")
     return ap.parse_args()
 
 
@@ -590,7 +631,7 @@ class Plan:
     @classmethod
     def of(cls, a: argparse.Namespace) -> Plan:
         total, n_open = (150_000, 100_000) if a.quick else (1_000_000, 100_000)
-        return cls(quick=a.quick, ticks=2 if a.quick else 4, total=total, n_open=n_open,
+        return cls(quick=a.quick, ticks=a.ticks or (2 if a.quick else 4), total=total, n_open=n_open,
                    history_days=0.1 if a.quick else 1.0,  # the wall's sparklines need the last hour
                    backends=["sqlite"] + (["postgresql"] if a.postgres else []))
 
@@ -621,13 +662,16 @@ def drive_and_browse(plan: Plan, a: argparse.Namespace, demo: dict[str, Database
     browser_backend = "postgresql" if "postgresql" in plan.backends else "sqlite"
     drill: dict[str, Any] = {}
     fresh: dict[str, Any] = {}
+    modes = ("cached", "old-tick") if a.old_tick_path else ("cached",)
     for backend in plan.backends:
-        for mode in ("cached", "naive"):
+        for mode in modes if a.load_only else (*modes, "naive"):
             if mode == "naive" and plan.quick and backend != "sqlite":
                 continue  # the quick run's baseline is SQLite's (the full run measures both)
             # The naive baseline with one screen too: at 200 it falls over and few replies come back.
-            wanted = [a.screens] if plan.quick and (backend != "sqlite" or mode == "naive") else [1, a.screens]
-            served = Served(demo[backend], workers=a.workers, naive=mode == "naive", refresh_s=a.refresh)
+            wanted = [a.screens] if a.load_only or mode == "old-tick" or (
+                plan.quick and (backend != "sqlite" or mode == "naive")) else [1, a.screens]
+            served = Served(demo[backend], workers=a.workers, naive=mode == "naive", refresh_s=a.refresh,
+                            env={"CITYWALL_TICK_COMPUTER": "off"} if mode == "old-tick" else None)
             try:
                 if mode == "naive":  # before the load: an overwhelmed baseline answers minutes later
                     summary[f"naive_probe_bytes_per_tick_{backend}"] = probe_bytes(served)
@@ -639,7 +683,7 @@ def drive_and_browse(plan: Plan, a: argparse.Namespace, demo: dict[str, Database
                     result = drive(served, screens=screens, ticks=phase_ticks, refresh_s=a.refresh)
                     rows.append((backend, mode, result))
                     log(f"  {result}")
-                if mode == "cached" and backend == browser_backend:
+                if mode == "cached" and backend == browser_backend and not a.load_only:
                     log(f"Chromium: drill-down on the /city map ({backend})")
                     drill = measure_drilldown(served, samples=6 if plan.quick else 20)
                     log(f"  {drill}")
@@ -647,7 +691,7 @@ def drive_and_browse(plan: Plan, a: argparse.Namespace, demo: dict[str, Database
                     fresh = measure_freshness(demo[backend], served, samples=8 if plan.quick else 30,
                                               refresh_s=a.refresh, load_screens=a.screens)
                     log(f"  {fresh}")
-                if mode == "cached" and not plan.quick and backend == "postgresql":
+                if mode == "cached" and not plan.quick and backend == "postgresql" and not a.load_only:
                     summary["max_screens_p95_under_250ms"] = find_max_screens(served, a, rows, backend)
             finally:
                 served.close()
@@ -695,6 +739,13 @@ def summarize(plan: Plan, a: argparse.Namespace, rows: list, summary: dict[str, 
         "ratio_bytes_naive_over_cached": ratio(summary["naive_bytes_per_tick"], one.get("bytes_per_tick")),
         "ratio_p95_naive_over_cached": ratio(naive.get("p95_ms"), many.get("p95_ms")),
     })
+    old = pick(main_backend, "old-tick", a.screens)
+    if old:  # the tick's reads inside the web workers (before the tick computer), same run
+        summary.update({f"old_tick_callback_p95_ms_{a.screens}_screens": old.get("p95_ms"),
+                        f"old_tick_server_callback_p95_ms_{a.screens}_screens": old.get("server_p95_ms"),
+                        "ratio_p95_old_tick_over_tick_computer": ratio(old.get("p95_ms"), many.get("p95_ms"))})
+    if not drill:
+        return
     summary.update({
         "drilldown_p95_ms_browser": drill["p95_ms"],
         "drilldown_lists_p95_ms_browser": drill.get("lists_p95_ms"),
@@ -713,6 +764,8 @@ def print_table(rows: list, drill: dict[str, Any], fresh: dict[str, Any]) -> Non
               f"{r['p95_ms']!s:>8} {r['server_p95_ms']!s:>8} {r['wall_p95_ms']!s:>8} {r['map_p95_ms']!s:>8} "
               f"{r['bytes_per_tick']!s:>8} {r['wall_bytes']!s:>8} {r['map_bytes']!s:>7} "
               f"{r['request_bytes']!s:>7} {r['requests']:>8} {r['errors']:>6}")
+    if not drill:
+        return
     print(f"(p50/p95: each screen's HTTP round trip, load generator on the same cores; srv: gunicorn's own time; "
           f"B/tick: one screen's wall + map replies; freshness {fresh.get('samples')} s; "
           f"drill-down {drill.get('samples_ms')} ms)")
@@ -726,6 +779,7 @@ def main() -> int:
     rows: list[tuple[str, str, dict]] = []
     summary: dict[str, Any] = {"mode": "quick" if plan.quick else "full", "cpus": os.cpu_count(),
                                "cpu_reference_s": cpu_reference_s(), "workers": a.workers,
+                               "load_avg_1m": round(os.getloadavg()[0], 2),
                                "refresh_s": a.refresh, "map_seed": f"{plan.total} incidents, {plan.n_open} open"}
     began = time.perf_counter()
     try:
@@ -737,6 +791,7 @@ def main() -> int:
         shutil.rmtree(tmp, ignore_errors=True)
     summarize(plan, a, rows, summary, drill, fresh)
     summary["elapsed_s"] = round(time.perf_counter() - began, 1)
+    summary["load_avg_1m_end"] = round(os.getloadavg()[0], 2)
     print_table(rows, drill, fresh)
     print(json.dumps(summary))  # the LAST line: every headline figure
     return 0

@@ -2,7 +2,7 @@
 the server processes' memory at start and end.
 
     python bench/soak.py [--quick] [--minutes N] [--screens 200] [--refresh 5] [--server gunicorn|dash]
-                        [--database-url URL]
+                        [--database-url URL] [--tracemalloc DIR] [--tick-computer auto|on|off]
 
 --quick runs 3 minutes, the default 30. A SQLite demo city is created in a temporary folder unless
 --database-url names one. The app runs in its own process (gunicorn when installed, else Dash's
@@ -11,6 +11,10 @@ refresh callback to /_dash-update-component once per tick on the browser's poll 
 out of phase), keeping what the server told it (the tick it applied), like a browser. Screens are
 spread over the city wall and the district walls. Memory is the resident set (VmRSS, /proc) of the
 server process and its children, and of the feeder. Prints one line per minute; the last line is JSON.
+Memory growth is reported after the first 5 minutes too (``server_growth_after_5_min_pct``, the
+target: at most 10 %) when the soak runs longer. ``--tracemalloc DIR``: every gunicorn worker dumps a
+tracemalloc snapshot a minute into DIR (bench/tracemalloc_conf.py); ``python bench/tracemalloc_diff.py
+DIR`` then prints what grew.
 """
 from __future__ import annotations
 
@@ -37,6 +41,18 @@ from bench.wall_client import PageSpec  # noqa: E402
 
 
 def free_port() -> int:
+    """A free port: in CITYWALL_BENCH_PORTS (``8150-8159``, a shared machine's range of one's own) when set."""
+    wanted = os.environ.get("CITYWALL_BENCH_PORTS", "")
+    if wanted:
+        low, _, high = wanted.partition("-")
+        for port in range(int(low), int(high or low) + 1):
+            with socket.socket() as sock:
+                try:
+                    sock.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
+        raise RuntimeError(f"CITYWALL_BENCH_PORTS={wanted}: no free port")
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -66,9 +82,14 @@ def rss_mb(pid: int) -> float:
     return round(total / 1024, 1)
 
 
-def start_processes(url: str, refresh: float, port: int, log_dir: Path,
-                    use_gunicorn: bool) -> tuple[subprocess.Popen, subprocess.Popen]:
-    env = {**os.environ, "CITYWALL_DATABASE_URL": url, "CITYWALL_REFRESH_S": str(refresh), "CITYWALL_FEEDER": "0"}
+def start_processes(url: str, refresh: float, port: int, log_dir: Path, use_gunicorn: bool,
+                    tracemalloc_dir: Path | None = None,
+                    tick_computer: str = "auto") -> tuple[subprocess.Popen, subprocess.Popen]:
+    env = {**os.environ, "CITYWALL_DATABASE_URL": url, "CITYWALL_REFRESH_S": str(refresh), "CITYWALL_FEEDER": "0",
+           "CITYWALL_TICK_COMPUTER": tick_computer}
+    if tracemalloc_dir is not None:
+        tracemalloc_dir.mkdir(parents=True, exist_ok=True)
+        env["CITYWALL_TRACEMALLOC_DIR"] = str(tracemalloc_dir)
     feeder = subprocess.Popen([sys.executable, "-m", "feeder", "--backfill-days", "1", "--auto-rainstorm-after", "1"],
                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                               stderr=open(log_dir / "feeder.log", "w"))  # noqa: SIM115
@@ -91,10 +112,12 @@ def start_processes(url: str, refresh: float, port: int, log_dir: Path,
     if gunicorn:
         workers = str(max(2, os.cpu_count() or 2))
         argv = [gunicorn, "app:server", "-w", workers, "-k", "gthread", "--threads", "16", "-b", f"127.0.0.1:{port}"]
+        if tracemalloc_dir is not None:
+            argv += ["-c", str(ROOT / "bench" / "tracemalloc_conf.py")]
     else:
         argv = [sys.executable, "-c", f"from app import create_app; create_app().run(host='127.0.0.1', port={port})"]
-    server = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                              stderr=open(log_dir / "server.log", "w"))  # noqa: SIM115
+    server = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,  # its own group: see main()
+                              stderr=open(log_dir / "server.log", "w"), start_new_session=True)  # noqa: SIM115
     for _ in range(300):
         try:
             requests.get(f"http://127.0.0.1:{port}/_dash-layout", timeout=2)
@@ -121,6 +144,7 @@ def soak(base: str, *, screens: int, refresh: float, seconds: float, server_pid:
     stop = threading.Event()
     began = time.monotonic()
     memory_start = {"server_mb": rss_mb(server_pid), "feeder_mb": rss_mb(feeder_pid)}
+    memory_by_minute: list[float] = []
 
     def screen(index: int) -> None:
         session = requests.Session()
@@ -166,8 +190,10 @@ def soak(base: str, *, screens: int, refresh: float, seconds: float, server_pid:
         done = int((time.monotonic() - began) // 60)
         while reported < done:
             b = minutes.get(reported, {"ms": [], "errors": []})
+            memory_by_minute.append(rss_mb(server_pid))
             print(f"minute {reported + 1:>3}: {len(b['ms']):>6} refreshes, p95 {_p95(b['ms'])} ms, "
-                  f"errors {len(b['errors'])}, server {rss_mb(server_pid)} MB, feeder {rss_mb(feeder_pid)} MB",
+                  f"errors {len(b['errors'])}, server {memory_by_minute[-1]} MB, feeder {rss_mb(feeder_pid)} MB, "
+                  f"load {os.getloadavg()[0]:.2f}",
                   flush=True)
             reported += 1
     stop.set()
@@ -187,7 +213,16 @@ def soak(base: str, *, screens: int, refresh: float, seconds: float, server_pid:
             "p95_ms_first_minute": per_minute[0]["p95_ms"] if per_minute else None,
             "p95_ms_last_minute": per_minute[-1]["p95_ms"] if per_minute else None,
             "p95_ms_overall": _p95(all_ms), "per_minute": per_minute,
-            "memory_start": memory_start, "memory_end": memory_end}
+            "memory_start": memory_start, "memory_end": memory_end, "server_mb_by_minute": memory_by_minute,
+            "server_growth_after_5_min_pct": _growth(memory_by_minute[4:]),
+            "server_growth_after_1_min_pct": _growth(memory_by_minute[0:])}
+
+
+def _growth(values: list[float]) -> float | None:
+    """Growth from the first to the last value, percent (None: fewer than two)."""
+    if len(values) < 2 or not values[0]:
+        return None
+    return round((values[-1] - values[0]) / values[0] * 100, 1)
 
 
 def _p95(values: list[float]) -> float | None:
@@ -206,6 +241,9 @@ def main() -> int:
     parser.add_argument("--database-url", help="an existing city database (default: a new SQLite demo city)")
     parser.add_argument("--server", choices=("gunicorn", "dash"), default="gunicorn" if gunicorn_path() else "dash",
                         help="gunicorn (workers = CPUs, gthread) when installed, else Dash's threaded server")
+    parser.add_argument("--tracemalloc", type=Path, help="gunicorn workers dump a tracemalloc snapshot a minute here")
+    parser.add_argument("--tick-computer", choices=("auto", "on", "off"), default="auto",
+                        help="CITYWALL_TICK_COMPUTER for the app (auto: on with SQLite)")
     args = parser.parse_args()
     minutes = args.minutes or (3 if args.quick else 30)
     with tempfile.TemporaryDirectory(prefix="citywall-soak-") as tmp:
@@ -214,11 +252,14 @@ def main() -> int:
         port = free_port()
         print(f"soak: {args.screens} screens, {minutes:g} min, refresh {args.refresh:g} s, database {url}",
               flush=True)
-        server, feeder = start_processes(url, args.refresh, port, Path(tmp), args.server == "gunicorn")
+        server, feeder = start_processes(url, args.refresh, port, Path(tmp), args.server == "gunicorn",
+                                         tracemalloc_dir=args.tracemalloc, tick_computer=args.tick_computer)
         try:
             result = soak(f"http://127.0.0.1:{port}", screens=args.screens, refresh=args.refresh,
                           seconds=minutes * 60, server_pid=server.pid, feeder_pid=feeder.pid)
             result["server"] = "gunicorn gthread" if args.server == "gunicorn" else "dash (threaded werkzeug)"
+            result["tick_computer"] = args.tick_computer
+            result["load_avg_1m"] = round(os.getloadavg()[0], 2)
             result["server_alive"] = server.poll() is None
             result["feeder_alive"] = feeder.poll() is None
         finally:
@@ -229,6 +270,10 @@ def main() -> int:
                         proc.wait(timeout=15)
                     except subprocess.TimeoutExpired:
                         proc.kill()
+            try:  # gunicorn's workers too: a worker still finishing requests outlives its master
+                os.killpg(server.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
     print(json.dumps(result))
     return 0 if result["errors"] == 0 and result["server_alive"] and result["feeder_alive"] else 1
 

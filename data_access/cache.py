@@ -14,6 +14,14 @@ few ticks, not per tick), ``budget`` (background work per tick) and the clock (`
 chosen once at start-up (``build_cache``). Both carry ``rows``, the shared row store (the wall
 fleet, issue 15 item 4): not per tick, see ``MemoryRowStore``/``RedisRowStore`` at the end.
 
+The tick computer (``computer=True``, CITYWALL_TICK_COMPUTER; on by default with SQLite, issue 16
+item 2): the warmer thread is then the only one that reads the database for a warm key
+(``read(warm=True)``, ``latest``). A request takes this tick's value, else the previous tick's,
+and never computes; a key nobody computed yet (a new scope's first screen) is handed to the
+computer's cold threads at once and the request waits for it (``lock_ms`` at most, then computes
+itself as without the computer). So no request waits on a SQLite read in steady state, and each tick's
+reads run once, off the request path, whatever the number of screens.
+
 Stampede protection: the first request of a window computes, the others do not read the
 database too. In one process a lock per key does it; across workers and hosts
 (Redis) a short ``SET NX PX`` lock does it: the holder computes and stores. Meanwhile the others
@@ -27,6 +35,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import queue
 import threading
 import time
 import uuid
@@ -38,6 +47,7 @@ from typing import Any, TypeVar
 import redis
 from cachelib import BaseCache, RedisCache, SimpleCache
 
+from data_access import heap
 from data_access.errors import first_line
 from data_access.settings import Settings
 
@@ -56,6 +66,26 @@ WARM_MIN_TICKS = 2  # a key is warmed when asked for in this many of them, or in
 WARM_IDLE_TICKS = 2  # ... and not after nobody asked for it in this many ticks (it is forgotten)
 WARM_PER_TICK = 64  # warm computations per tick and process at most (the most asked-for first)
 WARM_KEYS = 4096  # keys followed at most per process (a newer one is then read on demand only)
+COLD_THREADS = 2  # the tick computer's threads for keys no tick computed yet (a new scope's first screen)
+COLD_IDLE_S = 30  # such a thread ends after this long without one
+# With the tick computer behind (its read longer than a tick), a request takes its last value up to this
+# many ticks old rather than wait (the screens' OFFLINE comes after 3 ticks without a good reply).
+STALE_TICKS = 2
+# The tick computer's threads for a tick's pass. 3 (the warmer and two helpers) was tried: in a
+# soak at load 10 the screens' p95 rose from 1.5-1.9 s to 7-10 s (the helpers take the GIL from
+# the request threads of the same worker), so one: the warmer alone, as before.
+PASS_THREADS = 1
+TRIM_EVERY_TICKS = 12  # the warmer hands the heap's free memory back to the system this often (~1 min)
+
+
+class _LocalCache(SimpleCache):
+    """The in-process cache, its expired values dropped by the warmer once a tick (issue 16 item 4):
+    SimpleCache itself drops them only past its threshold (2,000 values, most of them expired
+    renders a few ticks old: a worker's memory grew until then)."""
+
+    def remove_expired(self) -> None:
+        with self._lock:
+            self._remove_expired(time.time())
 
 
 @dataclass
@@ -132,8 +162,14 @@ class NeverCache(_Clock):
 
 
 class TickCache(_Clock):
-    def __init__(self, settings: Settings, *, version: str = "") -> None:
+    def __init__(self, settings: Settings, *, version: str = "", computer: bool = False) -> None:
         self.refresh_s = settings.refresh_s
+        # The tick computer (see the module's doc): requests never compute a warm key.
+        self.computer = computer
+        self._local = threading.local()  # .computing: this thread is the warmer (nested reads compute)
+        self._urgent: dict[str, threading.Event] = {}  # cold keys being computed, requests wait for them
+        self._cold: queue.Queue = queue.Queue()
+        self._cold_threads: list[threading.Thread] = []
         timeout = max(2, math.ceil(settings.refresh_s * 3))
         # A holder that has not stored its value after this long is presumed gone.
         self.lock_ms = int(max(2.0, settings.refresh_s) * 1000)
@@ -146,18 +182,20 @@ class TickCache(_Clock):
             self._cache = RedisCache(host=self._redis, default_timeout=timeout,
                                      key_prefix=f"citywall:{version}:" if version else "citywall:")
         else:
-            self._cache = SimpleCache(threshold=2000, default_timeout=timeout)
+            self._cache = _LocalCache(threshold=2000, default_timeout=timeout)
         # Keys recomputed at each window start while screens ask for them.
         self._warm: dict[str, _WarmJob] = {}
         self._warm_guard = threading.Lock()
-        self.warm_per_tick = WARM_PER_TICK
+        # With the tick computer the warmer reads whatever screens asked in the tick just ended (the
+        # requests would have read it otherwise); without it, within the budget.
+        self.warm_per_tick = WARM_KEYS if computer else WARM_PER_TICK
         self._budgets: dict[str, tuple[int, int]] = {}  # background work done per tick (budget)
         self._warmer: threading.Thread | None = None
         # Values of the current ticks this process already holds (``immutable`` keys only).
         self._memo: OrderedDict[str, Any] = OrderedDict()
         self._memo_guard = threading.Lock()
         # The last value this process computed per key (any tick), for requests that waited for it.
-        self._finished: OrderedDict[str, tuple[int, Any]] = OrderedDict()
+        self._finished: OrderedDict[str, tuple[int, Any, int]] = OrderedDict()  # (count, value, its tick)
         self._finish_count = 0
         # One computation per key at a time in this process: screens arriving while the first one
         # reads the database do not all read it too. Striped (a fixed number, hashed by key): keys
@@ -219,16 +257,61 @@ class TickCache(_Clock):
             else:  # the newest request's computation (its closure holds this request's objects)
                 job.compute, job.immutable, job.stale_ok, job.last = compute, immutable, stale_ok, last
             job.ask(tick)
-            if self._warmer is None or not self._warmer.is_alive():
-                self._warmer = threading.Thread(target=self._warm_loop, name="citywall-tick-warmer", daemon=True)
-                self._warmer.start()
+            self._ensure_warmer()
+
+    def _ensure_warmer(self) -> None:
+        """Start the warmer thread when none runs (called with ``_warm_guard`` held)."""
+        if self._warmer is None or not self._warmer.is_alive():
+            self._warmer = threading.Thread(target=self._warm_loop, name="citywall-tick-warmer", daemon=True)
+            self._warmer.start()
+
+    def _hand_over(self, key: str) -> threading.Event:
+        """Have the tick computer's cold threads compute ``key`` now (a key no tick computed yet);
+        set once it is done. One computation per key however many requests wait for it."""
+        with self._warm_guard:
+            event = self._urgent.get(key)
+            if event is None:
+                event = self._urgent[key] = threading.Event()
+                self._cold.put((key, self._warm.get(key), event))
+                self._cold_threads = [t for t in self._cold_threads if t.is_alive()]
+                if len(self._cold_threads) < COLD_THREADS:
+                    thread = threading.Thread(target=self._cold_loop, name="citywall-tick-computer", daemon=True)
+                    self._cold_threads.append(thread)
+                    thread.start()
+        return event
+
+    def _cold_loop(self) -> None:
+        """A tick computer thread for cold keys (a new scope's first screen waits for it)."""
+        self._local.computing = True
+        while True:
+            try:
+                key, job, event = self._cold.get(timeout=COLD_IDLE_S)
+            except queue.Empty:  # nothing cold for a while: end (the next cold key starts one)
+                with self._warm_guard:
+                    if self._cold.empty():
+                        self._cold_threads = [t for t in self._cold_threads if t is not threading.current_thread()]
+                        return
+                continue
+            except SystemExit:  # a test server's thread killer (dash.testing)
+                return
+            try:
+                if job is not None:
+                    self._read(key, job.compute, immutable=job.immutable, stale_ok=job.stale_ok)
+            except Exception as exc:  # noqa: BLE001 - the waiting request computes it itself
+                log.warning("tick computer: %s failed: %s", key, first_line(exc))
+            finally:
+                with self._warm_guard:
+                    self._urgent.pop(key, None)
+                event.set()
 
     def _warm_loop(self) -> None:
+        self._local.computing = True
         try:
             while True:
                 now = time.time()
                 time.sleep((self.tick(now) + 1) * self.refresh_s - now + WARM_DELAY_S)
                 tick = self.tick()
+                self._tidy(tick)
                 with self._warm_guard:
                     for key in [k for k, job in self._warm.items() if max(job.asked) < tick - WARM_IDLE_TICKS]:
                         del self._warm[key]
@@ -241,21 +324,100 @@ class TickCache(_Clock):
                     wanted.sort(key=lambda item: item[0], reverse=True)
                     jobs = sorted(((key, job) for _rank, key, job in wanted[:self.warm_per_tick]),
                                   key=lambda item: item[1].last)
-                late = False
-                for key, job in jobs:
-                    if job.last and not late:  # after the walls' burst of polls (they take the previous tick meanwhile)
-                        late = True
-                        late_at = tick * self.refresh_s + min(WARM_LATE_S, self.refresh_s / 2)
-                        time.sleep(max(0.0, late_at - time.time()))
-                    try:  # another worker holding the key's lock computes it: this one moves on
-                        self._read(key, job.compute, immutable=job.immutable, stale_ok=job.stale_ok)
-                    except Exception as exc:  # noqa: BLE001 - a failed warm-up is retried by the next request
-                        log.warning("tick warm-up of %s failed: %s", key, first_line(exc))
+                self._warm_all([item for item in jobs if not item[1].last])
+                late = [item for item in jobs if item[1].last]
+                if late:  # after the walls' burst of polls (they take the previous tick meanwhile)
+                    late_at = tick * self.refresh_s + min(WARM_LATE_S, self.refresh_s / 2)
+                    time.sleep(max(0.0, late_at - time.time()))
+                    self._warm_all(late)
         except SystemExit:  # a test server's thread killer (dash.testing) ends it: end quietly
             return
         finally:
             with self._warm_guard:
                 self._warmer = None
+
+    def _warm_all(self, jobs: list[tuple[str, _WarmJob]]) -> None:
+        """Compute ``jobs`` for this tick: one after the other, or with the tick computer on
+        PASS_THREADS threads (see there why it is one)."""
+        work: queue.SimpleQueue = queue.SimpleQueue()
+        for item in jobs:
+            work.put(item)
+
+        def drain() -> None:
+            self._local.computing = True
+            while True:
+                try:
+                    key, job = work.get_nowait()
+                except queue.Empty:
+                    return
+                try:  # another worker holding the key's lock computes it: this one moves on
+                    self._read(key, job.compute, immutable=job.immutable, stale_ok=job.stale_ok)
+                except Exception as exc:  # noqa: BLE001 - a failed warm-up is retried by the next request
+                    log.warning("tick warm-up of %s failed: %s", key, first_line(exc))
+
+        helpers = [threading.Thread(target=drain, name="citywall-tick-warmer", daemon=True)
+                   for _ in range(min(PASS_THREADS, len(jobs)) - 1)] if self.computer else []
+        for helper in helpers:
+            helper.start()
+        drain()
+        for helper in helpers:
+            helper.join()
+
+    def _tidy(self, tick: int) -> None:
+        """Once a tick (the warmer): drop what no request can use any more (issue 16, item 4) —
+        expired values of the in-process cache, kept objects of ticks before the previous one,
+        last values older than STALE_TICKS — and now and then hand the freed heap back."""
+        if isinstance(self._cache, _LocalCache):
+            self._cache.remove_expired()
+        with self._memo_guard:
+            for full_key in [k for k in self._memo if int(k.rpartition("@")[2] or 0) < tick - 1]:
+                del self._memo[full_key]
+            for key in [k for k, (_n, _v, t) in self._finished.items() if t < tick - STALE_TICKS]:
+                del self._finished[key]
+        if tick % TRIM_EVERY_TICKS == 0:
+            heap.trim()
+
+    def _requested(self) -> bool:
+        """Whether the tick computer serves this call: on, and called by a request (not by the warmer)."""
+        return self.computer and not getattr(self._local, "computing", False)
+
+    def _computed(self, key: str, compute: Callable[[], T], *, immutable: bool,
+                  stale_ok: Callable[[Any], bool] | None) -> T:
+        """A request's value of a warm key with the tick computer on: this tick's, else the previous
+        tick's (when usable), never computed here; a key the warmer has not computed yet is handed
+        to it and waited for (``lock_ms`` at most; then computed here, as without the computer)."""
+        tick = self.tick()
+        full_key, previous_key = f"{key}@{tick}", f"{key}@{tick - 1}"
+        if immutable:
+            with self._memo_guard:
+                hit = self._memo.get(full_key)
+                previous = self._memo.get(previous_key)
+            if hit is not None:
+                return hit
+        hit = self._cache.get(full_key)
+        if hit is not None:
+            if immutable:
+                self._keep_local(full_key, hit)
+            return hit
+        if not immutable or previous is None:
+            previous = self._cache.get(previous_key)
+        if _usable(previous, stale_ok):
+            return previous
+        with self._memo_guard:  # the computer is behind (a slow read, an overloaded machine): its last value
+            _count, last, last_tick = self._finished.get(key, (0, None, 0))
+        if last is not None and last_tick >= tick - STALE_TICKS and _usable(last, stale_ok):
+            return last
+        if self._hand_over(key).wait(self.lock_ms / 1000):  # cold: computed now, off the request
+            hit, current = self._recent(key, self.tick())
+            if hit is not None and (current or _usable(hit, stale_ok)):
+                return hit
+        # The computer did not deliver in time: this request computes, as without it, and so do the
+        # reads nested in its computation (they must not wait for the computer one by one again).
+        self._local.computing = True
+        try:
+            return self._read(key, compute, immutable=immutable, stale_ok=stale_ok)
+        finally:
+            self._local.computing = False
 
     def _recent(self, key: str, tick: int) -> tuple[Any, bool]:
         """(``tick``'s value of ``key``, True), else (the tick before's, False), else (None, False)."""
@@ -274,6 +436,8 @@ class TickCache(_Clock):
         if compute is None:
             return self._recent(key, tick)[0]
         self.keep_warm(key, compute, immutable=immutable, last=True)
+        if self._requested():
+            return self._computed(key, compute, immutable=immutable, stale_ok=None)
         if immutable:
             with self._memo_guard:
                 for candidate in (f"{key}@{tick}", f"{key}@{tick - 1}"):
@@ -305,6 +469,8 @@ class TickCache(_Clock):
         ``warm``: also compute it at the start of every window while screens keep asking for it."""
         if warm:
             self.keep_warm(key, compute, immutable=immutable, stale_ok=stale_ok)
+            if self._requested():
+                return self._computed(key, compute, immutable=immutable, stale_ok=stale_ok)
         return self._read(key, compute, immutable=immutable, stale_ok=stale_ok)
 
     def _read(self, key: str, compute: Callable[[], T], *, immutable: bool = False,
@@ -336,7 +502,7 @@ class TickCache(_Clock):
             if _usable(previous, stale_ok):
                 return previous, False
             with self._memo_guard:
-                waited_for = self._finished.get(key, (0, None))[0]
+                waited_for = self._finished.get(key, (0, None, 0))[0]
             lock.acquire()
         try:
             hit = self._cache.get(full_key)
@@ -350,19 +516,19 @@ class TickCache(_Clock):
             if self._redis is not None:
                 value, current = self._shared_compute(full_key, compute, previous_key=previous_key, stale_ok=stale_ok)
                 if current:
-                    self._note_finished(key, value)
+                    self._note_finished(key, value, tick)
                 return value, current
             value = compute()
             self._cache.set(full_key, value)
-            self._note_finished(key, value)
+            self._note_finished(key, value, tick)
             return value, True
         finally:
             lock.release()
 
-    def _note_finished(self, key: str, value: Any) -> None:
+    def _note_finished(self, key: str, value: Any, tick: int) -> None:
         with self._memo_guard:
             self._finish_count += 1
-            self._finished[key] = (self._finish_count, value)
+            self._finished[key] = (self._finish_count, value, tick)
             self._finished.move_to_end(key)
             while len(self._finished) > MEMO_ENTRIES:
                 self._finished.popitem(last=False)
@@ -402,8 +568,11 @@ class TickCache(_Clock):
 
 
 def build_cache(settings: Settings, *, version: str = "") -> TickCache | NeverCache:
-    """The app's cache, chosen once at start-up: the naive baseline (``settings.naive``) caches nothing."""
-    return NeverCache(settings) if settings.naive else TickCache(settings, version=version)
+    """The app's cache, chosen once at start-up: the naive baseline (``settings.naive``) caches nothing;
+    the tick computer runs when ``settings.tick_computer_on`` (SQLite by default)."""
+    if settings.naive:
+        return NeverCache(settings)
+    return TickCache(settings, version=version, computer=settings.tick_computer_on)
 
 
 # --- the shared row store (issue 15, item 4: the wall fleet) -----------------------------------------

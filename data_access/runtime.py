@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
 
+from data_access import heap
 from data_access.areas import Lineage
 from data_access.cache import NeverCache, TickCache, build_cache
 from data_access.db import engine_from_settings
@@ -35,6 +36,7 @@ def build_version() -> str:
 
 
 def build_runtime(settings: Settings) -> CityWallRuntime:
+    heap.limit_arenas()  # before the request threads start (issue 16, item 4: data_access/heap.py)
     version = build_version()
     engine = engine_from_settings(settings)
     return CityWallRuntime(settings=settings, engine=engine, cache=build_cache(settings, version=version),

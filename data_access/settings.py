@@ -19,6 +19,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PACK = PROJECT_ROOT / "feeder" / "packs" / "shanghai"
 AUTH_MODES = ("off", "basic", "header")
 TRANSPORTS = ("push", "poll")  # how a wall gets each tick (pages/_push.py, docs/performance.md "Push")
+TICK_COMPUTER_MODES = ("auto", "on", "off")
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 _FRAME_ANCESTORS = re.compile(r"^[A-Za-z0-9'*:/._ -]{1,500}$")
 
@@ -55,6 +56,10 @@ class Settings:
     port: int = 8050
     debug: bool = False
     naive: bool = False
+    # The tick computer (issue 16, item 2): the tick's reads run once per tick in a background
+    # thread of each process, never inside a request; requests read what it computed. auto: on
+    # when the database is SQLite (its reads otherwise run inside the web workers' requests).
+    tick_computer: str = "auto"  # auto | on | off
     # The citizens' hotline shown on the wall's incident strip: its source channel and display name.
     hotline_source: str = "hotline_12345"
     hotline_name: str = "12345"
@@ -80,6 +85,13 @@ class Settings:
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def tick_computer_on(self) -> bool:
+        """Whether the tick computer runs (CITYWALL_TICK_COMPUTER; auto: on SQLite)."""
+        if self.tick_computer == "auto":
+            return self.database_url.startswith("sqlite")
+        return self.tick_computer == "on"
 
     @property
     def actions_url(self) -> str:
@@ -170,6 +182,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         if raw.strip().lower() not in AUTH_MODES:
             raise SettingsError(f"CITYWALL_AUTH={raw!r}: expected one of {', '.join(AUTH_MODES)}")
         values["auth"] = raw.strip().lower()
+    if (raw := get("TICK_COMPUTER")):
+        if raw.strip().lower() not in TICK_COMPUTER_MODES:
+            raise SettingsError(f"CITYWALL_TICK_COMPUTER={raw!r}: expected one of {', '.join(TICK_COMPUTER_MODES)}")
+        values["tick_computer"] = raw.strip().lower()
     if (raw := get("USERS_FILE")):
         values["users_file"] = Path(raw.strip()).expanduser()
     if (raw := get("SECRET_KEY")) is not None:

@@ -172,3 +172,104 @@ def test_the_warmer_warms_only_what_screens_keep_asking_for_within_its_budget() 
     for _ in range(3):
         start_of_tick(cache, margin=0.3)
     assert total() == quiet
+
+
+# --- the tick computer (issue 16, item 2): requests never compute a warm key --------------------
+
+class Where(Counted):
+    """Counted, noting the thread each computation ran in."""
+
+    def __init__(self, seconds: float = 0.0) -> None:
+        super().__init__(seconds)
+        self.threads: list[str] = []
+
+    def __call__(self) -> dict:
+        self.threads.append(threading.current_thread().name)
+        return super().__call__()
+
+
+COMPUTER = {"citywall-tick-warmer", "citywall-tick-computer"}  # the warmer, the cold keys' threads
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_with_the_tick_computer_every_read_of_a_warm_key_runs_in_the_warmer(backend: str) -> None:
+    caches = [new_cache(backend, tick_computer="on")] + (
+        [new_cache(backend, tick_computer="on")] if backend == "redis" else [])  # 2 "workers"
+    assert all(isinstance(c, TickCache) and c.computer for c in caches)
+    key, compute = f"k-{uuid.uuid4().hex}", Where(seconds=0.05)
+    start_of_tick(caches[0])
+    seen = [c.read(key, compute, immutable=True, warm=True) for c in caches]  # cold: handed to the warmer
+    assert seen[0] == {"n": 1}
+    for _ in range(3):
+        start_of_tick(caches[0], margin=0.3)  # past the warmer's run at the window's start
+        seen += [c.read(key, compute, immutable=True, warm=True) for c in caches for _screen in range(5)]
+    assert compute.threads and set(compute.threads) <= COMPUTER  # never in a request's thread
+    assert compute.threads[0] == "citywall-tick-computer"  # the cold key: at once, not at the next tick
+    assert compute.calls <= 4 * len(caches)  # once per tick (and per "worker" at most)
+    assert seen[-1]["n"] >= 3  # this tick's value, not the first one kept
+
+
+def test_with_the_tick_computer_a_request_takes_the_previous_tick_while_the_warmer_reads() -> None:
+    cache = new_cache("memory", tick_computer="on")
+    key, compute = f"k-{uuid.uuid4().hex}", Where(seconds=0.6)
+    start_of_tick(cache)
+    assert cache.read(key, compute, warm=True) == {"n": 1}
+    start_of_tick(cache, margin=0.15)  # the warmer is reading the new tick (0.6 s)
+    began = time.monotonic()
+    assert cache.read(key, compute, warm=True) == {"n": 1}  # the previous tick's, at once
+    assert time.monotonic() - began < 0.2
+    time.sleep(0.6)
+    assert cache.read(key, compute, warm=True) == {"n": 2}  # the warmer's, once it is read
+    assert set(compute.threads) <= COMPUTER
+
+
+def test_without_the_tick_computer_the_first_request_of_a_tick_computes() -> None:
+    """The path before the tick computer (CITYWALL_TICK_COMPUTER=off; PostgreSQL's default): the
+    request that finds no value computes in its own thread."""
+    cache = new_cache("memory", tick_computer="off")
+    assert isinstance(cache, TickCache) and not cache.computer
+    key, compute = f"k-{uuid.uuid4().hex}", Where()
+    start_of_tick(cache)
+    cache.read(key, compute, warm=True)
+    assert compute.threads == [threading.current_thread().name]
+
+
+def test_the_tick_computer_setting() -> None:
+    from data_access.settings import SettingsError, load_settings
+
+    assert load_settings({"CITYWALL_DATABASE_URL": "sqlite:////tmp/x.db"}).tick_computer_on
+    assert not load_settings({"CITYWALL_DATABASE_URL": "postgresql+psycopg://u@h/db"}).tick_computer_on
+    assert load_settings({"CITYWALL_DATABASE_URL": "postgresql+psycopg://u@h/db",
+                          "CITYWALL_TICK_COMPUTER": "ON"}).tick_computer_on
+    assert not load_settings({"CITYWALL_TICK_COMPUTER": "off"}).tick_computer_on
+    with pytest.raises(SettingsError, match="CITYWALL_TICK_COMPUTER"):
+        load_settings({"CITYWALL_TICK_COMPUTER": "sometimes"})
+
+
+# --- memory (issue 16, item 4): what no request can use any more is dropped every tick ----------
+
+def test_the_warmer_drops_expired_values_and_old_ticks_kept_objects() -> None:
+    cache = new_cache("memory", tick_computer="off")
+    assert isinstance(cache, TickCache)
+    start_of_tick(cache)
+    for i in range(50):
+        cache.read(f"old-{i}", Counted(), immutable=True)
+    tick = cache.tick()
+    assert len(cache._memo) == 50 and len(cache._cache._cache) == 50
+    time.sleep(cache._cache.default_timeout + 1.1)  # every value expired, none read since
+    cache._tidy(cache.tick())
+    assert cache._cache._cache == {}  # SimpleCache alone would keep them until 2,000 values
+    assert not [k for k in cache._memo if int(k.rpartition("@")[2]) < cache.tick() - 1]
+    assert cache.tick() - tick > 2 and not cache._finished  # last values older than STALE_TICKS
+
+
+def test_the_heap_is_limited_to_a_few_arenas_and_trimmed_on_glibc() -> None:
+    import platform
+
+    from data_access import heap
+
+    if platform.libc_ver()[0] != "glibc":  # elsewhere both are no-ops that say so
+        assert heap.limit_arenas() is False and heap.trim() is False
+        return
+    assert heap.limit_arenas() is True
+    assert heap.trim() in (True, False)  # True when something was handed back; never an error

@@ -15,7 +15,8 @@ def read_city(*, runtime: CityWallRuntime) -> Area | None:
 
 def read_level_names(*, runtime: CityWallRuntime) -> dict[str, LevelName]:
     """What the city calls its levels (v_level_names; CityWall's words where it says nothing)."""
-    return runtime.cache.read(keys.level_names_key(), lambda: level_names(engine=runtime.engine))
+    return runtime.cache.read(keys.level_names_key(), lambda: level_names(engine=runtime.engine),
+                              warm=True)  # a map's tick asks (legend): the tick computer reads it, not the request
 
 
 def level_words(names: dict[str, LevelName], level: str) -> dict[str, str]:
@@ -29,8 +30,10 @@ def read_area(*, runtime: CityWallRuntime, scope: str | None, code: object) -> A
     if not valid_code(code):
         return None
     require_within(runtime.lineage, code, scope)  # type: ignore[arg-type]
+    # warm: every map's tick asks (pages/_map.scope_area): with the tick computer, never read in the request
     return runtime.cache.read(keys.area_key(code), lambda: area_by_code(engine=runtime.engine,  # type: ignore[arg-type]
-                                                                         area_code=code))  # type: ignore[arg-type]
+                                                                         area_code=code),  # type: ignore[arg-type]
+                              warm=True)
 
 
 def read_lineage(*, runtime: CityWallRuntime, scope: str | None, code: object) -> list[Area]:
