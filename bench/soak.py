@@ -23,7 +23,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,25 +36,8 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.run import free_port  # noqa: E402
 from bench.wall_client import PageSpec  # noqa: E402
-
-
-def free_port() -> int:
-    """A free port: in CITYWALL_BENCH_PORTS (``8150-8159``, a shared machine's range of one's own) when set."""
-    wanted = os.environ.get("CITYWALL_BENCH_PORTS", "")
-    if wanted:
-        low, _, high = wanted.partition("-")
-        for port in range(int(low), int(high or low) + 1):
-            with socket.socket() as sock:
-                try:
-                    sock.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-                return port
-        raise RuntimeError(f"CITYWALL_BENCH_PORTS={wanted}: no free port")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def gunicorn_path() -> str | None:

@@ -2,16 +2,22 @@
 (with a clear message for a bad from/to or area), and the log read through the cached reader."""
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from dash import html
+from sqlalchemy.exc import SQLAlchemyError
+
+from components import ids
 from components.formatting import local_stamp
 from components.i18n import pick_language, t
 from components.shift_log import TIME_FORMAT
 from data_access.areas import valid_code
 from data_access.db import utc_now
+from data_access.errors import first_line
 from data_access.models import LANGUAGES, Area, ShiftLog, ShiftWindow
 from data_access.readers.areas import read_area, read_city, read_districts
 from data_access.readers.shift_log import read_shift_log
@@ -19,6 +25,8 @@ from data_access.scenarios import KEPT_WINDOW
 from data_access.shift_log import MAX_INPUT, ShiftLogError, parse_kinds, parse_window
 from pages._runtime import current_runtime
 from security import current_principal
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -83,6 +91,20 @@ def read_log(request: LogRequest) -> ShiftLog | None:
     runtime = current_runtime()
     return read_shift_log(runtime=runtime, scope=current_principal().scope, window=request.window,
                           area_code=area_code_of(request.area), kinds=request.kinds)
+
+
+def log_or_message(request: LogRequest, *, page: str) -> tuple[ShiftLog | None, list]:
+    """The request's log for /log and its handover page, or what the page says instead: the
+    request's own error (a bad from/to, an unknown area), or that the database could not be read."""
+    if request.error:
+        return None, [html.Div(request.error, id=ids.LOG_MESSAGE, className="log-message log-message--error",
+                               role="alert")]
+    try:
+        return read_log(request), []
+    except SQLAlchemyError as exc:
+        log.warning("%s failed: %s", page, first_line(exc))
+        return None, [html.Div(t("log_error", request.lang), id=ids.LOG_MESSAGE,
+                               className="log-message log-message--error", role="alert")]
 
 
 def area_choices(current: Area | None) -> list[Area]:

@@ -3,11 +3,8 @@ shift log's window (default: the last 8 hours), its totals and every entry, laid
 (assets/log.css ``@media print``), with lines for who hands over and who takes over."""
 from __future__ import annotations
 
-import logging
-
 import dash
 from dash import dcc, html
-from sqlalchemy.exc import SQLAlchemyError
 
 from components import ids
 from components.formatting import local_stamp
@@ -15,16 +12,14 @@ from components.i18n import t
 from components.links import page_href
 from components.shift_log import TIME_FORMAT, create_log_table, create_totals, log_rows, window_text
 from data_access.db import utc_now
-from data_access.errors import first_line
 from data_access.models import LOG_KINDS
-from pages._log import log_request, query_text, read_log
+from pages._log import log_or_message, log_request, query_text
 from pages._runtime import current_runtime
 from security import page_access
 
 dash.register_page(__name__, path="/log/handover", title="CityWall · shift handover",
                    **page_access("supervisor", area_arg="area", own_area=True))
 
-log = logging.getLogger(__name__)
 
 
 def layout(**query: object) -> html.Div:
@@ -45,40 +40,31 @@ def layout(**query: object) -> html.Div:
         ]),
     ])
     body: list = []
-    if request.error:
-        body.append(html.Div(request.error, id=ids.LOG_MESSAGE, className="log-message log-message--error",
-                             role="alert"))
-    else:
-        try:
-            shift_log = read_log(request)
-        except SQLAlchemyError as exc:
-            log.warning("handover page failed: %s", first_line(exc))
-            shift_log = None
-            body.append(html.Div(t("log_error", lang), id=ids.LOG_MESSAGE, className="log-message log-message--error",
-                                 role="alert"))
-        if shift_log is not None and request.window is not None:
-            rows = log_rows(shift_log, lang=lang, tz=tz)
-            body += [
-                html.Div(className="log-summary", children=[
-                    html.Span(window_text(request.window.since, request.window.until, tz=tz, lang=lang),
-                              className="log-summary__window"),
-                    html.Span(t("log_count", lang, n=f"{shift_log.total:,}"), className="log-summary__count"),
-                    html.Span(t("log_printed_at", lang, time=local_stamp(utc_now(), tz, TIME_FORMAT)),
-                              className="log-summary__printed"),
-                ]),
-                html.H2(t("log_totals", lang), className="log-handover__h2"),
-                create_totals(shift_log, lang=lang),
-                html.Div(t("log_truncated", lang, shown=f"{len(rows):,}", n=f"{shift_log.total:,}"),
-                         className="log-message") if shift_log.truncated else None,
-                html.Div(t("log_walls_unknown", lang), className="log-message log-message--note")
-                if "wall" in shift_log.kinds and not shift_log.walls_known else None,
-                create_log_table(rows, lang=lang) if rows else html.Div(t("log_empty", lang), className="log-empty"),
-                html.Div(className="log-handover__signatures", children=[
-                    html.Div([html.Span(t("log_handed_by", lang)), html.Span(className="log-handover__line")],
-                             className="log-handover__sign"),
-                    html.Div([html.Span(t("log_taken_by", lang)), html.Span(className="log-handover__line")],
-                             className="log-handover__sign"),
-                ]),
-            ]
+    shift_log, message = log_or_message(request, page="handover page")
+    body += message
+    if shift_log is not None and request.window is not None:
+        rows = log_rows(shift_log, lang=lang, tz=tz)
+        body += [
+            html.Div(className="log-summary", children=[
+                html.Span(window_text(request.window.since, request.window.until, tz=tz, lang=lang),
+                          className="log-summary__window"),
+                html.Span(t("log_count", lang, n=f"{shift_log.total:,}"), className="log-summary__count"),
+                html.Span(t("log_printed_at", lang, time=local_stamp(utc_now(), tz, TIME_FORMAT)),
+                          className="log-summary__printed"),
+            ]),
+            html.H2(t("log_totals", lang), className="log-handover__h2"),
+            create_totals(shift_log, lang=lang),
+            html.Div(t("log_truncated", lang, shown=f"{len(rows):,}", n=f"{shift_log.total:,}"),
+                     className="log-message") if shift_log.truncated else None,
+            html.Div(t("log_walls_unknown", lang), className="log-message log-message--note")
+            if "wall" in shift_log.kinds and not shift_log.walls_known else None,
+            create_log_table(rows, lang=lang) if rows else html.Div(t("log_empty", lang), className="log-empty"),
+            html.Div(className="log-handover__signatures", children=[
+                html.Div([html.Span(t("log_handed_by", lang)), html.Span(className="log-handover__line")],
+                         className="log-handover__sign"),
+                html.Div([html.Span(t("log_taken_by", lang)), html.Span(className="log-handover__line")],
+                         className="log-handover__sign"),
+            ]),
+        ]
     return html.Div(id=ids.LOG_HANDOVER, className="cw-root log-root log-root--handover", children=html.Div(
         className="page log-page log-handover", children=[head, *[b for b in body if b is not None]]))

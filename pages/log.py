@@ -29,7 +29,15 @@ from data_access.readers.areas import read_area
 from data_access.readers.shift_log import read_shift_log
 from data_access.shift_log import ShiftLogError
 from pages._incident_list import export_limits
-from pages._log import LogRequest, area_choices, area_code_of, log_request, read_log, window_of_state, window_state
+from pages._log import (
+    LogRequest,
+    area_choices,
+    area_code_of,
+    log_or_message,
+    log_request,
+    window_of_state,
+    window_state,
+)
 from pages._runtime import current_runtime
 from security import callback, current_principal, page_access
 
@@ -54,37 +62,28 @@ def layout(**query: object) -> html.Div:
     request = log_request(query)
     lang, tz = request.lang, current_runtime().settings.tz
     body: list = []
-    if request.error:
-        body.append(html.Div(request.error, id=ids.LOG_MESSAGE, className="log-message log-message--error",
-                             role="alert"))
-    else:
-        try:
-            shift_log = read_log(request)
-        except SQLAlchemyError as exc:
-            log.warning("shift log failed: %s", first_line(exc))
-            shift_log = None
-            body.append(html.Div(t("log_error", lang), id=ids.LOG_MESSAGE, className="log-message log-message--error",
-                                 role="alert"))
-        if shift_log is not None and request.window is not None:
-            rows = log_rows(shift_log, lang=lang, tz=tz)
-            handover = page_href("handover", **{k: v for k, v in log_query(request).items()
-                                              if k in ("from", "to", "area", "kind", "lang")})
-            body += [
-                html.Div(className="log-summary", children=[
-                    html.Span(window_text(request.window.since, request.window.until, tz=tz, lang=lang),
-                              className="log-summary__window"),
-                    html.Span(t("log_count", lang, n=f"{shift_log.total:,}"), className="log-summary__count"),
-                    html.Button(t("log_export", lang), id=ids.LOG_EXPORT, n_clicks=0, className="log-button"),
-                    dcc.Link(t("log_handover", lang), href=handover, className="log-button log-button--link"),
-                    html.Span(id=ids.LOG_EXPORT_NOTE, className="log-summary__note"),
-                ]),
-                create_totals(shift_log, lang=lang),
-                html.Div(t("log_truncated", lang, shown=f"{len(rows):,}", n=f"{shift_log.total:,}"),
-                         className="log-message") if shift_log.truncated else None,
-                html.Div(t("log_walls_unknown", lang), className="log-message log-message--note")
-                if "wall" in shift_log.kinds and not shift_log.walls_known else None,
-                create_log_table(rows, lang=lang) if rows else html.Div(t("log_empty", lang), className="log-empty"),
-            ]
+    shift_log, message = log_or_message(request, page="shift log")
+    body += message
+    if shift_log is not None and request.window is not None:
+        rows = log_rows(shift_log, lang=lang, tz=tz)
+        handover = page_href("handover", **{k: v for k, v in log_query(request).items()
+                                          if k in ("from", "to", "area", "kind", "lang")})
+        body += [
+            html.Div(className="log-summary", children=[
+                html.Span(window_text(request.window.since, request.window.until, tz=tz, lang=lang),
+                          className="log-summary__window"),
+                html.Span(t("log_count", lang, n=f"{shift_log.total:,}"), className="log-summary__count"),
+                html.Button(t("log_export", lang), id=ids.LOG_EXPORT, n_clicks=0, className="log-button"),
+                dcc.Link(t("log_handover", lang), href=handover, className="log-button log-button--link"),
+                html.Span(id=ids.LOG_EXPORT_NOTE, className="log-summary__note"),
+            ]),
+            create_totals(shift_log, lang=lang),
+            html.Div(t("log_truncated", lang, shown=f"{len(rows):,}", n=f"{shift_log.total:,}"),
+                     className="log-message") if shift_log.truncated else None,
+            html.Div(t("log_walls_unknown", lang), className="log-message log-message--note")
+            if "wall" in shift_log.kinds and not shift_log.walls_known else None,
+            create_log_table(rows, lang=lang) if rows else html.Div(t("log_empty", lang), className="log-empty"),
+        ]
     return html.Div(id=ids.LOG_PAGE, className="cw-root log-root", children=html.Div(className="page log-page",
                                                                                      children=[
         html.Header(className="page__header log-header", children=[
