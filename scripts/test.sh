@@ -9,7 +9,7 @@ if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null || !
 fi
 ruff check .
 set +e
-python -m pytest --headless "$@"
+python -m pytest --headless --durations=15 "$@"  # the slowest tests listed: the run must stay under 15 min
 status=$?
 set -e
 if [ "$status" -eq 5 ]; then
