@@ -47,12 +47,14 @@ import requests  # noqa: E402
 from bench.run import DEFAULT_PG, PYTHON, new_database, pct, seed_demo  # noqa: E402
 from bench.wall_client import PageSpec, PollSchedule  # noqa: E402
 from components import ids  # noqa: E402
+from pages._push import RETRY_MS  # noqa: E402
 
 PUSH_PATH = "/_citywall/push"
 STATUS = ids.STATUS_STORE
 TICK_RE = re.compile(rb'"tick":\s*(\d+)')
 # a message's "ready_ms" (epoch ms, when the hub built it) and its status's (ms into the tick window)
 READY_RE = re.compile(rb'"ready_ms":\s*(\d+)')
+RETRY_S = RETRY_MS / 1000  # the browser opens a stream the server ended again after this
 
 
 def log(message: str) -> None:
@@ -169,17 +171,29 @@ async def _read_body(reader: asyncio.StreamReader, headers: dict[str, str]) -> b
 
 
 async def push_screen(host: str, port: int, path: str, start_at: float, end_at: float, held: dict[int, float],
-                      errors: list[int], ready: dict[int, tuple[int, int]]) -> None:
-    """One pushed screen: the stream's events, each tick's arrival noted (``held``: tick -> epoch s)."""
+                      errors: list[int], ready: dict[int, tuple[int, int]], *, reconnect: bool = False) -> None:
+    """One pushed screen: the stream's events, each tick's arrival noted (``held``: tick -> epoch s).
+    ``reconnect``: a stream the server ends (STREAM_MAX_S) is opened again after the ``retry`` delay, as
+    the browser does (a soak longer than one stream), instead of counting as an error."""
     await asyncio.sleep(max(0.0, start_at - time.time()))
+    while await _push_stream(host, port, path, end_at, held, errors, ready, reconnect) and time.time() < end_at:
+        await asyncio.sleep(RETRY_S)
+
+
+async def _push_stream(host: str, port: int, path: str, end_at: float, held: dict[int, float], errors: list[int],
+                       ready: dict[int, tuple[int, int]], reconnect: bool) -> bool:
+    """One stream until ``end_at``; True when the server ended it and ``reconnect`` asked for that."""
+    ended = False
     try:
         reader, writer = await asyncio.open_connection(host, port)
-        writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAccept: text/event-stream\r\n\r\n".encode())
+        close = "Connection: close\r\n" if reconnect else ""  # the stream's end closes the connection: EOF
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAccept: text/event-stream\r\n{close}\r\n"
+                     .encode())
         status, _headers = await _read_head(reader)
         if status != 200:
             errors[0] += 1
             writer.close()
-            return
+            return False
         buffer = b""
         while time.time() < end_at:
             try:
@@ -187,7 +201,8 @@ async def push_screen(host: str, port: int, path: str, start_at: float, end_at: 
             except TimeoutError:
                 break
             if not chunk:
-                errors[0] += 1
+                ended = reconnect
+                errors[0] += 0 if ended else 1
                 break
             now = time.time()
             buffer += chunk
@@ -214,6 +229,7 @@ async def push_screen(host: str, port: int, path: str, start_at: float, end_at: 
         writer.close()
     except (OSError, asyncio.IncompleteReadError, ValueError):
         errors[0] += 1
+    return ended
 
 
 async def poll_screen(host: str, port: int, spec: PageSpec, share: float, start_at: float, end_at: float,
