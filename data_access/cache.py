@@ -584,10 +584,15 @@ def build_cache(settings: Settings, *, version: str = "") -> TickCache | NeverCa
 # of their times per table, a sorted set of events per table).
 
 ROW_LIMIT = 5000  # rows per table at most: a new key beyond it is not kept (a flood of made-up screens)
+# Events per table at most, the oldest dropped beyond it (issue 16, item 4): ``keep_s`` alone bounds
+# them by time, not by count, and screens that go OFFLINE and back every few ticks (an overloaded
+# server, a flapping network) add two each time for 26 hours. A day of 1,000 screens with 10 outages each.
+EVENT_LIMIT = 20_000
 
 
 class MemoryRowStore:
-    def __init__(self) -> None:
+    def __init__(self, *, event_limit: int = EVENT_LIMIT) -> None:
+        self.event_limit = event_limit
         self._rows: dict[str, dict[str, tuple[float, dict]]] = {}
         self._events: dict[str, list[tuple[float, dict]]] = {}
         self._guard = threading.Lock()
@@ -623,6 +628,9 @@ class MemoryRowStore:
             horizon = at - keep_s
             if events[0][0] < horizon:
                 events[:] = [e for e in events if e[0] >= horizon]
+            if len(events) > self.event_limit:  # (nearly in time order already: the sort is cheap)
+                events.sort(key=lambda e: e[0])
+                del events[:len(events) - self.event_limit]
 
     def events(self, table: str, *, since: float, until: float) -> list[dict]:
         """The events with ``since <= at < until``, oldest first, each with its ``at``."""
@@ -635,9 +643,10 @@ class RedisRowStore:
     """The same API on Redis: ``<prefix>rows:<table>`` (hash key → JSON), ``…:at`` (sorted set key →
     time written), ``<prefix>events:<table>`` (sorted set of JSON events scored by their time)."""
 
-    def __init__(self, client: Any, *, prefix: str = "citywall:") -> None:
+    def __init__(self, client: Any, *, prefix: str = "citywall:", event_limit: int = EVENT_LIMIT) -> None:
         self._redis = client
         self._prefix = prefix
+        self.event_limit = event_limit
 
     def _keys(self, table: str) -> tuple[str, str]:
         return f"{self._prefix}rows:{table}", f"{self._prefix}rows:{table}:at"
@@ -672,6 +681,7 @@ class RedisRowStore:
         pipe = self._redis.pipeline(transaction=False)
         pipe.zadd(key, {json.dumps({"at": at, **event}, separators=(",", ":"), sort_keys=True): at})
         pipe.zremrangebyscore(key, "-inf", f"({at - keep_s}")
+        pipe.zremrangebyrank(key, 0, -self.event_limit - 1)  # the oldest beyond the limit
         pipe.execute()
 
     def events(self, table: str, *, since: float, until: float) -> list[dict]:

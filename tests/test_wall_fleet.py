@@ -143,6 +143,16 @@ def test_memory_store_keeps_at_most_its_row_limit() -> None:
     assert store.rows("t", keep_s=10, now=T0 + 10.5) == [{"n": 0}]  # the others expired
 
 
+def test_the_event_log_keeps_at_most_its_limit_the_oldest_dropped(fleet_runtimes: Callable) -> None:
+    store = fleet_runtimes().cache.rows  # in-process or Redis (issue 16, item 4: a flapping fleet for a day)
+    store.event_limit = 30
+    for n in range(40):
+        store.add_event("fleet-events", {"n": n}, at=T0 + n, keep_s=3600)
+    store.add_event("fleet-events", {"n": -1}, at=T0 - 1, keep_s=3600)  # logged late, older than all: dropped
+    kept = store.events("fleet-events", since=T0 - 60, until=T0 + 60)
+    assert [e["n"] for e in kept] == list(range(10, 40))
+
+
 def test_a_poll_answered_after_its_tabs_goodbye_does_not_bring_it_back(fleet_runtimes: Callable) -> None:
     runtime = fleet_runtimes()
     wall = {**seed("north-hall"), "load": uuid.uuid4().hex}
