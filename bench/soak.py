@@ -281,10 +281,14 @@ class PushedScreens:
         """Minute ``m``'s deliveries (ms) and the streams that failed since the last call."""
         ms = []
         for held in self.held:
-            for tick, at in held.copy().items():  # copy(): the loop's thread adds to it
+            # A tick arriving after a newer one (a stream opened again on the worker that is behind) is
+            # no delivery. copy(): the loop's thread adds to it.
+            newer_at = math.inf
+            for tick, at in sorted(held.copy().items(), reverse=True):
                 window = self.ready.get(tick)
-                if window is not None and int((at - self.began) // 60) == m:
+                if window is not None and at <= newer_at and int((at - self.began) // 60) == m:
                     ms.append((at - (tick * self.refresh + window[0] / 1000)) * 1000)
+                newer_at = min(newer_at, at)
         errors, self._errors_seen = self.errors[0] - self._errors_seen, self.errors[0]
         return {"ms": ms, "errors": ["stream"] * errors}
 
