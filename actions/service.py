@@ -43,6 +43,7 @@ from actions import messages as m
 from actions.messages import ActionResult, refused
 from actions.store import ActionRow, Conflict, Replayed, record_action
 from actions.tokens import Purpose, check_token
+from data_access.areas import Lineage as AreaLineage
 from data_access.areas import valid_code, within_scope
 from data_access.models import (
     ScenarioActivation,
@@ -70,7 +71,6 @@ STEP_STATES = ("done", "skipped")
 MAX_COMMENT = 500  # characters
 MAX_SCREEN = 200
 ACTIVATION_KEY = re.compile(r"^(-|\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})$")
-LEVEL_OF_DEPTH = {1: "city", 2: "district", 3: "street"}  # a lineage's length -> the area's level
 
 
 class _Refused(Exception):
@@ -141,13 +141,12 @@ def _scenario(catalogue: ScenarioCatalogue, scenario_id: str) -> dict[str, Any]:
     return row
 
 
-def _area_in_scope(principal: Principal, area_code: str, lineage: Lineage) -> tuple[str, ...]:
+def _area_in_scope(principal: Principal, area_code: str, lineage: Lineage) -> None:
     codes = tuple(lineage(area_code))
     if not codes:
         raise _Refused(m.UNKNOWN_AREA, f"area {area_code!r}")
     if not within_scope(lineage, area_code, principal.scope):
         raise _Refused(m.OUTSIDE_SCOPE, f"area {area_code!r} outside the scope {principal.scope}")
-    return codes
 
 
 def _second(moment: datetime | None) -> datetime | None:
@@ -298,18 +297,19 @@ def _pending_manual(conn: Connection, action_id: int, *, scenario_id: str, area_
 
 
 def start_manual(*, engine: Engine, key: bytes, principal: Principal, screen: str, request_id: str, token: str,
-                 state: ScenarioState, catalogue: ScenarioCatalogue, lineage: Lineage, now: datetime,
+                 state: ScenarioState, catalogue: ScenarioCatalogue, lineage: AreaLineage, now: datetime,
                  scenario_id: str, area_code: str, comment: str | None = None) -> ActionResult:
     """Start ``scenario_id`` by hand in ``area_code`` (an area of the scenario's level, where it is not
-    active): it is active from ``now`` until ended by hand (any scenario, whatever its activation rule)."""
+    active): it is active from ``now`` until ended by hand (any scenario, whatever its activation rule).
+    The area's level is the one it declares (``lineage.level``: v_areas.level)."""
     def purpose() -> Purpose:
         return Purpose("manual_start", _checked_id(scenario_id, "scenario"), _checked_area(area_code, "area"))
 
     def validate(person: Principal) -> ActionRow:
         text = _clean_text(comment, limit=MAX_COMMENT, too_long=m.COMMENT_TOO_LONG)
         scenario = _scenario(catalogue, scenario_id)
-        codes = _area_in_scope(person, area_code, lineage)
-        level = LEVEL_OF_DEPTH.get(len(codes))
+        _area_in_scope(person, area_code, lineage)
+        level = lineage.level(area_code)  # its own declared level (v_areas), never its depth in the hierarchy
         if scenario.get("area_level") and level != scenario["area_level"]:
             raise _Refused(m.WRONG_LEVEL, f"{area_code} is a {level}, {scenario_id} is for a {scenario['area_level']}")
         if state.activation(scenario_id, area_code) is not None:

@@ -20,6 +20,7 @@ from actions.service import MINIMUM_ROLE
 from actions.store import actions_engine
 from actions.tokens import TOKEN_TTL_S, Purpose, check_token, issue_token, signing_key
 from components import i18n
+from data_access import schema
 from data_access.db import utc_now
 from data_access.models import ScenarioActivation
 from data_access.settings import Settings, load_settings
@@ -39,7 +40,9 @@ from tests.actions_desk import (
     STATE,
     WEST_SUPERVISOR,
     Desk,
+    read_catalogue,
 )
+from tests.fixtures import insert_rows
 
 
 def _at(value: object) -> datetime:
@@ -309,6 +312,29 @@ def test_an_acknowledged_takeover_is_not_acknowledged_twice(desk: Desk) -> None:
     desk.state = replace(STATE, acks=(("flood", "100100", "100100", NOW),))
     assert desk.act("ack_takeover", CHIEF, **ack) == ActionResult(False, m.ALREADY_ACKNOWLEDGED)
     assert len(desk.rows()) == 1
+
+
+def test_a_manual_start_takes_the_areas_declared_level_not_its_depth(desk: Desk) -> None:
+    """A city whose hierarchy skips a level: a street right under the city (depth 2) is a street, and a
+    district under another district (depth 3) is a district; the scenario's level is matched to the
+    level each area declares in v_areas."""
+    with desk.engine.begin() as conn:
+        insert_rows(conn, schema.areas, [
+            dict(area_code="100900001", level="street", parent_code="100000", name="港街道", name_en="Harbour"),
+            dict(area_code="100100900", level="district", parent_code="100100", name="新区", name_en="New Town"),
+        ])
+        insert_rows(conn, schema.scenarios, [
+            dict(scenario_id="market", name="集市", name_en="Market day", area_level="street",
+                 activation_kind="manual", sort_order=4)])
+    desk.catalogue = read_catalogue(desk.engine)
+    assert desk.act("manual_start", CHIEF, scenario_id="market", area_code="100900001").ok
+    assert desk.act("manual_start", CHIEF, scenario_id="parade", area_code="100900001") == \
+        ActionResult(False, m.WRONG_LEVEL)  # a district scenario, though the street stands at a district's depth
+    assert desk.act("manual_start", CHIEF, scenario_id="parade", area_code="100100900").ok
+    assert desk.act("manual_start", CHIEF, scenario_id="market", area_code="100100900") == \
+        ActionResult(False, m.WRONG_LEVEL)
+    assert [(r["scenario_id"], r["area_code"]) for r in desk.rows()] == [("market", "100900001"),
+                                                                        ("parade", "100100900")]
 
 
 def test_a_manual_start_or_end_is_not_done_twice_before_the_state_shows_it(desk: Desk) -> None:
