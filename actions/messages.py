@@ -25,6 +25,7 @@ UNKNOWN_AREA = "action_unknown_area"
 OUTSIDE_SCOPE = "action_outside_scope"
 WRONG_LEVEL = "action_wrong_level"  # a manual start in an area of another level than the scenario's
 NOT_ACTIVE = "action_not_active"
+OTHER_ACTIVATION = "action_other_activation"  # a step's form issued for an earlier activation of the scenario
 NOT_IN_WALL_SCOPE = "action_not_in_wall_scope"  # an acknowledgement for a wall the activation does not take over
 ALREADY_ACKNOWLEDGED = "action_already_acknowledged"
 ALREADY_ACTIVE = "action_already_active"
@@ -33,7 +34,7 @@ UNAVAILABLE = "action_unavailable"  # the database could not take it
 
 DONE_KEYS = (ACK_DONE, STEP_DONE, STEP_SKIPPED, MANUAL_STARTED, MANUAL_ENDED)
 REFUSAL_KEYS = (BAD_REQUEST, COMMENT_TOO_LONG, WALL_TOKEN, ROLE_TOO_LOW, TOKEN_FORGED, TOKEN_STALE, REPLAYED,
-                UNKNOWN_SCENARIO, UNKNOWN_STEP, UNKNOWN_AREA, OUTSIDE_SCOPE, WRONG_LEVEL, NOT_ACTIVE,
+                UNKNOWN_SCENARIO, UNKNOWN_STEP, UNKNOWN_AREA, OUTSIDE_SCOPE, WRONG_LEVEL, NOT_ACTIVE, OTHER_ACTIVATION,
                 NOT_IN_WALL_SCOPE, ALREADY_ACKNOWLEDGED, ALREADY_ACTIVE, STEP_ALREADY_DONE, UNAVAILABLE)
 MESSAGE_KEYS = DONE_KEYS + REFUSAL_KEYS
 

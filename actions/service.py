@@ -17,8 +17,9 @@ nothing written. The checks, in order:
 6. the scenario and the step are in the catalogue (and the principal has the step's own role), the
    area is known and inside the principal's scope (``data_access.areas.within_scope``, the one rule);
 7. the state allows it: an acknowledgement only of a takeover of that wall that is active and not
-   acknowledged yet; a mark only in an active activation and not of a step already done in it; a
-   manual start only where the scenario is not active, at its level; a manual end of an active one;
+   acknowledged yet; a mark only in the active activation its form was issued for and not of a step
+   already done in it; a manual start only where the scenario is not active, at its level; a manual
+   end of an active one;
 8. inside the INSERT's transaction the audit table is asked again (another screen may have done it
    a moment ago): a clash rolls the row back.
 
@@ -42,6 +43,7 @@ from actions import messages as m
 from actions.messages import ActionResult, refused
 from actions.store import ActionRow, Conflict, Replayed, record_action
 from actions.tokens import Purpose, check_token
+from data_access.areas import Lineage as AreaLineage
 from data_access.areas import valid_code, within_scope
 from data_access.models import (
     ScenarioActivation,
@@ -68,7 +70,7 @@ MINIMUM_ROLE = {
 STEP_STATES = ("done", "skipped")
 MAX_COMMENT = 500  # characters
 MAX_SCREEN = 200
-LEVEL_OF_DEPTH = {1: "city", 2: "district", 3: "street"}  # a lineage's length -> the area's level
+ACTIVATION_KEY = re.compile(r"^(-|\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})$")
 
 
 class _Refused(Exception):
@@ -102,6 +104,16 @@ def _checked_area(value: object, what: str) -> str:
     return value  # type: ignore[return-value]
 
 
+def _checked_activation(value: object) -> str | None:
+    """A step form's activation (``ScenarioActivation.key``: an ISO second or "-"); None: the form
+    names none (issued while the scenario was not active)."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not ACTIVATION_KEY.match(value):
+        raise _Refused(m.BAD_REQUEST, "activation is not an activation key")
+    return value
+
+
 def _screen(value: object) -> str:
     if not isinstance(value, str) or not value.strip() or len(value) > MAX_SCREEN \
             or re.search(r"[\x00-\x1f\x7f\ud800-\udfff]", value):
@@ -129,13 +141,12 @@ def _scenario(catalogue: ScenarioCatalogue, scenario_id: str) -> dict[str, Any]:
     return row
 
 
-def _area_in_scope(principal: Principal, area_code: str, lineage: Lineage) -> tuple[str, ...]:
+def _area_in_scope(principal: Principal, area_code: str, lineage: Lineage) -> None:
     codes = tuple(lineage(area_code))
     if not codes:
         raise _Refused(m.UNKNOWN_AREA, f"area {area_code!r}")
     if not within_scope(lineage, area_code, principal.scope):
         raise _Refused(m.OUTSIDE_SCOPE, f"area {area_code!r} outside the scope {principal.scope}")
-    return codes
 
 
 def _second(moment: datetime | None) -> datetime | None:
@@ -232,14 +243,16 @@ def acknowledge_takeover(*, engine: Engine, key: bytes, principal: Principal, sc
 
 def mark_step(*, engine: Engine, key: bytes, principal: Principal, screen: str, request_id: str, token: str,
               state: ScenarioState, catalogue: ScenarioCatalogue, lineage: Lineage, now: datetime,
-              scenario_id: str, area_code: str, step_id: str, step_state: str,
+              scenario_id: str, area_code: str, step_id: str, step_state: str, activation: str | None,
               comment: str | None = None) -> ActionResult:
     """Mark checklist step ``step_id`` of the activation of ``scenario_id`` in ``area_code`` done or
-    skipped (``step_state``), with an optional comment (at most 500 characters). A step done in this
-    activation cannot be marked again; a skipped one can be marked done (or skipped again, with a comment)."""
+    skipped (``step_state``), with an optional comment (at most 500 characters). ``activation`` is the
+    activation the form was issued for (``ScenarioActivation.key``, signed in its token): a form of an
+    earlier activation is refused (OTHER_ACTIVATION), never counted in the current one. A step done in
+    this activation cannot be marked again; a skipped one can be marked done (or skipped again, with a comment)."""
     def purpose() -> Purpose:
         return Purpose("step", _checked_id(scenario_id, "scenario"), _checked_area(area_code, "area"),
-                       step_id=_checked_id(step_id, "step"))
+                       step_id=_checked_id(step_id, "step"), activation=_checked_activation(activation))
 
     def validate(person: Principal) -> ActionRow:
         if step_state not in STEP_STATES:
@@ -252,14 +265,16 @@ def mark_step(*, engine: Engine, key: bytes, principal: Principal, screen: str, 
             raise _Refused(m.UNKNOWN_STEP, f"step {step_id!r} of {scenario_id}")
         _require_role(person, step_marking_role(found.iloc[0]["role"]))
         _area_in_scope(person, area_code, lineage)
-        activation = _activation(state, scenario_id, area_code)
-        marks = actions_of(engine, scenario_id=scenario_id, area_code=area_code, since=activation.since,
+        current = _activation(state, scenario_id, area_code)
+        if current.key != activation:  # (the token signed ``activation``: only a form of another one differs)
+            raise _Refused(m.OTHER_ACTIVATION, f"form of activation {activation!r}, active since {current.key}")
+        marks = actions_of(engine, scenario_id=scenario_id, area_code=area_code, since=current.since,
                            kinds=("step",))
         if ((marks["step_id"] == step_id) & (marks["step_state"] == "done")).any():
             raise _Refused(m.STEP_ALREADY_DONE, f"step {step_id} of {scenario_id} in {area_code}")
         return ActionRow(at=now, principal=person.name, role=person.role, screen="", kind="step",
                          scenario_id=scenario_id, area_code=area_code, request_id="", step_id=step_id,
-                         step_state=step_state, comment=text, activation_since=_second(activation.since))
+                         step_state=step_state, comment=text, activation_since=_second(current.since))
 
     def conflict(conn: Connection, action_id: int) -> str | None:
         activation = state.activation(scenario_id, area_code)
@@ -282,18 +297,19 @@ def _pending_manual(conn: Connection, action_id: int, *, scenario_id: str, area_
 
 
 def start_manual(*, engine: Engine, key: bytes, principal: Principal, screen: str, request_id: str, token: str,
-                 state: ScenarioState, catalogue: ScenarioCatalogue, lineage: Lineage, now: datetime,
+                 state: ScenarioState, catalogue: ScenarioCatalogue, lineage: AreaLineage, now: datetime,
                  scenario_id: str, area_code: str, comment: str | None = None) -> ActionResult:
     """Start ``scenario_id`` by hand in ``area_code`` (an area of the scenario's level, where it is not
-    active): it is active from ``now`` until ended by hand (any scenario, whatever its activation rule)."""
+    active): it is active from ``now`` until ended by hand (any scenario, whatever its activation rule).
+    The area's level is the one it declares (``lineage.level``: v_areas.level)."""
     def purpose() -> Purpose:
         return Purpose("manual_start", _checked_id(scenario_id, "scenario"), _checked_area(area_code, "area"))
 
     def validate(person: Principal) -> ActionRow:
         text = _clean_text(comment, limit=MAX_COMMENT, too_long=m.COMMENT_TOO_LONG)
         scenario = _scenario(catalogue, scenario_id)
-        codes = _area_in_scope(person, area_code, lineage)
-        level = LEVEL_OF_DEPTH.get(len(codes))
+        _area_in_scope(person, area_code, lineage)
+        level = lineage.level(area_code)  # its own declared level (v_areas), never its depth in the hierarchy
         if scenario.get("area_level") and level != scenario["area_level"]:
             raise _Refused(m.WRONG_LEVEL, f"{area_code} is a {level}, {scenario_id} is for a {scenario['area_level']}")
         if state.activation(scenario_id, area_code) is not None:

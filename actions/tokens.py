@@ -1,9 +1,9 @@
 """Form tokens for operator actions: an HMAC of the app's secret key over who may act (the
 principal's name, role and scope), on what (the purpose: action kind, scenario, area, step, wall
-scope) and the request id, with the time it was issued. The page that shows an action's button
-issues one; the action checks it. A token of another user, another step or area, an edited one,
-one older than ``TOKEN_TTL_S`` (10 minutes) or from the future is refused; as it names its request
-id, which the audit table keeps UNIQUE, a token can be used once.
+scope, a step's activation) and the request id, with the time it was issued. The page that shows
+an action's button issues one; the action checks it. A token of another user, another step or
+area, an edited one, one older than ``TOKEN_TTL_S`` (10 minutes) or from the future is refused;
+as it names its request id, which the audit table keeps UNIQUE, a token can be used once.
 
 Pure: no database, no Flask. The key is ``signing_key(settings)``.
 """
@@ -39,9 +39,11 @@ class Purpose:
     area_code: str
     step_id: str | None = None  # step marks: the step
     scope_code: str | None = None  # acknowledgements: the wall's area (None: the city wall)
+    activation: str | None = None  # step marks: the activation the form was issued for (ScenarioActivation.key)
 
     def text(self) -> str:
-        return "\x1f".join((self.kind, self.scenario_id, self.area_code, self.step_id or "", self.scope_code or ""))
+        return "\x1f".join((self.kind, self.scenario_id, self.area_code, self.step_id or "", self.scope_code or "",
+                            self.activation or ""))
 
 
 def signing_key(settings: Settings) -> bytes:

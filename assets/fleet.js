@@ -1,13 +1,20 @@
 // The wall fleet (issue 15, item 4): each tab is one screen, its id kept across its reloads and a
 // kiosk's rotation (handed over through sessionStorage as the page goes, taken back by the next page
 // of the tab: a duplicated tab, which copies sessionStorage while its original lives, gets an id of
-// its own). The page's tick callback sends it with every tick (pages/_fleet.py: no request of its
-// own); when the tab closes or leaves CityWall it says goodbye with one keepalive request, so /walls
-// shows it gone, not OFFLINE.
+// its own). A screen whose tab died without handing over (a crash, a killed or restarted browser)
+// takes its id back from localStorage: each screen name's tab keeps a lease there, renewed every
+// second, and a page without a handover adopts the id of a lease nobody renewed for LEASE_MS (one
+// still renewed is another live tab: the new page is a screen of its own). The page's tick callback
+// sends it with every tick (pages/_fleet.py: no request of its own); when the tab closes or leaves
+// CityWall it says goodbye with one keepalive request, so /walls shows it gone, not OFFLINE.
 (function () {
   const KEY = "citywall-screen";
+  const LEASES = "citywall-screens";  // localStorage: {screen name: {id, at}}, one per name this browser shows
+  const LEASE_MS = 3000;  // a lease not renewed for 3 s (renewed every second): its tab is gone
+  const MAX_LEASES = 20;
   const ID = /^[0-9a-f]{32}$/;
   let tabId = null;  // this document's screen id (kept when the app navigates between its pages)
+  let leaseName = null;  // the screen name this tab holds its lease under ("" for a screen without one)
   let current = null;  // the fleet store of the page shown now, with that id
   let moving = false;  // the page goes to another page of this site (a reload, a kiosk's next page, a board)
 
@@ -32,6 +39,29 @@
     try { window.sessionStorage.setItem(KEY, id); } catch (e) { /* private mode: a new screen after a reload */ }
   }
 
+  function leases() {
+    try {
+      const found = JSON.parse(window.localStorage.getItem(LEASES) || "{}");
+      return found && typeof found === "object" && !Array.isArray(found) ? found : {};
+    } catch (e) { return {}; }
+  }
+
+  function adopted(name) {  // the id of this screen's last tab, when no live tab renews it
+    const lease = leases()[name];
+    const free = lease && typeof lease.id === "string" && ID.test(lease.id) && typeof lease.at === "number"
+      && Date.now() - lease.at > LEASE_MS;
+    return free ? lease.id : null;
+  }
+
+  function renew() {  // this tab holds its screen's id now
+    if (!tabId || leaseName === null) { return; }
+    const all = leases();
+    all[leaseName] = {id: tabId, at: Date.now()};
+    const names = Object.keys(all).sort(function (a, b) { return all[b].at - all[a].at; });
+    names.slice(MAX_LEASES).forEach(function (name) { delete all[name]; });
+    try { window.localStorage.setItem(LEASES, JSON.stringify(all)); } catch (e) { /* private mode: none kept */ }
+  }
+
   function goodbye() {
     if (!current) { return; }
     const config = document.getElementById("_dash-config");
@@ -53,11 +83,12 @@
 
   window.addEventListener("pagehide", function () {
     if (tabId) { handOver(tabId); }  // the tab's next page (a reload, a kiosk's next wall) is this screen
-    goodbye();
+    goodbye();  // (its lease is left to lapse: a new tab during the reload must not take this id)
   });
   // Navigated inside the app to a page that does not beat (the incident list, say): a goodbye too.
   window.setInterval(function () {
     if (current && !document.querySelector(".cw-fleet-marker")) { goodbye(); }
+    if (tabId) { renew(); }  // (on a page of the app that does not beat too: the tab still holds its id)
   }, 1000);
 
   // The screen shown now, for the wall's push stream (assets/push.js): a pushed wall polls no more,
@@ -68,8 +99,12 @@
     citywallFleet: {
       screen: function (seed) {
         if (!seed || typeof seed.id !== "string") { return null; }
-        if (!tabId) { tabId = handedOver() || seed.id; }
+        if (!tabId) {
+          leaseName = typeof seed.name === "string" ? seed.name : "";
+          tabId = handedOver() || adopted(leaseName) || seed.id;
+        }
         current = Object.assign({}, seed, {id: tabId, load: seed.id});  // load: this page load's own id
+        renew();
         return current;
       },
     },

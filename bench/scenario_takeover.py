@@ -25,11 +25,9 @@ SQL statements per tick; naive/cached ratios).
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import multiprocessing
 import os
-import shutil
 import sys
 import tempfile
 import threading
@@ -105,19 +103,9 @@ class EpisodeStarter:
 def fast_pack(tmp: Path, gauge_s: int) -> Path:
     """The Shanghai pack with its rain gauges reporting every ``gauge_s`` seconds."""
     from feeder.loop import SimConfig
+    from feeder.pack import RAIN_GAUGES, copy_pack
 
-    pack = Path(shutil.copytree(SimConfig().pack_dir, tmp / "shanghai"))
-    path = pack / "indicators.csv"
-    with path.open(encoding="utf-8", newline="") as f:
-        rows = list(csv.DictReader(f))
-    for row in rows:
-        if row["indicator_id"] in ("rainfall_mm_h", "waterlogging_points"):
-            row["period_s"] = str(gauge_s)
-    with path.open("w", encoding="utf-8", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    return pack
+    return copy_pack(SimConfig().pack_dir, tmp / "shanghai", periods=dict.fromkeys(RAIN_GAUGES, gauge_s))
 
 
 def seed(db: Database, pack: Path, hours: float) -> float:

@@ -30,6 +30,9 @@ ACTION_LABELS: dict[str, dict[str, str]] = {
     "action_wrong_level": {"zh": "该场景不能在这一级区域启动",
                            "en": "This scenario cannot be started at this area's level"},
     "action_not_active": {"zh": "该场景当前未激活", "en": "This scenario is not active here"},
+    "action_other_activation": {"zh": "该表单属于该场景的上一次响应，未保存；请在本次响应中重新标记",
+                                "en": "This form was for an earlier activation of the scenario: nothing was saved;"
+                                      " mark the step again in the current one"},
     "action_not_in_wall_scope": {"zh": "该场景未接管这块大屏", "en": "This scenario has not taken over this wall"},
     "action_already_acknowledged": {"zh": "该接管已被确认", "en": "This takeover was already acknowledged"},
     "action_already_active": {"zh": "该场景已处于激活状态", "en": "This scenario is already active here"},

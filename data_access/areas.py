@@ -119,27 +119,37 @@ def area_chain(*, engine: Engine, area_code: object) -> list[Area]:
 
 class Lineage:
     """``lineage(code)``: the codes of ``area_chain`` (nearest first), kept LINEAGE_TTL_S seconds per
-    code ((): malformed or unknown). One per runtime: what scope checks ask on every request."""
+    code ((): malformed or unknown). One per runtime: what scope checks ask on every request.
+    ``lineage.level(code)``: the area's own declared level (v_areas.level), from the same read — never
+    its depth, which a city whose hierarchy skips or adds a level does not follow."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._kept: dict[str, tuple[float, tuple[str, ...]]] = {}
+        self._kept: dict[str, tuple[float, tuple[str, ...], str | None]] = {}
         self._guard = threading.Lock()
 
-    def __call__(self, area_code: object) -> tuple[str, ...]:
+    def _read(self, area_code: object) -> tuple[tuple[str, ...], str | None]:
         if not valid_code(area_code):
-            return ()
+            return (), None
         now = time.monotonic()
         with self._guard:
             hit = self._kept.get(area_code)  # type: ignore[arg-type]
         if hit and hit[0] > now:
-            return hit[1]
-        codes = tuple(a.area_code for a in area_chain(engine=self._engine, area_code=area_code))
+            return hit[1], hit[2]
+        chain = area_chain(engine=self._engine, area_code=area_code)
+        codes, level = tuple(a.area_code for a in chain), (chain[0].level if chain else None)
         with self._guard:
             if len(self._kept) > LINEAGE_ENTRIES:
                 self._kept.clear()
-            self._kept[area_code] = (now + LINEAGE_TTL_S, codes)  # type: ignore[index]
-        return codes
+            self._kept[area_code] = (now + LINEAGE_TTL_S, codes, level)  # type: ignore[index]
+        return codes, level
+
+    def __call__(self, area_code: object) -> tuple[str, ...]:
+        return self._read(area_code)[0]
+
+    def level(self, area_code: object) -> str | None:
+        """The area's declared level ('city', 'district', 'street'); None: malformed or unknown."""
+        return self._read(area_code)[1]
 
 
 # --- scope ---------------------------------------------------------------------------------------

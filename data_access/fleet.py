@@ -5,9 +5,13 @@ host; in-process otherwise), never in the city's database.
 
 A screen is a browser tab: its id is made by the page's layout and kept by the tab (sessionStorage,
 assets/fleet.js), so a kiosk wall rotating through its playlist, or reloading after a deploy, stays
-one screen. Its row: name (``?screen=``, else the kiosk token's name), page and scope, kiosk or
-not, the tick it last applied, the app version it loaded, connected since, last heard, last good
-data, and when it said goodbye (the tab closed or left CityWall: assets/fleet.js on ``pagehide``).
+one screen; a tab that died without handing it over takes it back from its lease in localStorage.
+Where that could not hold, the list folds an OFFLINE or gone row into the newer connected one of the
+same name and scope (``_with_status``).
+
+Its row: name (``?screen=``, else the kiosk token's name), page and scope, kiosk or not, the tick
+it last applied, the app version it loaded, connected since, last heard, last good data, and when
+it said goodbye (the tab closed or left CityWall: assets/fleet.js on ``pagehide``).
 
 Its status now: ``gone`` when its goodbye is its last word (for more than a tick: a reload or a
 kiosk's next page says hello again sooner); ``offline`` when it has had no good
@@ -192,15 +196,40 @@ def _utc(seconds: float | None) -> datetime | None:
     return datetime.fromtimestamp(seconds, UTC).replace(tzinfo=None, microsecond=0)
 
 
+def _with_status(runtime: CityWallRuntime, rows: list[dict], *, now: float,
+                 gone_after: float | None = None) -> list[tuple[dict, str, dict | None]]:
+    """Each row with its status now and the newer row that supersedes it, if any: a connected screen
+    of the same name and scope that began after this one was last heard (the same physical screen
+    back under a new id — a crashed tab, a restarted browser — while this one is OFFLINE or gone).
+    A screen with no name (neither ``?screen=`` nor a kiosk token) is never superseded."""
+    offline_after = _offline_after(runtime)
+    found = [(row, _status(row, now=now, offline_after=offline_after,
+                           gone_after=_gone_after(runtime, row) if gone_after is None else gone_after)) for row in rows]
+    live: dict[tuple[str, str | None], list[dict]] = {}
+    for row, status in found:
+        if status == "connected" and row.get("name"):
+            live.setdefault((row["name"], row.get("scope_code")), []).append(row)
+    out = []
+    for row, status in found:
+        newer = None
+        if status != "connected" and row.get("name"):
+            later = [r for r in live.get((row["name"], row.get("scope_code")), []) if r["since"] >= row["seen"]]
+            newer = min(later, key=lambda r: r["since"]) if later else None
+        out.append((row, status, newer))
+    return out
+
+
 def fleet_screens(*, runtime: CityWallRuntime, now: float | None = None) -> pd.DataFrame:
-    """Every screen of the fleet now (SCREEN_COLUMNS; times naive UTC): connected and OFFLINE ones,
-    and those gone within GONE_SHOWN_S; connected first, then OFFLINE, then gone, by name."""
+    """Every screen of the fleet now (SCREEN_COLUMNS; times naive UTC): connected and OFFLINE ones
+    (an OFFLINE one until its row expires, ROW_KEEP_S of silence), and those gone within
+    GONE_SHOWN_S; connected first, then OFFLINE, then gone, by name. One row per physical screen: an
+    OFFLINE or gone row superseded by a newer connected one of the same name and scope is not listed."""
     now = time.time() if now is None else now
     offline_after = _offline_after(runtime)
     records = []
-    for row in runtime.cache.rows.rows(TABLE, keep_s=ROW_KEEP_S, now=now):
-        status = _status(row, now=now, offline_after=offline_after, gone_after=_gone_after(runtime, row))
-        if status == "gone" and now - row["bye"] > GONE_SHOWN_S:  # (listed an hour)
+    for row, status, newer in _with_status(runtime, runtime.cache.rows.rows(TABLE, keep_s=ROW_KEEP_S, now=now),
+                                           now=now):
+        if status == "gone" and now - row["bye"] > GONE_SHOWN_S or newer is not None:  # (gone: listed an hour)
             continue
         last_good = row["good"] if row.get("good") is not None else row["since"]
         records.append({
@@ -235,11 +264,14 @@ def fleet_events(*, runtime: CityWallRuntime, since: datetime, until: datetime,
     offline_after = _offline_after(runtime)
     store = runtime.cache.rows
     found = [(event["at"], event) for event in store.events(EVENTS, since=start, until=end)]
-    for row in store.rows(TABLE, keep_s=ROW_KEEP_S, now=now):
-        if _status(row, now=now, offline_after=offline_after, gone_after=0.0) == "offline":
+    for row, status, newer in _with_status(runtime, store.rows(TABLE, keep_s=ROW_KEEP_S, now=now), now=now,
+                                           gone_after=0.0):
+        if status == "offline":
             at = (row["good"] if row.get("good") is not None else row["since"]) + offline_after
             if start <= at < end:
                 found.append((at, _event(row, "wall_offline")))
+            if newer is not None and start <= newer["since"] < end:  # back, under a new id
+                found.append((newer["since"], _event(row, "wall_back")))
     found.sort(key=lambda item: (item[0], item[1]["kind"] != "wall_offline", str(item[1]["screen"])))
     return pd.DataFrame.from_records(
         [{"at": _utc(at), "kind": e["kind"], "screen": e["screen"], "page": e.get("page"),

@@ -339,6 +339,12 @@ class ScenarioActivation:
     values: tuple[tuple[str, float | None, str | None], ...]
     started_by: str | None = None  # manual: the principal
 
+    @property
+    def key(self) -> str:
+        """This activation's id among the scenario's activations in its area: its start (ISO, to the
+        second; "-" for one begun before the kept window). A checklist form names it (actions/tokens.py)."""
+        return "-" if self.since is None else self.since.replace(microsecond=0).isoformat()
+
 
 @dataclass(frozen=True)
 class ScenarioEnded:

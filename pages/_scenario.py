@@ -31,7 +31,7 @@ from data_access.vitals import mark_position_staleness
 from pages._fleet import beat, screen_stores
 from pages._map import map_geometry
 from pages._runtime import current_runtime
-from pages._scenario_actions import step_forms
+from pages._scenario_actions import activation_key, step_forms
 from pages._takeover import board_return
 from security import current_principal
 
@@ -134,7 +134,7 @@ def render_board(scenario_id: object, area_code: object, lang: object, query: di
     scope = {"scenario_id": scenario_id, "area_code": board.area.area_code, "lang": lang, "lang_param": lang_param}
     # A form (request id + token) beside each step this viewer may mark (actions/tokens.py).
     form = step_forms(runtime, scenario_id=scenario_id, area_code=board.area.area_code,
-                      steps=markable_steps(board))
+                      steps=markable_steps(board), activation=activation_key(board.activation))
     # A kiosk wall's takeover opened it: back to that wall when the takeover ends (pages/_takeover.py).
     back = board_return(scenario_id=scenario_id, area_code=board.area.area_code, kiosk=query.get("kiosk"),
                         takeover=query.get("takeover"), back=query.get("back"), refresh_s=settings.refresh_s)
@@ -192,6 +192,6 @@ def refresh_board(_n: int | None, scope: dict | None, sigs: dict | None, forms: 
     disabled_skip = [not parts.active or parts.step_marked.get(str(item["id"]["id"]), False) for item in skip_ids]
     status = {"ok": True, "as_of": local_time(board.read_at, runtime.settings.tz), "version": runtime.version}
     renewed = step_forms(runtime, scenario_id=scenario_id, area_code=area_code, steps=markable_steps(board),
-                         current=forms)
+                         activation=activation_key(board.activation), current=forms)
     return (*out, infos, disabled, disabled_skip, digests, "", status,
             no_update if renewed == (forms if isinstance(forms, dict) else {}) else renewed)

@@ -16,6 +16,7 @@ from actions.tokens import TOKEN_TTL_S, Purpose, action_form, signing_key
 from components import ids
 from components.i18n import pick_language, t
 from data_access.db import utc_now
+from data_access.models import ScenarioActivation
 from data_access.readers.scenarios import read_scenario_catalogue, read_scenario_state
 from data_access.runtime import CityWallRuntime
 from pages._runtime import current_runtime
@@ -31,16 +32,26 @@ def _issued(form: object) -> int | None:
     return int(head) if head.isascii() and head.isdigit() else None
 
 
-def step_form(runtime: CityWallRuntime, *, scenario_id: str, area_code: str, step_id: str) -> dict[str, str]:
-    return action_form(key=signing_key(runtime.settings), principal=current_principal(),
-                       purpose=Purpose(kind="step", scenario_id=scenario_id, area_code=area_code, step_id=step_id),
-                       now=utc_now())
+def activation_key(activation: ScenarioActivation | None) -> str | None:
+    """The activation a step form is issued for (None: the scenario is not active in the board's area)."""
+    return None if activation is None else activation.key
+
+
+def step_form(runtime: CityWallRuntime, *, scenario_id: str, area_code: str, step_id: str,
+              activation: str | None) -> dict[str, Any]:
+    """A form for one step of the activation ``activation`` (its key rides with the form and is signed
+    in its token: a form of an earlier activation is refused, actions.service.mark_step)."""
+    purpose = Purpose(kind="step", scenario_id=scenario_id, area_code=area_code, step_id=step_id,
+                      activation=activation)
+    return {**action_form(key=signing_key(runtime.settings), principal=current_principal(), purpose=purpose,
+                          now=utc_now()), "activation": activation}
 
 
 def step_forms(runtime: CityWallRuntime, *, scenario_id: str, area_code: str, steps: list[str],
-               current: dict | None = None) -> dict[str, Any]:
-    """A form for each of ``steps`` (the ones this viewer may mark): kept from ``current`` while
-    fresh, issued anew when missing or older than RENEW_AFTER_S ({} for a viewer who marks nothing)."""
+               activation: str | None, current: dict | None = None) -> dict[str, Any]:
+    """A form for each of ``steps`` (the ones this viewer may mark) of the activation ``activation``:
+    kept from ``current`` while fresh and of that activation, issued anew when missing, older than
+    RENEW_AFTER_S or of another activation ({} for a viewer who marks nothing)."""
     current = current if isinstance(current, dict) else {}
     if not steps:
         return {}
@@ -49,8 +60,9 @@ def step_forms(runtime: CityWallRuntime, *, scenario_id: str, area_code: str, st
     for step in steps:
         form = current.get(step)
         issued = _issued(form)
-        if issued is None or now_s - issued > RENEW_AFTER_S:
-            form = step_form(runtime, scenario_id=scenario_id, area_code=area_code, step_id=step)
+        if issued is None or now_s - issued > RENEW_AFTER_S or form.get("activation") != activation:
+            form = step_form(runtime, scenario_id=scenario_id, area_code=area_code, step_id=step,
+                             activation=activation)
         out[step] = form
     return out
 
@@ -72,15 +84,17 @@ def mark_clicked(done_clicks: list | None, skip_clicks: list | None, comment: ob
     scenario_id, area_code = scope.get("scenario_id"), scope.get("area_code")
     form = forms.get(step) if isinstance(forms.get(step), dict) else {}
     text = comment if isinstance(comment, str) else None  # actions.service refuses one too long, never cuts it
+    scenarios = read_scenario_state(runtime=runtime)
     result = mark_step(
         engine=actions_engine(runtime.settings), key=signing_key(runtime.settings), principal=current_principal(),
         screen=f"/scenario/{scenario_id}/{area_code} board", request_id=form.get("request_id"),
-        token=form.get("token"), state=read_scenario_state(runtime=runtime),
-        catalogue=read_scenario_catalogue(runtime=runtime), lineage=runtime.lineage, now=utc_now(),
-        scenario_id=scenario_id, area_code=area_code, step_id=step, step_state=state, comment=text or None)
-    renewed = {**forms, step: step_form(runtime, scenario_id=str(scenario_id), area_code=str(area_code),
-                                        step_id=step)} if isinstance(scenario_id, str) and isinstance(
-        area_code, str) else no_update
+        token=form.get("token"), state=scenarios, catalogue=read_scenario_catalogue(runtime=runtime),
+        lineage=runtime.lineage, now=utc_now(), scenario_id=scenario_id, area_code=area_code, step_id=step,
+        step_state=state, activation=form.get("activation"), comment=text or None)
+    renewed = {**forms, step: step_form(  # a new form, of the activation active now
+        runtime, scenario_id=scenario_id, area_code=area_code, step_id=step,
+        activation=activation_key(scenarios.activation(scenario_id, area_code)))} \
+        if isinstance(scenario_id, str) and isinstance(area_code, str) else no_update
     css = "sb-marks__result" + ("" if result.ok else " sb-marks__result--refused")
     return t(result.message_key, lang), css, renewed, "" if result.ok else no_update
 

@@ -175,16 +175,15 @@ def refresh_wall(_n: int | None, scope: dict | None, applied: dict | None, scree
     if not isinstance(code, str) or not code:
         return no_update, no_update, no_update, {"ok": False, "version": runtime.version}, no_update, no_update
     principal_scope = current_principal().scope  # checked before any cached value: never the cache
-    fleet_code = code if valid_code(code) else None
-    if scope.get("at") is not None:  # a replayed wall (issue 15): the wall as of the screen's moment
-        replayed = _replay_reply(runtime, principal_scope, code, lang, scope, applied)
-        beat(runtime, screen, scope_code=fleet_code, tick=None, ok=bool(replayed[3].get("ok")))  # the wall fleet
-        return replayed
     applied_tick = applied.get("tick") if isinstance(applied, dict) else None
     applied_tick = applied_tick if isinstance(applied_tick, int) and not isinstance(applied_tick, bool) else None
-    out = wall_outputs(runtime, principal_scope, code, lang, applied_tick, now_ms=int(time.time() * 1000))
-    # --- the wall fleet (issue 15, item 4): the tick it applied, and whether this reply has data ---
-    beat(runtime, screen, scope_code=fleet_code, tick=applied_tick, ok=bool(out[3].get("ok")))
+    if scope.get("at") is not None:  # a replayed wall (issue 15): the wall as of the screen's moment
+        out, applied_tick = _replay_reply(runtime, principal_scope, code, lang, scope, applied), None
+    else:
+        out = wall_outputs(runtime, principal_scope, code, lang, applied_tick, now_ms=int(time.time() * 1000))
+    # The wall fleet (issue 15, item 4): the tick it applied (a replay's: the server's own), and whether
+    # this reply has data.
+    beat(runtime, screen, scope_code=code if valid_code(code) else None, tick=applied_tick, ok=bool(out[3].get("ok")))
     return out
 
 

@@ -33,11 +33,19 @@ dash.register_page(__name__, path="/walls", title="CityWall · walls",
 log = logging.getLogger(__name__)
 
 
+def listed_area(code: object) -> str | None:
+    """The area whose screens the page lists: the one its address (or its store) names, else the
+    principal's own (None: the city), as its ``own_area`` declaration says. Nothing is refused here:
+    the gate refused an area outside the principal's scope already (the page's declared access for
+    the address, security.web's check of every area a callback names for the store)."""
+    return code if valid_code(code) else current_principal().scope
+
+
 def layout(lang: str | None = None, scope: str | None = None, **_query: object) -> html.Div:
     runtime = current_runtime()
     lang_param = lang if lang in LANGUAGES else None
     lang = pick_language(lang, runtime.settings.lang)
-    area_code = scope if valid_code(scope) else current_principal().scope  # the gate checked it is within scope
+    area_code = listed_area(scope)
     nav = [dcc.Link(t("nav_wall", lang), href=wall_href(lang=lang_param), className="cw-navlink"),
            dcc.Link(t("nav_city", lang), href=page_href("city", lang=lang_param), className="cw-navlink")]
     page = create_fleet_page(lang=lang, refresh_s=runtime.settings.refresh_s, local_only=not runtime.settings.redis_url,
@@ -74,8 +82,7 @@ def refresh_fleet(_n: int | None, page: dict | None) -> tuple:
     runtime = current_runtime()
     page = page if isinstance(page, dict) else {}
     lang = pick_language(page.get("lang"), runtime.settings.lang)
-    code = page.get("area_code")
-    scope = code if valid_code(code) else current_principal().scope  # the gate checked the store's area
+    scope = listed_area(page.get("area_code"))
     try:
         frame = read_fleet(runtime=runtime, scope=scope)
     except Exception as exc:  # noqa: BLE001 - Redis away: say so on the page, keep what it shows

@@ -101,8 +101,12 @@ class Desk:
 
     def act(self, kind: str, principal: Principal, *, form: dict | None = None, now: datetime = NOW,
             screen: str = "/scenario/flood/100100 desk", **args: object) -> ActionResult:
+        if kind == "step" and "activation" not in args:  # the board's form: of the activation active now
+            active = self.state.activation(str(args.get("scenario_id")), str(args.get("area_code")))
+            args["activation"] = None if active is None else active.key
         purpose = Purpose(kind, str(args.get("scenario_id")), str(args.get("area_code")),
-                          step_id=args.get("step_id"), scope_code=args.get("scope_code"))  # type: ignore[arg-type]
+                          step_id=args.get("step_id"), scope_code=args.get("scope_code"),  # type: ignore[arg-type]
+                          activation=args.get("activation"))  # type: ignore[arg-type]
         form = form if form is not None else self.form(principal, purpose, now=now)
         return ACTIONS[kind](engine=self.engine, key=KEY, principal=principal, screen=screen,
                              request_id=form["request_id"], token=form["token"], state=self.state,

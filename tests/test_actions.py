@@ -20,6 +20,7 @@ from actions.service import MINIMUM_ROLE
 from actions.store import actions_engine
 from actions.tokens import TOKEN_TTL_S, Purpose, check_token, issue_token, signing_key
 from components import i18n
+from data_access import schema
 from data_access.db import utc_now
 from data_access.models import ScenarioActivation
 from data_access.settings import Settings, load_settings
@@ -39,7 +40,9 @@ from tests.actions_desk import (
     STATE,
     WEST_SUPERVISOR,
     Desk,
+    read_catalogue,
 )
+from tests.fixtures import insert_rows
 
 
 def _at(value: object) -> datetime:
@@ -146,6 +149,9 @@ def test_the_step_roles_allow_who_they_name(desk: Desk) -> None:
 
 # --- forged ------------------------------------------------------------------------------------------
 
+EAST_FLOOD = STATE.activation("flood", "100100").key  # the activation a board's step forms name
+
+
 def _mark(step_id: str = "pumps", area: str = "100100") -> dict:
     return dict(scenario_id="flood", area_code=area, step_id=step_id, step_state="done")
 
@@ -206,7 +212,7 @@ def test_forged_actions_are_refused_and_write_nothing(desk: Desk, case: str) -> 
 
 
 def test_a_replayed_request_is_refused_and_writes_nothing(desk: Desk) -> None:
-    purpose = Purpose("step", "flood", "100100", step_id="underpasses")
+    purpose = Purpose("step", "flood", "100100", step_id="underpasses", activation=EAST_FLOOD)
     form = desk.form(EAST_SUPERVISOR, purpose)
     first = desk.act("step", EAST_SUPERVISOR, form=form, scenario_id="flood", area_code="100100",
                      step_id="underpasses", step_state="skipped")
@@ -224,7 +230,7 @@ def test_a_replayed_request_is_refused_and_writes_nothing(desk: Desk) -> None:
 
 
 def test_stale_and_forged_tokens_are_refused_and_write_nothing(desk: Desk) -> None:
-    purpose = Purpose("step", "flood", "100100", step_id="pumps")
+    purpose = Purpose("step", "flood", "100100", step_id="pumps", activation=EAST_FLOOD)
     mark = _mark()
     stale = desk.form(EAST_LEADER, purpose, now=NOW - timedelta(seconds=TOKEN_TTL_S + 1))
     assert desk.act("step", EAST_LEADER, form=stale, **mark) == ActionResult(False, m.TOKEN_STALE)
@@ -232,7 +238,8 @@ def test_stale_and_forged_tokens_are_refused_and_write_nothing(desk: Desk) -> No
     forged = {
         "another user's token": desk.form(EAST_SUPERVISOR, purpose),
         "the same user with another role": desk.form(replace(EAST_LEADER, role="admin"), purpose),
-        "a token for another step": desk.form(EAST_LEADER, Purpose("step", "flood", "100100", step_id="army")),
+        "a token for another step": desk.form(EAST_LEADER, replace(purpose, step_id="army")),
+        "a token for another activation": desk.form(EAST_LEADER, replace(purpose, activation="2026-01-01T00:00:00")),
         "a token for another area": desk.form(EAST_LEADER, Purpose("step", "flood", "100100001", step_id="pumps")),
         "a token for another kind": desk.form(EAST_LEADER, Purpose("manual_end", "flood", "100100")),
         "another key": desk.form(EAST_LEADER, purpose, key=OTHER_KEY),
@@ -270,6 +277,32 @@ def test_a_step_already_done_in_this_activation_is_refused(desk: Desk) -> None:
     assert len(desk.rows()) == 5
 
 
+def test_a_step_form_of_an_earlier_activation_cannot_mark_a_later_one(desk: Desk) -> None:
+    """A board opened during one activation (its forms name it, signed) does not mark the next one's checklist."""
+    earlier = STATE.activation("flood", "100100").key
+    form = desk.form(EAST_LEADER, Purpose("step", "flood", "100100", step_id="pumps", activation=earlier))
+    later = NOW + timedelta(minutes=3)  # the scenario ended and began again within the form's 10 minutes
+    desk.state = replace(STATE, computed_at=later, active=(
+        ScenarioActivation("flood", "100100", later - timedelta(minutes=1), "indicators", ()),))
+    current = desk.state.activation("flood", "100100").key
+    assert current != earlier
+    assert desk.act("step", EAST_LEADER, form=form, now=later, activation=earlier, **_mark()) == \
+        ActionResult(False, m.OTHER_ACTIVATION)
+    # the earlier form naming the later activation: its token was not issued for that one
+    assert desk.act("step", EAST_LEADER, form=form, now=later, activation=current, **_mark()) == \
+        ActionResult(False, m.TOKEN_FORGED)
+    # a form issued while the scenario was not active here names none
+    idle = desk.form(EAST_LEADER, Purpose("step", "flood", "100100", step_id="pumps"))
+    assert desk.act("step", EAST_LEADER, form=idle, now=later, activation=None, **_mark()) == \
+        ActionResult(False, m.OTHER_ACTIVATION)
+    assert desk.act("step", EAST_LEADER, now=later, activation="not a key", **_mark()) == ActionResult(False,
+                                                                                                       m.BAD_REQUEST)
+    assert desk.rows() == []
+    assert desk.act("step", EAST_LEADER, now=later, **_mark()).ok  # the board's new form, of the activation now
+    assert desk.rows()[0]["activation_since"] is not None
+    assert i18n.t(m.OTHER_ACTIVATION, "en").startswith("This form was for an earlier activation")
+
+
 def test_an_acknowledged_takeover_is_not_acknowledged_twice(desk: Desk) -> None:
     ack = dict(scenario_id="flood", area_code="100100", scope_code="100100")
     assert desk.act("ack_takeover", EAST_SUPERVISOR, **ack).ok
@@ -279,6 +312,29 @@ def test_an_acknowledged_takeover_is_not_acknowledged_twice(desk: Desk) -> None:
     desk.state = replace(STATE, acks=(("flood", "100100", "100100", NOW),))
     assert desk.act("ack_takeover", CHIEF, **ack) == ActionResult(False, m.ALREADY_ACKNOWLEDGED)
     assert len(desk.rows()) == 1
+
+
+def test_a_manual_start_takes_the_areas_declared_level_not_its_depth(desk: Desk) -> None:
+    """A city whose hierarchy skips a level: a street right under the city (depth 2) is a street, and a
+    district under another district (depth 3) is a district; the scenario's level is matched to the
+    level each area declares in v_areas."""
+    with desk.engine.begin() as conn:
+        insert_rows(conn, schema.areas, [
+            dict(area_code="100900001", level="street", parent_code="100000", name="港街道", name_en="Harbour"),
+            dict(area_code="100100900", level="district", parent_code="100100", name="新区", name_en="New Town"),
+        ])
+        insert_rows(conn, schema.scenarios, [
+            dict(scenario_id="market", name="集市", name_en="Market day", area_level="street",
+                 activation_kind="manual", sort_order=4)])
+    desk.catalogue = read_catalogue(desk.engine)
+    assert desk.act("manual_start", CHIEF, scenario_id="market", area_code="100900001").ok
+    assert desk.act("manual_start", CHIEF, scenario_id="parade", area_code="100900001") == \
+        ActionResult(False, m.WRONG_LEVEL)  # a district scenario, though the street stands at a district's depth
+    assert desk.act("manual_start", CHIEF, scenario_id="parade", area_code="100100900").ok
+    assert desk.act("manual_start", CHIEF, scenario_id="market", area_code="100100900") == \
+        ActionResult(False, m.WRONG_LEVEL)
+    assert [(r["scenario_id"], r["area_code"]) for r in desk.rows()] == [("market", "100900001"),
+                                                                        ("parade", "100100900")]
 
 
 def test_a_manual_start_or_end_is_not_done_twice_before_the_state_shows_it(desk: Desk) -> None:
@@ -294,7 +350,7 @@ def test_a_manual_start_or_end_is_not_done_twice_before_the_state_shows_it(desk:
 def test_two_screens_marking_the_same_step_at_once_write_one_done(desk: Desk) -> None:
     """Eight requests at once, each with its own form: the check inside the write lets one through."""
     people = [replace(CHIEF, name=f"chief{i}") for i in range(8)]
-    forms = [desk.form(p, Purpose("step", "flood", "100100", step_id="pumps")) for p in people]
+    forms = [desk.form(p, Purpose("step", "flood", "100100", step_id="pumps", activation=EAST_FLOOD)) for p in people]
     results: list[ActionResult] = []
     barrier = threading.Barrier(len(people))
 

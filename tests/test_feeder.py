@@ -23,7 +23,14 @@ from data_access.settings import DEFAULT_PACK, Settings
 from feeder.__main__ import main as feeder_main
 from feeder.episodes import Episode, parse_episode, start_episode
 from feeder.loop import SimConfig, Simulator, run_feeder
-from feeder.pack import load_city_pack, read_categories, read_indicator_catalogue, seed_fleet
+from feeder.pack import (
+    RAIN_GAUGES,
+    copy_pack,
+    load_city_pack,
+    read_categories,
+    read_indicator_catalogue,
+    seed_fleet,
+)
 from feeder.state import sim_dispatches, sim_episodes
 from tests.conftest import BACKENDS, create_database
 
@@ -687,3 +694,15 @@ def test_district_series_of_sum_indicators_get_their_own_bounds(day: SimulatedDa
     assert not any(r["indicator_id"] == "waterlogging_points" for r in rows)  # small counts keep the city's
     latest = _vital(engine, "power_load_mw", "310101")
     assert latest["status"] == "normal"  # a calm day: the district is normal at its own scale
+
+
+def test_a_pack_copied_with_quick_rain_gauges_changes_only_their_period(tmp_path: Path) -> None:
+    """The takeover test's and benchmark's pack (feeder.pack.copy_pack): the rain gauges every 2 s, the rest as is."""
+    original = read_indicator_catalogue(DEFAULT_PACK)
+    quick = copy_pack(DEFAULT_PACK, tmp_path / "quick", periods=dict.fromkeys(RAIN_GAUGES, 2))
+    copied = read_indicator_catalogue(quick)
+    gauges = copied["indicator_id"].isin(RAIN_GAUGES)
+    assert gauges.sum() == len(RAIN_GAUGES) and set(copied.loc[gauges, "period_s"]) == {2}
+    assert copied[~gauges].equals(original[~original["indicator_id"].isin(RAIN_GAUGES)])
+    with pytest.raises(ValueError, match="no such indicator .*: river_level"):
+        copy_pack(DEFAULT_PACK, tmp_path / "bad", periods={"river_level": 2})

@@ -67,18 +67,19 @@ def test_an_action_is_written_through_the_action_role(action_role: tuple[str, st
         with engine.connect() as conn:
             assert conn.execute(sa.text("SELECT current_user")).scalar_one() == role
         now = utc_now()
-        form = action_form(key=KEY, principal=CHIEF, purpose=Purpose("step", "flood", "100100", step_id="pumps"),
-                           now=now)
+        activation = STATE.activation("flood", "100100").key
+        form = action_form(key=KEY, principal=CHIEF, now=now,
+                           purpose=Purpose("step", "flood", "100100", step_id="pumps", activation=activation))
         # the catalogue and the lineage come from the app's (read) engine; the checks' reads of
         # v_operator_actions and the INSERT go through the action role
         done = mark_step(engine=engine, key=KEY, principal=CHIEF, screen="/scenario/flood/100100 desk", now=now,
                          state=STATE, catalogue=read_catalogue(admin), lineage=Lineage(admin), scenario_id="flood",
                          area_code="100100", step_id="pumps", step_state="done", comment="through the narrow role",
-                         **form)
+                         activation=activation, **form)
         assert done.ok and done.message_key == m.STEP_DONE
         again = mark_step(engine=engine, key=KEY, principal=CHIEF, screen="/scenario/flood/100100 desk", now=now,
                           state=STATE, catalogue=read_catalogue(admin), lineage=Lineage(admin), scenario_id="flood",
-                          area_code="100100", step_id="pumps", step_state="done", **form)
+                          area_code="100100", step_id="pumps", step_state="done", activation=activation, **form)
         assert again.message_key == m.REPLAYED  # the UNIQUE request id, through the role too
         with engine.connect() as conn:
             rows = conn.execute(sa.text("SELECT action_id, principal, comment FROM v_operator_actions")).all()

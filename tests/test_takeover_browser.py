@@ -11,9 +11,7 @@ fire on the first alarm minute: the delay measured is the platform's, not the ru
 gauge's."""
 from __future__ import annotations
 
-import csv
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -31,7 +29,7 @@ import sqlalchemy as sa
 import security
 from data_access.db import init_db, make_engine, utc_now
 from feeder.loop import SimConfig, Simulator
-from feeder.pack import load_city_pack
+from feeder.pack import RAIN_GAUGES, copy_pack, load_city_pack
 from tests.conftest import PROJECT_ROOT, TEST_DATA, AppProcess
 
 pytestmark = pytest.mark.browser  # every test here drives Chromium
@@ -50,25 +48,11 @@ class AuthAppProcess(AppProcess):
     ready_status = 401
 
 
-def _fast_gauges(pack: Path, seconds: int) -> Path:
-    """The pack with its rain gauges reporting every ``seconds``."""
-    path = pack / "indicators.csv"
-    with path.open(encoding="utf-8", newline="") as f:
-        rows = list(csv.DictReader(f))
-    for row in rows:
-        if row["indicator_id"] in ("rainfall_mm_h", "waterlogging_points"):
-            row["period_s"] = str(seconds)
-    with path.open("w", encoding="utf-8", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    return pack
-
-
 @pytest.fixture(scope="module")
 def pack(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _fast_gauges(Path(shutil.copytree(SimConfig().pack_dir, tmp_path_factory.mktemp("pack") / "shanghai")),
-                        GAUGE_S)
+    """The pack with its rain gauges reporting every GAUGE_S seconds."""
+    return copy_pack(SimConfig().pack_dir, tmp_path_factory.mktemp("pack") / "shanghai",
+                     periods=dict.fromkeys(RAIN_GAUGES, GAUGE_S))
 
 
 @pytest.fixture(scope="module")

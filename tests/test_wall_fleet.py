@@ -211,3 +211,32 @@ def test_the_fleet_table_shows_a_missing_value_as_a_dash_never_nan(fleet_runtime
     assert quick_row and "—" in str(quick_row[0].children[3].to_plotly_json())
     summary = create_fleet_summary(frame, "en")[0].to_plotly_json()["props"]
     assert (summary["data-connected"], summary["data-offline"], summary["data-gone"]) == ("1", "0", "1")
+
+
+def test_a_screen_back_under_a_new_id_is_one_row_and_its_outage_ends(fleet_runtimes: Callable) -> None:
+    """A crashed tab (no goodbye) opened again gets a new id: its OFFLINE row is folded into the new one
+    of the same name and scope; the shift log has the outage and its end. An unnamed screen, or a
+    second screen of the same name that was connected all along while the first went OFFLINE, is not folded."""
+    runtime = fleet_runtimes()
+    crashed, unnamed_crashed = seed("lobby"), seed()
+    other_lobby = seed("lobby")  # a second screen named "lobby", connected all along
+    for second in range(6):
+        beat(runtime, other_lobby, second)
+    beat(runtime, crashed, 1)
+    beat(runtime, unnamed_crashed, 1)
+    frame = fleet_screens(runtime=runtime, now=T0 + 5.5)  # the crashed ones OFFLINE: the other lobby is older
+    assert sorted(frame["status"]) == ["connected", "offline", "offline"]
+    again = seed("lobby")  # the crashed lobby back, in a new window
+    beat(runtime, again, 8)
+    for second in range(6, 9):
+        beat(runtime, other_lobby, second)
+    frame = fleet_screens(runtime=runtime, now=T0 + 8.5)
+    assert sorted(zip(frame["screen_id"], frame["status"], strict=True)) == sorted(
+        [(again["id"], "connected"), (other_lobby["id"], "connected"), (unnamed_crashed["id"], "offline")])
+    events = fleet_events(runtime=runtime, since=utc(T0), until=utc(T0 + 60), now=T0 + 8.5)
+    lobby = events[events["screen"] == "lobby"]
+    assert list(zip(lobby["at"], lobby["kind"], strict=True)) == [(utc(T0 + 5), "wall_offline"),
+                                                                 (utc(T0 + 8), "wall_back")]
+    # another scope is another screen
+    beat(runtime, {**seed("lobby"), "scope": "100200"}, 9)
+    assert len(fleet_screens(runtime=runtime, now=T0 + 9.2)) == 4

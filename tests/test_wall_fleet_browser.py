@@ -12,6 +12,7 @@ import urllib.request
 from collections.abc import Callable
 
 import pytest
+from selenium.common.exceptions import WebDriverException
 
 import security
 from tests.conftest import FleetApps
@@ -159,3 +160,53 @@ def test_a_kiosk_wall_on_a_scenario_board_stays_in_the_fleet(browser, second_bro
     assert page == "/scenario/parade/100100"
     assert browser.get_logs() == []
     assert second_browser.get_logs() == []
+
+
+def fleet_row_list(browser) -> list[tuple[str, str]]:
+    """Every row /walls shows now, duplicates kept: [(screen name, status)]."""
+    return [tuple(r) for r in browser.driver.execute_script(
+        "return Array.from(document.querySelectorAll('.cw-fleet__row')).map(function (r) {"
+        " return [r.dataset.screen, r.dataset.status]; });")]
+
+
+def test_a_wall_reloaded_or_restarted_stays_one_row(browser, second_browser, fleet_apps: FleetApps) -> None:
+    """A wall reloaded twice, then its tab crashed (no goodbye) and opened again: /walls keeps one row for it."""
+    desk = security.create_token(fleet_apps.users, name="reload-desk", scope=None, role="supervisor")
+    wall = f"{fleet_apps.first.url}/wall/100100?screen=reload-hall&token={desk}"
+    second_browser.driver.get(wall)
+    second_browser.wait_for_element("#wall-strip .kpi", timeout=20)
+    browser.driver.get(f"{fleet_apps.second.url}/walls?lang=en&token={desk}")
+    browser.wait_for_element(".cw-fleet__table", timeout=20)
+    wait_for_rows(browser, lambda rows: rows.get("reload-hall") == "connected", timeout=8 * REFRESH_S + 5)
+    for _ in range(2):
+        second_browser.driver.refresh()
+        second_browser.wait_for_element("#wall-strip .kpi", timeout=20)
+    time.sleep(THREE_TICKS + 1.5)  # long enough for a row left behind to say OFFLINE or gone
+    assert [r for r in fleet_row_list(browser) if r[0] == "reload-hall"] == [("reload-hall", "connected")]
+    # the wall's tab crashed (no pagehide: no goodbye, no handover) and the wall was opened again in a new
+    # window (a new sessionStorage), as a kiosk's watchdog or a restarted browser does
+    screen_id = "return window.citywallFleet.current().id;"
+    before = second_browser.driver.execute_script(screen_id)
+    crashed = second_browser.driver.current_window_handle
+    second_browser.driver.switch_to.new_window("window")
+    again = second_browser.driver.current_window_handle
+    second_browser.driver.switch_to.window(crashed)
+    try:
+        second_browser.driver.execute_cdp_cmd("Page.crash", {})
+    except WebDriverException:
+        pass  # (the command's own answer is lost with the page)
+    second_browser.driver.switch_to.window(again)
+    time.sleep(3.5)  # the crashed tab's lease in localStorage lapses (assets/fleet.js LEASE_MS)
+    second_browser.driver.get(wall)
+    second_browser.wait_for_element("#wall-strip .kpi", timeout=20)
+    assert second_browser.driver.execute_script(screen_id) == before  # the screen took its id back
+    time.sleep(THREE_TICKS + 1.5)
+    assert [r for r in fleet_row_list(browser) if r[0] == "reload-hall"] == [("reload-hall", "connected")]
+    assert browser.get_logs() == []
+    assert second_browser.get_logs() == []
+    second_browser.driver.switch_to.window(crashed)
+    try:
+        second_browser.driver.close()
+    except WebDriverException:
+        pass  # a crashed tab may refuse the command and still be gone
+    second_browser.driver.switch_to.window(again)
