@@ -4,7 +4,7 @@ layer keeps it on its server (pages/_runtime.py)."""
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Engine
 
@@ -12,6 +12,7 @@ from data_access import heap
 from data_access.areas import Lineage
 from data_access.cache import NeverCache, TickCache, build_cache
 from data_access.db import engine_from_settings
+from data_access.scenarios import ChangePointsMemo
 from data_access.settings import PROJECT_ROOT, Settings
 
 
@@ -22,6 +23,8 @@ class CityWallRuntime:
     cache: TickCache | NeverCache
     version: str  # changes with any deployed code or asset: open walls reload once when it does
     lineage: Lineage  # area code -> its codes up to the city, nearest first (kept a few minutes)
+    # the live scenario state's change points of the tick before (data_access/scenarios.py change_points)
+    change_points: ChangePointsMemo = field(default_factory=ChangePointsMemo)
 
 
 def build_version() -> str:

@@ -17,6 +17,7 @@ sliding window start: acknowledgements and checklist marks belong to an activati
 """
 from __future__ import annotations
 
+import threading
 from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -461,8 +462,110 @@ _CHANGE_POINTS_SQL = """
     ORDER BY indicator_id, area_code, minute"""
 
 
-def load_scenario_state(*, engine: Engine, now: datetime) -> ScenarioState:
-    """The scenario state at ``now`` from the views (read once per tick: readers/scenarios.py)."""
+_POINT_COLUMNS = ["indicator_id", "area_code", "area_level", "minute", "value", "status"]
+# The same rows without the windows: a few minutes of every triggering series (change_points).
+_ROWS_SQL = """
+    SELECT v.indicator_id, v.area_code, a.level AS area_level, v.minute, v.value, v.status
+    FROM v_vitals_recent v JOIN v_areas a ON a.area_code = v.area_code
+    WHERE v.indicator_id IN :ids AND a.level IN :levels AND v.minute >= :start AND v.minute <= :end"""
+# A tick reads again only the newest minutes (the running one is averaged from raw readings, and a
+# reading may come a little late) and the window's first minutes as the 24 h window slides (each
+# series' first row); the whole window at least every CHANGE_POINTS_REFRESH, so a reading backfilled
+# further back, or a threshold changed, shows within that time.
+CHANGE_POINTS_RECHECK = timedelta(minutes=3)
+CHANGE_POINTS_HEAD = timedelta(minutes=10)
+CHANGE_POINTS_REFRESH = timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class ChangePoints:
+    """The change points of the triggering series over [start, end], as the windowed read gives them."""
+    ids: tuple[str, ...]
+    levels: tuple[str, ...]
+    start: datetime
+    end: datetime
+    read_whole_at: datetime  # the real clock when the whole window was last read
+    frame: pd.DataFrame
+
+
+class ChangePointsMemo:
+    """The live tick's change points, kept for the next tick (one per app: data_access/runtime.py).
+    Reading a day of minutes of every district's triggering series was ~1.3 s of every SQLite tick
+    (issue 16: the 30-minute soak's profile); a tick now reads a few minutes of them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last: ChangePoints | None = None
+
+    def last(self) -> ChangePoints | None:
+        with self._lock:
+            return self._last
+
+    def keep(self, points: ChangePoints) -> None:
+        with self._lock:
+            if self._last is None or points.end >= self._last.end:
+                self._last = points
+
+
+def _compressed(rows: pd.DataFrame) -> pd.DataFrame:
+    """_CHANGE_POINTS_SQL's rule on rows already read: each series' first and last row and every row
+    whose status differs from the row before (NULL counts as its own status)."""
+    rows = rows.sort_values(["indicator_id", "area_code", "minute"], kind="stable").reset_index(drop=True)
+    key = ["indicator_id", "area_code"]
+    status = rows["status"].astype(object).where(rows["status"].notna(), "")
+    before = status.groupby([rows["indicator_id"], rows["area_code"]], sort=False).shift(1)
+    keep = ~rows.duplicated(key, keep="first") | ~rows.duplicated(key, keep="last") | status.ne(before)
+    return rows[keep].reset_index(drop=True)
+
+
+def _minute_up(t: datetime) -> datetime:
+    floor = t.replace(second=0, microsecond=0)
+    return floor if floor == t else floor + MINUTE
+
+
+def change_points(*, engine: Engine, ids: list[str], levels: list[str], start: datetime, end: datetime,
+                  memo: ChangePointsMemo | None = None) -> pd.DataFrame:
+    """The triggering series' change points over [start, end] (naive UTC): the rows of
+    _CHANGE_POINTS_SQL. With ``memo`` holding an earlier tick's, only the minutes since it (less
+    CHANGE_POINTS_RECHECK) and the window's first CHANGE_POINTS_HEAD are read, and the rest taken from
+    it: every row left out has the status of the point before it, so the points are the same."""
+    clock = utc_now()
+    last = memo.last() if memo is not None else None
+    whole = (last is None or (last.ids, last.levels) != (tuple(ids), tuple(levels)) or start < last.start
+             or end < last.end or end - last.end > CHANGE_POINTS_REFRESH
+             or clock - last.read_whole_at > CHANGE_POINTS_REFRESH)
+    bounds = {"ids": ids, "levels": levels}
+    if whole:
+        points = read_frame(engine, _CHANGE_POINTS_SQL, {**bounds, "start": utc_text(start), "end": utc_text(end)},
+                            times_in=("minute",), expanding=("ids", "levels"))
+        read_whole_at = clock
+    else:
+        recheck = max(start, last.end - CHANGE_POINTS_RECHECK)
+
+        def rows(since: datetime, until: datetime, *, until_included: bool = True) -> pd.DataFrame:
+            out = read_frame(engine, _ROWS_SQL, {**bounds, "start": utc_text(since), "end": utc_text(until)},
+                             times_in=("minute",), expanding=("ids", "levels"))
+            return out if until_included else out[out["minute"] < until]
+
+        kept = last.frame[(last.frame["minute"] >= start) & (last.frame["minute"] < recheck)]
+        parts = [kept, rows(recheck, end)]
+        if _minute_up(start) > _minute_up(last.start):  # a minute left the window: read its new first rows
+            parts.append(rows(start, min(start + CHANGE_POINTS_HEAD, recheck), until_included=False))
+        parts = [p for p in parts if not p.empty]
+        joined = pd.concat(parts, ignore_index=True) if parts else last.frame.iloc[0:0]
+        joined = joined.drop_duplicates(["indicator_id", "area_code", "minute"], keep="last")
+        points = _compressed(joined) if not joined.empty else joined
+        read_whole_at = last.read_whole_at
+    points = points[_POINT_COLUMNS].reset_index(drop=True)
+    if memo is not None:
+        memo.keep(ChangePoints(ids=tuple(ids), levels=tuple(levels), start=start, end=end,
+                               read_whole_at=read_whole_at, frame=points))
+    return points
+
+
+def load_scenario_state(*, engine: Engine, now: datetime, memo: ChangePointsMemo | None = None) -> ScenarioState:
+    """The scenario state at ``now`` from the views (read once per tick: readers/scenarios.py).
+    ``memo``: the live tick's change points of the tick before (``change_points``); None reads them whole."""
     catalogue = scenario_catalogue(engine=engine)
     if catalogue.scenarios.empty:
         return ScenarioState(computed_at=now, active=(), last_ended=(), acks=())
@@ -475,11 +578,9 @@ def load_scenario_state(*, engine: Engine, now: datetime) -> ScenarioState:
     # --- end of the as-of block
     triggering = _ids(catalogue.indicators[catalogue.indicators["triggers"]], "indicator_id")
     levels = _ids(catalogue.scenarios, "area_level")
-    minutes = pd.DataFrame(columns=["indicator_id", "area_code", "area_level", "minute", "value", "status"])
+    minutes = pd.DataFrame(columns=_POINT_COLUMNS)
     if triggering:
-        minutes = read_frame(engine, _CHANGE_POINTS_SQL,
-                             {"ids": triggering, "levels": levels, "start": utc_text(start), "end": end},
-                             times_in=("minute",), expanding=("ids", "levels"))
+        minutes = change_points(engine=engine, ids=triggering, levels=levels, start=start, end=now, memo=memo)
     categories = _ids(catalogue.categories, "category")
     reports = pd.DataFrame(columns=["incident_id", "category", "subcategory", "district_code", "street_code",
                                     "reported_at", "closed_at"])

@@ -253,3 +253,37 @@ def test_the_change_points_read_gives_the_state_of_every_minute(scenario_city: E
     state = evaluate_scenarios(catalogue=scenario_catalogue(engine=scenario_city), minutes=every, reports=reports,
                                actions=actions, now=NOW, city_code="100000")
     assert state == load_scenario_state(engine=scenario_city, now=NOW)
+
+
+def test_the_change_points_of_each_tick_match_a_whole_read(scenario_city: Engine) -> None:
+    """A tick reads only the newest minutes and the window's first ones, and keeps the rest from the
+    tick before (change_points with a memo): tick after tick, with the window sliding over status
+    changes and a reading arriving, its points are the whole window's."""
+    from data_access import schema
+    from data_access.scenarios import ChangePointsMemo, change_points
+
+    catalogue = scenario_catalogue(engine=scenario_city)
+    ids = sorted(set(catalogue.indicators.loc[catalogue.indicators["triggers"], "indicator_id"]))
+    levels = sorted(set(catalogue.scenarios["area_level"]))
+    memo = ChangePointsMemo()
+    order = ["indicator_id", "area_code", "minute"]
+    compared = 0
+    first_whole_read = None
+    arrived = False
+    for step in range(0, 40 * 60, 47):  # the last 40 minutes, a tick every 47 s
+        end = ago(40) + timedelta(seconds=step)
+        start = end - timedelta(minutes=25)  # slides over East's and West's runs
+        if step >= 20 * 60 and not arrived:
+            arrived = True
+            with scenario_city.begin() as conn:  # a reading for the minute being read again
+                conn.execute(schema.readings.insert(), [dict(indicator_id="rain_mm_h", area_code="100300",
+                                                             ts=end - timedelta(seconds=50), value=99.0)])
+        kept = change_points(engine=scenario_city, ids=ids, levels=levels, start=start, end=end, memo=memo)
+        whole = change_points(engine=scenario_city, ids=ids, levels=levels, start=start, end=end)
+        assert len(whole) > 3
+        pd.testing.assert_frame_equal(kept.sort_values(order).reset_index(drop=True),
+                                      whole.sort_values(order).reset_index(drop=True), check_dtype=False)
+        compared += 1
+        first_whole_read = first_whole_read if compared > 1 else memo.last().read_whole_at
+    assert memo.last().read_whole_at == first_whole_read  # every tick after the first read a few minutes
+    assert compared > 40

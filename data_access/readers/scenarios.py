@@ -16,7 +16,8 @@ def read_scenario_state(*, runtime: CityWallRuntime) -> ScenarioState:
     must show within two ticks of an episode's start). Every principal may read it: what it
     reveals of another scope is filtered by the caller with ``active_in``/``takeovers``."""
     return runtime.cache.read(keys.scenario_state_key(),
-                              lambda: load_scenario_state(engine=runtime.engine, now=utc_now()), warm=True)
+                              lambda: load_scenario_state(engine=runtime.engine, now=utc_now(),
+                                                          memo=runtime.change_points), warm=True)
 
 
 def read_scenario_catalogue(*, runtime: CityWallRuntime) -> ScenarioCatalogue:
