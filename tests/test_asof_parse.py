@@ -88,7 +88,8 @@ def test_speed(value: object, expected: int) -> None:
     assert parse_speed(value) == expected
 
 
-@pytest.mark.parametrize("value", ["0", "2", "100", "-10", "10.0", "fast", "1e1", "9" * 50, 5, True, 10.0, ["10"]])
+@pytest.mark.parametrize("value", ["0", "2", "100", "-10", "10.0", "fast", "1e1", "9" * 50, 5, True, 10.0, ["10"],
+                                   "\U00011052", "１０"])  # digits int() refuses, and full-width ones
 def test_speed_out_of_range_is_refused(value: object) -> None:
     with pytest.raises(ReplayError) as caught:
         parse_speed(value)
