@@ -21,17 +21,17 @@ WITH raw AS (
     UNION ALL
     SELECT i.district_code, i.street_code, 0, 0, 1, 0, 0, 0, 0
     FROM (SELECT w.rolled_until FROM rollup_watermarks w WHERE w.rollup = 'incidents') wm CROSS JOIN incidents i
-    WHERE i.reported_at >= {{DAY_START_UTC}} AND i.reported_at < {{NEXT_HOUR:{{DAY_START_UTC}}}}
+    WHERE i.reported_at >= {{DAY_START_UTC}} AND i.reported_at < {{CEIL_HOUR:{{DAY_START_UTC}}}}
     UNION ALL
     SELECT i.district_code, i.street_code, 0, 0, 0, 1, CASE WHEN i.due_at IS NULL OR COALESCE(i.resolved_at, i.closed_at) <= i.due_at THEN 1 ELSE 0 END, 0, 0
     FROM (SELECT w.rolled_until FROM rollup_watermarks w WHERE w.rollup = 'incidents') wm CROSS JOIN incidents i
-    WHERE i.closed_at >= {{DAY_START_UTC}} AND i.closed_at < {{NEXT_HOUR:{{DAY_START_UTC}}}}
+    WHERE i.closed_at >= {{DAY_START_UTC}} AND i.closed_at < {{CEIL_HOUR:{{DAY_START_UTC}}}}
     UNION ALL
     -- the open incidents, rolled up (NULL district / street kept as '')
     SELECT NULLIF(o.district_code, ''), NULLIF(o.street_code, ''), o.n_open, o.n_overdue, 0, 0, 0, 0, 0
     FROM (SELECT w.rolled_until FROM rollup_watermarks w WHERE w.rollup = 'incidents') wm CROSS JOIN incident_open_counts o 
 ),
-hours AS (
+hours AS {{NOT_MATERIALIZED}} (
     -- whole buckets from the roll-ups: today's hours from the hour after the day's start; the 30
     -- days' hours from the hour after their start to the next UTC midnight, whole UTC days from
     -- there to today's, and today's hours (the partial hours before are in raw)
@@ -40,7 +40,7 @@ hours AS (
     FROM (
         SELECT h.area_code, h.n_reported AS n_rep, h.n_closed, h.n_closed_on_time AS n_cot, 0 AS n_c30,
                0 AS n_ot30
-        FROM (SELECT w.rolled_until FROM rollup_watermarks w WHERE w.rollup = 'incidents') wm CROSS JOIN incident_hour_counts h WHERE h.source = '' AND h.hour >= {{NEXT_HOUR:{{DAY_START_UTC}}}}
+        FROM (SELECT w.rolled_until FROM rollup_watermarks w WHERE w.rollup = 'incidents') wm CROSS JOIN incident_hour_counts h WHERE h.source = '' AND h.hour >= {{CEIL_HOUR:{{DAY_START_UTC}}}}
         UNION ALL
         SELECT h.area_code, 0, 0, 0, h.n_closed, h.n_closed_on_time
         FROM (SELECT w.rolled_until FROM rollup_watermarks w WHERE w.rollup = 'incidents') wm CROSS JOIN incident_hour_counts h WHERE h.source = '' AND h.hour >= {{NEXT_HOUR:{{SHIFT:{{NOW_UTC}}:-2592000}}}} AND h.hour < {{NEXT_DAY:{{SHIFT:{{NOW_UTC}}:-2592000}}}}
