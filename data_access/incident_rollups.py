@@ -93,10 +93,20 @@ ON CONFLICT (area_code, source, {bucket}) DO UPDATE
 """
 
 
-def rollup_upserts(change: str, *, w: str, since: str = "'1900-01-01'") -> list[str]:
+_DAYS_FROM_HOURS = """
+INSERT INTO incident_day_counts (area_code, source, day, n_reported, n_closed, n_closed_on_time)
+SELECT area_code, source, {{DAY:hour}}, SUM(n_reported), SUM(n_closed), SUM(n_closed_on_time)
+FROM incident_hour_counts GROUP BY area_code, source, {{DAY:hour}}
+"""
+
+
+def rollup_upserts(change: str, *, w: str, since: str = "'1900-01-01'", open_change: str | None = None,
+                   buckets: tuple[tuple[sa.Table, str], ...] = schema.INCIDENT_BUCKET_ROLLUPS) -> list[str]:
     """The statements moving every roll-up table by the change set ``change`` (a SELECT of ``s`` and
     CHANGE_COLUMNS); ``w``: the overdue watermark (an SQL expression); ``since``: the oldest bucket
-    counted (``rebuild``: KEEP_S ago). Unrendered: HOUR / DAY macros (data_access.db.render_sql)."""
+    counted (``rebuild``: KEEP_S ago); ``open_change``: a narrower change set for the open tables
+    (``rebuild``: the open incidents only); ``buckets``: which bucket tables. Unrendered: HOUR / DAY
+    macros (data_access.db.render_sql)."""
     out = []
     for table in schema.INCIDENT_OPEN_ROLLUPS:
         keys = [c.name for c in table.primary_key.columns]
@@ -106,8 +116,8 @@ def rollup_upserts(change: str, *, w: str, since: str = "'1900-01-01'") -> list[
                         if k not in schema.BLANK_FOR_NULL and schema.incidents.c[k].nullable)
         out.append(_OPEN_UPSERT.format(table=table.name, keys=", ".join(keys), key_values=", ".join(values),
                                        positions=", ".join(str(i + 1) for i in range(len(keys))), w=w,
-                                       change=change, where=where))
-    for table, macro in schema.INCIDENT_BUCKET_ROLLUPS:
+                                       change=open_change or change, where=where))
+    for table, macro in buckets:
         bucket = [c.name for c in table.primary_key.columns][-1]
         out.append(_BUCKET_UPSERT.format(table=table.name, bucket=bucket, macro=macro, change=change, since=since))
     return out
@@ -251,8 +261,12 @@ def rebuild(engine_or_conn: Engine | Connection, *, now: datetime) -> RollupStep
     params = {"w": now, "cutoff": now - timedelta(seconds=KEEP_S)}
     for table in schema.INCIDENT_ROLLUP_TABLES:
         conn.execute(table.delete())
-    counted = change_set((1, "incidents WHERE closed_at IS NULL OR reported_at >= :cutoff OR closed_at >= :cutoff"))
-    for sql in rollup_upserts(counted, w=":w", since=":cutoff"):
+    # the open tables from the open incidents, the hours from the 32 days' reports and closures, the
+    # days from the hours (one pass over those incidents)
+    upserts = rollup_upserts(change_set((1, "incidents WHERE reported_at >= :cutoff OR closed_at >= :cutoff")),
+                             open_change=change_set((1, "incidents WHERE closed_at IS NULL")), w=":w",
+                             since=":cutoff", buckets=schema.INCIDENT_BUCKET_ROLLUPS[:1])
+    for sql in (*upserts, _DAYS_FROM_HOURS):
         conn.execute(_text(conn, sql, "w", "cutoff"), params)
     _set_watermark(conn, now)
     return RollupStep(True, now, round(_time.perf_counter() - started, 4))
