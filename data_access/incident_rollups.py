@@ -1,12 +1,12 @@
 """The incident count roll-ups: building them, moving their overdue watermark on, pruning them.
 
 ``incident_open_counts``, ``incident_open_cells``, ``incident_hour_counts`` and ``incident_day_counts``
-(data_access/schema.py)
-are kept current by triggers on ``incidents`` (views/01_incident_rollups_trigger*.sql): every
-insert, update and delete by any writer (the feeder, the importers, a city's ETL) moves them at
-once, so the views ``v_incident_counts``, ``v_incident_sources``, ``v_incident_open_areas``,
-``v_incident_cells`` and ``v_incident_categories`` read a few thousand roll-up rows instead of the
-open and the last 30 days' incidents, whatever the size of the table.
+(data_access/schema.py) are kept current by triggers on ``incidents`` (``trigger_sql``, generated
+here from ``rollup_upserts`` and created by init_db): every insert, update and delete by any writer
+(the feeder, the importers, a city's ETL) moves them at once, so the views ``v_incident_counts``,
+``v_incident_sources``, ``v_incident_open_areas``, ``v_incident_cells`` and ``v_incident_categories``
+read a few thousand roll-up rows instead of the open and the last 30 days' incidents, whatever the
+size of the table.
 
 Two things no write does:
 
@@ -21,7 +21,8 @@ Two things no write does:
 The watermark row also says the roll-ups are complete: ``rebuild`` (init_db, when it is missing)
 counts everything afresh and writes it; without it every view counts the incidents itself (the
 plain counts). A bulk load that bypasses the triggers (PostgreSQL ``ALTER TABLE … DISABLE
-TRIGGER``) deletes the row first (``invalidate``) and calls ``rebuild`` afterwards.
+TRIGGER``) deletes the row first (``invalidate``) and calls ``rebuild`` afterwards; an import
+batch on SQLite moves them once for the batch (``batch_write``).
 """
 from __future__ import annotations
 

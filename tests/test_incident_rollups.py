@@ -1,5 +1,5 @@
 """The incident count roll-ups (data_access/incident_rollups.py, the triggers of
-views/01_incident_rollups_trigger*.sql) on SQLite and PostgreSQL: every view that reads them
+incident_rollups.trigger_sql) on SQLite and PostgreSQL: every view that reads them
 returns exactly what it returns counting the incidents themselves (its plain branch, taken when
 the watermark row is missing), after inserts, closes, reopens, moves and deletes, feeder ticks and
 imports, with the overdue watermark behind, at or ahead of the clock."""
