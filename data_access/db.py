@@ -56,7 +56,7 @@ def make_engine(url: str, *, pool_size: int = 5, statement_timeout_s: float | No
     progress handler that interrupts a statement running longer); ``read_only`` makes every
     session read-only (PostgreSQL ``default_transaction_read_only``, SQLite ``query_only``).
     The app's engine sets both (``engine_from_settings``); the feeder and importers set neither.
-    PostgreSQL sessions run without JIT and with a higher ``parallel_setup_cost`` (see below)."""
+    PostgreSQL sessions run without JIT and without parallel workers (see below)."""
     parsed = sa.make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
@@ -92,15 +92,16 @@ def make_engine(url: str, *, pool_size: int = 5, statement_timeout_s: float | No
         autocommit = dbapi_conn.autocommit
         dbapi_conn.autocommit = True
         with dbapi_conn.cursor() as cur:
-            # No JIT, and parallel workers only where they save a lot: the views' branches that
-            # never run (the plain counts beside the roll-ups) are costed as if they did, which
-            # pushed the wall's 50 ms strip past jit_above_cost (250 ms of compiling at 1,000,000
-            # incidents, seconds at 10,000,000 with optimizing and inlining), and its roll-up reads
-            # (a few hundred rows) into Gather nodes whose workers took 20-40 ms to start on a busy
-            # machine. Three times the default setup cost keeps those serial and still lets the
-            # plain counts of a million incidents scan in parallel. docs/performance.md.
+            # No JIT and no parallel workers: the views' branches that never run (the plain counts
+            # beside the roll-ups) are costed as if they did, which pushed the wall's 50 ms strip
+            # past jit_above_cost (250 ms of compiling at 1,000,000 incidents, seconds at
+            # 10,000,000 with optimizing and inlining), and its roll-up reads (a few hundred rows)
+            # into Gather nodes whose workers took 20-40 ms to start on a busy machine. A higher
+            # parallel_setup_cost was not enough: the generic plan of a prepared read (psycopg
+            # prepares what the app repeats) cannot prune by the area and still gathers.
+            # docs/performance.md, "Incident counts at city scale".
             cur.execute("SET jit = off")
-            cur.execute("SET parallel_setup_cost = 3000")
+            cur.execute("SET max_parallel_workers_per_gather = 0")
             if statement_timeout_s:
                 cur.execute(f"SET statement_timeout = {max(1, int(statement_timeout_s * 1000))}")
             if read_only:
