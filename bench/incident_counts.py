@@ -52,6 +52,7 @@ from data_access import areas, incident_map, incident_rollups, incidents, schema
 from data_access import wall as wall_reads  # noqa: E402
 from data_access.db import init_db, make_engine, utc_now  # noqa: E402
 from data_access.settings import DEFAULT_PACK  # noqa: E402
+from data_access.upsert import execute_batches  # noqa: E402
 from feeder.pack import load_city_pack, read_categories  # noqa: E402
 
 DISTRICT = "310115"  # 浦东新区, the biggest district
@@ -211,8 +212,9 @@ def _rolled(engine: Engine, mark: datetime) -> None:
 
 
 def _write_cost(engine: Engine, *, triggers: bool) -> tuple[float, float]:
-    """ms for 1,000 new open incidents and for closing 1,000 open ones (the feeder's executemany
-    shape), each in a transaction that is rolled back."""
+    """ms for 1,000 new open incidents (through execute_batches, as the feeder and the importers
+    write) and for closing 1,000 open ones (the feeder's executemany UPDATE, one statement a row),
+    each in a transaction that is rolled back."""
     now = utc_now()
     out = []
     saved: list[str] = []
@@ -235,7 +237,7 @@ def _write_cost(engine: Engine, *, triggers: bool) -> tuple[float, float]:
                          "cell_id": None, "reported_at": now, "due_at": now + timedelta(hours=4)}
                         for i in range(1000)]
                 t0 = time.perf_counter()
-                conn.execute(inc.insert(), rows)
+                execute_batches(conn, inc.insert(), rows)  # the writers' path (PostgreSQL: multi-row statements)
             else:
                 ids = conn.execute(sa.select(inc.c.incident_id).where(inc.c.closed_at.is_(None))
                                    .order_by(inc.c.incident_id).limit(1000)).scalars().all()
@@ -376,6 +378,29 @@ def print_table(name: str, total: int, seeding: dict[str, Any], m: dict[str, Any
               f" {m['matview_refresh_ms']} ms")
 
 
+def measure_kept(url: str, *, runs: int, plain: bool) -> int:
+    """``--measure``: one kept database, measured as it is (no seeding)."""
+    engine = make_engine(url, pool_size=2)
+    try:
+        started = time.perf_counter()
+        rebuilt = init_db(engine, timezone=TZ)
+        setup = {"total_s": round(time.perf_counter() - started, 1), "insert_s": 0, "index_s": 0,
+                 "rollup_rebuild_s": "(in init_db)" if rebuilt else 0}
+        if rebuilt and engine.dialect.name == "postgresql":
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.exec_driver_sql("VACUUM ANALYZE")
+        print(f"== {engine.dialect.name}: measuring {url} (views rebuilt: {rebuilt}; load average"
+              f" {os.getloadavg()[0]:.1f})", flush=True)
+        figures = measure(engine, runs=runs, plain=plain)
+        print_table(engine.dialect.name, figures["rows"]["incidents"], setup, figures)
+        print(json.dumps({"url": url, "setup": setup, **figures,
+                          "load_average_end": [round(x, 1) for x in os.getloadavg()]},
+                         separators=(",", ":"), default=str))
+    finally:
+        engine.dispose()
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="100000,1000000,10000000", help="PostgreSQL sizes (comma-separated)")
@@ -389,7 +414,11 @@ def main() -> int:
     ap.add_argument("--keep", action="store_true", help="keep the databases (prints their URLs)")
     ap.add_argument("--no-plain", action="store_true", help="the roll-ups' reads only (no plain baseline, no REFRESH)")
     ap.add_argument("--seed-only", action="store_true", help="seed and keep, measure nothing")
+    ap.add_argument("--measure", metavar="URL", help="measure a database kept by --seed-only (after init_db: this"
+                    " code's views, indexes and triggers; the roll-ups are recounted when those changed)")
     a = ap.parse_args()
+    if a.measure:
+        return measure_kept(a.measure, runs=a.runs, plain=not a.no_plain)
     started = time.perf_counter()
     results: dict[str, Any] = {"cpus": os.cpu_count(), "postgresql": {}, "sqlite": {}}
     plan: list[tuple[str, int]] = []

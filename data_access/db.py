@@ -55,7 +55,8 @@ def make_engine(url: str, *, pool_size: int = 5, statement_timeout_s: float | No
     ``statement_timeout_s`` bounds every statement (PostgreSQL ``statement_timeout``; SQLite: a
     progress handler that interrupts a statement running longer); ``read_only`` makes every
     session read-only (PostgreSQL ``default_transaction_read_only``, SQLite ``query_only``).
-    The app's engine sets both (``engine_from_settings``); the feeder and importers set neither."""
+    The app's engine sets both (``engine_from_settings``); the feeder and importers set neither.
+    PostgreSQL sessions run without JIT and without parallel workers (see below)."""
     parsed = sa.make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
@@ -84,18 +85,28 @@ def make_engine(url: str, *, pool_size: int = 5, statement_timeout_s: float | No
             _sqlite_statement_guard(engine, statement_timeout_s)
         return engine
     engine = sa.create_engine(parsed, pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size)
-    if statement_timeout_s or read_only:
-        @sa.event.listens_for(engine, "connect")
-        def _on_pg_connect(dbapi_conn: object, _record: object) -> None:
-            # Session settings outside any transaction, so a pool reset (rollback) keeps them.
-            autocommit = dbapi_conn.autocommit
-            dbapi_conn.autocommit = True
-            with dbapi_conn.cursor() as cur:
-                if statement_timeout_s:
-                    cur.execute(f"SET statement_timeout = {max(1, int(statement_timeout_s * 1000))}")
-                if read_only:
-                    cur.execute("SET default_transaction_read_only = on")
-            dbapi_conn.autocommit = autocommit
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_pg_connect(dbapi_conn: object, _record: object) -> None:
+        # Session settings outside any transaction, so a pool reset (rollback) keeps them.
+        autocommit = dbapi_conn.autocommit
+        dbapi_conn.autocommit = True
+        with dbapi_conn.cursor() as cur:
+            # No JIT and no parallel workers: the views' branches that never run (the plain counts
+            # beside the roll-ups) are costed as if they did, which pushed the wall's 50 ms strip
+            # past jit_above_cost (250 ms of compiling at 1,000,000 incidents, seconds at
+            # 10,000,000 with optimizing and inlining), and its roll-up reads (a few hundred rows)
+            # into Gather nodes whose workers took 20-40 ms to start on a busy machine. A higher
+            # parallel_setup_cost was not enough: the generic plan of a prepared read (psycopg
+            # prepares what the app repeats) cannot prune by the area and still gathers.
+            # docs/performance.md, "Incident counts at city scale".
+            cur.execute("SET jit = off")
+            cur.execute("SET max_parallel_workers_per_gather = 0")
+            if statement_timeout_s:
+                cur.execute(f"SET statement_timeout = {max(1, int(statement_timeout_s * 1000))}")
+            if read_only:
+                cur.execute("SET default_transaction_read_only = on")
+        dbapi_conn.autocommit = autocommit
     return engine
 
 
@@ -211,6 +222,10 @@ def _macros(dialect: str, tz_name: str) -> dict[str, str]:
             "HOUR": "strftime('%Y-%m-%d %H:00:00', {0})",
             # the start of the hour after the one holding {0} (its argument may not hold a colon)
             "NEXT_HOUR": "strftime('%Y-%m-%d %H:00:00', {0}, '+3600 seconds')",
+            # the first hour start at or after {0} (a whole-second time: {0} itself when on the hour)
+            "CEIL_HOUR": "strftime('%Y-%m-%d %H:00:00', {0}, '+3599 seconds')",
+            "NOT_MATERIALIZED": "",
+            "NEAR_HOUR": "strftime('%Y-%m-%d %H:00:00', {0}, '+1800 seconds')",  # the nearest hour start
             "DAY": "strftime('%Y-%m-%d 00:00:00', {0})",  # the UTC day's start
             "NEXT_DAY": "strftime('%Y-%m-%d 00:00:00', {0}, '+1 day')",
         }
@@ -222,6 +237,11 @@ def _macros(dialect: str, tz_name: str) -> dict[str, str]:
         "MINUTE": "date_trunc('minute', {0})",
         "HOUR": "date_trunc('hour', {0})",
         "NEXT_HOUR": "date_trunc('hour', {0} + interval '3600 seconds')",
+        "CEIL_HOUR": "date_trunc('hour', {0} + interval '3599 seconds')",
+        "NEAR_HOUR": "date_trunc('hour', {0} + interval '1800 seconds')",
+        # a CTE read twice, inlined into each read so a WHERE on the view reaches its indexes
+        # (PostgreSQL materializes it otherwise; SQLite decides by itself)
+        "NOT_MATERIALIZED": "NOT MATERIALIZED",
         "DAY": "date_trunc('day', {0})",
         "NEXT_DAY": "date_trunc('day', {0} + interval '1 day')",
     }
@@ -269,8 +289,11 @@ def init_db(engine: Engine, *, timezone: str = "Asia/Shanghai") -> bool:
     their rendered SQL changed (a fingerprint is kept in citywall_meta). Returns True when
     the views were (re)built.
     """
+    from data_access import incident_rollups  # it renders its SQL with this module
+
     dialect = engine.dialect.name
-    files = view_files(dialect)
+    triggers = ViewFile("01_incident_rollups_trigger", incident_rollups.trigger_sql(dialect))  # generated
+    files = sorted([*view_files(dialect), triggers], key=lambda f: f.name)
     rendered = [(f, render_sql(f.sql, dialect=dialect, tz_name=timezone)) for f in files]
     fingerprint = hashlib.sha256(
         f"{schema.SCHEMA_VERSION}|{timezone}|".encode() + "\n".join(sql for _, sql in rendered).encode()

@@ -188,58 +188,42 @@ rollup_watermarks = sa.Table(
 )
 
 # --- incident count roll-ups (issue 16) -------------------------------------------------------------
-# Optional: kept by triggers on ``incidents`` (views/01_incident_rollups*.sql), so every writer (the
-# feeder, the importers) keeps them current; complete only while rollup_watermarks holds the row
-# 'incidents' (data_access/incident_rollups.py builds them and writes it). Without that row the
-# views count the incidents themselves. '' stands for a NULL district / street (keys cannot be NULL).
-# Open incidents per (district, street, category, channel, priority): n_overdue counts those due
-# before the watermark's rolled_until (the feeder moves it every tick; the views count the open
-# incidents due between it and now from the incidents themselves).
-incident_open_counts = sa.Table(
-    "incident_open_counts",
-    metadata,
-    sa.Column("district_code", sa.String(32), primary_key=True),
-    sa.Column("street_code", sa.String(32), primary_key=True),
-    sa.Column("category", sa.String(64), primary_key=True),
-    sa.Column("source", sa.String(32), primary_key=True),
-    sa.Column("priority", sa.Integer, primary_key=True),
-    sa.Column("n_open", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("n_overdue", sa.Integer, nullable=False, server_default="0"),
-)
-# Open incidents per grid cell and priority (the map's cells; max_priority = the top priority held).
-incident_open_cells = sa.Table(
-    "incident_open_cells",
-    metadata,
-    sa.Column("cell_id", sa.String(32), primary_key=True),
-    sa.Column("priority", sa.Integer, primary_key=True),
-    sa.Column("n_open", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("n_overdue", sa.Integer, nullable=False, server_default="0"),
-)
-# Reports and closures per area and UTC hour (reported_at's hour, closed_at's hour): area_code '*' is
-# the whole city, else a district or a street; source '' every channel, else one channel (city and
+# Optional: kept by triggers on ``incidents`` (data_access/incident_rollups.py writes them, and the
+# statements every table moves by), so every writer (the feeder, the importers) keeps them current;
+# complete only while rollup_watermarks holds the row 'incidents' (incident_rollups.rebuild writes
+# it). Without that row the views count the incidents themselves. '' stands for a NULL district /
+# street (keys cannot be NULL).
+BLANK_FOR_NULL = ("district_code", "street_code")
+_ROLLUP_KEY_TYPES = {"district_code": sa.String(32), "street_code": sa.String(32), "category": sa.String(64),
+                     "source": sa.String(32), "priority": sa.Integer(), "cell_id": sa.String(32),
+                     "area_code": sa.String(32), "hour": UtcDateTime, "day": UtcDateTime}
+
+
+def _rollup_table(name: str, keys: tuple[str, ...], counts: tuple[str, ...]) -> sa.Table:
+    """One roll-up table: its keys are the primary key, its counts integers that start at 0."""
+    return sa.Table(name, metadata,
+                    *[sa.Column(k, _ROLLUP_KEY_TYPES[k], primary_key=True) for k in keys],
+                    *[sa.Column(c, sa.Integer, nullable=False, server_default="0") for c in counts])
+
+
+# Open incidents per key: n_overdue counts those due before the watermark's rolled_until (the feeder
+# moves it every tick; the views count the open incidents due between it and now from the incidents).
+_OPEN = ("n_open", "n_overdue")
+# per (district, street, category, channel, priority)
+incident_open_counts = _rollup_table("incident_open_counts",
+                                     ("district_code", "street_code", "category", "source", "priority"), _OPEN)
+# per grid cell and priority (the map's cells; max_priority = the top priority held)
+incident_open_cells = _rollup_table("incident_open_cells", ("cell_id", "priority"), _OPEN)
+# Reports and closures per area and UTC hour / day (reported_at's, closed_at's): area_code '*' is the
+# whole city, else a district or a street; source '' every channel, else one channel (city and
 # districts only). n_closed_on_time: closed no later than due (resolved_at, or closed_at without it).
-incident_hour_counts = sa.Table(
-    "incident_hour_counts",
-    metadata,
-    sa.Column("area_code", sa.String(32), primary_key=True),
-    sa.Column("source", sa.String(32), primary_key=True),
-    sa.Column("hour", UtcDateTime, primary_key=True),
-    sa.Column("n_reported", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("n_closed", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("n_closed_on_time", sa.Integer, nullable=False, server_default="0"),
-)
-# The same per UTC day: the 30 days' figures read the whole days here and only the partial days at
-# both ends from the hours.
-incident_day_counts = sa.Table(
-    "incident_day_counts",
-    metadata,
-    sa.Column("area_code", sa.String(32), primary_key=True),
-    sa.Column("source", sa.String(32), primary_key=True),
-    sa.Column("day", UtcDateTime, primary_key=True),
-    sa.Column("n_reported", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("n_closed", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("n_closed_on_time", sa.Integer, nullable=False, server_default="0"),
-)
+# The 30 days' figures read whole days from the days and the partial days at both ends from the hours.
+_EVENTS = ("n_reported", "n_closed", "n_closed_on_time")
+incident_hour_counts = _rollup_table("incident_hour_counts", ("area_code", "source", "hour"), _EVENTS)
+incident_day_counts = _rollup_table("incident_day_counts", ("area_code", "source", "day"), _EVENTS)
+INCIDENT_OPEN_ROLLUPS = (incident_open_counts, incident_open_cells)
+INCIDENT_BUCKET_ROLLUPS = ((incident_hour_counts, "HOUR"), (incident_day_counts, "DAY"))  # the bucket's macro
+INCIDENT_ROLLUP_TABLES = (*INCIDENT_OPEN_ROLLUPS, *(t for t, _ in INCIDENT_BUCKET_ROLLUPS))
 
 incident_categories = sa.Table(
     "incident_categories",

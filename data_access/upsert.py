@@ -18,7 +18,14 @@ Rows = Sequence[dict[str, Any]]
 
 
 def execute_batches(conn: Connection, stmt: sa.Executable, rows: Sequence[Any]) -> None:
-    """``stmt`` as one executemany per ``BATCH_ROWS`` rows (nothing at all for no rows)."""
+    """``stmt`` as one executemany per ``BATCH_ROWS`` rows (nothing at all for no rows).
+
+    PostgreSQL INSERTs go as multi-row ``INSERT … VALUES (…), (…)`` statements (SQLAlchemy's
+    insertmanyvalues, which it takes for an INSERT … RETURNING; psycopg's own executemany sends one
+    statement per row): statement-level triggers (the incident roll-ups) then run once per page of
+    rows instead of once per row, and the server parses a statement per page."""
+    if conn.dialect.name == "postgresql" and isinstance(stmt, sa.Insert) and len(stmt.table.primary_key.columns):
+        stmt = stmt.returning(*stmt.table.primary_key.columns)
     for start in range(0, len(rows), BATCH_ROWS):
         conn.execute(stmt, list(rows[start:start + BATCH_ROWS]))
 
@@ -71,6 +78,10 @@ def upsert(conn: Connection, table: sa.Table, rows: Rows, *, keys: Sequence[str]
     update = [c for c in rows[0] if c not in keys] if update is None else list(update)
     stmt = upsert_statement(conn, table, keys=keys, update=update)
     if stmt is not None:
+        if conn.dialect.name == "postgresql" and update:
+            # one multi-row statement may not update a row twice: the last row of a key wins, as
+            # it did row by row
+            rows = list({tuple(r[k] for k in keys): r for r in rows}.values())
         execute_batches(conn, stmt, rows)
         return
     _upsert_generic(conn, table, rows, keys=keys, update=update)

@@ -715,7 +715,8 @@ class IncidentImporter:
                 chunk = ids[start:start + ID_QUERY_SLICE]
                 existing += conn.execute(sa.select(sa.func.count()).select_from(table)
                                          .where(table.c.incident_id.in_(chunk))).scalar_one()
-            upsert_columns(conn, table, {name: _objects(out[name], times_as_text=sqlite) for name in out.columns})
+            with incident_rollups.batch_write(conn, ids=ids):  # SQLite: the roll-ups moved once per batch
+                upsert_columns(conn, table, {name: _objects(out[name], times_as_text=sqlite) for name in out.columns})
         self.summary.new += len(ids) - existing
         self.summary.updated += existing
 

@@ -1,5 +1,5 @@
 """The incident count roll-ups (data_access/incident_rollups.py, the triggers of
-views/01_incident_rollups_trigger*.sql) on SQLite and PostgreSQL: every view that reads them
+incident_rollups.trigger_sql) on SQLite and PostgreSQL: every view that reads them
 returns exactly what it returns counting the incidents themselves (its plain branch, taken when
 the watermark row is missing), after inserts, closes, reopens, moves and deletes, feeder ticks and
 imports, with the overdue watermark behind, at or ahead of the clock."""
@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 
 from data_access import incident_rollups, schema
 from data_access.db import init_db, utc_now
+from data_access.upsert import upsert
 from feeder.loop import SimConfig, Simulator
 from importers import incidents as importer
 from tests.fixtures import insert_rows
@@ -102,6 +103,23 @@ def test_closes_reopens_moves_and_deletes_keep_them_equal(rollup_city: Engine) -
     assert any(r[0] == "hotline_12345" or r[1] == "hotline_12345" for r in rolled["v_incident_sources"])
 
 
+def test_closures_around_the_30_days_start_count_on_either_side_of_its_nearest_hour(rollup_city: Engine) -> None:
+    # The views read the 30 days' first buckets from the hour start nearest to their start and add or
+    # take out the closures in between from the incidents: closures every quarter hour around it put
+    # some on both sides of that hour start whatever the minute of the run.
+    start = utc_now() - timedelta(days=30)
+    base = dict(category="noise", source="hotline_12345", priority=1, status="closed", street_code="100100001",
+                district_code="100100", reported_at=start - timedelta(days=2))
+    with rollup_city.begin() as conn:
+        insert_rows(conn, schema.incidents, [
+            {**base, "incident_id": f"q{k}", "closed_at": start + timedelta(minutes=15 * k - 1),
+             "due_at": start + timedelta(minutes=15 * k - 1 + (1 if k % 2 else -1))}  # on time every other one
+            for k in range(-4, 5)])
+    rolled = assert_equal_to_plain(rollup_city)
+    city = next(r for r in rolled["v_incident_counts"] if r[0] == "100000")
+    assert city[7] is not None  # the 30-day on-time rate counts them
+
+
 def test_the_overdue_watermark_behind_or_ahead_of_the_clock(rollup_city: Engine) -> None:
     now = utc_now()
     incident_rollups.rebuild(rollup_city, now=now - timedelta(days=3))  # three days behind: i1, i3 fell due since
@@ -185,3 +203,20 @@ def test_imports_keep_them_equal(rollup_town: Engine, tmp_path: Path) -> None:
                              " WHERE closed_at IS NULL AND incident_id IN"
                              " (SELECT incident_id FROM incidents ORDER BY incident_id LIMIT 3)"))
     assert_equal_to_plain(rollup_town)
+
+
+def test_a_batch_upsert_with_a_repeated_id_keeps_the_last_row_and_the_roll_ups(rollup_city: Engine) -> None:
+    # PostgreSQL sends a batch as multi-row statements (its roll-up trigger runs once per page): a
+    # key may appear once per statement there, so the last row of a key wins, as row by row.
+    now = utc_now()
+    row = dict(category="noise", source="patrol", priority=1, status="reported", street_code="100100001",
+               district_code="100100", cell_id="c1", reported_at=now - timedelta(hours=1),
+               due_at=now + timedelta(hours=1), closed_at=None)
+    with rollup_city.begin() as conn:
+        upsert(conn, schema.incidents, [{**row, "incident_id": "u1"}, {**row, "incident_id": "u2"},
+                                        {**row, "incident_id": "u1", "priority": 3, "status": "closed",
+                                         "closed_at": now}])
+        stored = conn.execute(sa.select(schema.incidents.c.priority, schema.incidents.c.closed_at)
+                              .where(schema.incidents.c.incident_id == "u1")).one()
+    assert stored[0] == 3 and stored[1] is not None
+    assert_equal_to_plain(rollup_city)

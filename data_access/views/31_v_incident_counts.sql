@@ -8,7 +8,7 @@ CREATE VIEW v_incident_counts AS
 WITH raw AS (
     -- what the roll-ups do not hold yet: the open incidents due between the overdue watermark and
     -- now (+1; -1 for those due between now and a watermark ahead of the clock), and the incidents
-    -- of the partial hours at the start of the 30 days and of today (index ranges of an hour each)
+    -- of the partial hours at the start of the 30 days and of today (index ranges; see hours)
     SELECT i.district_code, i.street_code, 0 AS n_open, 1 AS n_overdue, 0 AS n_rep, 0 AS n_closed,
            0 AS n_closed_on_time, 0 AS n_closed_30d, 0 AS n_on_time_30d
     FROM (SELECT w.rolled_until FROM rollup_watermarks w WHERE w.rollup = 'incidents') wm CROSS JOIN incidents i WHERE i.closed_at IS NULL AND i.due_at >= (SELECT w.rolled_until FROM rollup_watermarks w WHERE w.rollup = 'incidents') AND i.due_at < {{NOW_UTC}}
@@ -17,33 +17,42 @@ WITH raw AS (
     FROM (SELECT w.rolled_until FROM rollup_watermarks w WHERE w.rollup = 'incidents') wm CROSS JOIN incidents i WHERE i.closed_at IS NULL AND i.due_at >= {{NOW_UTC}} AND i.due_at < (SELECT w.rolled_until FROM rollup_watermarks w WHERE w.rollup = 'incidents')
     UNION ALL
     SELECT i.district_code, i.street_code, 0, 0, 0, 0, 0, 1, CASE WHEN i.due_at IS NULL OR COALESCE(i.resolved_at, i.closed_at) <= i.due_at THEN 1 ELSE 0 END
-    FROM (SELECT w.rolled_until FROM rollup_watermarks w WHERE w.rollup = 'incidents') wm CROSS JOIN incidents i WHERE i.closed_at >= {{SHIFT:{{NOW_UTC}}:-2592000}} AND i.closed_at < {{NEXT_HOUR:{{SHIFT:{{NOW_UTC}}:-2592000}}}}
+    FROM (SELECT w.rolled_until FROM rollup_watermarks w WHERE w.rollup = 'incidents') wm CROSS JOIN incidents i WHERE i.closed_at >= {{SHIFT:{{NOW_UTC}}:-2592000}} AND i.closed_at < {{NEAR_HOUR:{{SHIFT:{{NOW_UTC}}:-2592000}}}}
+    UNION ALL
+    SELECT i.district_code, i.street_code, 0, 0, 0, 0, 0, -1, CASE WHEN i.due_at IS NULL OR COALESCE(i.resolved_at, i.closed_at) <= i.due_at THEN -1 ELSE 0 END
+    FROM (SELECT w.rolled_until FROM rollup_watermarks w WHERE w.rollup = 'incidents') wm CROSS JOIN incidents i WHERE i.closed_at >= {{NEAR_HOUR:{{SHIFT:{{NOW_UTC}}:-2592000}}}} AND i.closed_at < {{SHIFT:{{NOW_UTC}}:-2592000}}
     UNION ALL
     SELECT i.district_code, i.street_code, 0, 0, 1, 0, 0, 0, 0
     FROM (SELECT w.rolled_until FROM rollup_watermarks w WHERE w.rollup = 'incidents') wm CROSS JOIN incidents i
-    WHERE i.reported_at >= {{DAY_START_UTC}} AND i.reported_at < {{NEXT_HOUR:{{DAY_START_UTC}}}}
+    WHERE i.reported_at >= {{DAY_START_UTC}} AND i.reported_at < {{CEIL_HOUR:{{DAY_START_UTC}}}}
     UNION ALL
     SELECT i.district_code, i.street_code, 0, 0, 0, 1, CASE WHEN i.due_at IS NULL OR COALESCE(i.resolved_at, i.closed_at) <= i.due_at THEN 1 ELSE 0 END, 0, 0
     FROM (SELECT w.rolled_until FROM rollup_watermarks w WHERE w.rollup = 'incidents') wm CROSS JOIN incidents i
-    WHERE i.closed_at >= {{DAY_START_UTC}} AND i.closed_at < {{NEXT_HOUR:{{DAY_START_UTC}}}}
+    WHERE i.closed_at >= {{DAY_START_UTC}} AND i.closed_at < {{CEIL_HOUR:{{DAY_START_UTC}}}}
     UNION ALL
-    -- the open incidents, rolled up (NULL district / street kept as '')
-    SELECT NULLIF(o.district_code, ''), NULLIF(o.street_code, ''), o.n_open, o.n_overdue, 0, 0, 0, 0, 0
-    FROM (SELECT w.rolled_until FROM rollup_watermarks w WHERE w.rollup = 'incidents') wm CROSS JOIN incident_open_counts o 
+    -- the open incidents, rolled up per street (NULL district / street kept as ''): a few hundred
+    -- rows for the three aggregates below instead of every category, channel and priority
+    SELECT NULLIF(o.district_code, ''), NULLIF(o.street_code, ''), SUM(o.n_open), SUM(o.n_overdue), 0, 0, 0, 0, 0
+    FROM (SELECT w.rolled_until FROM rollup_watermarks w WHERE w.rollup = 'incidents') wm CROSS JOIN incident_open_counts o
+    GROUP BY o.district_code, o.street_code
 ),
-hours AS (
-    -- whole buckets from the roll-ups: today's hours from the hour after the day's start; the 30
-    -- days' hours from the hour after their start to the next UTC midnight, whole UTC days from
-    -- there to today's, and today's hours (the partial hours before are in raw)
+hours AS {{NOT_MATERIALIZED}} (
+    -- whole buckets from the roll-ups: today's hours from the first hour start at or after the
+    -- day's start; the 30 days' hours from the hour start nearest to their start to the next UTC
+    -- midnight, whole UTC days from there to today's, and today's UTC hours (raw adds the partial
+    -- hour before today's first, and the closures between the 30 days' start and that nearest hour
+    -- start, or takes out those before it: at most half an hour of closures, from an index range).
+    -- NOT MATERIALIZED (PostgreSQL): inlined into each of its two reads, so a WHERE on the view's
+    -- area reaches the roll-ups' primary key instead of aggregating every area's buckets.
     SELECT t.area_code, SUM(t.n_rep) AS n_rep, SUM(t.n_closed) AS n_closed, SUM(t.n_cot) AS n_closed_on_time,
            SUM(t.n_c30) AS n_closed_30d, SUM(t.n_ot30) AS n_on_time_30d
     FROM (
         SELECT h.area_code, h.n_reported AS n_rep, h.n_closed, h.n_closed_on_time AS n_cot, 0 AS n_c30,
                0 AS n_ot30
-        FROM (SELECT w.rolled_until FROM rollup_watermarks w WHERE w.rollup = 'incidents') wm CROSS JOIN incident_hour_counts h WHERE h.source = '' AND h.hour >= {{NEXT_HOUR:{{DAY_START_UTC}}}}
+        FROM (SELECT w.rolled_until FROM rollup_watermarks w WHERE w.rollup = 'incidents') wm CROSS JOIN incident_hour_counts h WHERE h.source = '' AND h.hour >= {{CEIL_HOUR:{{DAY_START_UTC}}}}
         UNION ALL
         SELECT h.area_code, 0, 0, 0, h.n_closed, h.n_closed_on_time
-        FROM (SELECT w.rolled_until FROM rollup_watermarks w WHERE w.rollup = 'incidents') wm CROSS JOIN incident_hour_counts h WHERE h.source = '' AND h.hour >= {{NEXT_HOUR:{{SHIFT:{{NOW_UTC}}:-2592000}}}} AND h.hour < {{NEXT_DAY:{{SHIFT:{{NOW_UTC}}:-2592000}}}}
+        FROM (SELECT w.rolled_until FROM rollup_watermarks w WHERE w.rollup = 'incidents') wm CROSS JOIN incident_hour_counts h WHERE h.source = '' AND h.hour >= {{NEAR_HOUR:{{SHIFT:{{NOW_UTC}}:-2592000}}}} AND h.hour < {{NEXT_DAY:{{SHIFT:{{NOW_UTC}}:-2592000}}}}
         UNION ALL
         SELECT d.area_code, 0, 0, 0, d.n_closed, d.n_closed_on_time
         FROM (SELECT w.rolled_until FROM rollup_watermarks w WHERE w.rollup = 'incidents') wm CROSS JOIN incident_day_counts d WHERE d.source = '' AND d.day >= {{NEXT_DAY:{{SHIFT:{{NOW_UTC}}:-2592000}}}} AND d.day < {{DAY:{{NOW_UTC}}}}
