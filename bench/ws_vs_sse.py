@@ -190,8 +190,9 @@ async def ws_screen(url: str, callback_id: str, renderer: str, start_at: float, 
                         held.setdefault(tick, now)
                         if tick not in built and (stamp := BUILT_RE.search(text)):
                             built[tick] = int(stamp.group(1))
-        except (TimeoutError, OSError, websockets.exceptions.WebSocketException):
+        except (TimeoutError, OSError, websockets.exceptions.WebSocketException) as exc:
             errors[0] += 1
+            log_events.append((f"error {type(exc).__name__}: {str(exc)[:60]}", time.time()))
         log_events.append(("closed", time.time()))
         if not reconnect or attempts >= WS_RETRIES:
             if reconnect:
@@ -241,15 +242,20 @@ def ws_group(url: str, callback_id: str, count: int, seed: int, start_at: float,
     helds: list[dict[int, float]] = [{} for _ in range(count)]
     built: dict[int, int] = {}
     errors = [0]
+    events: list[list[tuple[str, float]]] = [[] for _ in range(count)]
 
     async def main() -> None:
         await asyncio.gather(*(ws_screen(url, callback_id, f"r{seed}-{i}", start_at + rnd.random() * ramp_s, end_at,
-                                         helds[i], built, errors, reconnect=False, log_events=[])
+                                         helds[i], built, errors, reconnect=False, log_events=events[i])
                                for i in range(count)))
 
     cpu0 = time.process_time()
     asyncio.run(main())
-    out.put({"held": helds, "built": built, "errors": errors[0], "cpu_s": time.process_time() - cpu0})
+    kinds: dict[str, int] = {}
+    for kind, _at in (e for ev in events for e in ev if e[0].startswith("error")):
+        kinds[kind] = kinds.get(kind, 0) + 1
+    out.put({"held": helds, "built": built, "errors": errors[0], "cpu_s": time.process_time() - cpu0,
+             "error_kinds": kinds})
 
 
 def _spawn(target: Any, groups: list[tuple]) -> tuple[list[Any], Any]:
@@ -296,7 +302,12 @@ def run_ws_phase(server: WsServer, *, screens: int, procs: int, ticks: int, refr
         coverage.append(len(times) / len(helds))
         fanout_ms.append((max(times) - built[tick] / 1000) * 1000)
     gen_cpu = sum(r["cpu_s"] for r in results)
+    kinds: dict[str, int] = {}
+    for r in results:
+        for kind, n in r["error_kinds"].items():
+            kinds[kind] = kinds.get(kind, 0) + n
     return {"mode": "ws", "screens": screens, "ticks": len(fanout_ms), "errors": sum(r["errors"] for r in results),
+            "error_kinds": kinds,
             "fanout_p50_ms": pct(fanout_ms, 0.5), "fanout_p95_ms": pct(fanout_ms, 0.95),
             "coverage_min": round(min(coverage), 3) if coverage else None,
             "gen_cpu_share": round(gen_cpu / busy, 3) if busy else None,
@@ -336,26 +347,27 @@ def run_restart(mode: str, start: Any, stop: Any, url: str, target: str, *, scre
 
 # --- in Chromium: the real renderer on the WS app, the real wall on the real app ------------------------
 
-WS_TICK_JS = "const e = document.getElementById('tick'); return e ? Number(e.textContent) || 0 : 0;"
-SSE_TICK_JS = "const p = window.citywallPush || {}; return p.lastTick || 0;"
+# the newest tick a tab shows (JS expressions)
+WS_TICK = "(function () { const e = document.getElementById('tick'); return e ? Number(e.textContent) || 0 : 0; })()"
+SSE_TICK = "((window.citywallPush || {}).lastTick || 0)"
 
 
-def browser_outage(url: str, tick_js: str, stop: Any, start: Any, *, outage_s: float, refresh_s: float,
+def browser_outage(url: str, tick: str, stop: Any, start: Any, *, outage_s: float, refresh_s: float,
                    wait_s: float) -> dict[str, Any]:
     """A tab on ``url``: ticks arriving, the server gone ``outage_s``, back: does the tab get ticks
     again without a reload, and how soon."""
     driver = chrome()
     try:
         driver.get(url + "/")
-        if wait_js(driver, f"{tick_js.replace('return ', 'return (')}) > 0;", 60, poll=0.2) is None:
+        if wait_js(driver, f"return {tick} > 0;", 60, poll=0.2) is None:
             return {"error": "no tick before the outage"}
         driver.execute_script("window.__notReloaded = true;")
-        before = driver.execute_script(tick_js)
+        before = driver.execute_script(f"return {tick};")
         stop()
         time.sleep(outage_s)
         start()
         up = time.time()
-        back = wait_js(driver, f"{tick_js.replace('return ', 'return (')}) > {before};", wait_s, poll=0.5)
+        back = wait_js(driver, f"return {tick} > {before};", wait_s, poll=0.5)
         return {"outage_s": outage_s, "resumed": back is not None,
                 "resume_s": round(time.time() - up, 1) if back is not None else None,
                 "not_reloaded": bool(driver.execute_script("return window.__notReloaded === true;"))}
@@ -369,14 +381,13 @@ def browser_idle_reaper(server: WsServer, *, inactivity_s: float, pause_s: float
     driver = chrome()
     try:
         driver.get(server.url + "/")
-        if wait_js(driver, "return Number(document.getElementById('tick').textContent) > 0;", 60, poll=0.2) is None:
+        if wait_js(driver, f"return {WS_TICK} > 0;", 60, poll=0.2) is None:
             return {"error": "no tick"}
         requests.get(server.url + "/bench/pause", params={"seconds": pause_s}, timeout=5)
         time.sleep(0.5)
-        paused = driver.execute_script(WS_TICK_JS)
+        paused = driver.execute_script(f"return {WS_TICK};")
         time.sleep(pause_s)
-        resumed = wait_js(driver, f"return Number(document.getElementById('tick').textContent) > {paused};",
-                          wait_s, poll=0.5)
+        resumed = wait_js(driver, f"return {WS_TICK} > {paused};", wait_s, poll=0.5)
         return {"inactivity_s": inactivity_s, "pause_s": pause_s, "resumed": resumed is not None,
                 "resume_s": round(resumed, 1) if resumed is not None else None,
                 "waited_s": wait_s}
@@ -483,11 +494,14 @@ def run_browser(a: argparse.Namespace, holder: dict[str, Any], sse_server: Any) 
     import threading
 
     out: dict[str, Any] = {}
+    # The renderer checks inactivity at each heartbeat, every 30 s (4.4.1 passes only inactivity_timeout to
+    # its worker on the first connect: websocket_heartbeat_interval is not used then), so the server is
+    # quiet for 45 s against a 10 s timeout.
     reaper_env = {"BENCH_WS_INACTIVITY_MS": "10000", "BENCH_WS_HEARTBEAT_MS": "2000"}
     ws = WsServer(port=a.ws_port, workers=1, refresh_s=a.refresh, env=reaper_env)
     try:
-        log("browser: the WS inactivity reaper (timeout 10 s, server quiet for 15 s)")
-        out["ws_idle_reaper"] = browser_idle_reaper(ws, inactivity_s=10, pause_s=15, wait_s=60)
+        log("browser: the WS inactivity reaper (timeout 10 s, server quiet for 45 s)")
+        out["ws_idle_reaper"] = browser_idle_reaper(ws, inactivity_s=10, pause_s=45, wait_s=60)
         log(json.dumps(out["ws_idle_reaper"]))
     finally:
         ws.close()
@@ -503,10 +517,10 @@ def run_browser(a: argparse.Namespace, holder: dict[str, Any], sse_server: Any) 
     wait_s = 120.0
     log(f"browser: both transports, server gone {a.browser_outage_s:g} s")
     threads = [threading.Thread(target=lambda: out.__setitem__("ws_outage", browser_outage(
-                   ws.url, WS_TICK_JS, ws.close, ws.start, outage_s=a.browser_outage_s, refresh_s=a.refresh,
+                   ws.url, WS_TICK, ws.close, ws.start, outage_s=a.browser_outage_s, refresh_s=a.refresh,
                    wait_s=wait_s))),
                threading.Thread(target=lambda: out.__setitem__("sse_outage", browser_outage(
-                   holder["sse"].url, SSE_TICK_JS, sse_stop, sse_start, outage_s=a.browser_outage_s,
+                   holder["sse"].url, SSE_TICK, sse_stop, sse_start, outage_s=a.browser_outage_s,
                    refresh_s=a.refresh, wait_s=wait_s)))]
     try:
         for thread in threads:
