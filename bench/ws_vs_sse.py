@@ -324,7 +324,8 @@ def run_restart(mode: str, start: Any, stop: Any, url: str, target: str, *, scre
     ramp_s = 3.0
     start_at = time.time() + 2.0
     kill_at = start_at + ramp_s + 4 * refresh_s
-    end_at = kill_at + outage_s + after_s
+    # the screens stay past the server's stop and start (90 s allowed: gunicorn drains, then boots 3 workers)
+    end_at = kill_at + outage_s + 90 + after_s
     groups = [(mode, url, target, n, 2000 + i, start_at, ramp_s, end_at) for i, n in enumerate(_sizes(screens, procs))]
     workers, queue = _spawn(restart_group, groups)
     time.sleep(max(0.0, kill_at - time.time()))
@@ -336,13 +337,15 @@ def run_restart(mode: str, start: Any, stop: Any, url: str, target: str, *, scre
     for worker in workers:
         worker.join(timeout=30)
     helds = [h for r in results for h in r["held"]]
+    window = min(end_at, up_at + after_s)  # what came within after_s of the server answering again
     resumed = [min(at for at in held.values() if at > up_at) - up_at for held in helds
-               if any(at > up_at for at in held.values())]
+               if any(up_at < at <= window for at in held.values())]
     gave_up = sum(1 for r in results for ev in r["events"] if any(kind == "gave_up" for kind, _ in ev))
     return {"mode": mode, "screens": screens, "outage_s": outage_s,
             "resumed_share": round(len(resumed) / len(helds), 3),
             "resume_p50_s": pct(resumed, 0.5), "resume_p95_s": pct(resumed, 0.95),
-            "resume_max_s": round(max(resumed), 1) if resumed else None, "gave_up": gave_up}
+            "resume_max_s": round(max(resumed), 1) if resumed else None, "gave_up": gave_up,
+            "down_to_up_s": round(up_at - kill_at, 1), "window_s": round(window - up_at, 1)}
 
 
 # --- in Chromium: the real renderer on the WS app, the real wall on the real app ------------------------
@@ -409,7 +412,8 @@ def main() -> int:
     ap.add_argument("--browser-outage-s", type=float, default=200.0,
                     help="longer than dash-ws-worker.js's 10 retries (about 3 minutes) give up at")
     ap.add_argument("--skip-browser", action="store_true")
-    ap.add_argument("--skip-load", action="store_true")
+    ap.add_argument("--skip-load", action="store_true", help="no load and no restart phase")
+    ap.add_argument("--restart-only", action="store_true", help="the restart phase alone")
     ap.add_argument("--backend", choices=("postgresql", "sqlite"), default="postgresql")
     ap.add_argument("--pg", default=DEFAULT_PG)
     ap.add_argument("--port", type=int, default=8185)
@@ -438,7 +442,7 @@ def main() -> int:
                 code = holder["sse"].spec.scope.get("area_code")
                 lang = holder["sse"].spec.scope.get("lang", "zh")
                 sse_path = f"{PUSH_PATH}?area={code}&lang={lang}"
-                for n in [] if a.skip_load else counts:
+                for n in [] if a.skip_load or a.restart_only else counts:
                     for mode in ("sse", "ws"):
                         log(f"{mode}: {n} screens, {a.ticks} ticks of {a.refresh:g} s; load {os.getloadavg()}")
                         if mode == "sse":
@@ -457,7 +461,7 @@ def main() -> int:
                 def sse_start() -> None:
                     holder["sse"] = sse_server()
 
-                if not a.skip_load:
+                if not a.skip_load or a.restart_only:
                     log(f"restart: {a.restart_screens} screens, outage {a.outage_s:g} s")
                     restarts.append(run_restart("sse", sse_start, sse_stop, holder["sse"].url, sse_path,
                                                 screens=a.restart_screens, procs=a.procs, outage_s=a.outage_s,
@@ -470,7 +474,7 @@ def main() -> int:
             finally:
                 holder["sse"].close()
                 ws.close()
-            if not a.skip_browser:
+            if not a.skip_browser and not a.restart_only:
                 browser = run_browser(a, holder, sse_server)
         finally:
             db.cleanup()
