@@ -351,7 +351,7 @@ def run_phase(mode: str, server: Server, *, screens: int, procs: int, ticks: int
             fanout_ms.append((max(times) - ready[tick][1] / 1000) * 1000)
     return {"mode": mode, "screens": screens, "ticks": len(delivery_ms), "errors": sum(r["errors"] for r in results),
             "delivery_p50_ms": pct(delivery_ms, 0.5), "delivery_p95_ms": pct(delivery_ms, 0.95),
-            "fanout_p95_ms": pct(fanout_ms, 0.95),
+            "fanout_p50_ms": pct(fanout_ms, 0.5), "fanout_p95_ms": pct(fanout_ms, 0.95),
             "coverage_min": round(min(coverage), 3) if coverage else None,
             "gen_cpu_s": round(gen_cpu, 1), "machine_busy_cpu_s": round(busy, 1),
             "gen_cpu_share": round(gen_cpu / busy, 3) if busy else None,

@@ -81,6 +81,9 @@ class Settings:
     # at most (each holds one server thread: gunicorn's --threads must exceed it); more screens poll.
     transport: str = "push"
     push_streams: int = 100
+    # A push stream ends after this long and the browser reconnects (authenticated and scope-checked
+    # again); a bench shortens it to compress a day's reconnections into an hour (bench/long_tab.py).
+    push_stream_max_s: float = 300.0
 
     @property
     def tz(self) -> ZoneInfo:
@@ -211,6 +214,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         values["transport"] = raw.strip().lower()
     if (raw := get("PUSH_STREAMS")):
         values["push_streams"] = int(_number(raw, "CITYWALL_PUSH_STREAMS", int, 0))
+    if (raw := get("PUSH_STREAM_MAX_S")):
+        values["push_stream_max_s"] = float(_number(raw, "CITYWALL_PUSH_STREAM_MAX_S", float, 1))
     settings = Settings(**values)
     if settings.poll_spread_s > settings.refresh_s:
         raise SettingsError(f"CITYWALL_POLL_SPREAD_S={settings.poll_spread_s:g}: at most CITYWALL_REFRESH_S "

@@ -7,7 +7,7 @@ this route checks the role ("wall") and the principal's scope for the area befor
 stream. Before each message the stream authenticates its request again (``authenticate_again``):
 a revoked kiosk token or a scope that no longer covers the area ends it at once, the browser's
 reconnection is refused, and the wall says ACCESS REVOKED as it does when a poll is refused. A
-stream also ends after STREAM_MAX_S (the browser reconnects at once).
+stream also ends after CITYWALL_PUSH_STREAM_MAX_S (300 s; the browser reconnects at once).
 
 One process holds one ``PushHub``: a channel per (area, language) with at least one open stream,
 and one thread that, just after each tick window starts, asks the wall for its reply to screens
@@ -50,7 +50,6 @@ PUSH_PATH = "_citywall/push"
 EXTENSION_KEY = "citywall_push"
 RETRY_MS = 1000  # the browser's reconnection delay after a stream ends or breaks (server restart)
 HEARTBEAT_S = 15.0  # a comment line when no tick came (a proxy's idle timeout never closes a quiet stream)
-STREAM_MAX_S = 300.0  # then the stream ends; the browser reconnects and is authenticated and scope-checked again
 PUBLISH_DELAY_S = 0.03  # after the window starts (the tick warmer starts at +0.02 s: data_access/cache.py)
 STALE_RETRY_S = 0.05  # another worker is computing this tick's render: ask again this soon
 IDLE_TICKS = 3  # the hub's thread ends after this many ticks without a stream
@@ -134,7 +133,7 @@ class PushHub:
             with channel.cond:
                 seq, first = channel.seq, channel.message
             yield f"retry: {RETRY_MS}\n\n".encode() + first
-            end = time.monotonic() + STREAM_MAX_S
+            end = time.monotonic() + self.runtime.settings.push_stream_max_s  # then the browser reconnects
             while time.monotonic() < end:
                 with channel.cond:
                     channel.cond.wait_for(lambda seen=seq: channel.seq != seen, timeout=HEARTBEAT_S)

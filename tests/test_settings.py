@@ -13,12 +13,14 @@ def test_defaults_work_out_of_the_box() -> None:
     assert settings.database_url.startswith("sqlite:///") and settings.database_url.endswith("var/citywall.db")
     assert (settings.refresh_s, settings.timezone, settings.lang, settings.tile_url) == (5.0, "Asia/Shanghai", "zh", "")
     assert (settings.hotline_source, settings.hotline_name) == ("hotline_12345", "12345")
+    assert settings.push_stream_max_s == 300.0  # a push stream's life: then the browser reconnects
+    assert load_settings({"CITYWALL_PUSH_STREAM_MAX_S": "30"}).push_stream_max_s == 30.0
 
 
 @pytest.mark.parametrize(("key", "value"), [
     ("CITYWALL_REFRESH_S", "abc"), ("CITYWALL_REFRESH_S", "0.1"), ("CITYWALL_TIMEZONE", "Mars/Olympus"),
     ("CITYWALL_LANG", "fr"), ("CITYWALL_FEEDER", "maybe"), ("CITYWALL_PORT", "0"),
-    ("CITYWALL_HOTLINE_NAME", "x" * 65),
+    ("CITYWALL_HOTLINE_NAME", "x" * 65), ("CITYWALL_PUSH_STREAM_MAX_S", "0.5"), ("CITYWALL_PUSH_STREAM_MAX_S", "5m"),
 ])
 def test_bad_values_name_the_variable(key: str, value: str) -> None:
     with pytest.raises(SettingsError, match=key):
