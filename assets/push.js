@@ -43,6 +43,9 @@
         encodeURIComponent(JSON.stringify(screen)) : self.url;
       const es = new EventSource(url);  // same origin: the session cookie goes with it
       self.es = es;
+      // Other events on the same stream (assets/map_push.js: the wall's map's counts, type "map").
+      const extra = window.citywallPushEvents || {};
+      Object.keys(extra).forEach(function (type) { es.addEventListener(type, extra[type]); });
       self.opened += 1;
       self.state = "connecting";
       es.onopen = function () { self.state = "open"; };
