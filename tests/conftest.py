@@ -545,3 +545,16 @@ def push_map_app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     app.server.extensions[EXTENSION_KEY].engine.dispose()  # before its schema is dropped
     engine.dispose()
     cleanup()
+
+
+@pytest.fixture(scope="module")
+def push_map_city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """The Shanghai pack's shapes and tests.test_incident_queries' incidents on SQLite, no feeder: a
+    city whose maps draw labels (the push browser tests read the maps' counts from them)."""
+    from tests.test_incident_queries import seed_map_city
+
+    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('push-map-city') / 'map.db'}")
+    init_db(engine)
+    seed_map_city(engine)
+    yield engine
+    engine.dispose()
