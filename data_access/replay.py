@@ -95,7 +95,7 @@ def parse_speed(value: object) -> int:
         if not value.strip():
             return 1
         text = value.strip().lower().rstrip("x×").strip()
-        if len(text) > 4 or not text.isdigit():
+        if len(text) > 4 or not (text.isascii() and text.isdigit()):  # "²" is a digit to str.isdigit, not to int()
             raise ReplayError("speed", f"replay speed {value[:20]!r} is not one of {REPLAY_SPEEDS}")
         speed = int(text)
     else:
