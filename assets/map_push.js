@@ -26,7 +26,7 @@
   function entry(key) {
     if (!maps[key]) {
       maps[key] = { push: false, lang: null, refreshMs: 5000, lastMs: null, received: 0, applied: 0,
-                    polls: 0, resyncs: 0, resyncAt: null };
+                    polls: 0, resyncs: 0, resyncAt: null, sig: null };
     }
     return maps[key];
   }
@@ -125,6 +125,7 @@
           return [nu, nu, nu, nu, msg.error, nu];
         }
         const clear = error ? "" : nu;
+        m.sig = sig;
         if (msg.sig === sig) {  // already held (a heartbeat, or a poll brought it)
           m.lastMs = Date.now();
           m.resyncAt = null;
@@ -150,6 +151,7 @@
         m.applied += 1;
         m.lastMs = Date.now();
         m.resyncAt = null;
+        m.sig = msg.sig;
         return [nextAreas, nextCells, nextPoints, msg.legend || nu, clear, msg.sig];
       },
     },

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from data_access import schema
 from data_access.db import utc_now
 from tests.conftest import PUSH_PORTS, AppProcess, BlockedPushProcess, push_process
-from tests.test_incident_queries import C_NJ1, HUANGPU, NANJING
+from tests.test_incident_queries import C_NJ1, CITY, HUANGPU, NANJING
 
 pytestmark = pytest.mark.browser  # every test here drives Chromium
 REFRESH_S = 1.0
@@ -197,7 +197,7 @@ def test_pushed_maps_update_with_their_interval_stopped(browser, push_map_city: 
         assert after["applied"] > before["applied"] and after["polls"] == before["polls"]
         # The wall's map, on the wall's own stream (one stream for the screen).
         browser.driver.get(proc.url + "/")
-        browser.wait_for_text_to_equal("#connection-badge", "在线", timeout=15)
+        browser.wait_for_text_to_equal("#connection-badge", "在线", timeout=30)  # the Shanghai pack's wall
         wait_map(browser, "wall", lambda s: s["received"] >= 2, 10, "no counts on the wall's stream")
         assert map_state(browser, "wall")["state"] is None  # no map stream of its own
         stop_interval(browser, "wall")
@@ -206,6 +206,15 @@ def test_pushed_maps_update_with_their_interval_stopped(browser, push_map_city: 
         insert_incident(push_map_city, "map-push-2")
         wait_count(browser, HUANGPU, count + 1, TICK_WAIT + REFRESH_S)
         assert map_state(browser, "wall")["polls"] == before["polls"]
+        # New colour breaks come with their legend (a component, as a poll's reply carries it): a message
+        # handed in with the stream closed (the next real one would have the map poll its own delta).
+        browser.driver.execute_script(
+            "window.citywallPush.close();"
+            "const m = window.citywallMapPush.maps.wall; window.citywallPushEvents.map({data: JSON.stringify("
+            "{area: arguments[0], lang: 'zh', tick: 1, base: m.sig, sig: 'legend-test', areas: null, cells: null,"
+            " breaks: [1, 2, 3], points: null, legend: {type: 'Div', namespace: 'dash_html_components',"
+            " props: {children: 'new breaks', className: 'cw-legend-test'}}})});", CITY)
+        browser.wait_for_text_to_equal(".cw-legend .cw-legend-test", "new breaks", timeout=5)
         assert browser.get_logs() == []
     finally:
         leave(browser, proc)
