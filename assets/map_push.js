@@ -11,8 +11,6 @@
   "use strict";
   const LIVE_TICKS = 2.5;  // no message applied for this many ticks: the map polls
   const RESYNC_TICKS = 3;  // one poll of its own at most this often (a newer poll would drop the reply in flight)
-  const FIRST_RETRY_MS = 10000;  // after a refusal; doubled each time up to MAX_BACKOFF_MS (the map polls meanwhile)
-  const MAX_BACKOFF_MS = 60000;
   const POLL = "cw-map-poll", PUSH = "cw-map-push";  // components/ids.py MAP_POLL, MAP_PUSH
   const maps = {};  // map key -> what this screen knows of its push
   const streams = {};  // a map's own stream, by url
@@ -74,7 +72,7 @@
       if (s.es === es) { s.es = null; }
       s.failures += 1;
       s.state = "failed";
-      const delay = Math.min(MAX_BACKOFF_MS, FIRST_RETRY_MS * Math.pow(2, Math.min(s.failures - 1, 5)));
+      const delay = window.citywallPush.retryDelay(s.failures);  // assets/push.js: the wall's rule
       s.timer = setTimeout(function () { if (streams[s.url] === s && !s.es) { open(s); } }, delay);
     };
   }

@@ -16,6 +16,11 @@
     live: function (refreshMs) {
       return this.es !== null && this.lastMs !== null && Date.now() - this.lastMs < LIVE_TICKS * refreshMs;
     },
+    // How long a refused stream waits before it is tried again (its screen polls meanwhile); the
+    // maps' streams (assets/map_push.js) follow the same rule.
+    retryDelay: function (failures) {
+      return Math.min(MAX_BACKOFF_MS, FIRST_RETRY_MS * Math.pow(2, Math.min(failures - 1, 5)));
+    },
     noteApplied: function (tick) {  // a poll's reply applied this tick
       this.resyncAt = null;
       if (typeof tick === "number" && (this.applied === null || tick > this.applied)) { this.applied = tick; }
@@ -57,8 +62,7 @@
         if (self.es === es) { self.es = null; }
         self.failures += 1;
         self.state = "failed";
-        const delay = Math.min(MAX_BACKOFF_MS, FIRST_RETRY_MS * Math.pow(2, Math.min(self.failures - 1, 5)));
-        self.timer = setTimeout(function () { if (self.url && !self.es) { self.open(); } }, delay);
+        self.timer = setTimeout(function () { if (self.url && !self.es) { self.open(); } }, self.retryDelay(self.failures));
       };
     },
     onMessage: function (event) {
