@@ -15,6 +15,7 @@ from data_access.db import city_settings, engine_from_settings
 from data_access.settings import PROJECT_ROOT, Settings, SettingsError, load_settings
 from pages._callbacks import register_shared_callbacks
 from pages._push import install_push
+from pages._push_map import install_push_map
 from pages._runtime import attach_runtime
 from security import install_security
 
@@ -36,6 +37,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     # auth, scopes, payload checks, headers; refuses unsafe settings
     install_security(app, settings, lineage=runtime.lineage)
     install_push(app, runtime)  # the wall's push stream (issue 16): after the gate, which runs first
+    install_push_map(app, runtime)  # the maps' counts: on the wall's stream, and the other maps' own
     register_status_bar_callbacks(app)
     register_shared_callbacks()
     app.layout = html.Div(dash.page_container, className="shell")

@@ -16,6 +16,11 @@
     live: function (refreshMs) {
       return this.es !== null && this.lastMs !== null && Date.now() - this.lastMs < LIVE_TICKS * refreshMs;
     },
+    // How long a refused stream waits before it is tried again (its screen polls meanwhile); the
+    // maps' streams (assets/map_push.js) follow the same rule.
+    retryDelay: function (failures) {
+      return Math.min(MAX_BACKOFF_MS, FIRST_RETRY_MS * Math.pow(2, Math.min(failures - 1, 5)));
+    },
     noteApplied: function (tick) {  // a poll's reply applied this tick
       this.resyncAt = null;
       if (typeof tick === "number" && (this.applied === null || tick > this.applied)) { this.applied = tick; }
@@ -43,6 +48,9 @@
         encodeURIComponent(JSON.stringify(screen)) : self.url;
       const es = new EventSource(url);  // same origin: the session cookie goes with it
       self.es = es;
+      // Other events on the same stream (assets/map_push.js: the wall's map's counts, type "map").
+      const extra = window.citywallPushEvents || {};
+      Object.keys(extra).forEach(function (type) { es.addEventListener(type, extra[type]); });
       self.opened += 1;
       self.state = "connecting";
       es.onopen = function () { self.state = "open"; };
@@ -54,8 +62,7 @@
         if (self.es === es) { self.es = null; }
         self.failures += 1;
         self.state = "failed";
-        const delay = Math.min(MAX_BACKOFF_MS, FIRST_RETRY_MS * Math.pow(2, Math.min(self.failures - 1, 5)));
-        self.timer = setTimeout(function () { if (self.url && !self.es) { self.open(); } }, delay);
+        self.timer = setTimeout(function () { if (self.url && !self.es) { self.open(); } }, self.retryDelay(self.failures));
       };
     },
     onMessage: function (event) {

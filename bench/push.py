@@ -7,7 +7,13 @@ process) on the demo city; then, one after the other, N lightweight screens that
 
 - **push**: open the wall's push stream (pages/_push.py) and read its events, as assets/push.js does;
 - **poll**: post the wall's refresh callback on the browser's own schedule (bench/wall_client.py
-  PollSchedule, the rule of assets/citywall.js pollWall).
+  PollSchedule, the rule of assets/citywall.js pollWall), and the wall's map's refresh after each
+  (its counts: a polling browser's map polls every tick too); ``--no-maps``: the wall's alone.
+
+A pushed wall's stream carries its map's counts too (pages/_push_map.py: a ``map`` event on each
+tick's message). **Bytes** per screen and tick, received (response bodies; a stream's raw bytes),
+are reported for the whole and for the map's part (``map_bytes``: the map events, or the map
+polls' replies), next to the server's CPU.
 
 **Delivery** of a tick: from its data being ready on the server (the tick window's start + the
 render's ``ready_ms``, as every reply's status says) to the moment the LAST of the N screens holds
@@ -52,6 +58,7 @@ from pages._push import RETRY_MS  # noqa: E402
 PUSH_PATH = "/_citywall/push"
 STATUS = ids.STATUS_STORE
 TICK_RE = re.compile(rb'"tick":\s*(\d+)')
+MAP_EVENT = b"event: map\n"  # a map event on the wall's stream (pages/_push_map.py)
 # a message's "ready_ms" (epoch ms, when the hub built it) and its status's (ms into the tick window)
 READY_RE = re.compile(rb'"ready_ms":\s*(\d+)')
 RETRY_S = RETRY_MS / 1000  # the browser opens a stream the server ended again after this
@@ -171,17 +178,21 @@ async def _read_body(reader: asyncio.StreamReader, headers: dict[str, str]) -> b
 
 
 async def push_screen(host: str, port: int, path: str, start_at: float, end_at: float, held: dict[int, float],
-                      errors: list[int], ready: dict[int, tuple[int, int]], *, reconnect: bool = False) -> None:
-    """One pushed screen: the stream's events, each tick's arrival noted (``held``: tick -> epoch s).
-    ``reconnect``: a stream the server ends (STREAM_MAX_S) is opened again after the ``retry`` delay, as
-    the browser does (a soak longer than one stream), instead of counting as an error."""
+                      errors: list[int], ready: dict[int, tuple[int, int]], received: list[int] | None = None, *,
+                      reconnect: bool = False) -> None:
+    """One pushed screen: the stream's events, each tick's arrival noted (``held``: tick -> epoch s);
+    ``received``: [bytes, of which map events' bytes]. ``reconnect``: a stream the server ends
+    (STREAM_MAX_S) is opened again after the ``retry`` delay, as the browser does (a soak longer than
+    one stream), instead of counting as an error."""
+    received = received if received is not None else [0, 0]
     await asyncio.sleep(max(0.0, start_at - time.time()))
-    while await _push_stream(host, port, path, end_at, held, errors, ready, reconnect) and time.time() < end_at:
+    while (await _push_stream(host, port, path, end_at, held, errors, ready, received, reconnect)
+           and time.time() < end_at):
         await asyncio.sleep(RETRY_S)
 
 
 async def _push_stream(host: str, port: int, path: str, end_at: float, held: dict[int, float], errors: list[int],
-                       ready: dict[int, tuple[int, int]], reconnect: bool) -> bool:
+                       ready: dict[int, tuple[int, int]], received: list[int], reconnect: bool) -> bool:
     """One stream until ``end_at``; True when the server ended it and ``reconnect`` asked for that."""
     ended = False
     try:
@@ -205,6 +216,7 @@ async def _push_stream(host: str, port: int, path: str, end_at: float, held: dic
                 errors[0] += 0 if ended else 1
                 break
             now = time.time()
+            received[0] += len(chunk)
             buffer += chunk
             while True:
                 start = buffer.find(b"data: ")
@@ -215,6 +227,10 @@ async def _push_stream(host: str, port: int, path: str, end_at: float, held: dic
                 if stop < 0:
                     buffer = buffer[start:]
                     break
+                if buffer[max(0, start - len(MAP_EVENT)):start] == MAP_EVENT:  # the map's part: not the wall's tick
+                    received[1] += stop + 2 - start + len(MAP_EVENT)
+                    buffer = buffer[stop + 2:]
+                    continue
                 found = TICK_RE.search(buffer, start, stop)
                 if found:
                     tick = int(found.group(1))
@@ -232,12 +248,36 @@ async def _push_stream(host: str, port: int, path: str, end_at: float, held: dic
     return ended
 
 
+async def _post(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str, port: int,
+                body: bytes) -> tuple[int, dict[str, str], bytes]:
+    writer.write(f"POST /_dash-update-component HTTP/1.1\r\nHost: {host}:{port}\r\n"
+                 f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
+    status, headers = await asyncio.wait_for(_read_head(reader), timeout=30)
+    return status, headers, await asyncio.wait_for(_read_body(reader, headers), timeout=30)
+
+
+async def poll_map(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str, port: int,
+                   spec: PageSpec, n: int, sig: str | None, received: list[int]) -> str | None:
+    """The wall's map's poll, as its tick sends it; the signature the screen then holds."""
+    status, _headers, content = await _post(reader, writer, host, port, json.dumps(spec.map_payload(n, sig)).encode())
+    received[0] += len(content)
+    received[1] += len(content)
+    if status == 200 and content:
+        for key, value in json.loads(content).get("response", {}).items():
+            if f'"{ids.MAP_SIG}"' in key and isinstance(value.get("data"), str):
+                return value["data"]
+    return sig
+
+
 async def poll_screen(host: str, port: int, spec: PageSpec, share: float, start_at: float, end_at: float,
-                      held: dict[int, float], errors: list[int], ready: dict[int, tuple[int, int]]) -> None:
-    """One polling screen on the browser's schedule, over one keep-alive connection."""
+                      held: dict[int, float], errors: list[int], ready: dict[int, tuple[int, int]],
+                      received: list[int], maps: bool = True) -> None:
+    """One polling screen on the browser's schedule, over one keep-alive connection (and its map's
+    poll after each wall poll, with ``maps``)."""
     schedule: PollSchedule = spec.schedule(share)
     await asyncio.sleep(max(0.0, start_at - time.time()))
     applied: dict = {}
+    sig = spec.map_sig
     n = 0
     due = time.time()
     reader = writer = None
@@ -249,10 +289,10 @@ async def poll_screen(host: str, port: int, spec: PageSpec, share: float, start_
         try:
             if writer is None:
                 reader, writer = await asyncio.open_connection(host, port)
-            writer.write(f"POST /_dash-update-component HTTP/1.1\r\nHost: {host}:{port}\r\n"
-                         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
-            status, headers = await asyncio.wait_for(_read_head(reader), timeout=30)
-            content = await asyncio.wait_for(_read_body(reader, headers), timeout=30)
+            status, headers, content = await _post(reader, writer, host, port, body)
+            received[0] += len(content)
+            if maps and headers.get("connection", "").lower() != "close":
+                sig = await poll_map(reader, writer, host, port, spec, n, sig, received)
             if headers.get("connection", "").lower() == "close":
                 writer.close()
                 reader = writer = None
@@ -279,12 +319,13 @@ async def poll_screen(host: str, port: int, spec: PageSpec, share: float, start_
 
 
 def screen_group(mode: str, url: str, spec: PageSpec, count: int, seed: int, start_at: float, ramp_s: float,
-                 end_at: float, out: Any) -> None:
+                 end_at: float, out: Any, maps: bool = True) -> None:
     """One load-generator process: ``count`` screens; puts what each held (and its own CPU) in ``out``."""
     host, port = url.split("//")[1].split(":")
     rnd = random.Random(seed)
     helds: list[dict[int, float]] = [{} for _ in range(count)]
     errors = [0]
+    received = [0, 0]  # bytes, of which the map's
     ready: dict[int, tuple[int, int]] = {}
     code = spec.scope.get("area_code")
     lang = spec.scope.get("lang", "zh")
@@ -295,24 +336,27 @@ def screen_group(mode: str, url: str, spec: PageSpec, count: int, seed: int, sta
         for i in range(count):
             start = start_at + rnd.random() * ramp_s
             if mode == "push":
-                tasks.append(push_screen(host, int(port), path, start, end_at, helds[i], errors, ready))
+                tasks.append(push_screen(host, int(port), path, start, end_at, helds[i], errors, ready, received))
             else:
-                tasks.append(poll_screen(host, int(port), spec, rnd.random(), start, end_at, helds[i], errors, ready))
+                tasks.append(poll_screen(host, int(port), spec, rnd.random(), start, end_at, helds[i], errors, ready,
+                                         received, maps))
         await asyncio.gather(*tasks)
 
     cpu0 = time.process_time()
     asyncio.run(main())
-    out.put({"held": helds, "errors": errors[0], "cpu_s": time.process_time() - cpu0, "ready": ready})
+    out.put({"held": helds, "errors": errors[0], "cpu_s": time.process_time() - cpu0, "ready": ready,
+             "bytes": received[0], "map_bytes": received[1]})
 
 
-def run_phase(mode: str, server: Server, *, screens: int, procs: int, ticks: int, refresh_s: float) -> dict[str, Any]:
+def run_phase(mode: str, server: Server, *, screens: int, procs: int, ticks: int, refresh_s: float,
+              maps: bool = True) -> dict[str, Any]:
     ramp_s = min(3.0, refresh_s * 0.8)
     start_at = time.time() + 2.0
     end_at = start_at + ramp_s + ticks * refresh_s
     queue: Any = multiprocessing.Queue()
     sizes = [screens // procs + (1 if i < screens % procs else 0) for i in range(procs)]
     workers = [multiprocessing.Process(target=screen_group, args=(mode, server.url, server.spec, n, 1000 + i,
-                                                                  start_at, ramp_s, end_at, queue))
+                                                                  start_at, ramp_s, end_at, queue, maps))
                for i, n in enumerate(sizes) if n]
     machine0 = psutil.cpu_times()
     server0 = server.cpu_s()
@@ -349,6 +393,7 @@ def run_phase(mode: str, server: Server, *, screens: int, procs: int, ticks: int
         delivery_ms.append((max(times) - (tick * refresh_s + ready[tick][0] / 1000)) * 1000)
         if ready[tick][1]:  # push: from the hub's message built to the last screen holding it
             fanout_ms.append((max(times) - ready[tick][1] / 1000) * 1000)
+    phase_ticks = (end_at - start_at) / refresh_s
     return {"mode": mode, "screens": screens, "ticks": len(delivery_ms), "errors": sum(r["errors"] for r in results),
             "delivery_p50_ms": pct(delivery_ms, 0.5), "delivery_p95_ms": pct(delivery_ms, 0.95),
             "fanout_p50_ms": pct(fanout_ms, 0.5), "fanout_p95_ms": pct(fanout_ms, 0.95),
@@ -357,7 +402,10 @@ def run_phase(mode: str, server: Server, *, screens: int, procs: int, ticks: int
             "gen_cpu_share": round(gen_cpu / busy, 3) if busy else None,
             "gen_cpu_of_cores": round(gen_cpu / (elapsed * (os.cpu_count() or 1)), 3),
             "server_cpu_s": round(server.cpu_s() - server0, 1), "server_rss_mb": round(server.rss_mb(), 1),
-            "elapsed_s": round(elapsed, 1)}
+            "elapsed_s": round(elapsed, 1),
+            # received per screen and tick (the phase's ticks: its ramp and length over the refresh)
+            "bytes_per_screen_tick": round(sum(r["bytes"] for r in results) / screens / phase_ticks),
+            "map_bytes_per_screen_tick": round(sum(r["map_bytes"] for r in results) / screens / phase_ticks)}
 
 
 def main() -> int:
@@ -373,6 +421,8 @@ def main() -> int:
     ap.add_argument("--redis-db", type=int, default=11)
     ap.add_argument("--days", type=float, default=0.1, help="demo history to seed")
     ap.add_argument("--modes", default="push,poll")
+    ap.add_argument("--no-maps", action="store_true",
+                    help="polling screens poll the wall alone, not its map too (a pushed wall's stream carries it)")
     a = ap.parse_args()
     started = time.time()
     with tempfile.TemporaryDirectory(prefix="citywall-push-") as tmp:
@@ -388,24 +438,27 @@ def main() -> int:
                 for mode in a.modes.split(","):
                     log(f"{mode}: {a.screens} screens, {a.ticks} ticks")
                     rows.append(run_phase(mode, server, screens=a.screens, procs=a.procs, ticks=a.ticks,
-                                          refresh_s=a.refresh))
+                                          refresh_s=a.refresh, maps=not a.no_maps))
                     log(json.dumps(rows[-1]))
             finally:
                 server.close()
         finally:
             db.cleanup()
     print(f"\n{'mode':6} {'screens':>7} {'ticks':>5} {'deliv p50':>9} {'deliv p95':>9} {'coverage':>8} "
-          f"{'errors':>6} {'gen CPU':>7} {'srv CPU s':>9} {'srv MB':>7}")
+          f"{'errors':>6} {'gen CPU':>7} {'srv CPU s':>9} {'srv MB':>7} {'B/scr/tick':>10} {'map B':>7}")
     for r in rows:
         print(f"{r['mode']:6} {r['screens']:7d} {r['ticks']:5d} {r['delivery_p50_ms'] or 0:9.0f} "
               f"{r['delivery_p95_ms'] or 0:9.0f} {r['coverage_min'] or 0:8.3f} {r['errors']:6d} "
-              f"{(r['gen_cpu_share'] or 0) * 100:6.0f}% {r['server_cpu_s']:9.1f} {r['server_rss_mb']:7.0f}")
+              f"{(r['gen_cpu_share'] or 0) * 100:6.0f}% {r['server_cpu_s']:9.1f} {r['server_rss_mb']:7.0f} "
+              f"{r['bytes_per_screen_tick']:10d} {r['map_bytes_per_screen_tick']:7d}")
     by = {r["mode"]: r for r in rows}
     summary = {"backend": a.backend, "screens": a.screens, "refresh_s": a.refresh, "workers": a.workers,
+               "maps_polled": not a.no_maps,
                "seed_s": round(seed_s, 1), "elapsed_s": round(time.time() - started, 1)}
     for mode, r in by.items():
         for key in ("delivery_p50_ms", "delivery_p95_ms", "fanout_p95_ms", "coverage_min", "errors", "gen_cpu_share",
-                    "gen_cpu_of_cores", "server_cpu_s", "server_rss_mb"):
+                    "gen_cpu_of_cores", "server_cpu_s", "server_rss_mb", "bytes_per_screen_tick",
+                    "map_bytes_per_screen_tick"):
             summary[f"{mode}_{key}"] = r[key]
     if "push" in by and "poll" in by and by["push"]["delivery_p95_ms"]:
         summary["ratio_delivery_p95_poll_over_push"] = round(by["poll"]["delivery_p95_ms"]

@@ -99,9 +99,10 @@ class PageSpec:
 
         walk(reply)
         wall = next(d for d in deps if any(i["id"] == ids.WALL_POLL for i in d["inputs"]))
-        tick = next(d for d in deps if any(isinstance(i["id"], str) and f'"{ids.TICK}"' in i["id"] for i in d["inputs"])
-                    and ids.MAP_AREAS in d["output"])
-        return cls(wall_output=wall["output"], map_output=tick["output"],
+        # The map's server refresh (its poll): the one callback writing the areas' hideout without
+        # allow_duplicate ("@" in the output: the browser's own, applying a pushed message).
+        refresh = next(d for d in deps if f'"{ids.MAP_AREAS}"' in d["output"] and "@" not in d["output"])
+        return cls(wall_output=wall["output"], map_output=refresh["output"],
                    scope=found["scope"], map_scope=found.get("map_scope") or {}, map_sig=found.get("map_sig"),
                    poll=found.get("poll") or {}, wall_state=list(wall.get("state", [])),
                    fleet=found.get("fleet"))
@@ -135,9 +136,9 @@ class PageSpec:
         for part in self.map_output.strip(".").split("..."):
             ident, prop = part.rsplit(".", 1)
             outputs.append({"id": ids.mid(json.loads(ident)["type"], WALL_KEY), "property": prop})
-        tick = ids.tick_id(WALL_KEY)
+        poll = ids.mid(ids.MAP_POLL, WALL_KEY)  # what the map's tick raises (assets/map_push.js pollMap)
         return {"output": self.map_output, "outputs": outputs,
-                "inputs": [{"id": tick, "property": "n_intervals", "value": n}],
+                "inputs": [{"id": poll, "property": "data", "value": n}],
                 "state": [{"id": ids.mid(ids.MAP_SCOPE, WALL_KEY), "property": "data", "value": self.map_scope},
                           {"id": ids.mid(ids.MAP_SIG, WALL_KEY), "property": "data", "value": sig}],
-                "changedPropIds": [json.dumps(tick, sort_keys=True, separators=(",", ":")) + ".n_intervals"]}
+                "changedPropIds": [json.dumps(poll, sort_keys=True, separators=(",", ":")) + ".data"]}

@@ -68,6 +68,9 @@ MAP, MAP_AREAS, MAP_CELLS, MAP_POINTS, MAP_HIGHLIGHT = ("cw-map", "cw-map-areas"
                                                         "cw-map-highlight")
 MAP_LEGEND, MAP_MISSING, MAP_SCOPE, MAP_SIG, MAP_ERROR = ("cw-map-legend", "cw-map-missing", "cw-map-scope",
                                                           "cw-map-sig", "cw-map-error")
+# The map's poll (its refresh listens to it, its tick raises it unless push brings the counts) and
+# the pushed message the browser hands to the map (pages/_push_map.py, assets/map_push.js).
+MAP_POLL, MAP_PUSH = "cw-map-poll", "cw-map-push"
 TICK = "cw-tick"
 
 # --- the level pages' panels (pattern-matching kinds) -----------------------------------------------

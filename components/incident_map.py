@@ -301,10 +301,12 @@ def create_incident_map(*, key: str, area: Area, geometry: MapGeometry, update: 
                         lang_param: str | None, refresh_s: float, tile_url: str = "",
                         tile_attribution: str = "", with_tick: bool = True, class_name: str = "",
                         words: LevelWords | None = None, extra_layers: list[Any] | None = None,
-                        at: str | None = None) -> html.Div:
+                        at: str | None = None, push: dict[str, Any] | None = None) -> html.Div:
     """The map of ``area``: its children (or itself at street level), grid cells, and points at street
     level; ``extra_layers`` on top of the points (the street page's field resources); ``at`` (a replay,
-    issue 15): the moment its scope store carries, which its refresh reads the map as of."""
+    issue 15): the moment its scope store carries, which its refresh reads the map as of; ``push``
+    (pages/_push_map.py): where its counts are pushed from, carried by its scope store to
+    assets/map_push.js (the map then polls only when push does not bring them)."""
     labels = map_labels(lang)
     layers: list[Any] = []
     if tile_url:
@@ -338,13 +340,17 @@ def create_incident_map(*, key: str, area: Area, geometry: MapGeometry, update: 
         dcc.Store(id=ids.mid(ids.MAP_MISSING, key)),
         dcc.Store(id=ids.mid(ids.MAP_SIG, key), data=update.signature),
         dcc.Store(id=ids.mid(ids.MAP_SCOPE, key), data={"level": area.level, "area_code": area.area_code, "lang": lang,
-                                             "lang_param": lang_param, **({"at": at} if at else {})}),
+                                             "lang_param": lang_param, **({"at": at} if at else {}),
+                                             **({"push": push} if push else {})}),
+        dcc.Store(id=ids.mid(ids.MAP_POLL, key)),
+        dcc.Store(id=ids.mid(ids.MAP_PUSH, key)),
     ]
     if area.level == "street":
         children.append(html.Div(t("map_approximate", lang), className="cw-map__note"))
     if with_tick:
         children.append(dcc.Interval(id=ids.tick_id(key), interval=int(refresh_s * 1000)))
     return html.Div(children, className=f"cw-map {class_name}".strip(), **{"data-level": area.level,
-                                                                           "data-code": area.area_code})
+                                                                           "data-code": area.area_code,
+                                                                           "data-key": key})
 
 

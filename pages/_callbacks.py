@@ -27,12 +27,37 @@ def register_map_callbacks() -> None:
         Output(mid(ids.MAP_LEGEND, MATCH), "children"),
         Output(mid(ids.MAP_ERROR, MATCH), "children"),
         Output(mid(ids.MAP_SIG, MATCH), "data"),
-        Input(ids.tick_id(MATCH), "n_intervals"),
+        Input(mid(ids.MAP_POLL, MATCH), "data"),
         State(mid(ids.MAP_SCOPE, MATCH), "data"),
         State(mid(ids.MAP_SIG, MATCH), "data"),
         prevent_initial_call=True,
         access="wall",
     )(_map.refresh_map)
+    # The map's tick raises its poll unless push brings its counts (assets/map_push.js; with
+    # CITYWALL_TRANSPORT=poll, or when push is silent, every tick as before).
+    dash.clientside_callback(
+        ClientsideFunction(namespace="citywallMapPush", function_name="pollMap"),
+        Output(mid(ids.MAP_POLL, MATCH), "data"),
+        Input(ids.tick_id(MATCH), "n_intervals"),
+        State(mid(ids.MAP_SCOPE, MATCH), "data"),
+    )
+    # A pushed map message (pages/_push_map.py) applied in the browser: the same outputs as a poll's.
+    dash.clientside_callback(
+        ClientsideFunction(namespace="citywallMapPush", function_name="applyPush"),
+        Output(mid(ids.MAP_AREAS, MATCH), "hideout", allow_duplicate=True),
+        Output(mid(ids.MAP_CELLS, MATCH), "hideout", allow_duplicate=True),
+        Output(mid(ids.MAP_POINTS, MATCH), "data", allow_duplicate=True),
+        Output(mid(ids.MAP_LEGEND, MATCH), "children", allow_duplicate=True),
+        Output(mid(ids.MAP_ERROR, MATCH), "children", allow_duplicate=True),
+        Output(mid(ids.MAP_SIG, MATCH), "data", allow_duplicate=True),
+        Input(mid(ids.MAP_PUSH, MATCH), "data"),
+        State(mid(ids.MAP_AREAS, MATCH), "hideout"),
+        State(mid(ids.MAP_CELLS, MATCH), "hideout"),
+        State(mid(ids.MAP_POINTS, MATCH), "data"),
+        State(mid(ids.MAP_SIG, MATCH), "data"),
+        State(mid(ids.MAP_ERROR, MATCH), "children"),
+        prevent_initial_call=True,
+    )
     callback(
         Output(mid(ids.MAP_CELLS, MATCH), "data"),
         Input(mid(ids.MAP_MISSING, MATCH), "data"),

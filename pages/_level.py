@@ -40,6 +40,7 @@ from data_access.replay import ReplayError
 from data_access.runtime import CityWallRuntime
 from pages._fleet import beat, screen_stores
 from pages._map import build_map, lang_param_of, level_words_in, scope_area
+from pages._push_map import map_push
 from pages._replay import replay_error_page, replay_moment, scope_moment, wants_replay
 from pages._resources import resource_layers
 from pages._runtime import current_runtime
@@ -69,7 +70,8 @@ def level_page(*, key: str, area: Area, lineage: list[Area], lang: str, lang_par
     extra = resource_layers(runtime, key=key, area=area, lang=lang) if area.level == "street" and at is None \
         else None
     incident_map = build_map(key=key, area=area, lang=lang, lang_param=lang_param, runtime=runtime,
-                             class_name="cw-main__map", extra_layers=extra, at=at)
+                             class_name="cw-main__map", extra_layers=extra, at=at,
+                             push=map_push(runtime, area.area_code, lang, lang_param))
     page = create_level_page(key=key, area=area, lineage=lineage, lang=lang, lang_param=lang_param,
                              incident_map=incident_map, panels=cached, now=at or utc_now(), query=query,
                              words=level_words_in(runtime, lang))

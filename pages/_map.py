@@ -37,6 +37,7 @@ from pages._runtime import current_runtime
 from security import current_principal
 
 log = logging.getLogger(__name__)
+_PRINCIPAL = object()  # map_update's default scope: the request's principal's
 
 
 def load_geometry(*, engine: Engine, area: Area, lang: str, lang_param: str | None) -> MapGeometry:
@@ -62,11 +63,19 @@ def geometry_loader(runtime: CityWallRuntime, lang: str, lang_param: str | None)
     return lambda a: load_geometry(engine=runtime.engine, area=a, lang=lang, lang_param=lang_param)
 
 
-def map_update(runtime: CityWallRuntime, area: Area, lang: str) -> MapUpdate:
-    """This tick's update of a map of ``area`` through the tick cache."""
-    return read_map_update(runtime=runtime, scope=current_principal().scope, area=area, lang=lang,
+def map_update(runtime: CityWallRuntime, area: Area, lang: str, *, scope: object = _PRINCIPAL) -> MapUpdate:
+    """This tick's update of a map of ``area`` through the tick cache, read as the request's principal
+    (``scope``: as that scope instead, e.g. None for the push hub, which checked each stream's scope)."""
+    return read_map_update(runtime=runtime, scope=current_principal().scope if scope is _PRINCIPAL else scope,
+                           area=area, lang=lang,
                            build=lambda counts: load_update(engine=runtime.engine, area=area, lang=lang,
                                                             tz=runtime.settings.tz, counts=counts))
+
+
+def map_legend(runtime: CityWallRuntime, area: Area, lang: str, breaks: list[int]) -> Any:
+    """The legend of a map of ``area`` for these colour ``breaks`` (one display-only component)."""
+    return static_panel(im.create_legend(level=area.level, breaks=breaks, lang=lang,
+                                         words=level_words_in(runtime, lang)))
 
 
 def map_geometry(runtime: CityWallRuntime, area: Area, lang: str, lang_param: str | None) -> MapGeometry:
@@ -99,9 +108,10 @@ def map_update_as_of(runtime: CityWallRuntime, area: Area, lang: str, at: dateti
 
 def build_map(*, key: str, area: Area, lang: str, lang_param: str | None, runtime: CityWallRuntime,
               with_tick: bool = True, class_name: str = "", extra_layers: list[Any] | None = None,
-              at: datetime | None = None) -> html.Div:
+              at: datetime | None = None, push: dict[str, Any] | None = None) -> html.Div:
     """Read what the map needs and build it (raises SQLAlchemyError when the database is down);
-    ``at``: the map as of that moment (a replay), its scope store carrying it to its refresh."""
+    ``at``: the map as of that moment (a replay), its scope store carrying it to its refresh.
+    ``push``: where its counts are pushed from (pages/_push_map.py ``map_push``; None: it polls)."""
     settings = runtime.settings
     geometry = map_geometry(runtime, area, lang, lang_param)
     update = map_update(runtime, area, lang) if at is None else map_update_as_of(runtime, area, lang, at)
@@ -109,7 +119,8 @@ def build_map(*, key: str, area: Area, lang: str, lang_param: str | None, runtim
                                   lang=lang, lang_param=lang_param, refresh_s=settings.refresh_s,
                                   tile_url=settings.tile_url, tile_attribution=settings.tile_attribution,
                                   with_tick=with_tick, class_name=class_name, words=level_words_in(runtime, lang),
-                                  extra_layers=extra_layers, at=scope_at(at))
+                                  extra_layers=extra_layers, at=scope_at(at),
+                                  push=None if at is not None else push)
 
 
 def scope_area(scope: object) -> tuple[Area | None, str]:
@@ -160,13 +171,11 @@ def refresh_map(_n: int | None, scope: dict | None, signature: str | None) -> tu
         return (no_update,) * 4 + (t("rpl_failed", lang), no_update)
     if delta is not None:
         areas, cells, points = im.delta_patches(delta)
-        legend = no_update if delta.breaks is None else static_panel(im.create_legend(
-            level=area.level, breaks=update.breaks, lang=lang, words=level_words_in(runtime, lang)))
+        legend = no_update if delta.breaks is None else map_legend(runtime, area, lang, update.breaks)
         return areas, cells, points, legend, "", update.signature
     points = update.points if update.points is not None else no_update
-    return (update.areas_hideout, update.cells_hideout, points,
-            static_panel(im.create_legend(level=area.level, breaks=update.breaks, lang=lang,
-                                          words=level_words_in(runtime, lang))), "", update.signature)
+    return (update.areas_hideout, update.cells_hideout, points, map_legend(runtime, area, lang, update.breaks), "",
+            update.signature)
 
 
 def append_cells(missing: list | None, scope: dict | None) -> Any:

@@ -105,9 +105,14 @@ class PushHub:
         self._thread: threading.Thread | None = None
         self.streams = 0
         self.published = 0  # messages built (tests, benchmarks)
+        # What rides on each message of a channel (pages/_push_map.py: the wall's map's counts), as
+        # further events appended to the same bytes: (channel, tick) -> bytes, never raising.
+        self.parts: list[Callable[[Channel, int], bytes]] = []
+        # Other hubs of this process (the maps'): CITYWALL_PUSH_STREAMS caps their streams together.
+        self.neighbours: list[PushHub] = []
 
     def full(self) -> bool:
-        return self.streams >= self.runtime.settings.push_streams
+        return self.streams + sum(hub.streams for hub in self.neighbours) >= self.runtime.settings.push_streams
 
     def subscribe(self, code: str, lang: str) -> Channel:
         with self._guard:
@@ -199,6 +204,7 @@ class PushHub:
             return  # nothing newer than the last message (this tick's render is late): the next tick's loop sends it
         ok = status.get("ok") is True
         message = push_message(rendered, values, outputs, base=channel.tick, ready_ms=int(time.time() * 1000))
+        message += b"".join(part(channel, rendered) for part in self.parts)
         with channel.cond:
             channel.message = message
             channel.ok = ok
@@ -222,6 +228,52 @@ def _json(status: int, message: str) -> flask.Response:
     return response
 
 
+def checked_stream_request(runtime: CityWallRuntime, hub: PushHub) -> tuple[str, str] | flask.Response:
+    """The area and language a push request may stream (the principal's role and scope checked:
+    AccessDenied or OutsideScope, 403, before any channel), or the refusal to send (push off, no
+    such area, the process's streams at their cap)."""
+    settings = runtime.settings
+    principal = current_principal()
+    require_role(principal, "wall")  # AccessDenied: 403 (security's error handler)
+    if settings.transport != "push":
+        return _json(404, "push is off (CITYWALL_TRANSPORT=poll)")
+    code = flask.request.args.get("area")
+    if not valid_code(code) or not runtime.lineage(code):
+        return _json(404, "no such area")
+    require_within(runtime.lineage, code, principal.scope)  # OutsideScope: 403, before any channel
+    lang = pick_language(flask.request.args.get("lang"), settings.lang)
+    if hub.full():
+        response = _json(503, "this server holds as many push streams as it may: poll")
+        response.headers["Retry-After"] = "60"
+        return response
+    return str(code), lang
+
+
+def still_allowed(server: flask.Flask, runtime: CityWallRuntime, code: str, who: dict[str, Any]) -> Callable[[], bool]:
+    """Whether the stream's request may still have ``code``'s messages, asked before each: it is
+    authenticated again (a revoked kiosk token, a scope that no longer covers the area: False);
+    ``who["principal"]`` is then who it is now."""
+    # The stream's own request (its cookie, its headers), to authenticate again before each message:
+    # a request context of its own each time, whichever thread writes the stream.
+    environ = {k: v for k, v in flask.request.environ.items() if k not in ("wsgi.input", "werkzeug.request")}
+
+    def allowed() -> bool:
+        with server.request_context(environ):
+            again = authenticate_again()
+        who["principal"] = again
+        return again is not None and again.at_least("wall") and within_scope(runtime.lineage, code, again.scope)
+
+    return allowed
+
+
+def event_stream(body: Iterator[bytes]) -> flask.Response:
+    """A push stream's response (server-sent events, never cached or buffered on the way)."""
+    response = flask.Response(body, mimetype="text/event-stream", direct_passthrough=True)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once
+    return response
+
+
 def install_push(app: dash.Dash, runtime: CityWallRuntime) -> PushHub:
     """The push route and this process's hub (after ``install_security``: its gate runs first)."""
     hub = PushHub(runtime)
@@ -230,31 +282,13 @@ def install_push(app: dash.Dash, runtime: CityWallRuntime) -> PushHub:
     prefix = app.config.routes_pathname_prefix or "/"
 
     def push() -> Any:
-        settings = runtime.settings
+        checked = checked_stream_request(runtime, hub)
+        if isinstance(checked, flask.Response):
+            return checked
+        code, lang = checked
         principal = current_principal()
-        require_role(principal, "wall")  # AccessDenied: 403 (security's error handler)
-        if settings.transport != "push":
-            return _json(404, "push is off (CITYWALL_TRANSPORT=poll)")
-        code = flask.request.args.get("area")
-        if not valid_code(code) or not runtime.lineage(code):
-            return _json(404, "no such area")
-        require_within(runtime.lineage, code, principal.scope)  # OutsideScope: 403, before any channel
-        lang = pick_language(flask.request.args.get("lang"), settings.lang)
-        if hub.full():
-            response = _json(503, "this server holds as many push streams as it may: poll")
-            response.headers["Retry-After"] = "60"
-            return response
-        # The stream's own request (its cookie, its headers), to authenticate again before each message:
-        # a request context of its own each time, whichever thread writes the stream.
-        environ = {k: v for k, v in flask.request.environ.items() if k not in ("wsgi.input", "werkzeug.request")}
-
-        who = {"principal": principal}
-
-        def allowed() -> bool:
-            with server.request_context(environ):
-                again = authenticate_again()
-            who["principal"] = again
-            return again is not None and again.at_least("wall") and within_scope(runtime.lineage, code, again.scope)
+        who: dict[str, Any] = {"principal": principal}
+        allowed = still_allowed(server, runtime, code, who)
 
         # The wall fleet (issue 15, item 4): a pushed screen polls no more, so its stream beats for it,
         # with the fleet store its page gave it (assets/push.js sends it as ``screen``).
@@ -265,11 +299,7 @@ def install_push(app: dash.Dash, runtime: CityWallRuntime) -> PushHub:
                 stream_beat(runtime, screen, principal=who["principal"], scope_code=code, tick=tick, ok=ok)
 
         channel = hub.subscribe(code, lang)
-        response = flask.Response(hub.stream(channel, allowed, sent), mimetype="text/event-stream",
-                                  direct_passthrough=True)
-        response.headers["Cache-Control"] = "no-store"
-        response.headers["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once
-        return response
+        return event_stream(hub.stream(channel, allowed, sent))
 
     server.add_url_rule(prefix + PUSH_PATH, "citywall_push", push)
     return hub

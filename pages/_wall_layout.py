@@ -22,6 +22,7 @@ from pages._fleet import screen_stores
 from pages._level import panels
 from pages._map import build_map, level_words_in
 from pages._push import push_url
+from pages._push_map import map_push
 from pages._replay import replay_error_page, replay_moment, wants_replay
 from security import current_principal
 
@@ -65,7 +66,8 @@ def wall_layout(runtime: CityWallRuntime, *, scope: object, lang: object, kiosk:
         lang_param = lang if explicit_lang else None
         at_moment = moment.at if moment is not None else None
         incident_map = build_map(key="wall", area=area, lang=lang, lang_param=lang_param, runtime=runtime,
-                                 class_name="cw-map--wall", at=at_moment)
+                                 class_name="cw-map--wall", at=at_moment,
+                                 push=map_push(runtime, area.area_code, lang, lang_param, on_wall_stream=True))
         # A city without vital signs (incidents only) gets an incident wall instead of empty panels.
         incident_body = None if not catalogue.empty else create_incident_body(
             key="wall", area=area, panels=panels(runtime, area, at=at_moment), lang=lang, lang_param=lang_param,

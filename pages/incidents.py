@@ -19,6 +19,7 @@ from data_access.models import LANGUAGES
 from data_access.readers.areas import read_city
 from data_access.readers.incident_list import read_category_options
 from pages._map import build_map, level_words_in
+from pages._push_map import map_push
 from pages._runtime import current_runtime
 from security import current_principal, page_access
 
@@ -41,7 +42,7 @@ def layout(lang: str | None = None, **query: object) -> html.Div:
         table = create_incident_table(key=KEY, area=None, lang=lang, categories=categories,
                                       initial=filter_from_query(query), words=level_words_in(runtime, lang))
         city_map = build_map(key=KEY, area=city, lang=lang, lang_param=lang_param, runtime=runtime,
-                             class_name="cw-incidents__map")
+                             class_name="cw-incidents__map", push=map_push(runtime, city.area_code, lang, lang_param))
     except SQLAlchemyError as exc:
         log.warning("incident list failed: %s", first_line(exc))
         return html.Div(t("map_error", lang), className="cw-page cw-page--error")

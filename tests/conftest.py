@@ -521,3 +521,40 @@ def rollup_town(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engi
 
     with town(request.param, tmp_path, grid=True) as engine:
         yield engine
+
+
+# --- the maps' push (issue 16, item 1: pages/_push_map.py) ------------------------------------------
+
+@pytest.fixture(params=BACKENDS, scope="module")
+def push_map_app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, push_users: Path):
+    """The small city on each backend and the app in this process on it (basic auth, push on,
+    1-second ticks), for Flask's test client: (app, engine)."""
+    from app import create_app
+    from data_access.settings import Settings
+    from tests.fixtures import seed_small_city
+
+    url, cleanup = create_database(request.param, tmp_path_factory.mktemp("push-map"))
+    engine = make_engine(url)
+    init_db(engine)
+    seed_small_city(engine)
+    app = create_app(Settings(database_url=url, feeder=False, refresh_s=1, auth="basic", users_file=push_users,
+                              secret_key=PUSH_SECRET, transport="push"))
+    yield app, engine
+    from pages._runtime import EXTENSION_KEY
+
+    app.server.extensions[EXTENSION_KEY].engine.dispose()  # before its schema is dropped
+    engine.dispose()
+    cleanup()
+
+
+@pytest.fixture(scope="module")
+def push_map_city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """The Shanghai pack's shapes and tests.test_incident_queries' incidents on SQLite, no feeder: a
+    city whose maps draw labels (the push browser tests read the maps' counts from them)."""
+    from tests.test_incident_queries import seed_map_city
+
+    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('push-map-city') / 'map.db'}")
+    init_db(engine)
+    seed_map_city(engine)
+    yield engine
+    engine.dispose()

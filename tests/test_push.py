@@ -1,19 +1,25 @@
 """The push stream (pages/_push.py) through the real app and its security gate (Flask's test client,
 a real SQLite database): a principal's scope and kiosk tokens hold on the stream, every screen of a
-scope gets the same bytes from one computation per tick, the cap on streams, CITYWALL_TRANSPORT=poll."""
+scope gets the same bytes from one computation per tick, the cap on streams, CITYWALL_TRANSPORT=poll.
+The maps' push (pages/_push_map.py) on SQLite and PostgreSQL: the same rules on the map's stream,
+the same counts' bytes for every screen of an area, the wall's map's counts on the wall's stream."""
 from __future__ import annotations
 
 import base64
 import json
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 
 import security
 from app import create_app
+from data_access import schema
+from data_access.db import utc_now
 from data_access.settings import Settings, SettingsError, load_settings
 from pages._push import EXTENSION_KEY, PUSH_PATH
+from pages._push_map import MAP_EXTENSION_KEY, MAP_PUSH_PATH
 from tests.conftest import PUSH_SECRET
 from tests.test_security_auth import route_payload
 
@@ -154,3 +160,151 @@ def test_transport_setting() -> None:
         load_settings({"CITYWALL_TRANSPORT": "websocket"})
     with pytest.raises(SettingsError, match="CITYWALL_PUSH_STREAMS"):
         load_settings({"CITYWALL_PUSH_STREAMS": "-1"})
+
+
+# --- the maps' push (pages/_push_map.py) -------------------------------------------------------------
+
+JIA = "100100001"  # a street of East
+
+
+def map_url(area: str, lang: str = "zh") -> str:
+    return f"/{MAP_PUSH_PATH}?area={area}&lang={lang}"
+
+
+def typed_events(reply) -> Iterator[tuple[str, bytes]]:
+    """The stream's events as (type, data) as they arrive ("message" when the event names none)."""
+    buffer = b""
+    for chunk in reply.response:
+        buffer += chunk
+        while b"\n\n" in buffer:
+            event, buffer = buffer.split(b"\n\n", 1)
+            kind, data = "message", None
+            for line in event.split(b"\n"):
+                if line.startswith(b"event: "):
+                    kind = line[7:].decode()
+                elif line.startswith(b"data: "):
+                    data = line[6:]
+            if data is not None:
+                yield kind, data
+
+
+def next_map(stream: Iterator[tuple[str, bytes]], check=lambda msg: True, *,
+             timeout: float = 10.0) -> tuple[dict, bytes]:
+    """The next map event that passes ``check``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        kind, data = next(stream)
+        if kind == "map" and check(json.loads(data)):
+            return json.loads(data), data
+    raise AssertionError("no such map message in time")
+
+
+def open_incident(engine, iid: str, street: str = JIA) -> None:
+    now = utc_now()
+    with engine.begin() as conn:
+        conn.execute(schema.incidents.insert().values(
+            incident_id=iid, category="public_safety", subcategory="crowd_gathering", source="patrol", priority=2,
+            status="reported", street_code=street, district_code=street[:6], reported_at=now - timedelta(minutes=1),
+            due_at=now + timedelta(hours=1), closed_at=None, lat=31.2, lon=121.4))
+
+
+def test_a_map_stream_is_refused_outside_the_principals_scope(push_app, push_users) -> None:
+    client = push_app.server.test_client()
+    assert client.get(map_url(EAST)).status_code == 401
+    for area in (WEST, CITY, "100200001"):
+        refused = client.get(map_url(area), headers=EAST_AUTH)
+        assert refused.status_code == 403, area
+        assert refused.mimetype != "text/event-stream" and "西区" not in refused.get_data(as_text=True)
+    assert client.get(map_url("999999"), headers=EAST_AUTH).status_code == 404
+    assert client.get(map_url("1' or '1"), headers=EAST_AUTH).status_code == 404
+    token = security.create_token(push_users, name="push-map-hall", scope=EAST)
+    kiosk = push_app.server.test_client()
+    assert kiosk.get(f"/wall/{EAST}?kiosk=1&token={token}").status_code == 302
+    assert kiosk.get(map_url(WEST)).status_code == 403
+    reply = kiosk.get(map_url(JIA), buffered=False)  # a street inside the token's scope
+    try:
+        assert reply.status_code == 200 and reply.mimetype == "text/event-stream"
+        assert reply.headers["X-Accel-Buffering"] == "no"
+        stream = typed_events(reply)
+        msg, _ = next_map(stream)
+        assert msg["area"] == JIA and msg["lang"] == "zh"
+        assert security.revoke_token(push_users, name="push-map-hall")
+        revoked = time.monotonic()
+        with pytest.raises(StopIteration):  # ends before its next message
+            next_map(stream, lambda m: m["tick"] > msg["tick"] + 1)
+        assert time.monotonic() - revoked <= 2.5
+    finally:
+        reply.close()
+
+
+def test_every_map_screen_of_an_area_gets_the_same_counts_from_one_computation(push_map_app) -> None:
+    app, engine = push_map_app
+    hub = app.server.extensions[MAP_EXTENSION_KEY]
+    east = app.server.test_client().get(map_url(EAST), headers=EAST_AUTH, buffered=False)
+    chief = app.server.test_client().get(map_url(EAST), headers=CHIEF_AUTH, buffered=False)
+    try:
+        a, b = typed_events(east), typed_events(chief)
+        first, _ = next_map(a, lambda m: m.get("sig"))
+        built = hub.feed.built
+        open_incident(engine, f"push-map-{engine.dialect.name}")
+        changed, data_a = next_map(a, lambda m: (m.get("areas") or {}).get("set", {}).get(JIA) is not None)
+        other, data_b = next_map(b, lambda m: m["tick"] >= changed["tick"])
+        assert other["tick"] == changed["tick"] and data_b == data_a  # the same bytes, whoever the principal
+        assert changed["base"] is not None and changed["sig"] != changed["base"]  # a delta on the last message
+        assert changed["areas"]["set"][JIA][0] >= 1
+        assert b'"coordinates"' not in data_a and b'"geometry"' not in data_a  # counts only, never shapes
+        ticks = changed["tick"] - first["tick"]
+        assert hub.feed.built - built <= ticks + 1  # one message per tick for the area, not one per screen
+        quiet, _ = next_map(a, lambda m: m["tick"] > changed["tick"])
+        if quiet["sig"] == changed["sig"]:  # nothing new: a heartbeat without counts
+            assert quiet["base"] == quiet["sig"] and "areas" not in quiet
+    finally:
+        east.close()
+        chief.close()
+
+
+def test_the_walls_stream_carries_its_maps_counts(push_map_app) -> None:
+    app, engine = push_map_app
+    reply = app.server.test_client().get(url(EAST), headers=EAST_AUTH, buffered=False)
+    try:
+        stream = typed_events(reply)
+        seen: list[tuple[str, dict]] = []
+        deadline = time.monotonic() + 10
+        while len([k for k, _m in seen if k == "map"]) < 3 and time.monotonic() < deadline:
+            kind, data = next(stream)
+            seen.append((kind, json.loads(data)))
+        maps = [m for k, m in seen if k == "map"]
+        assert len(maps) >= 3 and all(m["area"] == EAST and m["lang"] == "zh" for m in maps)
+        walls = [m for k, m in seen if k == "message"]
+        assert len(walls) >= len(maps) - 1  # one map event with each wall message, not a stream of its own
+        assert app.server.extensions[MAP_EXTENSION_KEY].streams == 0
+    finally:
+        reply.close()
+
+
+def test_map_streams_count_against_the_cap_with_the_walls(push_city, push_users) -> None:
+    app = create_app(Settings(database_url=str(push_city.url), feeder=False, refresh_s=1, auth="basic",
+                              users_file=push_users, secret_key=PUSH_SECRET, transport="push", push_streams=1))
+    client = app.server.test_client()
+    wall = client.get(url(EAST), headers=EAST_AUTH, buffered=False)
+    try:
+        assert wall.status_code == 200
+        refused = client.get(map_url(EAST), headers=EAST_AUTH)
+        assert refused.status_code == 503 and refused.headers["Retry-After"]
+    finally:
+        wall.close()
+
+
+def test_transport_poll_has_no_map_stream_and_the_map_is_told_so(push_city, push_users, push_app) -> None:
+    app = create_app(Settings(database_url=str(push_city.url), feeder=False, refresh_s=1, auth="basic",
+                              users_file=push_users, secret_key=PUSH_SECRET, transport="poll"))
+    assert app.server.test_client().get(map_url(EAST), headers=EAST_AUTH).status_code == 404
+    polled = json.dumps(app.server.test_client().post(
+        "/_dash-update-component", json=route_payload(app, f"/district/{EAST}"), headers=EAST_AUTH).get_json())
+    assert '"area_code": "100100"' in polled and '"push"' not in polled
+    pushed = json.dumps(push_app.server.test_client().post(
+        "/_dash-update-component", json=route_payload(push_app, f"/district/{EAST}"), headers=EAST_AUTH).get_json())
+    assert f'"push": {{"url": "/{MAP_PUSH_PATH}?area={EAST}&lang=zh", "refresh_s": 1' in pushed
+    wall = json.dumps(push_app.server.test_client().post(
+        "/_dash-update-component", json=route_payload(push_app, f"/wall/{EAST}"), headers=EAST_AUTH).get_json())
+    assert '"push": {"url": null, "refresh_s": 1' in wall  # the wall's map rides on the wall's stream

@@ -145,7 +145,9 @@ def test_a_district_kiosk_wall_refreshes_its_wall_and_map_without_a_refusal(
         # the wall's ticks: its polls, or the messages of its push stream (pages/_push.py)
         walls = [s for o, s in seen if o and "status-store" in o] + [200] * browser.driver.execute_script(
             "return (window.citywallPush || {}).received || 0;")
-        maps = [s for o, s in seen if o and "cw-map-sig" in o]
+        # the map's ticks: its polls, or its counts on the wall's stream (pages/_push_map.py)
+        maps = [s for o, s in seen if o and "cw-map-sig" in o] + [200] * browser.driver.execute_script(
+            "return (((window.citywallMapPush || {}).maps || {}).wall || {}).received || 0;")
         if len(walls) >= 2 and len(maps) >= 2:
             break
         time.sleep(0.5)
