@@ -1,6 +1,7 @@
 """Push against polling with N connected screens, in one run (issue 16, item 1).
 
     python bench/push.py --screens 300 [--backend postgresql|sqlite] [--ticks 12] [--refresh 5]
+    python bench/push.py --backend sqlite --modes '' --step 250,500,750,1000   # the most pushed screens
 
 One server (gunicorn app:server, 3 gthread workers, the tick cache in Redis, the feeder as its own
 process) on the demo city; then, one after the other, N lightweight screens that
@@ -16,7 +17,13 @@ being opened). ``coverage``: the share of screens that held each tick (or a newe
 The load generator (asyncio, several processes, on the same 2 cores) reports its own CPU time:
 ``gen_cpu_share`` = its CPU ÷ the whole machine's busy CPU in the phase (``gen_cpu_of_cores``: ÷
 the phase's length × cores), so a figure is never the generator's limit unnoticed. The server's
-CPU and memory (gunicorn's processes) are reported too.
+CPU and memory (gunicorn's processes) are reported too. Delivery's parts: when in its window each
+tick's render was ready (``render_ready``), when the hub's message was built (``message_built``),
+and from there to the last screen (``fanout``).
+
+``--step``: pushed screens at each count while delivery p95 holds 250 ms with every screen holding
+every tick and no error; the JSON line's ``max_screens_push_p95_under_250ms`` is the most that held.
+bench/run.py runs ``run_phase`` too (its quick run's pushed phase): one home for these figures.
 """
 from __future__ import annotations
 
@@ -44,7 +51,17 @@ import psutil  # noqa: E402
 import redis  # noqa: E402
 import requests  # noqa: E402
 
-from bench.run import DEFAULT_PG, PYTHON, new_database, pct, seed_demo  # noqa: E402
+from bench.run import (  # noqa: E402
+    DEFAULT_PG,
+    P95_TARGET_MS,
+    PYTHON,
+    new_database,
+    pct,
+    push_sizing,
+    seed_demo,
+    tree_cpu_s,
+    tree_rss_mb,
+)
 from bench.wall_client import PageSpec, PollSchedule  # noqa: E402
 from components import ids  # noqa: E402
 
@@ -65,7 +82,7 @@ class Server:
     """gunicorn (``workers`` gthread workers with room for the push streams) + the feeder."""
 
     def __init__(self, db_url: str, *, port: int, redis_db: int, workers: int, streams_per_worker: int,
-                 refresh_s: float) -> None:
+                 refresh_s: float, tick_computer: str = "auto") -> None:
         self.url = f"http://127.0.0.1:{port}"
         with socket.socket() as probe:  # another server still on the port would be measured instead
             if probe.connect_ex(("127.0.0.1", port)) == 0:
@@ -74,7 +91,7 @@ class Server:
         redis.Redis.from_url(redis_url).flushdb()
         env = {**os.environ, "CITYWALL_DATABASE_URL": db_url, "CITYWALL_REFRESH_S": str(refresh_s),
                "CITYWALL_FEEDER": "0", "CITYWALL_REDIS_URL": redis_url, "CITYWALL_TRANSPORT": "push",
-               "CITYWALL_PUSH_STREAMS": str(streams_per_worker),
+               "CITYWALL_PUSH_STREAMS": str(streams_per_worker), "CITYWALL_TICK_COMPUTER": tick_computer,
                "CITYWALL_BENCH_THREADS": str(streams_per_worker + 16), "CITYWALL_BENCH_COUNTER": "",
                "PYTHONPATH": str(ROOT)}
         self.gunicorn = subprocess.Popen(
@@ -108,31 +125,11 @@ class Server:
                     raise
                 time.sleep(2)
 
-    def processes(self) -> list[psutil.Process]:
-        try:
-            root = psutil.Process(self.gunicorn.pid)
-            return [root, *root.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            return []
-
     def cpu_s(self) -> float:
-        total = 0.0
-        for proc in self.processes():
-            try:
-                times = proc.cpu_times()
-                total += times.user + times.system
-            except psutil.NoSuchProcess:
-                pass
-        return total
+        return tree_cpu_s(self.gunicorn.pid)
 
     def rss_mb(self) -> float:
-        total = 0
-        for proc in self.processes():
-            try:
-                total += proc.memory_info().rss
-            except psutil.NoSuchProcess:
-                pass
-        return total / 2**20
+        return tree_rss_mb(self.gunicorn.pid)
 
     def close(self) -> None:
         for proc in (self.gunicorn, self.feeder):
@@ -168,16 +165,21 @@ async def _read_body(reader: asyncio.StreamReader, headers: dict[str, str]) -> b
         body = body[:-2]
 
 
+def _failed(errors: dict[str, int], kind: str) -> None:
+    errors[kind] = errors.get(kind, 0) + 1
+
+
 async def push_screen(host: str, port: int, path: str, start_at: float, end_at: float, held: dict[int, float],
-                      errors: list[int], ready: dict[int, tuple[int, int]]) -> None:
+                      errors: dict[str, int], ready: dict[int, tuple[int, int]]) -> None:
     """One pushed screen: the stream's events, each tick's arrival noted (``held``: tick -> epoch s)."""
     await asyncio.sleep(max(0.0, start_at - time.time()))
     try:
         reader, writer = await asyncio.open_connection(host, port)
         writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAccept: text/event-stream\r\n\r\n".encode())
-        status, _headers = await _read_head(reader)
+        # a server whose threads are all taken queues the connection unanswered: that is a failure too
+        status, _headers = await asyncio.wait_for(_read_head(reader), timeout=max(1.0, end_at - time.time()))
         if status != 200:
-            errors[0] += 1
+            _failed(errors, f"HTTP {status}")
             writer.close()
             return
         buffer = b""
@@ -187,7 +189,7 @@ async def push_screen(host: str, port: int, path: str, start_at: float, end_at: 
             except TimeoutError:
                 break
             if not chunk:
-                errors[0] += 1
+                _failed(errors, "closed")
                 break
             now = time.time()
             buffer += chunk
@@ -212,12 +214,12 @@ async def push_screen(host: str, port: int, path: str, start_at: float, end_at: 
                             ready[tick] = (window[0], built[0])
                 buffer = buffer[stop + 2:]
         writer.close()
-    except (OSError, asyncio.IncompleteReadError, ValueError):
-        errors[0] += 1
+    except (OSError, asyncio.IncompleteReadError, ValueError, TimeoutError) as exc:
+        _failed(errors, type(exc).__name__)
 
 
 async def poll_screen(host: str, port: int, spec: PageSpec, share: float, start_at: float, end_at: float,
-                      held: dict[int, float], errors: list[int], ready: dict[int, tuple[int, int]]) -> None:
+                      held: dict[int, float], errors: dict[str, int], ready: dict[int, tuple[int, int]]) -> None:
     """One polling screen on the browser's schedule, over one keep-alive connection."""
     schedule: PollSchedule = spec.schedule(share)
     await asyncio.sleep(max(0.0, start_at - time.time()))
@@ -241,12 +243,12 @@ async def poll_screen(host: str, port: int, spec: PageSpec, share: float, start_
                 writer.close()
                 reader = writer = None
             if status != 200:
-                errors[0] += 1
+                _failed(errors, f"HTTP {status}")
                 continue
             now = time.time()
             data = json.loads(content)["response"]
-        except (OSError, asyncio.IncompleteReadError, ValueError, KeyError, TimeoutError):
-            errors[0] += 1
+        except (OSError, asyncio.IncompleteReadError, ValueError, KeyError, TimeoutError) as exc:
+            _failed(errors, type(exc).__name__)
             if writer is not None:
                 writer.close()
             reader = writer = None
@@ -268,7 +270,7 @@ def screen_group(mode: str, url: str, spec: PageSpec, count: int, seed: int, sta
     host, port = url.split("//")[1].split(":")
     rnd = random.Random(seed)
     helds: list[dict[int, float]] = [{} for _ in range(count)]
-    errors = [0]
+    errors: dict[str, int] = {}
     ready: dict[int, tuple[int, int]] = {}
     code = spec.scope.get("area_code")
     lang = spec.scope.get("lang", "zh")
@@ -286,10 +288,13 @@ def screen_group(mode: str, url: str, spec: PageSpec, count: int, seed: int, sta
 
     cpu0 = time.process_time()
     asyncio.run(main())
-    out.put({"held": helds, "errors": errors[0], "cpu_s": time.process_time() - cpu0, "ready": ready})
+    out.put({"held": helds, "errors": errors, "cpu_s": time.process_time() - cpu0, "ready": ready})
 
 
-def run_phase(mode: str, server: Server, *, screens: int, procs: int, ticks: int, refresh_s: float) -> dict[str, Any]:
+def run_phase(mode: str, server: Any, *, screens: int, procs: int, ticks: int, refresh_s: float) -> dict[str, Any]:
+    """N screens of ``mode`` (push or poll) against ``server`` (``url``, ``spec``, ``cpu_s()``, ``rss_mb()``:
+    this module's Server or bench/run.py's Served) for ``ticks`` ticks: delivery, fan-out, coverage,
+    errors, the load generator's CPU share, the server's CPU and memory."""
     ramp_s = min(3.0, refresh_s * 0.8)
     start_at = time.time() + 2.0
     end_at = start_at + ramp_s + ticks * refresh_s
@@ -312,13 +317,34 @@ def run_phase(mode: str, server: Server, *, screens: int, procs: int, ticks: int
     gen_cpu = sum(r["cpu_s"] for r in results)
     first = math.floor((start_at + ramp_s) / refresh_s) + 1  # every screen connected by then
     last = math.floor(end_at / refresh_s) - 2  # the last ticks: screens are leaving
-    tick_range = list(range(first, last + 1))
     ready: dict[int, tuple[int, int]] = {}
     for r in results:
         for tick, stamp in r["ready"].items():
             ready.setdefault(tick, stamp)
-    delivery_ms, fanout_ms, coverage = [], [], []
-    for tick in tick_range:
+    error_kinds: dict[str, int] = {}
+    for r in results:
+        for kind, n in r["errors"].items():
+            error_kinds[kind] = error_kinds.get(kind, 0) + n
+    return {"mode": mode, "screens": screens,
+            "connected": sum(1 for held in helds if held),  # screens that held at least one tick
+            **delivery_figures(helds, ready, range(first, last + 1), refresh_s),
+            "errors": sum(error_kinds.values()), "error_kinds": error_kinds,
+            "gen_cpu_s": round(gen_cpu, 1), "machine_busy_cpu_s": round(busy, 1),
+            "gen_cpu_share": round(gen_cpu / busy, 3) if busy else None,
+            "gen_cpu_of_cores": round(gen_cpu / (elapsed * (os.cpu_count() or 1)), 3),
+            "server_cpu_s": round(server.cpu_s() - server0, 1), "server_rss_mb": round(server.rss_mb(), 1),
+            "elapsed_s": round(elapsed, 1), "load_avg_1m": round(os.getloadavg()[0], 2)}
+
+
+def delivery_figures(helds: list[dict[int, float]], ready: dict[int, tuple[int, int]], ticks: range,
+                     refresh_s: float) -> dict[str, Any]:
+    """Per tick of ``ticks``: from its data ready (its window's start + the render's ready_ms) to the
+    last of the screens holding it (or a newer tick), as p50/p95 over the ticks. Its parts: when in
+    the window the render was ready (``render_ready``) and, for push, when the hub's message was
+    built (``message_built``; from there to the last screen: ``fanout``). ``coverage_min``: the
+    smallest share of all screens (failed ones included) that held a tick."""
+    delivery_ms, fanout_ms, coverage, render_ms, built_ms = [], [], [], [], []
+    for tick in ticks:
         if tick not in ready:
             continue
         times = []
@@ -329,19 +355,38 @@ def run_phase(mode: str, server: Server, *, screens: int, procs: int, ticks: int
         if not times:
             continue
         coverage.append(len(times) / len(helds))
-        # from the tick's data ready (its window's start + the render's ready_ms) to the last screen holding it
-        delivery_ms.append((max(times) - (tick * refresh_s + ready[tick][0] / 1000)) * 1000)
-        if ready[tick][1]:  # push: from the hub's message built to the last screen holding it
-            fanout_ms.append((max(times) - ready[tick][1] / 1000) * 1000)
-    return {"mode": mode, "screens": screens, "ticks": len(delivery_ms), "errors": sum(r["errors"] for r in results),
-            "delivery_p50_ms": pct(delivery_ms, 0.5), "delivery_p95_ms": pct(delivery_ms, 0.95),
-            "fanout_p95_ms": pct(fanout_ms, 0.95),
-            "coverage_min": round(min(coverage), 3) if coverage else None,
-            "gen_cpu_s": round(gen_cpu, 1), "machine_busy_cpu_s": round(busy, 1),
-            "gen_cpu_share": round(gen_cpu / busy, 3) if busy else None,
-            "gen_cpu_of_cores": round(gen_cpu / (elapsed * (os.cpu_count() or 1)), 3),
-            "server_cpu_s": round(server.cpu_s() - server0, 1), "server_rss_mb": round(server.rss_mb(), 1),
-            "elapsed_s": round(elapsed, 1)}
+        window_ready_ms, built_epoch_ms = ready[tick]
+        render_ms.append(window_ready_ms)
+        delivery_ms.append((max(times) - (tick * refresh_s + window_ready_ms / 1000)) * 1000)
+        if built_epoch_ms:  # push: from the hub's message built to the last screen holding it
+            built_ms.append(built_epoch_ms - tick * refresh_s * 1000)
+            fanout_ms.append((max(times) - built_epoch_ms / 1000) * 1000)
+    return {"ticks": len(delivery_ms), "delivery_p50_ms": pct(delivery_ms, 0.5),
+            "delivery_p95_ms": pct(delivery_ms, 0.95), "fanout_p95_ms": pct(fanout_ms, 0.95),
+            "render_ready_p95_ms": pct(render_ms, 0.95), "message_built_p95_ms": pct(built_ms, 0.95),
+            "coverage_min": round(min(coverage), 3) if coverage else None}
+
+
+def holds(result: dict[str, Any], target_ms: float = P95_TARGET_MS) -> bool:
+    """Whether a phase met the screens target: delivery p95 within ``target_ms``, every screen connected
+    and holding every tick, no error."""
+    return bool(result.get("delivery_p95_ms") is not None and result["delivery_p95_ms"] <= target_ms
+                and not result["errors"] and result.get("coverage_min") == 1.0)
+
+
+def step_screens(server: Any, counts: list[int], *, procs: int, ticks: int, refresh_s: float,
+                 rows: list[dict[str, Any]]) -> int:
+    """Pushed screens at each of ``counts`` (ascending) while the target holds: the most that held (0: none)."""
+    best = 0
+    for screens in counts:
+        log(f"push: {screens} screens, {ticks} ticks (max-screens search)")
+        result = run_phase("push", server, screens=screens, procs=procs, ticks=ticks, refresh_s=refresh_s)
+        rows.append(result)
+        log(json.dumps(result))
+        if not holds(result):
+            break
+        best = screens
+    return best
 
 
 def main() -> int:
@@ -357,46 +402,76 @@ def main() -> int:
     ap.add_argument("--redis-db", type=int, default=11)
     ap.add_argument("--days", type=float, default=0.1, help="demo history to seed")
     ap.add_argument("--modes", default="push,poll")
+    ap.add_argument("--step", default="", help="screen counts, ascending (e.g. 250,500,750,1000,1250): after the "
+                    "modes, pushed screens at each while delivery p95 <= 250 ms with every screen held and no "
+                    "error; reports the most that held")
+    ap.add_argument("--step-ticks", type=int, default=6, help="ticks of each step")
+    ap.add_argument("--tick-computer", default="auto", help="CITYWALL_TICK_COMPUTER; a list (on,off): the modes "
+                    "again against a server of each, one after the other in the same run (the steps: the first)")
     a = ap.parse_args()
+    counts = sorted(int(x) for x in a.step.split(",") if x.strip())
     started = time.time()
+    steps: list[dict[str, Any]] = []
+    best = None
     with tempfile.TemporaryDirectory(prefix="citywall-push-") as tmp:
         db = new_database(a.backend, Path(tmp), "push", a.pg)
         try:
             log(f"seeding the demo city ({a.days} days) on {a.backend}")
             seed_s = seed_demo(db, days=a.days)
-            per_worker = math.ceil(a.screens / a.workers * 1.5) + 10  # connections do not spread evenly
-            server = Server(db.url, port=a.port, redis_db=a.redis_db, workers=a.workers,
-                            streams_per_worker=per_worker, refresh_s=a.refresh)
+            most = max([a.screens, *counts])
+            per_worker = push_sizing(most)
             rows = []
-            try:
-                for mode in a.modes.split(","):
-                    log(f"{mode}: {a.screens} screens, {a.ticks} ticks")
-                    rows.append(run_phase(mode, server, screens=a.screens, procs=a.procs, ticks=a.ticks,
-                                          refresh_s=a.refresh))
-                    log(json.dumps(rows[-1]))
-            finally:
-                server.close()
+            for n, computer in enumerate(x.strip() for x in a.tick_computer.split(",") if x.strip()):
+                server = Server(db.url, port=a.port, redis_db=a.redis_db, workers=a.workers,
+                                streams_per_worker=per_worker, refresh_s=a.refresh, tick_computer=computer)
+                try:
+                    for mode in [m for m in a.modes.split(",") if m]:
+                        log(f"{mode}: {a.screens} screens, {a.ticks} ticks, tick computer {computer}")
+                        rows.append({**run_phase(mode, server, screens=a.screens, procs=a.procs, ticks=a.ticks,
+                                                 refresh_s=a.refresh), "tick_computer": computer, "serve": n})
+                        log(json.dumps(rows[-1]))
+                    if counts and n == 0:
+                        best = step_screens(server, counts, procs=a.procs, ticks=a.step_ticks,
+                                            refresh_s=a.refresh, rows=steps)
+                        for r in steps:
+                            r.update(tick_computer=computer, serve=n)
+                finally:
+                    server.close()
         finally:
             db.cleanup()
-    print(f"\n{'mode':6} {'screens':>7} {'ticks':>5} {'deliv p50':>9} {'deliv p95':>9} {'coverage':>8} "
-          f"{'errors':>6} {'gen CPU':>7} {'srv CPU s':>9} {'srv MB':>7}")
+    print(f"\n{'mode':6} {'tick c.':7} {'screens':>7} {'ticks':>5} {'deliv p50':>9} {'deliv p95':>9} {'render':>7} "
+          f"{'built':>7} {'fan-out':>7} {'coverage':>8} {'errors':>6} {'gen CPU':>7} {'srv CPU s':>9} {'srv MB':>7} "
+          f"{'load':>5}")
+    for r in [*rows, *steps]:
+        print(f"{r['mode']:6} {r['tick_computer']:7} {r['screens']:7d} {r['ticks']:5d} "
+              f"{r['delivery_p50_ms'] or 0:9.0f} {r['delivery_p95_ms'] or 0:9.0f} {r['render_ready_p95_ms'] or 0:7.0f} "
+              f"{r['message_built_p95_ms'] or 0:7.0f} {r['fanout_p95_ms'] or 0:7.0f} {r['coverage_min'] or 0:8.3f} "
+              f"{r['errors']:6d} {(r['gen_cpu_share'] or 0) * 100:6.0f}% {r['server_cpu_s']:9.1f} "
+              f"{r['server_rss_mb']:7.0f} {r['load_avg_1m']:5.1f}")
+    print("(render: p95 of when in its window each tick's render was ready; built: of when the hub's message was "
+          "built, ms into the window; fan-out: built -> the last screen; gen CPU: the load generator's share of "
+          "the machine's busy CPU)")
+    by = {r["mode"]: r for r in rows if r["serve"] == 0}
+    summary: dict[str, Any] = {"backend": a.backend, "screens": a.screens, "refresh_s": a.refresh,
+                               "workers": a.workers, "tick_computer": a.tick_computer, "seed_s": round(seed_s, 1)}
     for r in rows:
-        print(f"{r['mode']:6} {r['screens']:7d} {r['ticks']:5d} {r['delivery_p50_ms'] or 0:9.0f} "
-              f"{r['delivery_p95_ms'] or 0:9.0f} {r['coverage_min'] or 0:8.3f} {r['errors']:6d} "
-              f"{(r['gen_cpu_share'] or 0) * 100:6.0f}% {r['server_cpu_s']:9.1f} {r['server_rss_mb']:7.0f}")
-    by = {r["mode"]: r for r in rows}
-    summary = {"backend": a.backend, "screens": a.screens, "refresh_s": a.refresh, "workers": a.workers,
-               "seed_s": round(seed_s, 1), "elapsed_s": round(time.time() - started, 1)}
-    for mode, r in by.items():
-        for key in ("delivery_p50_ms", "delivery_p95_ms", "fanout_p95_ms", "coverage_min", "errors", "gen_cpu_share",
-                    "gen_cpu_of_cores", "server_cpu_s", "server_rss_mb"):
-            summary[f"{mode}_{key}"] = r[key]
+        name = r["mode"] if r["serve"] == 0 else f"{r['mode']}_tick_computer_{r['tick_computer']}"
+        for key in ("delivery_p50_ms", "delivery_p95_ms", "fanout_p95_ms", "render_ready_p95_ms",
+                    "message_built_p95_ms", "coverage_min", "errors", "error_kinds", "connected", "gen_cpu_share",
+                    "gen_cpu_of_cores", "server_cpu_s", "server_rss_mb", "load_avg_1m"):
+            summary[f"{name}_{key}"] = r[key]
     if "push" in by and "poll" in by and by["push"]["delivery_p95_ms"]:
         summary["ratio_delivery_p95_poll_over_push"] = round(by["poll"]["delivery_p95_ms"]
                                                              / by["push"]["delivery_p95_ms"], 2)
         if by["push"]["server_cpu_s"]:
             summary["ratio_server_cpu_poll_over_push"] = round(by["poll"]["server_cpu_s"]
                                                                / by["push"]["server_cpu_s"], 2)
+    if counts:
+        summary["max_screens_push_p95_under_250ms"] = best
+        summary["steps"] = [{k: r[k] for k in ("screens", "delivery_p95_ms", "coverage_min", "errors",
+                                               "gen_cpu_share", "gen_cpu_of_cores", "server_rss_mb",
+                                               "load_avg_1m")} for r in steps]
+    summary["elapsed_s"] = round(time.time() - started, 1)
     print(json.dumps(summary))
     return 0
 
