@@ -746,12 +746,13 @@ def drive_and_browse(plan: Plan, a: argparse.Namespace, demo: dict[str, Database
             # The naive baseline with one screen too: at 200 it falls over and few replies come back.
             wanted = [a.screens] if a.load_only or mode == "old-tick" or (
                 plan.quick and (backend != "sqlite" or mode == "naive")) else [1, a.screens]
-            # The cached app is served as push is deployed (docs/deploy.md): threads beyond its push streams,
-            # so that the pushed screens of push_phase follow its polling ones on the same server.
-            streams = push_sizing(a.screens) if mode == "cached" else 0
+            # Served as push is deployed (docs/deploy.md): threads beyond its push streams, so that the pushed
+            # screens of push_phase follow the polling ones on the same server. Every mode alike: the naive
+            # baseline and the old tick path are compared with the same gunicorn.
+            streams = push_sizing(a.screens)
             env = {"CITYWALL_TICK_COMPUTER": "off"} if mode == "old-tick" else {}
             served = Served(demo[backend], workers=a.workers, naive=mode == "naive", refresh_s=a.refresh,
-                            threads=8 + streams, env={**env, "CITYWALL_PUSH_STREAMS": str(max(1, streams))})
+                            threads=8 + streams, env={**env, "CITYWALL_PUSH_STREAMS": str(streams)})
             try:
                 if mode == "naive":  # before the load: an overwhelmed baseline answers minutes later
                     summary[f"naive_probe_bytes_per_tick_{backend}"] = probe_bytes(served)
