@@ -58,6 +58,7 @@ from bench.run import (  # noqa: E402
     new_database,
     pct,
     push_sizing,
+    read_spec,
     seed_demo,
     tree_cpu_s,
     tree_rss_mb,
@@ -116,14 +117,7 @@ class Server:
                 time.sleep(0.3)
         else:
             raise RuntimeError("gunicorn did not start")
-        for attempt in range(10):  # a worker still starting may answer without the pages' callbacks
-            try:
-                self.spec = PageSpec.read(self.url)
-                break
-            except (StopIteration, KeyError, ValueError, requests.RequestException):
-                if attempt == 9:
-                    raise
-                time.sleep(2)
+        self.spec = read_spec(self.url)
 
     def cpu_s(self) -> float:
         return tree_cpu_s(self.gunicorn.pid)

@@ -242,6 +242,18 @@ def push_sizing(screens: int) -> int:
     return screens + 10
 
 
+def read_spec(url: str) -> PageSpec:
+    """The wall page's spec, read again while a worker still starting answers without the pages' callbacks."""
+    for attempt in range(10):
+        try:
+            return PageSpec.read(url)
+        except (StopIteration, KeyError, ValueError, requests.RequestException):
+            if attempt == 9:
+                raise
+            time.sleep(2)
+    raise AssertionError("unreachable")
+
+
 class Served:
     """gunicorn app:server (N workers, Redis cache when N > 1) + the feeder as its own process."""
 
@@ -286,7 +298,11 @@ class Served:
         else:
             self.close()
             raise RuntimeError("gunicorn did not start")
-        self.spec = PageSpec.read(self.url)
+        try:
+            self.spec = read_spec(self.url)
+        except BaseException:
+            self.close()
+            raise
 
     def _log(self, name: str) -> Any:
         if not LOG_DIR:
