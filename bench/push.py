@@ -1,19 +1,14 @@
 """Push against polling with N connected screens, in one run (issue 16, item 1).
 
     python bench/push.py --screens 300 [--backend postgresql|sqlite] [--ticks 12] [--refresh 5]
+    python bench/push.py --backend sqlite --modes '' --step 250,500,750,1000   # the most pushed screens
 
 One server (gunicorn app:server, 3 gthread workers, the tick cache in Redis, the feeder as its own
 process) on the demo city; then, one after the other, N lightweight screens that
 
 - **push**: open the wall's push stream (pages/_push.py) and read its events, as assets/push.js does;
 - **poll**: post the wall's refresh callback on the browser's own schedule (bench/wall_client.py
-  PollSchedule, the rule of assets/citywall.js pollWall), and the wall's map's refresh after each
-  (its counts: a polling browser's map polls every tick too); ``--no-maps``: the wall's alone.
-
-A pushed wall's stream carries its map's counts too (pages/_push_map.py: a ``map`` event on each
-tick's message). **Bytes** per screen and tick, received (response bodies; a stream's raw bytes),
-are reported for the whole and for the map's part (``map_bytes``: the map events, or the map
-polls' replies), next to the server's CPU.
+  PollSchedule, the rule of assets/citywall.js pollWall).
 
 **Delivery** of a tick: from its data being ready on the server (the tick window's start + the
 render's ``ready_ms``, as every reply's status says) to the moment the LAST of the N screens holds
@@ -22,7 +17,13 @@ being opened). ``coverage``: the share of screens that held each tick (or a newe
 The load generator (asyncio, several processes, on the same 2 cores) reports its own CPU time:
 ``gen_cpu_share`` = its CPU ÷ the whole machine's busy CPU in the phase (``gen_cpu_of_cores``: ÷
 the phase's length × cores), so a figure is never the generator's limit unnoticed. The server's
-CPU and memory (gunicorn's processes) are reported too.
+CPU and memory (gunicorn's processes) are reported too. Delivery's parts: when in its window each
+tick's render was ready (``render_ready``), when the hub's message was built (``message_built``),
+and from there to the last screen (``fanout``).
+
+``--step``: pushed screens at each count while delivery p95 holds 250 ms with every screen holding
+every tick and no error; the JSON line's ``max_screens_push_p95_under_250ms`` is the most that held.
+bench/run.py runs ``run_phase`` too (its quick run's pushed phase): one home for these figures.
 """
 from __future__ import annotations
 
@@ -50,7 +51,18 @@ import psutil  # noqa: E402
 import redis  # noqa: E402
 import requests  # noqa: E402
 
-from bench.run import DEFAULT_PG, PYTHON, new_database, pct, seed_demo  # noqa: E402
+from bench.run import (  # noqa: E402
+    DEFAULT_PG,
+    P95_TARGET_MS,
+    PYTHON,
+    new_database,
+    pct,
+    push_sizing,
+    read_spec,
+    seed_demo,
+    tree_cpu_s,
+    tree_rss_mb,
+)
 from bench.wall_client import PageSpec, PollSchedule  # noqa: E402
 from components import ids  # noqa: E402
 from pages._push import RETRY_MS  # noqa: E402
@@ -61,6 +73,8 @@ TICK_RE = re.compile(rb'"tick":\s*(\d+)')
 MAP_EVENT = b"event: map\n"  # a map event on the wall's stream (pages/_push_map.py)
 # a message's "ready_ms" (epoch ms, when the hub built it) and its status's (ms into the tick window)
 READY_RE = re.compile(rb'"ready_ms":\s*(\d+)')
+
+
 RETRY_S = RETRY_MS / 1000  # the browser opens a stream the server ended again after this
 
 
@@ -74,7 +88,7 @@ class Server:
     """gunicorn (``workers`` gthread workers with room for the push streams) + the feeder."""
 
     def __init__(self, db_url: str, *, port: int, redis_db: int, workers: int, streams_per_worker: int,
-                 refresh_s: float) -> None:
+                 refresh_s: float, tick_computer: str = "auto") -> None:
         self.url = f"http://127.0.0.1:{port}"
         with socket.socket() as probe:  # another server still on the port would be measured instead
             if probe.connect_ex(("127.0.0.1", port)) == 0:
@@ -83,7 +97,7 @@ class Server:
         redis.Redis.from_url(redis_url).flushdb()
         env = {**os.environ, "CITYWALL_DATABASE_URL": db_url, "CITYWALL_REFRESH_S": str(refresh_s),
                "CITYWALL_FEEDER": "0", "CITYWALL_REDIS_URL": redis_url, "CITYWALL_TRANSPORT": "push",
-               "CITYWALL_PUSH_STREAMS": str(streams_per_worker),
+               "CITYWALL_PUSH_STREAMS": str(streams_per_worker), "CITYWALL_TICK_COMPUTER": tick_computer,
                "CITYWALL_BENCH_THREADS": str(streams_per_worker + 16), "CITYWALL_BENCH_COUNTER": "",
                "PYTHONPATH": str(ROOT)}
         self.gunicorn = subprocess.Popen(
@@ -108,40 +122,13 @@ class Server:
                 time.sleep(0.3)
         else:
             raise RuntimeError("gunicorn did not start")
-        for attempt in range(10):  # a worker still starting may answer without the pages' callbacks
-            try:
-                self.spec = PageSpec.read(self.url)
-                break
-            except (StopIteration, KeyError, ValueError, requests.RequestException):
-                if attempt == 9:
-                    raise
-                time.sleep(2)
-
-    def processes(self) -> list[psutil.Process]:
-        try:
-            root = psutil.Process(self.gunicorn.pid)
-            return [root, *root.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            return []
+        self.spec = read_spec(self.url)
 
     def cpu_s(self) -> float:
-        total = 0.0
-        for proc in self.processes():
-            try:
-                times = proc.cpu_times()
-                total += times.user + times.system
-            except psutil.NoSuchProcess:
-                pass
-        return total
+        return tree_cpu_s(self.gunicorn.pid)
 
     def rss_mb(self) -> float:
-        total = 0
-        for proc in self.processes():
-            try:
-                total += proc.memory_info().rss
-            except psutil.NoSuchProcess:
-                pass
-        return total / 2**20
+        return tree_rss_mb(self.gunicorn.pid)
 
     def close(self) -> None:
         for proc in (self.gunicorn, self.feeder):
@@ -177,13 +164,21 @@ async def _read_body(reader: asyncio.StreamReader, headers: dict[str, str]) -> b
         body = body[:-2]
 
 
+def _failed(errors: dict[str, int] | list[int], kind: str) -> None:
+    """One failure of ``kind`` (a dict: counts by kind; a one-item list: the count alone)."""
+    if isinstance(errors, list):
+        errors[0] += 1
+    else:
+        errors[kind] = errors.get(kind, 0) + 1
+
+
 async def push_screen(host: str, port: int, path: str, start_at: float, end_at: float, held: dict[int, float],
-                      errors: list[int], ready: dict[int, tuple[int, int]], received: list[int] | None = None, *,
-                      reconnect: bool = False) -> None:
+                      errors: dict[str, int] | list[int], ready: dict[int, tuple[int, int]],
+                      received: list[int] | None = None, *, reconnect: bool = False) -> None:
     """One pushed screen: the stream's events, each tick's arrival noted (``held``: tick -> epoch s);
     ``received``: [bytes, of which map events' bytes]. ``reconnect``: a stream the server ends
-    (STREAM_MAX_S) is opened again after the ``retry`` delay, as the browser does (a soak longer than
-    one stream), instead of counting as an error."""
+    (CITYWALL_PUSH_STREAM_MAX_S) is opened again after the ``retry`` delay, as the browser does (a soak
+    longer than one stream), instead of counting as an error."""
     received = received if received is not None else [0, 0]
     await asyncio.sleep(max(0.0, start_at - time.time()))
     while (await _push_stream(host, port, path, end_at, held, errors, ready, received, reconnect)
@@ -191,8 +186,9 @@ async def push_screen(host: str, port: int, path: str, start_at: float, end_at: 
         await asyncio.sleep(RETRY_S)
 
 
-async def _push_stream(host: str, port: int, path: str, end_at: float, held: dict[int, float], errors: list[int],
-                       ready: dict[int, tuple[int, int]], received: list[int], reconnect: bool) -> bool:
+async def _push_stream(host: str, port: int, path: str, end_at: float, held: dict[int, float],
+                       errors: dict[str, int] | list[int], ready: dict[int, tuple[int, int]], received: list[int],
+                       reconnect: bool) -> bool:
     """One stream until ``end_at``; True when the server ended it and ``reconnect`` asked for that."""
     ended = False
     try:
@@ -200,9 +196,10 @@ async def _push_stream(host: str, port: int, path: str, end_at: float, held: dic
         close = "Connection: close\r\n" if reconnect else ""  # the stream's end closes the connection: EOF
         writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAccept: text/event-stream\r\n{close}\r\n"
                      .encode())
-        status, _headers = await _read_head(reader)
+        # a server whose threads are all taken queues the connection unanswered: that is a failure too
+        status, _headers = await asyncio.wait_for(_read_head(reader), timeout=max(1.0, end_at - time.time()))
         if status != 200:
-            errors[0] += 1
+            _failed(errors, f"HTTP {status}")
             writer.close()
             return False
         buffer = b""
@@ -213,7 +210,8 @@ async def _push_stream(host: str, port: int, path: str, end_at: float, held: dic
                 break
             if not chunk:
                 ended = reconnect
-                errors[0] += 0 if ended else 1
+                if not ended:
+                    _failed(errors, "closed")
                 break
             now = time.time()
             received[0] += len(chunk)
@@ -243,8 +241,8 @@ async def _push_stream(host: str, port: int, path: str, end_at: float, held: dic
                             ready[tick] = (window[0], built[0])
                 buffer = buffer[stop + 2:]
         writer.close()
-    except (OSError, asyncio.IncompleteReadError, ValueError):
-        errors[0] += 1
+    except (OSError, asyncio.IncompleteReadError, ValueError, TimeoutError) as exc:
+        _failed(errors, type(exc).__name__)
     return ended
 
 
@@ -270,7 +268,7 @@ async def poll_map(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, h
 
 
 async def poll_screen(host: str, port: int, spec: PageSpec, share: float, start_at: float, end_at: float,
-                      held: dict[int, float], errors: list[int], ready: dict[int, tuple[int, int]],
+                      held: dict[int, float], errors: dict[str, int], ready: dict[int, tuple[int, int]],
                       received: list[int], maps: bool = True) -> None:
     """One polling screen on the browser's schedule, over one keep-alive connection (and its map's
     poll after each wall poll, with ``maps``)."""
@@ -297,12 +295,12 @@ async def poll_screen(host: str, port: int, spec: PageSpec, share: float, start_
                 writer.close()
                 reader = writer = None
             if status != 200:
-                errors[0] += 1
+                _failed(errors, f"HTTP {status}")
                 continue
             now = time.time()
             data = json.loads(content)["response"]
-        except (OSError, asyncio.IncompleteReadError, ValueError, KeyError, TimeoutError):
-            errors[0] += 1
+        except (OSError, asyncio.IncompleteReadError, ValueError, KeyError, TimeoutError) as exc:
+            _failed(errors, type(exc).__name__)
             if writer is not None:
                 writer.close()
             reader = writer = None
@@ -324,7 +322,7 @@ def screen_group(mode: str, url: str, spec: PageSpec, count: int, seed: int, sta
     host, port = url.split("//")[1].split(":")
     rnd = random.Random(seed)
     helds: list[dict[int, float]] = [{} for _ in range(count)]
-    errors = [0]
+    errors: dict[str, int] = {}
     received = [0, 0]  # bytes, of which the map's
     ready: dict[int, tuple[int, int]] = {}
     code = spec.scope.get("area_code")
@@ -344,12 +342,15 @@ def screen_group(mode: str, url: str, spec: PageSpec, count: int, seed: int, sta
 
     cpu0 = time.process_time()
     asyncio.run(main())
-    out.put({"held": helds, "errors": errors[0], "cpu_s": time.process_time() - cpu0, "ready": ready,
+    out.put({"held": helds, "errors": errors, "cpu_s": time.process_time() - cpu0, "ready": ready,
              "bytes": received[0], "map_bytes": received[1]})
 
 
-def run_phase(mode: str, server: Server, *, screens: int, procs: int, ticks: int, refresh_s: float,
+def run_phase(mode: str, server: Any, *, screens: int, procs: int, ticks: int, refresh_s: float,
               maps: bool = True) -> dict[str, Any]:
+    """N screens of ``mode`` (push or poll) against ``server`` (``url``, ``spec``, ``cpu_s()``, ``rss_mb()``:
+    this module's Server or bench/run.py's Served) for ``ticks`` ticks: delivery, fan-out, coverage,
+    errors, the load generator's CPU share, the server's CPU and memory."""
     ramp_s = min(3.0, refresh_s * 0.8)
     start_at = time.time() + 2.0
     end_at = start_at + ramp_s + ticks * refresh_s
@@ -372,13 +373,38 @@ def run_phase(mode: str, server: Server, *, screens: int, procs: int, ticks: int
     gen_cpu = sum(r["cpu_s"] for r in results)
     first = math.floor((start_at + ramp_s) / refresh_s) + 1  # every screen connected by then
     last = math.floor(end_at / refresh_s) - 2  # the last ticks: screens are leaving
-    tick_range = list(range(first, last + 1))
     ready: dict[int, tuple[int, int]] = {}
     for r in results:
         for tick, stamp in r["ready"].items():
             ready.setdefault(tick, stamp)
-    delivery_ms, fanout_ms, coverage = [], [], []
-    for tick in tick_range:
+    error_kinds: dict[str, int] = {}
+    for r in results:
+        for kind, n in r["errors"].items():
+            error_kinds[kind] = error_kinds.get(kind, 0) + n
+    phase_ticks = (end_at - start_at) / refresh_s
+    return {"mode": mode, "screens": screens,
+            "connected": sum(1 for held in helds if held),  # screens that held at least one tick
+            **delivery_figures(helds, ready, range(first, last + 1), refresh_s),
+            "errors": sum(error_kinds.values()), "error_kinds": error_kinds,
+            "gen_cpu_s": round(gen_cpu, 1), "machine_busy_cpu_s": round(busy, 1),
+            "gen_cpu_share": round(gen_cpu / busy, 3) if busy else None,
+            "gen_cpu_of_cores": round(gen_cpu / (elapsed * (os.cpu_count() or 1)), 3),
+            "server_cpu_s": round(server.cpu_s() - server0, 1), "server_rss_mb": round(server.rss_mb(), 1),
+            "elapsed_s": round(elapsed, 1), "load_avg_1m": round(os.getloadavg()[0], 2),
+            # received per screen and tick (the phase's ticks: its ramp and length over the refresh)
+            "bytes_per_screen_tick": round(sum(r["bytes"] for r in results) / screens / phase_ticks),
+            "map_bytes_per_screen_tick": round(sum(r["map_bytes"] for r in results) / screens / phase_ticks)}
+
+
+def delivery_figures(helds: list[dict[int, float]], ready: dict[int, tuple[int, int]], ticks: range,
+                     refresh_s: float) -> dict[str, Any]:
+    """Per tick of ``ticks``: from its data ready (its window's start + the render's ready_ms) to the
+    last of the screens holding it (or a newer tick), as p50/p95 over the ticks. Its parts: when in
+    the window the render was ready (``render_ready``) and, for push, when the hub's message was
+    built (``message_built``; from there to the last screen: ``fanout``). ``coverage_min``: the
+    smallest share of all screens (failed ones included) that held a tick."""
+    delivery_ms, fanout_ms, coverage, render_ms, built_ms = [], [], [], [], []
+    for tick in ticks:
         if tick not in ready:
             continue
         times = []
@@ -389,23 +415,39 @@ def run_phase(mode: str, server: Server, *, screens: int, procs: int, ticks: int
         if not times:
             continue
         coverage.append(len(times) / len(helds))
-        # from the tick's data ready (its window's start + the render's ready_ms) to the last screen holding it
-        delivery_ms.append((max(times) - (tick * refresh_s + ready[tick][0] / 1000)) * 1000)
-        if ready[tick][1]:  # push: from the hub's message built to the last screen holding it
-            fanout_ms.append((max(times) - ready[tick][1] / 1000) * 1000)
-    phase_ticks = (end_at - start_at) / refresh_s
-    return {"mode": mode, "screens": screens, "ticks": len(delivery_ms), "errors": sum(r["errors"] for r in results),
-            "delivery_p50_ms": pct(delivery_ms, 0.5), "delivery_p95_ms": pct(delivery_ms, 0.95),
-            "fanout_p50_ms": pct(fanout_ms, 0.5), "fanout_p95_ms": pct(fanout_ms, 0.95),
-            "coverage_min": round(min(coverage), 3) if coverage else None,
-            "gen_cpu_s": round(gen_cpu, 1), "machine_busy_cpu_s": round(busy, 1),
-            "gen_cpu_share": round(gen_cpu / busy, 3) if busy else None,
-            "gen_cpu_of_cores": round(gen_cpu / (elapsed * (os.cpu_count() or 1)), 3),
-            "server_cpu_s": round(server.cpu_s() - server0, 1), "server_rss_mb": round(server.rss_mb(), 1),
-            "elapsed_s": round(elapsed, 1),
-            # received per screen and tick (the phase's ticks: its ramp and length over the refresh)
-            "bytes_per_screen_tick": round(sum(r["bytes"] for r in results) / screens / phase_ticks),
-            "map_bytes_per_screen_tick": round(sum(r["map_bytes"] for r in results) / screens / phase_ticks)}
+        window_ready_ms, built_epoch_ms = ready[tick]
+        render_ms.append(window_ready_ms)
+        delivery_ms.append((max(times) - (tick * refresh_s + window_ready_ms / 1000)) * 1000)
+        if built_epoch_ms:  # push: from the hub's message built to the last screen holding it
+            built_ms.append(built_epoch_ms - tick * refresh_s * 1000)
+            fanout_ms.append((max(times) - built_epoch_ms / 1000) * 1000)
+    return {"ticks": len(delivery_ms), "delivery_p50_ms": pct(delivery_ms, 0.5),
+            "delivery_p95_ms": pct(delivery_ms, 0.95), "fanout_p50_ms": pct(fanout_ms, 0.5),
+            "fanout_p95_ms": pct(fanout_ms, 0.95),
+            "render_ready_p95_ms": pct(render_ms, 0.95), "message_built_p95_ms": pct(built_ms, 0.95),
+            "coverage_min": round(min(coverage), 3) if coverage else None}
+
+
+def holds(result: dict[str, Any], target_ms: float = P95_TARGET_MS) -> bool:
+    """Whether a phase met the screens target: delivery p95 within ``target_ms``, every screen connected
+    and holding every tick, no error."""
+    return bool(result.get("delivery_p95_ms") is not None and result["delivery_p95_ms"] <= target_ms
+                and not result["errors"] and result.get("coverage_min") == 1.0)
+
+
+def step_screens(server: Any, counts: list[int], *, procs: int, ticks: int, refresh_s: float,
+                 rows: list[dict[str, Any]]) -> int:
+    """Pushed screens at each of ``counts`` (ascending) while the target holds: the most that held (0: none)."""
+    best = 0
+    for screens in counts:
+        log(f"push: {screens} screens, {ticks} ticks (max-screens search)")
+        result = run_phase("push", server, screens=screens, procs=procs, ticks=ticks, refresh_s=refresh_s)
+        rows.append(result)
+        log(json.dumps(result))
+        if not holds(result):
+            break
+        best = screens
+    return best
 
 
 def main() -> int:
@@ -421,51 +463,82 @@ def main() -> int:
     ap.add_argument("--redis-db", type=int, default=11)
     ap.add_argument("--days", type=float, default=0.1, help="demo history to seed")
     ap.add_argument("--modes", default="push,poll")
+    ap.add_argument("--step", default="", help="screen counts, ascending (e.g. 250,500,750,1000,1250): after the "
+                    "modes, pushed screens at each while delivery p95 <= 250 ms with every screen held and no "
+                    "error; reports the most that held")
     ap.add_argument("--no-maps", action="store_true",
                     help="polling screens poll the wall alone, not its map too (a pushed wall's stream carries it)")
+    ap.add_argument("--step-ticks", type=int, default=6, help="ticks of each step")
+    ap.add_argument("--tick-computer", default="auto", help="CITYWALL_TICK_COMPUTER; a list (on,off): the modes "
+                    "again against a server of each, one after the other in the same run (the steps: the first)")
     a = ap.parse_args()
+    counts = sorted(int(x) for x in a.step.split(",") if x.strip())
     started = time.time()
+    steps: list[dict[str, Any]] = []
+    best = None
     with tempfile.TemporaryDirectory(prefix="citywall-push-") as tmp:
         db = new_database(a.backend, Path(tmp), "push", a.pg)
         try:
             log(f"seeding the demo city ({a.days} days) on {a.backend}")
             seed_s = seed_demo(db, days=a.days)
-            per_worker = math.ceil(a.screens / a.workers * 1.5) + 10  # connections do not spread evenly
-            server = Server(db.url, port=a.port, redis_db=a.redis_db, workers=a.workers,
-                            streams_per_worker=per_worker, refresh_s=a.refresh)
+            most = max([a.screens, *counts])
+            per_worker = push_sizing(most)
             rows = []
-            try:
-                for mode in a.modes.split(","):
-                    log(f"{mode}: {a.screens} screens, {a.ticks} ticks")
-                    rows.append(run_phase(mode, server, screens=a.screens, procs=a.procs, ticks=a.ticks,
-                                          refresh_s=a.refresh, maps=not a.no_maps))
-                    log(json.dumps(rows[-1]))
-            finally:
-                server.close()
+            for n, computer in enumerate(x.strip() for x in a.tick_computer.split(",") if x.strip()):
+                server = Server(db.url, port=a.port, redis_db=a.redis_db, workers=a.workers,
+                                streams_per_worker=per_worker, refresh_s=a.refresh, tick_computer=computer)
+                try:
+                    for mode in [m for m in a.modes.split(",") if m]:
+                        log(f"{mode}: {a.screens} screens, {a.ticks} ticks, tick computer {computer}")
+                        rows.append({**run_phase(mode, server, screens=a.screens, procs=a.procs, ticks=a.ticks,
+                                                 refresh_s=a.refresh, maps=not a.no_maps),
+                                     "tick_computer": computer, "serve": n})
+                        log(json.dumps(rows[-1]))
+                    if counts and n == 0:
+                        best = step_screens(server, counts, procs=a.procs, ticks=a.step_ticks,
+                                            refresh_s=a.refresh, rows=steps)
+                        for r in steps:
+                            r.update(tick_computer=computer, serve=n)
+                finally:
+                    server.close()
         finally:
             db.cleanup()
-    print(f"\n{'mode':6} {'screens':>7} {'ticks':>5} {'deliv p50':>9} {'deliv p95':>9} {'coverage':>8} "
-          f"{'errors':>6} {'gen CPU':>7} {'srv CPU s':>9} {'srv MB':>7} {'B/scr/tick':>10} {'map B':>7}")
+    print(f"\n{'mode':6} {'tick c.':7} {'screens':>7} {'ticks':>5} {'deliv p50':>9} {'deliv p95':>9} {'render':>7} "
+          f"{'built':>7} {'fan-out':>7} {'coverage':>8} {'errors':>6} {'gen CPU':>7} {'srv CPU s':>9} {'srv MB':>7} "
+          f"{'load':>5} {'B/scr/tick':>10} {'map B':>6}")
+    for r in [*rows, *steps]:
+        print(f"{r['mode']:6} {r['tick_computer']:7} {r['screens']:7d} {r['ticks']:5d} "
+              f"{r['delivery_p50_ms'] or 0:9.0f} {r['delivery_p95_ms'] or 0:9.0f} {r['render_ready_p95_ms'] or 0:7.0f} "
+              f"{r['message_built_p95_ms'] or 0:7.0f} {r['fanout_p95_ms'] or 0:7.0f} {r['coverage_min'] or 0:8.3f} "
+              f"{r['errors']:6d} {(r['gen_cpu_share'] or 0) * 100:6.0f}% {r['server_cpu_s']:9.1f} "
+              f"{r['server_rss_mb']:7.0f} {r['load_avg_1m']:5.1f} {r['bytes_per_screen_tick']:10d} "
+              f"{r['map_bytes_per_screen_tick']:6d}")
+    print("(render: p95 of when in its window each tick's render was ready; built: of when the hub's message was "
+          "built, ms into the window; fan-out: built -> the last screen; gen CPU: the load generator's share of "
+          "the machine's busy CPU)")
+    by = {r["mode"]: r for r in rows if r["serve"] == 0}
+    summary: dict[str, Any] = {"backend": a.backend, "screens": a.screens, "refresh_s": a.refresh,
+                               "workers": a.workers, "tick_computer": a.tick_computer, "maps_polled": not a.no_maps,
+                               "seed_s": round(seed_s, 1)}
     for r in rows:
-        print(f"{r['mode']:6} {r['screens']:7d} {r['ticks']:5d} {r['delivery_p50_ms'] or 0:9.0f} "
-              f"{r['delivery_p95_ms'] or 0:9.0f} {r['coverage_min'] or 0:8.3f} {r['errors']:6d} "
-              f"{(r['gen_cpu_share'] or 0) * 100:6.0f}% {r['server_cpu_s']:9.1f} {r['server_rss_mb']:7.0f} "
-              f"{r['bytes_per_screen_tick']:10d} {r['map_bytes_per_screen_tick']:7d}")
-    by = {r["mode"]: r for r in rows}
-    summary = {"backend": a.backend, "screens": a.screens, "refresh_s": a.refresh, "workers": a.workers,
-               "maps_polled": not a.no_maps,
-               "seed_s": round(seed_s, 1), "elapsed_s": round(time.time() - started, 1)}
-    for mode, r in by.items():
-        for key in ("delivery_p50_ms", "delivery_p95_ms", "fanout_p95_ms", "coverage_min", "errors", "gen_cpu_share",
-                    "gen_cpu_of_cores", "server_cpu_s", "server_rss_mb", "bytes_per_screen_tick",
-                    "map_bytes_per_screen_tick"):
-            summary[f"{mode}_{key}"] = r[key]
+        name = r["mode"] if r["serve"] == 0 else f"{r['mode']}_tick_computer_{r['tick_computer']}"
+        for key in ("delivery_p50_ms", "delivery_p95_ms", "fanout_p95_ms", "render_ready_p95_ms",
+                    "message_built_p95_ms", "coverage_min", "errors", "error_kinds", "connected", "gen_cpu_share",
+                    "gen_cpu_of_cores", "server_cpu_s", "server_rss_mb", "load_avg_1m", "bytes_per_screen_tick",
+                    "map_bytes_per_screen_tick", "fanout_p50_ms"):
+            summary[f"{name}_{key}"] = r[key]
     if "push" in by and "poll" in by and by["push"]["delivery_p95_ms"]:
         summary["ratio_delivery_p95_poll_over_push"] = round(by["poll"]["delivery_p95_ms"]
                                                              / by["push"]["delivery_p95_ms"], 2)
         if by["push"]["server_cpu_s"]:
             summary["ratio_server_cpu_poll_over_push"] = round(by["poll"]["server_cpu_s"]
                                                                / by["push"]["server_cpu_s"], 2)
+    if counts:
+        summary["max_screens_push_p95_under_250ms"] = best
+        summary["steps"] = [{k: r[k] for k in ("screens", "delivery_p95_ms", "coverage_min", "errors",
+                                               "gen_cpu_share", "gen_cpu_of_cores", "server_rss_mb",
+                                               "load_avg_1m")} for r in steps]
+    summary["elapsed_s"] = round(time.time() - started, 1)
     print(json.dumps(summary))
     return 0
 

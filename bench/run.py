@@ -197,6 +197,63 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) of a process and its children (gunicorn's arbiter and workers)."""
+    import psutil
+
+    total = 0.0
+    for proc in _tree(pid):
+        try:
+            times = proc.cpu_times()
+            total += times.user + times.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+def tree_rss_mb(pid: int) -> float:
+    """Resident memory (MB) of a process and its children."""
+    import psutil
+
+    total = 0
+    for proc in _tree(pid):
+        try:
+            total += proc.memory_info().rss
+        except psutil.NoSuchProcess:
+            pass
+    return total / 2**20
+
+
+def _tree(pid: int) -> list:
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def push_sizing(screens: int) -> int:
+    """Push streams one gunicorn worker may hold for ``screens`` pushed screens (CITYWALL_PUSH_STREAMS;
+    its threads must exceed it). Connections do not spread evenly over the workers (with 1.5× the even
+    share, 65 of 500 pushed screens failed in one run), and a refused screen would poll, so a benchmark
+    of push lets any worker hold them all: gthread starts its threads only when they are needed."""
+    return screens + 10
+
+
+def read_spec(url: str) -> PageSpec:
+    """The wall page's spec, read again while a worker still starting answers without the pages' callbacks."""
+    for attempt in range(10):
+        try:
+            return PageSpec.read(url)
+        except (StopIteration, KeyError, ValueError, requests.RequestException):
+            if attempt == 9:
+                raise
+            time.sleep(2)
+    raise AssertionError("unreachable")
+
+
 class Served:
     """gunicorn app:server (N workers, Redis cache when N > 1) + the feeder as its own process."""
 
@@ -241,7 +298,11 @@ class Served:
         else:
             self.close()
             raise RuntimeError("gunicorn did not start")
-        self.spec = PageSpec.read(self.url)
+        try:
+            self.spec = read_spec(self.url)
+        except BaseException:
+            self.close()
+            raise
 
     def _log(self, name: str) -> Any:
         if not LOG_DIR:
@@ -252,6 +313,12 @@ class Served:
 
     def statements(self) -> int:
         return int(self.counter.get(self.counter_key) or 0)
+
+    def cpu_s(self) -> float:  # gunicorn's processes (the feeder apart)
+        return tree_cpu_s(self.procs[0].pid)
+
+    def rss_mb(self) -> float:
+        return tree_rss_mb(self.procs[0].pid)
 
     def server_times(self, *, reset: bool = False) -> list[float]:
         """Milliseconds gunicorn spent on each callback request since the last reset (bench/gunicorn_conf.py)."""
@@ -284,6 +351,8 @@ def _screen_group(url: str, spec: PageSpec, group: list[tuple[int, float, float]
     by_kind: dict[str, list[float]] = {"wall": [], "map": []}
     request_bytes: list[int] = []
     ready: list[int] = []  # when in its window each tick's wall was ready (ms), as the replies say
+    helds: list[dict[int, float]] = []  # per screen: tick -> when it first held it (epoch s)
+    ready_by_tick: dict[int, tuple[int, int]] = {}
     errors = [0]
     kinds: collections.Counter = collections.Counter()
     lock = threading.Lock()
@@ -297,6 +366,9 @@ def _screen_group(url: str, spec: PageSpec, group: list[tuple[int, float, float]
         now = time.time()
         due = {"wall": now + phase, "map": now + phase}
         done = {"wall": 0, "map": 0}
+        held: dict[int, float] = {}
+        with lock:
+            helds.append(held)
         while True:
             if stop is not None:
                 if stop.is_set():
@@ -326,6 +398,11 @@ def _screen_group(url: str, spec: PageSpec, group: list[tuple[int, float, float]
             done[kind] = n
             status = data.get("status-store", {}).get("data", {}) if kind == "wall" else {}
             if kind == "wall":
+                if status.get("ok") and isinstance(status.get("tick"), int):
+                    held.setdefault(status["tick"], time.time())
+                    if isinstance(status.get("ready_ms"), int):
+                        with lock:
+                            ready_by_tick.setdefault(status["tick"], (status["ready_ms"], 0))
                 applied = spec.wall_kept(data, applied)
                 due["wall"] = schedule.after_reply(status, time.time(), due["wall"])
             else:
@@ -347,7 +424,7 @@ def _screen_group(url: str, spec: PageSpec, group: list[tuple[int, float, float]
     for thread in threads:
         thread.join()
     out.put({"latencies": latencies, "by_kind": by_kind, "sizes": sizes, "request_bytes": request_bytes, "ready": ready,
-             "errors": errors[0], "error_kinds": dict(kinds)})
+             "errors": errors[0], "error_kinds": dict(kinds), "helds": helds, "ready_by_tick": ready_by_tick})
 
 
 def probe_bytes(served: Served) -> int | None:
@@ -417,6 +494,17 @@ def drive(served: Served, *, screens: int, ticks: int, refresh_s: float, stop: A
     def mean(values: list[int]) -> int | None:
         return int(statistics.mean(values)) if values else None
 
+    from bench.push import delivery_figures  # one home for delivery (the pushed screens' too)
+
+    helds = [h for part in parts for h in part["helds"]]
+    ready_by_tick: dict[int, tuple[int, int]] = {}
+    for part in parts:
+        for tick, stamp in part["ready_by_tick"].items():
+            ready_by_tick.setdefault(tick, stamp)
+    # the ticks after every screen's first (its page load's): a tick a screen started in is no delivery
+    spans = [(min(h), max(h)) for h in helds if h]
+    steady = range(max(a for a, _ in spans) + 1, max(b for _, b in spans) + 1) if spans else range(0)
+    delivered = delivery_figures(helds, ready_by_tick, steady, refresh_s)
     wall_b = mean([x for part in parts for x in part["sizes"]["wall"]])
     map_b = mean([x for part in parts for x in part["sizes"]["map"]])
     return {
@@ -433,6 +521,8 @@ def drive(served: Served, *, screens: int, ticks: int, refresh_s: float, stop: A
         "requests": len(latencies), "errors": sum(part["errors"] for part in parts),
         "error_kinds": dict(sum((collections.Counter(part["error_kinds"]) for part in parts), collections.Counter())),
         "ready_ms_p50": pct(ready, 0.5), "ready_ms_p95": pct(ready, 0.95),
+        "delivery_p95_ms": delivered["delivery_p95_ms"], "delivery_ticks": delivered["ticks"],
+        "connected": sum(1 for h in helds if h), "server_rss_mb": round(served.rss_mb(), 1),
         "load_avg_1m": round(os.getloadavg()[0], 2),  # the machine is shared: the load beside every figure
     }
 
@@ -657,11 +747,13 @@ def seed_and_time_reads(plan: Plan, a: argparse.Namespace, tmp: Path, made: list
 
 
 def drive_and_browse(plan: Plan, a: argparse.Namespace, demo: dict[str, Database], rows: list,
-                     summary: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Every backend served cached and naive, driven by screens; the browser measures on one of them."""
+                     summary: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """Every backend served cached and naive, driven by screens; the browser measures on one of them.
+    Returns the drill-down's and freshness's figures, and the pushed phase's by backend."""
     browser_backend = "postgresql" if "postgresql" in plan.backends else "sqlite"
     drill: dict[str, Any] = {}
     fresh: dict[str, Any] = {}
+    pushed: dict[str, Any] = {}
     modes = ("cached", "old-tick") if a.old_tick_path else ("cached",)
     for backend in plan.backends:
         for mode in modes if a.load_only else (*modes, "naive"):
@@ -670,8 +762,13 @@ def drive_and_browse(plan: Plan, a: argparse.Namespace, demo: dict[str, Database
             # The naive baseline with one screen too: at 200 it falls over and few replies come back.
             wanted = [a.screens] if a.load_only or mode == "old-tick" or (
                 plan.quick and (backend != "sqlite" or mode == "naive")) else [1, a.screens]
+            # Served as push is deployed (docs/deploy.md): threads beyond its push streams, so that the pushed
+            # screens of push_phase follow the polling ones on the same server. Every mode alike: the naive
+            # baseline and the old tick path are compared with the same gunicorn.
+            streams = push_sizing(a.screens)
+            env = {"CITYWALL_TICK_COMPUTER": "off"} if mode == "old-tick" else {}
             served = Served(demo[backend], workers=a.workers, naive=mode == "naive", refresh_s=a.refresh,
-                            env={"CITYWALL_TICK_COMPUTER": "off"} if mode == "old-tick" else None)
+                            threads=8 + streams, env={**env, "CITYWALL_PUSH_STREAMS": str(streams)})
             try:
                 if mode == "naive":  # before the load: an overwhelmed baseline answers minutes later
                     summary[f"naive_probe_bytes_per_tick_{backend}"] = probe_bytes(served)
@@ -683,6 +780,8 @@ def drive_and_browse(plan: Plan, a: argparse.Namespace, demo: dict[str, Database
                     result = drive(served, screens=screens, ticks=phase_ticks, refresh_s=a.refresh)
                     rows.append((backend, mode, result))
                     log(f"  {result}")
+                if mode == "cached" and backend == "sqlite":  # the same screens pushed, same server
+                    pushed[backend] = push_phase(served, a, plan)
                 if mode == "cached" and backend == browser_backend and not a.load_only:
                     log(f"Chromium: drill-down on the /city map ({backend})")
                     drill = measure_drilldown(served, samples=6 if plan.quick else 20)
@@ -696,7 +795,36 @@ def drive_and_browse(plan: Plan, a: argparse.Namespace, demo: dict[str, Database
             finally:
                 served.close()
     summary["drilldown_db"] = f"{browser_backend}, {plan.n_open} open of {plan.total}"
-    return drill, fresh
+    return drill, fresh, pushed
+
+
+PUSH_EXTRA_TICKS = 3  # the pushed phase's ticks beyond the polling phase's (ramp-up and leaving left out)
+
+
+def push_phase(served: Served, a: argparse.Namespace, plan: Plan) -> dict[str, Any]:
+    """The polling phase's screens again, pushed (bench/push.py's screens and figures, one home)."""
+    from bench.push import run_phase
+
+    log(f"push: {a.screens} screens, {plan.ticks + PUSH_EXTRA_TICKS} ticks")
+    result = run_phase("push", served, screens=a.screens, procs=max(1, math.ceil(a.screens / 500)),
+                       ticks=plan.ticks + PUSH_EXTRA_TICKS, refresh_s=a.refresh)
+    log(f"  {result}")
+    return result
+
+
+def transports(polled: dict[str, Any], pushed: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Polling and push side by side (the same screens, the same server, one after the other)."""
+    out = {}
+    if polled:
+        out["poll"] = {"delivery_p95_ms": polled.get("delivery_p95_ms"), "callback_p95_ms": polled.get("p95_ms"),
+                       "screens_connected": polled.get("connected"), "server_mb": polled.get("server_rss_mb"),
+                       "errors": polled.get("errors"), "load_avg_1m": polled.get("load_avg_1m")}
+    if pushed:
+        out["push"] = {"delivery_p95_ms": pushed.get("delivery_p95_ms"), "fanout_p95_ms": pushed.get("fanout_p95_ms"),
+                       "screens_connected": pushed.get("connected"), "server_mb": pushed.get("server_rss_mb"),
+                       "errors": pushed.get("errors"), "gen_cpu_share": pushed.get("gen_cpu_share"),
+                       "load_avg_1m": pushed.get("load_avg_1m")}
+    return out
 
 
 def ratio(a_value: object, b_value: object) -> float | None:
@@ -705,7 +833,7 @@ def ratio(a_value: object, b_value: object) -> float | None:
 
 
 def summarize(plan: Plan, a: argparse.Namespace, rows: list, summary: dict[str, Any], drill: dict[str, Any],
-              fresh: dict[str, Any]) -> None:
+              fresh: dict[str, Any], pushed_by_backend: dict[str, Any]) -> None:
     """The headline figures, each against the naive baseline of the same run where there is one."""
     def pick(backend: str, mode: str, screens: int) -> dict:
         return next((r for b, m, r in rows if b == backend and m == mode and r["screens"] == screens), {})
@@ -739,6 +867,16 @@ def summarize(plan: Plan, a: argparse.Namespace, rows: list, summary: dict[str, 
         "ratio_bytes_naive_over_cached": ratio(summary["naive_bytes_per_tick"], one.get("bytes_per_tick")),
         "ratio_p95_naive_over_cached": ratio(naive.get("p95_ms"), many.get("p95_ms")),
     })
+    pushed = pushed_by_backend.get(main_backend, {})
+    side = transports(many, pushed)
+    summary[f"transports_{main_backend}_{a.screens}_screens"] = side
+    for name, figures in side.items():  # flat too: one key per figure
+        summary[f"{name}_delivery_p95_ms_{a.screens}_screens"] = figures["delivery_p95_ms"]
+        summary[f"{name}_screens_connected"] = figures["screens_connected"]
+        summary[f"{name}_server_mb"] = figures["server_mb"]
+    if pushed:
+        summary["push_gen_cpu_share"] = pushed.get("gen_cpu_share")
+        summary["ratio_delivery_p95_poll_over_push"] = ratio(many.get("delivery_p95_ms"), pushed.get("delivery_p95_ms"))
     old = pick(main_backend, "old-tick", a.screens)
     if old:  # the tick's reads inside the web workers (before the tick computer), same run
         summary.update({f"old_tick_callback_p95_ms_{a.screens}_screens": old.get("p95_ms"),
@@ -784,12 +922,12 @@ def main() -> int:
     began = time.perf_counter()
     try:
         demo = seed_and_time_reads(plan, a, tmp, made, summary)
-        drill, fresh = drive_and_browse(plan, a, demo, rows, summary)
+        drill, fresh, pushed = drive_and_browse(plan, a, demo, rows, summary)
     finally:
         for db in made:
             db.cleanup()
         shutil.rmtree(tmp, ignore_errors=True)
-    summarize(plan, a, rows, summary, drill, fresh)
+    summarize(plan, a, rows, summary, drill, fresh, pushed)
     summary["elapsed_s"] = round(time.perf_counter() - began, 1)
     summary["load_avg_1m_end"] = round(os.getloadavg()[0], 2)
     print_table(rows, drill, fresh)

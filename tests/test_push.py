@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -308,3 +309,32 @@ def test_transport_poll_has_no_map_stream_and_the_map_is_told_so(push_city, push
     wall = json.dumps(push_app.server.test_client().post(
         "/_dash-update-component", json=route_payload(push_app, f"/wall/{EAST}"), headers=EAST_AUTH).get_json())
     assert '"push": {"url": null, "refresh_s": 1' in wall  # the wall's map rides on the wall's stream
+
+
+def test_on_sqlite_the_hub_takes_the_tick_computers_render_and_reads_no_database(push_app) -> None:
+    """Issue 16, item 2 with push: on SQLite (the tick computer on by default) each tick's reads run in
+    the computer's threads; the hub only takes their result, never reads the database in a web worker."""
+    import sqlalchemy as sa
+
+    hub = push_app.server.extensions[EXTENSION_KEY]
+    assert hub.runtime.cache.computer  # SQLite: CITYWALL_TICK_COMPUTER=auto is on
+    threads: list[str] = []
+
+    def note(*_args: object) -> None:
+        threads.append(threading.current_thread().name)
+
+    reply = push_app.server.test_client().get(url(EAST), headers=EAST_AUTH, buffered=False)
+    try:
+        stream = events(reply)
+        tick, _ = next_message(stream)
+        tick, _ = next_message(stream, after=tick)  # the scope's keys are warm from here on
+        sa.event.listen(hub.runtime.engine, "before_cursor_execute", note)
+        try:
+            for _ in range(3):
+                tick, data = next_message(stream, after=tick)
+                assert json.loads(data)["base"] is not None  # each tick's delta came
+        finally:
+            sa.event.remove(hub.runtime.engine, "before_cursor_execute", note)
+    finally:
+        reply.close()
+    assert threads and set(threads) <= {"citywall-tick-warmer", "citywall-tick-computer"}, set(threads)
