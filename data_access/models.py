@@ -242,11 +242,14 @@ class IncidentFilter:
         asked for, the filter matches nothing (``nothing``), as they would have."""
         from data_access.areas import valid_code  # the one rule of area codes
 
-        def strings(value: object) -> tuple[str, ...]:
+        def usable(value: object) -> list[str]:
             if value is None:
-                return ()
+                return []
             items = [value] if isinstance(value, str) else list(value) if isinstance(value, list | tuple) else []
-            return tuple(sorted({str(v) for v in items if isinstance(v, str | int) and str(v) and len(str(v)) <= 64}))
+            return [s for s in (str(v) for v in items if isinstance(v, str | int)) if s and len(s) <= 64]
+
+        def strings(value: object) -> tuple[str, ...]:
+            return tuple(sorted(set(usable(value))))
 
         level = area_level if area_level in ("city", "district", "street") else None
         code = area_code if level and valid_code(area_code) else None
@@ -256,11 +259,13 @@ class IncidentFilter:
                 "0": False, "false": False, "no": False, False: False}.get(
             overdue.lower() if isinstance(overdue, str) else overdue if isinstance(overdue, bool) else None)
         text = _printable(search).strip()[:100] if isinstance(search, str) else ""
-        cats = strings(categories)
         nothing = False
-        if known_categories is not None:
-            known = tuple(c for c in cats if c in known_categories)
-            nothing, cats = bool(cats) and not known, known
+        if known_categories is None:
+            cats = strings(categories)
+        else:  # checked against the catalogue before sorting: a made-up list of 100,000 is never sorted
+            asked = usable(categories)
+            cats = tuple(sorted({c for c in asked if c in known_categories}))
+            nothing = bool(asked) and not cats
         return cls(area_level=level, area_code=code, categories=cats,
                    statuses=tuple(s for s in strings(statuses) if s in OPEN_STATUSES), priorities=prios,
                    overdue=flag, search=text, nothing=nothing)

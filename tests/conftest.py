@@ -2,18 +2,21 @@
 in its own process, and Chromium with its viewport pinned.
 
 PostgreSQL tests run when CITYWALL_TEST_POSTGRES_URL is set (CI sets it). Each database
-fixture gets its own schema, dropped afterwards. When the variable is set and the server is
+fixture gets its own schema, as ``init_db`` leaves a new one (``InitialisedDatabases``: reused once
+emptied, dropped when a test changed it). When the variable is set and the server is
 unreachable the tests fail: a missing service must never turn into a quiet skip.
 
 Every browser (``browser``, ``dash_duo``, ``dash_duo_mp``, ``dash_br``) starts each test with a
 page of exactly ``VIEWPORT`` CSS pixels; a test that measures another screen calls
-``pin_viewport(driver, width, height)``. A test that uses one of them must carry
+``pin_viewport(driver, width, height)``, or opens its page with ``open_at_size(url, size)``
+(``page_overflow`` says whether it scrolls). A test that uses one of them must carry
 ``@pytest.mark.browser`` (collection fails otherwise), so ``pytest -m "not browser"`` is the fast
 suite.
 """
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -52,34 +55,192 @@ def _postgres_schema_url(schema_name: str) -> str:
     )
 
 
+def _new_schema(admin: Engine) -> str:
+    schema_name = f"cw_test_{uuid.uuid4().hex[:12]}"
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema_name}")
+    return schema_name
+
+
+def _drop_schema(admin: Engine, schema_name: str) -> None:
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema_name} CASCADE")
+
+
 def create_database(backend: str, tmp_dir: Path) -> tuple[str, Callable[[], None]]:
     """A new empty database: (url, cleanup)."""
     if backend == "sqlite":
         return f"sqlite:///{tmp_dir / 'citywall-test.db'}", lambda: None
-    schema_name = f"cw_test_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(POSTGRES_URL)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {schema_name}")
+    schema_name = _new_schema(admin)
 
     def cleanup() -> None:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema_name} CASCADE")
+        _drop_schema(admin, schema_name)
         admin.dispose()
 
     return _postgres_schema_url(schema_name), cleanup
 
 
+# Everything about a PostgreSQL schema that a test could change besides its rows: its tables, views
+# (their definitions), columns, triggers, functions and privileges. A schema given back with another
+# signature than a fresh one's is dropped, never reused.
+_PG_SIGNATURE = """
+SELECT string_agg(x, E'\n' ORDER BY x) FROM (
+  SELECT 'rel ' || c.relname || ' ' || c.relkind::text || ' ' || coalesce(c.relacl::text, '') || ' '
+         || CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid) ELSE '' END AS x
+  FROM pg_class c WHERE c.relnamespace = current_schema()::regnamespace
+  UNION ALL
+  SELECT 'col ' || c.relname || ' ' || a.attnum || ' ' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
+         || ' ' || a.attnotnull::text || ' ' || coalesce(pg_get_expr(d.adbin, d.adrelid), '')
+         || ' ' || coalesce(a.attacl::text, '')
+  FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+  LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+  WHERE c.relnamespace = current_schema()::regnamespace AND a.attnum > 0 AND NOT a.attisdropped
+  UNION ALL
+  SELECT 'trg ' || c.relname || ' ' || replace(pg_get_triggerdef(t.oid), current_schema() || '.', '') || ' '
+         || t.tgenabled::text
+  FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+  WHERE c.relnamespace = current_schema()::regnamespace AND NOT t.tgisinternal
+  UNION ALL
+  SELECT 'fn ' || p.proname || ' ' || md5(p.prosrc) || ' ' || coalesce(p.proacl::text, '')
+  FROM pg_proc p WHERE p.pronamespace = current_schema()::regnamespace
+  UNION ALL
+  SELECT 'nsp ' || coalesce(nspacl::text, '') FROM pg_namespace WHERE oid = current_schema()::regnamespace
+  UNION ALL
+  SELECT 'dacl ' || defaclacl::text FROM pg_default_acl WHERE defaclnamespace = current_schema()::regnamespace
+) s
+"""
+
+
+class _PostgresSchemas:
+    """Initialised PostgreSQL schemas for the tests, reused: ``init_db`` on a new schema runs ~160 DDL
+    statements (about a second on this machine), so a schema a test gives back is emptied instead
+    (every row deleted, the rows a fresh ``init_db`` writes copied back from a pristine schema, the
+    sequences set back) and handed to the next test. Only when its signature (``_PG_SIGNATURE``) is
+    still a fresh one's: a test that altered a view, a table or a privilege gets its schema dropped."""
+
+    def __init__(self) -> None:
+        self.admin = sa.create_engine(POSTGRES_URL)
+        self.pristine = _new_schema(self.admin)
+        engine = make_engine(_postgres_schema_url(self.pristine))
+        try:
+            init_db(engine)
+            with engine.connect() as conn:
+                self.signature = conn.exec_driver_sql(_PG_SIGNATURE).scalar_one()
+                self.tables = [row[0] for row in conn.exec_driver_sql(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename")]
+                self.filled = [t for t in self.tables
+                               if conn.exec_driver_sql(f'SELECT EXISTS (SELECT 1 FROM "{t}")').scalar_one()]
+                self.sequences = list(conn.exec_driver_sql(
+                    "SELECT sequencename, last_value FROM pg_sequences WHERE schemaname = current_schema()"))
+        finally:
+            engine.dispose()
+        self.free: list[str] = []
+        self.made: list[str] = []
+
+    def take(self) -> tuple[str, Callable[[], None]]:
+        """(url, give back) of an initialised schema."""
+        if self.free:
+            schema_name = self.free.pop()
+        else:
+            schema_name = _new_schema(self.admin)
+            self.made.append(schema_name)
+            engine = make_engine(_postgres_schema_url(schema_name))
+            try:
+                init_db(engine)
+            finally:
+                engine.dispose()
+        return _postgres_schema_url(schema_name), lambda: self._give_back(schema_name)
+
+    def _give_back(self, schema_name: str) -> None:
+        try:
+            with self.admin.begin() as conn:
+                conn.exec_driver_sql(f"SET LOCAL search_path TO {schema_name}")
+                conn.exec_driver_sql("SET LOCAL lock_timeout = '5s'")
+                if conn.exec_driver_sql(_PG_SIGNATURE).scalar_one() != self.signature:
+                    raise ValueError("changed")
+                conn.exec_driver_sql("SET LOCAL session_replication_role = replica")  # no trigger fires
+                conn.exec_driver_sql("; ".join(f'DELETE FROM "{t}"' for t in self.tables))
+                for table in self.filled:
+                    conn.exec_driver_sql(f'INSERT INTO "{table}" SELECT * FROM {self.pristine}."{table}"')
+                for name, last_value in self.sequences:
+                    conn.execute(sa.text("SELECT setval(quote_ident(:name)::regclass, :value, :called)"),
+                                 {"name": name, "value": last_value or 1, "called": last_value is not None})
+        except (sa.exc.SQLAlchemyError, ValueError):
+            self.made.remove(schema_name)
+            _drop_schema(self.admin, schema_name)
+            return
+        self.free.append(schema_name)
+
+    def close(self) -> None:
+        for schema_name in [*self.made, self.pristine]:
+            _drop_schema(self.admin, schema_name)
+        self.admin.dispose()
+
+
+class InitialisedDatabases:
+    """Databases as ``init_db`` leaves a new one, made without its DDL each time: on SQLite a copy of
+    a file initialised once per run, on PostgreSQL a reused schema (``_PostgresSchemas``)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._sqlite: Path | None = None
+        self._postgres: _PostgresSchemas | None = None
+
+    def create(self, backend: str, tmp_dir: Path) -> tuple[str, Callable[[], None]]:
+        """An initialised database: (url, cleanup). Its roll-ups are rebuilt now, as ``init_db`` does
+        on a new database: their overdue watermark is this moment, not the pristine copy's."""
+        from data_access import incident_rollups
+        from data_access.db import utc_now
+
+        url, cleanup = self._copy(backend, tmp_dir)
+        engine = make_engine(url)
+        try:
+            incident_rollups.rebuild(engine, now=utc_now())
+        finally:
+            engine.dispose()
+        return url, cleanup
+
+    def _copy(self, backend: str, tmp_dir: Path) -> tuple[str, Callable[[], None]]:
+        if backend == "sqlite":
+            if self._sqlite is None:
+                pristine = self.folder / "pristine.db"
+                engine = make_engine(f"sqlite:///{pristine}")
+                init_db(engine)
+                with engine.connect() as conn:  # everything in the file itself: a copy needs no -wal
+                    conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+                engine.dispose()
+                self._sqlite = pristine
+            target = tmp_dir / "citywall-test.db"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(self._sqlite, target)
+            return f"sqlite:///{target}", lambda: None
+        if self._postgres is None:
+            self._postgres = _PostgresSchemas()
+        return self._postgres.take()
+
+    def close(self) -> None:
+        if self._postgres is not None:
+            self._postgres.close()
+
+
+@pytest.fixture(scope="session")
+def initialised_databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InitialisedDatabases]:
+    databases = InitialisedDatabases(tmp_path_factory.mktemp("pristine"))
+    yield databases
+    databases.close()
+
+
 @pytest.fixture
-def new_database(tmp_path: Path) -> Iterator[Callable[[str], Engine]]:
+def new_database(tmp_path: Path, initialised_databases: InitialisedDatabases) -> Iterator[Callable[[str], Engine]]:
     """Factory: new_database(backend) -> an initialised engine on a fresh database."""
     cleanups: list[Callable[[], None]] = []
     engines: list[Engine] = []
 
     def factory(backend: str) -> Engine:
-        url, cleanup = create_database(backend, tmp_path / f"db{len(engines)}")
+        url, cleanup = initialised_databases.create(backend, tmp_path / f"db{len(engines)}")
         cleanups.append(cleanup)
         engine = make_engine(url)
-        init_db(engine)
         engines.append(engine)
         return engine
 
@@ -91,12 +252,11 @@ def new_database(tmp_path: Path) -> Iterator[Callable[[str], Engine]]:
 
 
 def _scenario_city(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
-                   minute: datetime | None) -> Iterator[Engine]:
+                   databases: InitialisedDatabases, minute: datetime | None) -> Iterator[Engine]:
     from tests.fixtures import SM, seed_scenario_city
 
-    url, cleanup = create_database(request.param, tmp_path_factory.mktemp("scenarios"))
+    url, cleanup = databases.create(request.param, tmp_path_factory.mktemp("scenarios"))
     engine = make_engine(url)
-    init_db(engine)
     seed_scenario_city(engine, minute=minute or SM)
     yield engine
     engine.dispose()
@@ -104,19 +264,21 @@ def _scenario_city(request: pytest.FixtureRequest, tmp_path_factory: pytest.Temp
 
 
 @pytest.fixture(params=BACKENDS)  # per test: its rows are minutes before now, and now moves on
-def scenario_city(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+def scenario_city(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+                  initialised_databases: InitialisedDatabases) -> Iterator[Engine]:
     """The hand-made scenario city (tests/fixtures.py seed_scenario_city) on SQLite and PostgreSQL, its
     times counted back from tests.fixtures.SM (the tests evaluating it at a given moment use SM too)."""
-    yield from _scenario_city(request, tmp_path_factory, None)
+    yield from _scenario_city(request, tmp_path_factory, initialised_databases, None)
 
 
 @pytest.fixture(params=BACKENDS)
-def live_scenario_city(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+def live_scenario_city(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+                       initialised_databases: InitialisedDatabases) -> Iterator[Engine]:
     """The scenario city with its times counted back from this minute: for tests that read it through
     the app's real clock (SM is the minute tests.fixtures was imported, minutes earlier in a full run)."""
     from data_access.db import utc_now
 
-    yield from _scenario_city(request, tmp_path_factory, utc_now().replace(second=0))
+    yield from _scenario_city(request, tmp_path_factory, initialised_databases, utc_now().replace(second=0))
 
 
 VIEWPORT = (1920, 1080)  # the page every browser test starts with (CSS px): a 1080p wall screen
@@ -146,6 +308,26 @@ def pin_viewport(driver, width: int = VIEWPORT[0], height: int = VIEWPORT[1]) ->
     driver.set_window_size(width, height)
     driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
                            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
+
+
+def page_overflow(browser) -> list[int]:
+    """How far the page reaches past its viewport, [down, right] in CSS px: [0, 0] is a page without
+    scrollbars, as a wall screen must be."""
+    return browser.driver.execute_script(
+        "return [document.documentElement.scrollHeight - window.innerHeight,"
+        " document.documentElement.scrollWidth - window.innerWidth]")
+
+
+@pytest.fixture
+def open_at_size(browser) -> Callable[..., None]:
+    """open_at_size(url, (width, height)): ``url`` in the module's browser on a screen of that size
+    (``pin_viewport`` first, so the page is laid out at it from its first frame), the page's size checked."""
+    def open_page(url: str, size: tuple[int, int] = VIEWPORT) -> None:
+        pin_viewport(browser.driver, *size)
+        browser.driver.get(url)
+        assert browser.driver.execute_script("return [window.innerWidth, window.innerHeight]") == list(size)
+
+    return open_page
 
 
 @pytest.hookimpl(tryfirst=True)  # before -m deselects anything: every collected test is checked
@@ -347,15 +529,15 @@ class BlockedPushProcess(AppProcess):
 # --- as-of reads (issue 15, the black box) ----------------------------------------------------------
 
 @pytest.fixture(params=BACKENDS, scope="module")
-def asof_city(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+def asof_city(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+              initialised_databases: InitialisedDatabases) -> Iterator[Engine]:
     """tests/asof_city.py's city on SQLite and PostgreSQL: its incidents and vital signs at the past
     minute ``tests.asof_city.T`` are written out there (and events after T an as-of read must ignore).
     One per module and backend: the tests only read it."""
     from tests.asof_city import seed_asof_city
 
-    url, cleanup = create_database(request.param, tmp_path_factory.mktemp("asof"))
+    url, cleanup = initialised_databases.create(request.param, tmp_path_factory.mktemp("asof"))
     engine = make_engine(url)
-    init_db(engine)
     seed_asof_city(engine)
     yield engine
     engine.dispose()
@@ -365,16 +547,16 @@ def asof_city(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
 # --- the replay (issue 15): the as-of city served by the real app -------------------------------------
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def replay_app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+def replay_app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+               initialised_databases: InitialisedDatabases) -> Iterator:
     """tests/asof_city.py's city (its state at the past minute ``T`` written out there) behind the real
     Dash app (no feeder), on SQLite and PostgreSQL: (app, engine)."""
     from app import create_app
     from data_access.settings import Settings
     from tests.asof_city import seed_asof_city
 
-    url, cleanup = create_database(request.param, tmp_path_factory.mktemp("replay"))
+    url, cleanup = initialised_databases.create(request.param, tmp_path_factory.mktemp("replay"))
     engine = make_engine(url)
-    init_db(engine)
     seed_asof_city(engine)
     yield create_app(Settings(database_url=url, feeder=False, refresh_s=1, lang="zh")), engine
     engine.dispose()
@@ -384,15 +566,15 @@ def replay_app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
 # --- the shift log (issue 15) --------------------------------------------------------------------------
 
 @pytest.fixture(params=BACKENDS)
-def log_day(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple]:
+def log_day(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+            initialised_databases: InitialisedDatabases) -> Iterator[tuple]:
     """A simulated day for the shift log (tests/fixtures.py seed_log_day) on SQLite and PostgreSQL:
     (engine, url, minute), its times counted back from ``minute``, the minute it was written."""
     from data_access.db import utc_now
     from tests.fixtures import seed_log_day
 
-    url, cleanup = create_database(request.param, tmp_path_factory.mktemp("shift-log"))
+    url, cleanup = initialised_databases.create(request.param, tmp_path_factory.mktemp("shift-log"))
     engine = make_engine(url)
-    init_db(engine)
     minute = utc_now().replace(second=0)
     seed_log_day(engine, minute=minute)
     yield engine, url, minute

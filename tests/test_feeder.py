@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from data_access import schema
-from data_access.db import init_db, make_engine
+from data_access.db import make_engine
 from data_access.settings import DEFAULT_PACK, Settings
 from feeder.__main__ import main as feeder_main
 from feeder.episodes import Episode, parse_episode, start_episode
@@ -32,7 +32,7 @@ from feeder.pack import (
     seed_fleet,
 )
 from feeder.state import sim_dispatches, sim_episodes
-from tests.conftest import BACKENDS, create_database
+from tests.conftest import BACKENDS, InitialisedDatabases
 
 SEED = 4242
 NOW = datetime(2026, 6, 15, 6, 0, 17)  # 14:00:17 in Shanghai: a busy afternoon
@@ -52,11 +52,10 @@ def _epoch(moment: datetime) -> int:
     return int((moment - datetime(1970, 1, 1)).total_seconds())
 
 
-def _fresh(backend: str, tmp: Path, cleanups: list[Callable[[], None]]) -> Engine:
-    url, cleanup = create_database(backend, tmp)
+def _fresh(backend: str, tmp: Path, cleanups: list[Callable[[], None]], initialised: InitialisedDatabases) -> Engine:
+    url, cleanup = initialised.create(backend, tmp)
     cleanups.append(cleanup)
     engine = make_engine(url)
-    init_db(engine)
     load_city_pack(engine, pack_dir=DEFAULT_PACK)
     return engine
 
@@ -82,13 +81,14 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="module")
-def databases(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[], Engine]]:
+def databases(backend: str, tmp_path_factory: pytest.TempPathFactory,
+              initialised_databases: InitialisedDatabases) -> Iterator[Callable[[], Engine]]:
     """Factory of fresh databases (pack loaded) for this module; all dropped at the end."""
     cleanups: list[Callable[[], None]] = []
     engines: list[Engine] = []
 
     def factory() -> Engine:
-        engine = _fresh(backend, tmp_path_factory.mktemp("feeder"), cleanups)
+        engine = _fresh(backend, tmp_path_factory.mktemp("feeder"), cleanups, initialised_databases)
         engines.append(engine)
         return engine
 

@@ -16,7 +16,7 @@ from selenium.webdriver.common.keys import Keys
 from components.replay import at_param
 from data_access.db import init_db, make_engine
 from tests.asof_city import D1, MIN, TZ, T, seed_asof_city
-from tests.conftest import AppProcess, pin_viewport
+from tests.conftest import AppProcess, page_overflow
 
 pytestmark = pytest.mark.browser  # every test here drives Chromium
 REFRESH_S = 1.0
@@ -54,17 +54,10 @@ def _until(check, timeout: float, what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def _no_overflow(browser) -> list[int]:
-    return browser.driver.execute_script(
-        "return [document.documentElement.scrollHeight - window.innerHeight,"
-        " document.documentElement.scrollWidth - window.innerWidth]")
-
-
 @pytest.mark.parametrize("size", [(1920, 1080), (3840, 2160)])
-def test_a_replayed_wall_shows_the_banner_and_the_values_of_t(browser, app_process: AppProcess,
+def test_a_replayed_wall_shows_the_banner_and_the_values_of_t(browser, open_at_size, app_process: AppProcess,
                                                               size: tuple[int, int]) -> None:
-    pin_viewport(browser.driver, *size)
-    browser.driver.get(f"{app_process.url}/wall/{D1}?at={at_param(T, TZ)}")
+    open_at_size(f"{app_process.url}/wall/{D1}?at={at_param(T, TZ)}", size)
     browser.wait_for_text_to_equal("#replay-banner .replay__tag", "回放", timeout=WAIT)
     browser.wait_for_text_to_equal(f"{tile('power_load')} .tile__number", "130", timeout=WAIT)  # minute T: alarm
     assert "tile--alarm" in browser.find_element(tile("power_load")).get_attribute("class")
@@ -78,7 +71,7 @@ def test_a_replayed_wall_shows_the_banner_and_the_values_of_t(browser, app_proce
     time.sleep(4 * REFRESH_S)  # a replay is never OFFLINE for being in the past
     assert browser.find_element("#connection-badge").text == "回放 · 非实时"
     assert browser.find_element(f"{tile('power_load')} .tile__number").text == "130"
-    assert _no_overflow(browser) == [0, 0]
+    assert page_overflow(browser) == [0, 0]
     assert browser.get_logs() == []
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 
 from data_access import schema
 from data_access.db import init_db, make_engine, utc_now
-from tests.conftest import AppProcess, pin_viewport
+from tests.conftest import AppProcess, page_overflow
 from tests.fixtures import seed_small_city
 
 pytestmark = pytest.mark.browser
@@ -113,19 +113,12 @@ def _attr(browser, selector: str, name: str) -> str | None:
         selector, name)
 
 
-def _overflow(browser) -> list[int]:
-    return browser.driver.execute_script(
-        "return [document.documentElement.scrollHeight - window.innerHeight,"
-        " document.documentElement.scrollWidth - window.innerWidth]")
-
-
 @pytest.mark.parametrize("size", [(1920, 1080), (3840, 2160)])
-def test_board_counts_equal_the_views_stale_greyed_unplaced_listed(browser, app_process: AppProcess, engine: Engine,
-                                                                  size: tuple[int, int]) -> None:
-    pin_viewport(browser.driver, *size)
+def test_board_counts_equal_the_views_stale_greyed_unplaced_listed(browser, open_at_size, app_process: AppProcess,
+                                                                  engine: Engine, size: tuple[int, int]) -> None:
     expected = _view_counts(engine)
     assert expected == {"incidents": 3, "overdue": 2, "resources": 4, "idle": 2}  # the fixture, as written
-    browser.driver.get(f"{app_process.url}/scenario/drill/{DISTRICT}")
+    open_at_size(f"{app_process.url}/scenario/drill/{DISTRICT}", size)
     browser.wait_for_element(".sb-status--active", timeout=15)
     assert browser.find_element(".status-bar h1").text == "综合演练 · 东区"
     assert _attr(browser, "#sb-incidents-n .sb-count", "data-count") == str(expected["incidents"])
@@ -152,7 +145,7 @@ def test_board_counts_equal_the_views_stale_greyed_unplaced_listed(browser, app_
     assert _attr(browser, "#sb-checklist-n .sb-count", "data-done") == "1"
     # Refreshed each tick: the badge says LIVE.
     browser.wait_for_text_to_equal("#connection-badge", "在线", timeout=3 * REFRESH_S + 5)
-    assert _overflow(browser) == [0, 0]
+    assert page_overflow(browser) == [0, 0]
     assert browser.get_logs() == []
 
 
@@ -164,7 +157,7 @@ def test_board_in_english_and_inactive_board_shows_readiness(browser, app_proces
     ready = browser.find_elements("#sb-readiness .sb-ready")
     assert [r.get_attribute("data-type") for r in ready] == ["patrol", "pump_truck"]
     assert all(r.get_attribute("data-total") == "0" for r in ready)  # none of them in the west district
-    assert _overflow(browser) == [0, 0]
+    assert page_overflow(browser) == [0, 0]
     assert browser.get_logs() == []
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 
 from data_access import schema
 from data_access.db import init_db, make_engine, utc_now
-from tests.conftest import AppProcess, pin_viewport
+from tests.conftest import AppProcess, page_overflow
 from tests.fixtures import seed_small_city
 
 pytestmark = pytest.mark.browser  # every test here drives Chromium
@@ -50,24 +50,17 @@ def app_process(engine: Engine) -> Iterator[AppProcess]:
     proc.stop()
 
 
-def _no_overflow(browser) -> tuple[int, int]:
-    return browser.driver.execute_script(
-        "return [document.documentElement.scrollHeight - window.innerHeight,"
-        " document.documentElement.scrollWidth - window.innerWidth]")
-
-
 @pytest.mark.parametrize("size", [(1920, 1080), (3840, 2160)])
-def test_wall_shows_six_panels_without_scrollbars(browser, app_process: AppProcess, size: tuple[int, int]) -> None:
-    pin_viewport(browser.driver, *size)
-    browser.driver.get(app_process.url + "/")
-    assert browser.driver.execute_script("return [window.innerWidth, window.innerHeight]") == list(size)
+def test_wall_shows_six_panels_without_scrollbars(browser, open_at_size, app_process: AppProcess,
+                                                  size: tuple[int, int]) -> None:
+    open_at_size(app_process.url + "/", size)
     browser.wait_for_text_to_equal(f"{tile('aqi')} .tile__number", "150", timeout=15)
     panels = browser.find_elements(".panel")
     assert len(panels) == 6
     assert [p.get_attribute("data-dimension") for p in panels] == [
         "infrastructure", "environment", "traffic", "supply", "safety", "vitality"]
     assert browser.find_element(f"{tile('water_pressure')} .tile__number").text == "0"  # 0 decimals in fixture
-    assert _no_overflow(browser) == [0, 0]
+    assert page_overflow(browser) == [0, 0]
     assert browser.get_logs() == []
 
 

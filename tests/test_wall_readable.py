@@ -19,7 +19,7 @@ from data_access.settings import DEFAULT_PACK
 from data_access.vitals import indicator_catalogue
 from feeder.loop import backfill
 from feeder.pack import load_city_pack
-from tests.conftest import AppProcess, pin_viewport
+from tests.conftest import AppProcess
 
 pytestmark = pytest.mark.browser  # every test here drives Chromium
 SIZES = [(1920, 1080), (3840, 2160)]
@@ -127,11 +127,9 @@ def app_process(engine: Engine) -> Iterator[AppProcess]:
     proc.stop()
 
 
-def _open(browser, url: str, size: tuple[int, int]) -> int:
+def _open(browser, open_at_size, url: str, size: tuple[int, int]) -> int:
     """Load the wall at ``size`` once its tiles have values; the number of pages of its most paged panel."""
-    pin_viewport(browser.driver, *size)
-    browser.driver.get(url)
-    assert browser.driver.execute_script("return [window.innerWidth, window.innerHeight]") == list(size)
+    open_at_size(url, size)
     browser.wait_for_element('[data-indicator="power_load_mw"] .tile__age', timeout=20)
     browser.wait_for_text_to_equal('[data-indicator="aqi"] .tile__number', "320" if "/wall/" not in url else "330",
                                    timeout=20)
@@ -143,9 +141,9 @@ def _open(browser, url: str, size: tuple[int, int]) -> int:
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 @pytest.mark.parametrize("lang", ["zh", "en"])
 @pytest.mark.parametrize("path", ["/", f"/wall/{PUDONG}"])
-def test_every_tile_text_is_whole_large_and_clear(browser, app_process: AppProcess, engine: Engine,
+def test_every_tile_text_is_whole_large_and_clear(browser, open_at_size, app_process: AppProcess, engine: Engine,
                                                    size: tuple[int, int], lang: str, path: str) -> None:
-    pages = _open(browser, f"{app_process.url}{path}?lang={lang}", size)
+    pages = _open(browser, open_at_size, f"{app_process.url}{path}?lang={lang}", size)
     assert pages > 1  # the Shanghai catalogue has more indicators than fit: some panels turn
     seen: set[str] = set()
     problems: list[str] = []
@@ -170,9 +168,9 @@ def test_every_tile_text_is_whole_large_and_clear(browser, app_process: AppProce
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
-def test_city_badge_leaves_the_value_whole(browser, app_process: AppProcess, lang: str) -> None:
+def test_city_badge_leaves_the_value_whole(browser, open_at_size, app_process: AppProcess, lang: str) -> None:
     """Item 18: on a district's wall at 1080p a value borrowed from the city carries its badge beside, never on, it."""
-    pages = _open(browser, f"{app_process.url}/wall/{PUDONG}?lang={lang}", (1920, 1080))
+    pages = _open(browser, open_at_size, f"{app_process.url}/wall/{PUDONG}?lang={lang}", (1920, 1080))
     badges = 0
     for page in range(pages):
         found = browser.driver.execute_script("""
@@ -221,13 +219,12 @@ return {all: all.length, shown: boxes, overlaps: overlaps, top: Math.max.apply(n
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 @pytest.mark.parametrize("lang", ["zh", "en"])
 @pytest.mark.parametrize("path", ["/city", "/district/310101", f"/district/{PUDONG}"])
-def test_map_labels_never_overlap(browser, app_process: AppProcess, size: tuple[int, int], lang: str,
+def test_map_labels_never_overlap(browser, open_at_size, app_process: AppProcess, size: tuple[int, int], lang: str,
                                   path: str) -> None:
     """The city's central districts are small and close together: their labels met ("宝山区" over "嘉定区").
     Now a label that would overlap a better-ranked one (more open incidents) is shortened to its
     counts, or dropped; the best-ranked label is always shown."""
-    pin_viewport(browser.driver, *size)
-    browser.driver.get(f"{app_process.url}{path}?lang={lang}")
+    open_at_size(f"{app_process.url}{path}?lang={lang}", size)
     browser.wait_for_element(".leaflet-tooltip.cw-area-label .cw-n-open", timeout=20)
     time.sleep(0.5)  # the labels are placed just after they are drawn
     found = browser.driver.execute_script(LABELS_JS)
