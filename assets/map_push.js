@@ -95,6 +95,14 @@
     return Object.assign({}, hideout, { counts: counts });
   }
 
+  // A page left (or kept in the back/forward cache) closes its streams: a cached page's open stream
+  // would keep one of the browser's six connections to this server, and a few district pages opened
+  // one after the other starved the next page's own requests (56 s for a page load in a test).
+  // pollMap opens the stream again on the page's next tick if it comes back.
+  window.addEventListener("pagehide", function () {
+    Object.keys(streams).forEach(function (url) { close(streams[url]); });
+  });
+
   window.citywallMapPush = { maps: maps, streams: streams };  // what the tests read
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     citywallMapPush: {

@@ -116,5 +116,9 @@
       window.dash_clientside.set_props((this.cfg && this.cfg.poll_id) || "wall-poll", {data: st.n});
     },
   };
+  // A page left (or kept in the back/forward cache) closes its stream, as the maps' do (assets/map_push.js):
+  // a cached page's open stream keeps one of the browser's six connections to this server. ensure()
+  // opens it again on the next tick if the page comes back.
+  window.addEventListener("pagehide", function () { push.close(); push.url = null; });
   window.citywallPush = push;
 })();
