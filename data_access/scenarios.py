@@ -449,14 +449,17 @@ def _ids(frame: pd.DataFrame, column: str) -> list[str]:
 # The minutes of the triggering series where the status changes, and each series' last minute (its
 # latest value): the scan gives the same answer as over every minute (it keeps only these itself),
 # and a day of minutes of every district's triggering indicators is ~100 times more rows.
+# The triggering series' minutes over [start, end] (the rows both reads below are made of).
+_SERIES_FROM = """
+        FROM v_vitals_recent v JOIN v_areas a ON a.area_code = v.area_code
+        WHERE v.indicator_id IN :ids AND a.level IN :levels AND v.minute >= :start AND v.minute <= :end"""
 _CHANGE_POINTS_SQL = """
     SELECT indicator_id, area_code, area_level, minute, value, status FROM (
         SELECT v.indicator_id, v.area_code, a.level AS area_level, v.minute, v.value, v.status,
                ROW_NUMBER() OVER (PARTITION BY v.indicator_id, v.area_code ORDER BY v.minute) AS n,
                LAG(v.status) OVER (PARTITION BY v.indicator_id, v.area_code ORDER BY v.minute) AS previous,
-               LEAD(v.minute) OVER (PARTITION BY v.indicator_id, v.area_code ORDER BY v.minute) AS following
-        FROM v_vitals_recent v JOIN v_areas a ON a.area_code = v.area_code
-        WHERE v.indicator_id IN :ids AND a.level IN :levels AND v.minute >= :start AND v.minute <= :end
+               LEAD(v.minute) OVER (PARTITION BY v.indicator_id, v.area_code ORDER BY v.minute) AS following""" + \
+    _SERIES_FROM + """
     ) c
     WHERE n = 1 OR following IS NULL OR COALESCE(status, '') <> COALESCE(previous, '')
     ORDER BY indicator_id, area_code, minute"""
@@ -465,9 +468,7 @@ _CHANGE_POINTS_SQL = """
 _POINT_COLUMNS = ["indicator_id", "area_code", "area_level", "minute", "value", "status"]
 # The same rows without the windows: a few minutes of every triggering series (change_points).
 _ROWS_SQL = """
-    SELECT v.indicator_id, v.area_code, a.level AS area_level, v.minute, v.value, v.status
-    FROM v_vitals_recent v JOIN v_areas a ON a.area_code = v.area_code
-    WHERE v.indicator_id IN :ids AND a.level IN :levels AND v.minute >= :start AND v.minute <= :end"""
+        SELECT v.indicator_id, v.area_code, a.level AS area_level, v.minute, v.value, v.status""" + _SERIES_FROM
 # A tick reads again only the newest minutes (the running one is averaged from raw readings, and a
 # reading may come a little late) and the window's first minutes as the 24 h window slides (each
 # series' first row); the whole window at least every CHANGE_POINTS_REFRESH, so a reading backfilled

@@ -17,16 +17,18 @@ from pages import _fleet, _incident_list, _level, _map, _resources, _takeover
 from security import callback
 
 mid = ids.mid
+# What a map's refresh writes: a poll's reply and a pushed message (assets/map_push.js) fill the same.
+MAP_OUTPUTS = ((ids.MAP_AREAS, "hideout"), (ids.MAP_CELLS, "hideout"), (ids.MAP_POINTS, "data"),
+               (ids.MAP_LEGEND, "children"), (ids.MAP_ERROR, "children"), (ids.MAP_SIG, "data"))
+
+
+def map_outputs(*, duplicate: bool = False) -> list[Output]:
+    return [Output(mid(name, MATCH), prop, allow_duplicate=duplicate) for name, prop in MAP_OUTPUTS]
 
 
 def register_map_callbacks() -> None:
     callback(
-        Output(mid(ids.MAP_AREAS, MATCH), "hideout"),
-        Output(mid(ids.MAP_CELLS, MATCH), "hideout"),
-        Output(mid(ids.MAP_POINTS, MATCH), "data"),
-        Output(mid(ids.MAP_LEGEND, MATCH), "children"),
-        Output(mid(ids.MAP_ERROR, MATCH), "children"),
-        Output(mid(ids.MAP_SIG, MATCH), "data"),
+        *map_outputs(),
         Input(mid(ids.MAP_POLL, MATCH), "data"),
         State(mid(ids.MAP_SCOPE, MATCH), "data"),
         State(mid(ids.MAP_SIG, MATCH), "data"),
@@ -44,12 +46,7 @@ def register_map_callbacks() -> None:
     # A pushed map message (pages/_push_map.py) applied in the browser: the same outputs as a poll's.
     dash.clientside_callback(
         ClientsideFunction(namespace="citywallMapPush", function_name="applyPush"),
-        Output(mid(ids.MAP_AREAS, MATCH), "hideout", allow_duplicate=True),
-        Output(mid(ids.MAP_CELLS, MATCH), "hideout", allow_duplicate=True),
-        Output(mid(ids.MAP_POINTS, MATCH), "data", allow_duplicate=True),
-        Output(mid(ids.MAP_LEGEND, MATCH), "children", allow_duplicate=True),
-        Output(mid(ids.MAP_ERROR, MATCH), "children", allow_duplicate=True),
-        Output(mid(ids.MAP_SIG, MATCH), "data", allow_duplicate=True),
+        *map_outputs(duplicate=True),
         Input(mid(ids.MAP_PUSH, MATCH), "data"),
         State(mid(ids.MAP_AREAS, MATCH), "hideout"),
         State(mid(ids.MAP_CELLS, MATCH), "hideout"),
